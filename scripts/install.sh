@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install crscan into ./.venv on Debian 12. With --test, also the system packages and Python
+# packages the test suite needs (PostgreSQL, the CNCF registry, image-building tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages="python3 python3-venv python3-dev gcc"
+extras=""
+if [ "${1:-}" = "--test" ]; then
+  apt_packages="$apt_packages postgresql mmdebstrap umoci skopeo docker-registry apache2-utils golang-go rpm tmux gzip"
+  extras="[test]"
+fi
+
+missing=""
+for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "installing Debian packages:$missing" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e ".$extras"

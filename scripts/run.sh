@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Install crscan and run the service on embedded defaults (SQLite store and in-process workers under ./data).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+exec .venv/bin/crscan serve --data-dir "${CRSCAN_DATA_DIR:-./data}" "$@"

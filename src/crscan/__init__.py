@@ -1,0 +1,3 @@
+"""crscan: a self-hosted container image vulnerability scanner."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,26 @@
+"""The `crscan` command: one typer app; each verb group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="crscan",
+    help="Self-hosted container image vulnerability scanner with the Yandex Cloud Container Registry scanner API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """crscan: scan images, serve the scanner API, manage feeds and registries."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Suite-wide fixtures: the shared offline data, a throwaway PostgreSQL, and a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import ThrowawayPostgres
+
+REPO = Path(__file__).resolve().parent.parent
+# The offline feeds mirror and version vectors; never copied into the project.
+SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.fail(f"shared data not found at {SHARED_DATA}: set CRSCAN_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One cluster for the whole run; tests get their own database from `database_url`."""
+    pg = ThrowawayPostgres().start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database on each backend the store supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crscan.db'}"
+    pg = request.getfixturevalue("postgres")
+    return pg.create_database("t_" + uuid.uuid4().hex[:16])
