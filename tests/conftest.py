@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.postgres import ThrowawayPostgres
 
+pytest_plugins = ["tests.support.fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 # The offline feeds mirror and version vectors; never copied into the project.
 SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))

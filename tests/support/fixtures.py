@@ -1,0 +1,1 @@
+"""Session fixtures for the local OCI registry and the real test images (see tests/support/images.py)."""
