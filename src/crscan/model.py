@@ -106,3 +106,17 @@ class ImageFile:
     data: bytes
     layer: LayerRef | None = None
     mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Everything one scan of one image produced: what the CLI renders and the service stores."""
+
+    image: str  # the reference the user gave (registry ref, docker-archive:PATH, oci:PATH)
+    digest: str  # resolved manifest digest
+    distro: Distro | None
+    packages: tuple[Package, ...]
+    findings: tuple[Finding, ...]
+    warnings: tuple[str, ...] = ()
+    feed_build_id: str = ""
+    layers: tuple[LayerRef, ...] = ()
