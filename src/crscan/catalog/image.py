@@ -1,0 +1,87 @@
+"""Run every cataloger over an image's files and merge what they find into one inventory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
+from crscan.catalog.interface import Cataloger, glob_match
+from crscan.model import Distro, ImageFile, Package
+
+
+@dataclass(frozen=True)
+class Inventory:
+    distro: Distro | None
+    packages: tuple[Package, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def default_catalogers() -> tuple[Cataloger, ...]:
+    """One instance of every cataloger crscan ships, OS ones first."""
+    from crscan.catalog.apk.cataloger import ApkCataloger
+    from crscan.catalog.dotnet.cataloger import DotnetCataloger
+    from crscan.catalog.dpkg.cataloger import DpkgCataloger
+    from crscan.catalog.golang.cataloger import GoBinaryCataloger
+    from crscan.catalog.java.cataloger import JavaArchiveCataloger
+    from crscan.catalog.node.cataloger import NodeCataloger
+    from crscan.catalog.php.cataloger import ComposerCataloger
+    from crscan.catalog.python.cataloger import PythonCataloger
+    from crscan.catalog.rpm.cataloger import RpmCataloger
+    from crscan.catalog.ruby.cataloger import GemCataloger
+    from crscan.catalog.rust.cataloger import RustCataloger
+
+    return (DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NodeCataloger(),
+            GoBinaryCataloger(), JavaArchiveCataloger(), GemCataloger(), RustCataloger(),
+            ComposerCataloger(), DotnetCataloger())
+
+
+def wants_any(catalogers: Sequence[Cataloger], path: str, mode: int, size: int) -> bool:
+    """The layer reader's file filter: keep a file if any cataloger (or distro detection) wants it."""
+    return any(c.wants(path, mode, size) for c in catalogers) or any(glob_match(g, path) for g in DISTRO_GLOBS)
+
+
+def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger] | None = None) -> Inventory:
+    """Every package in the image, each reported once.
+
+    A language package whose metadata file belongs to an OS package (Debian's python3-yaml ships
+    PyYAML's egg-info) is the OS package's business: advisories for it are tracked by the distro.
+    """
+    catalogers = default_catalogers() if catalogers is None else catalogers
+    os_packages: list[Package] = []
+    lang_packages: list[Package] = []
+    warnings: list[str] = []
+    for cataloger in catalogers:
+        selected = {p: f for p, f in files.items() if cataloger.wants(p, f.mode, len(f.data))}
+        if not selected:
+            continue
+        try:
+            result = cataloger.catalog(selected)
+        except Exception as exc:  # a cataloger bug must not lose the other ecosystems' packages
+            warnings.append(f"cataloger {cataloger.name} failed: {type(exc).__name__}: {exc}")
+            continue
+        warnings.extend(result.warnings)
+        for package in result.packages:
+            (os_packages if package.ecosystem.is_os else lang_packages).append(package)
+    owned = {path for package in os_packages for path in package.files}
+    kept = [p for p in lang_packages if not _owned_by_os(p.path, owned)]
+    return Inventory(detect_distro(files), tuple(_unique(os_packages + kept)), tuple(warnings))
+
+
+def _owned_by_os(path: str, owned: set[str]) -> bool:
+    if path in owned:
+        return True
+    # Python metadata: the package list may name only the *.dist-info / *.egg-info directory.
+    parent = path.rsplit("/", 1)[0]
+    return parent.endswith((".dist-info", ".egg-info")) and parent in owned
+
+
+def _unique(packages: list[Package]) -> list[Package]:
+    seen: set[tuple] = set()
+    out = []
+    for package in packages:
+        key = (package.ecosystem, package.name, package.version, package.arch, package.path)
+        if key not in seen:
+            seen.add(key)
+            out.append(package)
+    return out

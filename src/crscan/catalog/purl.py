@@ -1,0 +1,20 @@
+"""Package URLs (github.com/package-url/purl-spec) for every ecosystem, built one way."""
+
+from __future__ import annotations
+
+from packageurl import PackageURL
+
+from crscan.model import Distro
+
+
+def purl(type_: str, name: str, version: str, namespace: str = "", **qualifiers: str) -> str:
+    kept = {k: v for k, v in qualifiers.items() if v}
+    return PackageURL(type=type_, namespace=namespace or None, name=name, version=version or None,
+                      qualifiers=kept or None).to_string()
+
+
+def distro_qualifier(distro: Distro | None) -> str:
+    """`distro=debian-12`, the form Syft and Trivy write."""
+    if distro is None:
+        return ""
+    return f"{distro.id}-{distro.version_id}" if distro.version_id else distro.id
