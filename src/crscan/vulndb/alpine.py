@@ -1,0 +1,80 @@
+"""Alpine's secdb: per release and repository, `packages[].pkg.secfixes: {fixed version: [ids]}`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from crscan.vulndb import namespaces
+from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+
+UPSTREAM = "https://secdb.alpinelinux.org"
+REPOSITORIES = ("main", "community")
+# Releases tried where the mirror cannot be listed (upstream or a mirror URL); missing ones are skipped.
+KNOWN_RELEASES = tuple(f"v3.{minor}" for minor in range(0, 23))
+_RELEASE = re.compile(r"^v\d+\.\d+$")
+
+
+class AlpineUpdater(Updater):
+    feed = "alpine"
+
+    def __init__(self, release: str, repository: str) -> None:
+        if not _RELEASE.match(release):
+            raise ValueError(f"alpine release {release!r} is not of the form v3.X")
+        self.release = release
+        self.repository = repository
+
+    @property
+    def name(self) -> str:
+        return f"alpine/{self.release}/{self.repository}.json"
+
+    @property
+    def upstream_url(self) -> str:
+        return f"{UPSTREAM}/{self.release}/{self.repository}.json"
+
+    def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:
+        return parse_secdb(reader, tally, release=self.release, source=self.name)
+
+
+def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = "secdb") -> Iterator[Advisory]:
+    """One row per (package, vulnerability id, fixed version); a record is one package entry."""
+    try:
+        document = json.load(reader)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError(f"{source}: not JSON ({exc})") from exc
+    packages = document.get("packages") if isinstance(document, dict) else None
+    if not isinstance(packages, list) and not (isinstance(document, dict) and packages is None):
+        raise FeedError(f"{source}: no `packages` list")
+    namespace = namespaces.alpine(release)
+    for entry in packages or ():  # a repository without fixes has `"packages": null`
+        tally.records += 1
+        pkg = entry.get("pkg") if isinstance(entry, dict) else None
+        name = pkg.get("name") if isinstance(pkg, dict) else None
+        secfixes = pkg.get("secfixes") if isinstance(pkg, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(secfixes, dict):
+            tally.skipped += 1
+            continue
+        rows = []
+        for fixed, ids in secfixes.items():
+            if ids is None:
+                continue  # upstream writes a version with its list left empty as null
+            if not isinstance(ids, list) or not fixed:
+                rows = None
+                break
+            for text in ids:
+                # Entries are "CVE-2019-1234", sometimes followed by a second id or a remark.
+                vulnerability = text.split()[0] if isinstance(text, str) and text.strip() else None
+                if vulnerability:
+                    rows.append(Advisory("alpine", namespace, name, vulnerability, {"fixed_version": str(fixed)}))
+        if rows is None:
+            tally.skipped += 1
+            continue
+        yield from rows
+
+
+def releases_in(mirror_dir) -> tuple[str, ...]:
+    """The `v3.X` releases a mirror directory holds, oldest first."""
+    found = [p.name for p in (mirror_dir / "alpine").glob("v*") if p.is_dir() and _RELEASE.match(p.name)]
+    return tuple(sorted(found, key=lambda r: tuple(int(n) for n in r[1:].split("."))))

@@ -1,0 +1,200 @@
+"""Building the feed DB: fetch every source, parse what changed, swap the new file in atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crscan.vulndb import alpine, osv
+from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
+from crscan.vulndb.debian import DebianUpdater
+from crscan.vulndb.fetch import Fetched, Location
+from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
+from crscan.vulndb.paths import default_db_path
+
+_TEMP_MARK = ".tmp-"  # `<db name>.tmp-<pid>`: the build in progress of that process
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    build_id: str
+    rebuilt: bool  # False when every source was unchanged and the previous DB was kept as is
+    sources: tuple[SourceInfo, ...]
+    reused: tuple[str, ...]  # sources whose rows were copied from the previous DB without parsing
+    missing: tuple[str, ...]  # sources the location does not have
+
+
+def default_updaters(location: Location) -> list[Updater]:
+    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release."""
+    if location.mirror_dir is not None:
+        releases = alpine.releases_in(location.mirror_dir)
+    else:
+        releases = alpine.KNOWN_RELEASES
+    return [
+        *(osv.OsvUpdater(ecosystem) for ecosystem in osv.ECOSYSTEMS),
+        DebianUpdater(),
+        *(alpine.AlpineUpdater(release, repo) for release in releases for repo in alpine.REPOSITORIES),
+    ]
+
+
+def update(path: str | Path | None = None, mirror: str | Path | None = None, *, force: bool = False) -> BuildReport:
+    """Refresh the DB at `path` (default `$CRSCAN_DATA_DIR/feeds.db`) from upstream or `mirror`."""
+    location = Location(mirror)
+    try:
+        return build(default_updaters(location), path or default_db_path(), location, force=force)
+    finally:
+        location.close()
+
+
+def build(
+    sources: Sequence[Updater], path: str | Path, location: Location | None = None, *, force: bool = False
+) -> BuildReport:
+    """Build a new DB from `sources` into a temporary file next to `path`, then replace `path` with it.
+
+    Sources whose fingerprint matches the previous build are copied, not re-parsed; if none changed
+    (and `force` is false) the previous DB is kept. Until the final `os.replace`, readers of `path` see
+    the previous build, also when this process is killed.
+    """
+    path = Path(path)
+    location = location or Location()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(path)
+    previous = _open_previous(path)
+    try:
+        known = {s.name: s for s in previous.sources} if previous and not force else {}
+        with tempfile.TemporaryDirectory(prefix="crscan-feeds-") as scratch:
+            fetched: list[tuple[Updater, Fetched]] = []
+            missing = []
+            for updater in sources:
+                got = location.fetch(updater, Path(scratch), etag=known[updater.name].etag if updater.name in known else "")
+                if got is None:
+                    missing.append(updater.name)
+                else:
+                    fetched.append((updater, got))
+            if not fetched:
+                raise FeedError(f"no feed source found at {location.url_of(sources[0]) if sources else location}")
+            unchanged = {u.name for u, got in fetched if _unchanged(got, known.get(u.name))}
+            if previous and unchanged == set(known) == {u.name for u, _ in fetched}:
+                return BuildReport(path, previous.build_id, False, previous.sources, tuple(sorted(unchanged)),
+                                   tuple(missing))
+            build_id, infos = _write(path, fetched, unchanged, previous, known)
+        return BuildReport(path, build_id, True, infos, tuple(sorted(unchanged)), tuple(missing))
+    finally:
+        if previous:
+            previous.close()
+
+
+def _write(
+    path: Path,
+    fetched: Iterable[tuple[Updater, Fetched]],
+    unchanged: set[str],
+    previous: FeedDB | None,
+    known: dict[str, SourceInfo],
+) -> tuple[str, tuple[SourceInfo, ...]]:
+    temp = path.with_name(f"{path.name}{_TEMP_MARK}{os.getpid()}")
+    temp.unlink(missing_ok=True)
+    build_id = uuid.uuid4().hex
+    infos = []
+    try:
+        connection = sqlite3.connect(temp, uri=True)
+        try:
+            # The file is private until renamed, so durability is only needed once, at the end.
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.executescript(SCHEMA)
+            if previous and unchanged:
+                connection.execute("ATTACH DATABASE ? AS previous", (f"{previous.path.resolve().as_uri()}?mode=ro",))
+            for source_id, (updater, got) in enumerate(fetched, start=1):
+                if updater.name in unchanged:
+                    old = known[updater.name]
+                    rows = connection.execute(
+                        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data "
+                        "FROM previous.advisories WHERE source_id = ?",
+                        (source_id, old.id),
+                    ).rowcount
+                    info = SourceInfo(updater.name, source_id, got.url, old.fingerprint, got.etag or old.etag,
+                                      got.fetched_at, old.records, old.skipped, rows)
+                else:
+                    tally = Tally()
+                    with got.path.open("rb") as reader:
+                        rows = connection.executemany(
+                            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                (a.namespace, a.package, a.feed, a.advisory_id, source_id,
+                                 json.dumps(a.data, separators=(",", ":")))
+                                for a in updater.parse(reader, tally)
+                            ),
+                        ).rowcount
+                    info = SourceInfo(updater.name, source_id, got.url, got.fingerprint, got.etag, got.fetched_at,
+                                      tally.records, tally.skipped, rows)
+                infos.append(info)
+            connection.execute(INDEX)
+            connection.execute("ANALYZE")
+            meta = {
+                "schema_version": str(SCHEMA_VERSION),
+                "build_id": build_id,
+                "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **{SOURCE_KEY_PREFIX + info.name: info.to_json() for info in infos},
+            }
+            connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            connection.commit()
+        finally:
+            connection.close()
+        _fsync(temp)
+        os.replace(temp, path)
+        _fsync(path.parent)
+    except sqlite3.DatabaseError as exc:
+        raise FeedDBError(f"cannot write feed DB {temp}: {exc}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    return build_id, tuple(infos)
+
+
+def _unchanged(got: Fetched, old: SourceInfo | None) -> bool:
+    if old is None:
+        return False
+    return got.path is None or got.fingerprint == old.fingerprint  # no path: HTTP 304 Not Modified
+
+
+def _open_previous(path: Path) -> FeedDB | None:
+    """The DB being replaced, to reuse unchanged sources; a missing or unreadable one is simply rebuilt."""
+    if not path.exists():
+        return None
+    try:
+        return FeedDB.open(path)
+    except FeedDBError:
+        return None
+
+
+def _remove_abandoned_builds(path: Path) -> None:
+    """Delete temporary files left by builds whose process is gone (killed midway)."""
+    for leftover in path.parent.glob(f"{path.name}{_TEMP_MARK}*"):
+        pid = leftover.name.rsplit(_TEMP_MARK, 1)[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,112 @@
+"""The feed DB: one SQLite file, read-only once built, rows indexed by (namespace, package)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from crscan.vulndb.interface import Advisory, FeedDBError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE advisories (
+    namespace TEXT NOT NULL,
+    package TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    advisory_id TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+# Created after the bulk insert: building the index once is faster than maintaining it row by row.
+INDEX = "CREATE INDEX advisories_by_package ON advisories (namespace, package)"
+SOURCE_KEY_PREFIX = "source/"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the meta table records about one source of the build."""
+
+    name: str
+    id: int
+    url: str
+    fingerprint: str
+    etag: str
+    fetched_at: str
+    records: int  # records read from the source
+    skipped: int  # of which malformed and skipped
+    rows: int  # (advisory, package) rows stored
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+class FeedDB:
+    """A built feed DB opened read-only; safe to share between threads."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, meta: dict[str, str]) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.path = path
+        self.schema_version = int(meta["schema_version"])
+        self.build_id = meta["build_id"]
+        self.built_at = meta.get("built_at", "")
+        self.sources = tuple(
+            sorted(
+                (SourceInfo(**json.loads(v)) for k, v in meta.items() if k.startswith(SOURCE_KEY_PREFIX)),
+                key=lambda s: s.name,
+            )
+        )
+
+    @classmethod
+    def open(cls, path: str | Path) -> FeedDB:
+        path = Path(path)
+        if not path.is_file():
+            raise FeedDBError(f"feed DB {path} does not exist: run `crscan db update`")
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            meta = dict(connection.execute("SELECT key, value FROM meta"))
+        except sqlite3.DatabaseError as exc:
+            raise FeedDBError(f"feed DB {path} is not a crscan feed DB: {exc}") from exc
+        if meta.get("schema_version") != str(SCHEMA_VERSION) or "build_id" not in meta:
+            connection.close()
+            raise FeedDBError(
+                f"feed DB {path} has schema version {meta.get('schema_version')!r}, this crscan reads "
+                f"{SCHEMA_VERSION}: run `crscan db update`"
+            )
+        return cls(connection, path, meta)
+
+    def advisories(self, namespace: str, package: str) -> list[Advisory]:
+        """Every row for `package` in `namespace` (see `crscan.vulndb.namespaces`)."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT feed, advisory_id, data FROM advisories WHERE namespace = ? AND package = ?",
+                (namespace, package),
+            ).fetchall()
+        return [Advisory(feed, namespace, package, advisory_id, json.loads(data)) for feed, advisory_id, data in rows]
+
+    def iter_advisories(self, namespace_prefix: str = "") -> Iterator[Advisory]:
+        """All rows whose namespace starts with the prefix (for benchmarks, audits and tests)."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT feed, namespace, package, advisory_id, data FROM advisories WHERE namespace >= ? AND "
+                "namespace < ? ORDER BY rowid",
+                (namespace_prefix, namespace_prefix + "\U0010ffff"),
+            ).fetchall()
+        for feed, namespace, package, advisory_id, data in rows:
+            yield Advisory(feed, namespace, package, advisory_id, json.loads(data))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> FeedDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

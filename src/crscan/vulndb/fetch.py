@@ -1,0 +1,118 @@
+"""One code path that reads a feed file from its upstream URL, a mirror URL or a mirror directory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from crscan.vulndb.interface import FeedError, Updater
+
+_CHUNK = 1 << 20
+# Feeds are large but finite (OSV's npm all.zip is a few hundred MB); anything beyond this is hostile.
+MAX_FEED_BYTES = 4 << 30
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed file made local: `path` is readable until the build's scratch directory goes away."""
+
+    url: str
+    path: Path | None  # None when the server said 304 Not Modified
+    fingerprint: str  # "sha256:<hex>" of the bytes; unchanged bytes mean an unchanged source
+    etag: str
+    fetched_at: str  # RFC 3339 UTC
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Location:
+    """Where every source is read from: upstream (None), a mirror URL, or a mirror directory.
+
+    A mirror is laid out like `/work/shared/data/feeds`: each source at its `Updater.name` path.
+    """
+
+    def __init__(self, mirror: str | Path | None = None, *, timeout: float = 60.0) -> None:
+        self.mirror_dir: Path | None = None
+        self.mirror_url: str | None = None
+        text = str(mirror) if mirror is not None else None
+        if text is None:
+            pass
+        elif text.startswith(("http://", "https://")):
+            self.mirror_url = text.rstrip("/")
+        else:
+            self.mirror_dir = Path(text)
+            if not self.mirror_dir.is_dir():
+                raise FeedError(f"mirror directory {text} does not exist or is not a directory")
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"Location({self.mirror_dir or self.mirror_url or 'upstream'})"
+
+    def url_of(self, updater: Updater) -> str:
+        if self.mirror_dir is not None:
+            return str(self.mirror_dir / updater.name)
+        if self.mirror_url is not None:
+            return f"{self.mirror_url}/{updater.name}"
+        return updater.upstream_url
+
+    def fetch(self, updater: Updater, scratch: Path, *, etag: str = "") -> Fetched | None:
+        """Make the source local under `scratch`; None when it does not exist (404, missing file).
+
+        With `etag` from the previous build, an HTTP source may answer 304 and is not downloaded.
+        """
+        if self.mirror_dir is not None:
+            return self._read_file(updater)
+        return self._download(updater, scratch, etag)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def _read_file(self, updater: Updater) -> Fetched | None:
+        path = self.mirror_dir / updater.name
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as stream:
+                while chunk := stream.read(_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise FeedError(f"{updater.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        return Fetched(str(path), path, "sha256:" + digest.hexdigest(), "", _now())
+
+    def _download(self, updater: Updater, scratch: Path, etag: str) -> Fetched | None:
+        url = self.url_of(updater)
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout, follow_redirects=True)
+        headers = {"If-None-Match": etag} if etag else {}
+        target = scratch / updater.name.replace("/", "_")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code == 304:
+                    return Fetched(url, None, "", etag, _now())
+                if response.status_code != 200:
+                    raise FeedError(f"{updater.name}: GET {url} answered HTTP {response.status_code}")
+                with target.open("wb") as out:
+                    for chunk in response.iter_bytes(_CHUNK):
+                        size += len(chunk)
+                        if size > MAX_FEED_BYTES:
+                            raise FeedError(f"{updater.name}: {url} is larger than {MAX_FEED_BYTES} bytes")
+                        digest.update(chunk)
+                        out.write(chunk)
+                new_etag = response.headers.get("ETag", "")
+        except httpx.HTTPError as exc:
+            raise FeedError(f"{updater.name}: cannot fetch {url}: {exc}") from exc
+        return Fetched(url, target, "sha256:" + digest.hexdigest(), new_etag, _now())
+

@@ -1,0 +1,34 @@
+"""How rows are keyed: a namespace per feed scope and package names in the form both sides agree on."""
+
+from __future__ import annotations
+
+import re
+
+_PEP503_SEPARATORS = re.compile(r"[-_.]+")
+# Ecosystems whose registries treat names case-insensitively.
+_CASE_INSENSITIVE = {"NuGet", "Packagist"}
+
+
+def package_key(osv_ecosystem: str, name: str) -> str:
+    """The lookup form of a package name: PEP 503 for PyPI, lower case where the registry ignores case."""
+    if osv_ecosystem == "PyPI":
+        return _PEP503_SEPARATORS.sub("-", name).lower()
+    if osv_ecosystem in _CASE_INSENSITIVE:
+        return name.lower()
+    return name
+
+
+def osv(ecosystem: str) -> str:
+    """`osv:PyPI`, `osv:Debian:12`, `osv:Alpine:v3.18`, `osv:Ubuntu:22.04` (OSV's `:LTS` suffix dropped)."""
+    if ecosystem.startswith("Ubuntu:") and ecosystem.endswith(":LTS"):
+        ecosystem = ecosystem[: -len(":LTS")]
+    return f"osv:{ecosystem}"
+
+
+def debian(codename: str) -> str:
+    return f"debian:{codename}"
+
+
+def alpine(release: str) -> str:
+    """`release` as secdb names it: `v3.18`."""
+    return f"alpine:{release}"

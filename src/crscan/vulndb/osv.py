@@ -1,0 +1,146 @@
+"""OSV: one `all.zip` per ecosystem, one `<ID>.json` record per advisory (https://ossf.github.io/osv-schema/)."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from crscan.vulndb import namespaces, severity
+from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+
+# Language ecosystems first, then the distributions OSV also carries; a mirror may lack any of them.
+ECOSYSTEMS = (
+    "PyPI", "npm", "Go", "crates.io", "Maven", "RubyGems", "Packagist", "NuGet", "Debian", "Alpine", "Ubuntu",
+)
+UPSTREAM = "https://osv-vulnerabilities.storage.googleapis.com"
+MAX_RECORD_BYTES = 16 << 20  # the largest real record is well under 1 MB; more is a zip bomb
+RANGE_TYPES = ("ECOSYSTEM", "SEMVER")  # GIT ranges name commits, which installed packages do not carry
+EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+_CVE_IN_ID = re.compile(r"^(?:[A-Z]+-)?(CVE-\d{4}-\d+)$")
+
+
+class MalformedRecord(ValueError):
+    """One record is not valid OSV; it is skipped and counted, the rest of the feed is used."""
+
+
+class OsvUpdater(Updater):
+    feed = "osv"
+
+    def __init__(self, ecosystem: str) -> None:
+        self.ecosystem = ecosystem
+
+    @property
+    def name(self) -> str:
+        return f"osv/{self.ecosystem}/all.zip"
+
+    @property
+    def upstream_url(self) -> str:
+        return f"{UPSTREAM}/{self.ecosystem}/all.zip"
+
+    def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:
+        return parse_all_zip(reader, tally, source=self.name)
+
+
+def parse_all_zip(reader: IO[bytes], tally: Tally, *, source: str = "all.zip") -> Iterator[Advisory]:
+    """Rows of every record in an OSV `all.zip`; malformed, oversized or non-JSON members are counted."""
+    try:
+        archive = zipfile.ZipFile(reader)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FeedError(f"{source}: not a zip archive ({exc})") from exc
+    with archive:
+        for member in archive.infolist():
+            if member.is_dir() or not member.filename.endswith(".json"):
+                continue
+            tally.records += 1
+            if member.file_size > MAX_RECORD_BYTES:
+                tally.skipped += 1
+                continue
+            try:
+                record = json.loads(archive.read(member))
+                rows = parse_record(record)
+            except (MalformedRecord, ValueError, zipfile.BadZipFile, RuntimeError, EOFError):
+                tally.skipped += 1
+                continue
+            yield from rows
+
+
+def parse_record(record: Any) -> list[Advisory]:
+    """One (advisory, package) row per package an OSV record affects; [] for withdrawn records."""
+    if not isinstance(record, dict):
+        raise MalformedRecord("record is not a JSON object")
+    advisory_id = record.get("id")
+    if not isinstance(advisory_id, str) or not advisory_id:
+        raise MalformedRecord("record has no id")
+    if record.get("withdrawn"):
+        return []
+    aliases = _strings(record.get("aliases", []), "aliases")
+    affected = record.get("affected", [])
+    if not isinstance(affected, list):
+        raise MalformedRecord(f"{advisory_id}: affected is not a list")
+    name = _display_name(advisory_id, aliases, record.get("upstream"))
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in affected:
+        if not isinstance(entry, dict) or not isinstance(entry.get("package"), dict):
+            raise MalformedRecord(f"{advisory_id}: affected entry without a package")
+        ecosystem, package = entry["package"].get("ecosystem"), entry["package"].get("name")
+        if not isinstance(ecosystem, str) or not isinstance(package, str) or not ecosystem or not package:
+            raise MalformedRecord(f"{advisory_id}: package without ecosystem or name")
+        ranges = [_range(r, advisory_id) for r in _list(entry.get("ranges", []), "ranges")]
+        ranges = [r for r in ranges if r is not None]
+        versions = _strings(entry.get("versions") or [], "versions")
+        if not ranges and not versions:
+            continue
+        key = (namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], package))
+        level, level_source = severity.from_osv(record, entry)
+        row = rows.setdefault(key, {
+            "name": name, "aliases": aliases, "ranges": [], "versions": [],
+            "severity": level.name, "severity_source": level_source,
+        })
+        row["ranges"].extend(ranges)
+        row["versions"].extend(v for v in versions if v not in row["versions"])
+    return [Advisory("osv", ns, package, advisory_id, data) for (ns, package), data in rows.items()]
+
+
+def _range(value: Any, advisory_id: str) -> list | None:
+    """`[type, [[kind, version], ...]]` for ECOSYSTEM/SEMVER ranges; None for range types we cannot use."""
+    if not isinstance(value, dict) or not isinstance(value.get("events"), list):
+        raise MalformedRecord(f"{advisory_id}: range without events")
+    if value.get("type") not in RANGE_TYPES:
+        return None
+    events = []
+    for event in value["events"]:
+        if not isinstance(event, dict) or len(event) != 1:
+            raise MalformedRecord(f"{advisory_id}: range event is not a single-key object")
+        ((kind, version),) = event.items()
+        if kind not in EVENT_KINDS or not isinstance(version, str) or not version:
+            raise MalformedRecord(f"{advisory_id}: bad range event {event!r}")
+        events.append([kind, version])
+    if not any(kind == "introduced" for kind, _ in events):
+        raise MalformedRecord(f"{advisory_id}: range has no introduced event")
+    return [value["type"], events]
+
+
+def _display_name(advisory_id: str, aliases: list[str], upstream: Any) -> str:
+    """The CVE id when the advisory has one (DEBIAN-CVE-… ids embed it), else the advisory's own id."""
+    if match := _CVE_IN_ID.match(advisory_id):
+        return match.group(1)
+    for candidate in aliases + (upstream if isinstance(upstream, list) else []):
+        if isinstance(candidate, str) and candidate.startswith("CVE-"):
+            return candidate
+    return advisory_id
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise MalformedRecord(f"{what} is not a list")
+    return value
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedRecord(f"{what} is not a list of strings")
+    return value

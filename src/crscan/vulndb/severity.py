@@ -1,0 +1,80 @@
+"""Severity ratings as the feeds give them, mapped onto the API's six levels.
+
+Computed once while the DB is built so matching only reads a stored level and its source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cvss import CVSS3, CVSS4
+from cvss.exceptions import CVSSError
+
+from crscan.model import Severity
+
+# GHSA-style `database_specific.severity` words.
+_ADVISORY_WORDS = {
+    "CRITICAL": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "MODERATE": Severity.MEDIUM,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+}
+
+_DEBIAN_URGENCIES = {
+    "unimportant": Severity.NEGLIGIBLE,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+}
+
+
+def from_cvss_score(score: float) -> Severity:
+    if score >= 9.0:
+        return Severity.CRITICAL
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MEDIUM
+    if score > 0.0:
+        return Severity.LOW
+    return Severity.UNDEFINED
+
+
+def from_cvss_vector(vector: str) -> tuple[Severity, str]:
+    """The base-score level of a CVSS v3.x or v4 vector, and "cvss_v3"/"cvss_v4"; UNDEFINED if unusable."""
+    try:
+        if vector.startswith("CVSS:3."):
+            return from_cvss_score(float(CVSS3(vector).base_score)), "cvss_v3"
+        if vector.startswith("CVSS:4."):
+            return from_cvss_score(float(CVSS4(vector).base_score)), "cvss_v4"
+    except (CVSSError, ValueError, KeyError, TypeError):
+        pass
+    return Severity.UNDEFINED, "none"
+
+
+def from_osv(record: dict[str, Any], affected: dict[str, Any]) -> tuple[Severity, str]:
+    """An OSV record's rating: `database_specific.severity` (record or affected entry), then CVSS, else none."""
+    for holder in (affected, record):
+        specific = holder.get("database_specific")
+        word = specific.get("severity") if isinstance(specific, dict) else None
+        if isinstance(word, str) and word.upper() in _ADVISORY_WORDS:
+            return _ADVISORY_WORDS[word.upper()], "ghsa"
+    # CVSS v3 first (what other scanners and the NVD rate by), then v4; per-package before record-wide.
+    for holder in (affected, record):
+        scores = holder.get("severity")
+        if not isinstance(scores, list):
+            continue
+        vectors = {s.get("type"): s.get("score") for s in scores if isinstance(s, dict)}
+        for kind in ("CVSS_V3", "CVSS_V4"):
+            vector = vectors.get(kind)
+            if isinstance(vector, str):
+                level, source = from_cvss_vector(vector)
+                if level is not Severity.UNDEFINED:
+                    return level, source
+    return Severity.UNDEFINED, "none"
+
+
+def from_debian_urgency(urgency: str) -> Severity:
+    """Debian tracker urgency; a trailing `**` (urgency not yet reviewed) is dropped."""
+    return _DEBIAN_URGENCIES.get(urgency.strip().rstrip("*").strip().lower(), Severity.UNDEFINED)
