@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from crscan.cli import db as db_cli
+
 app = typer.Typer(
     name="crscan",
     help="Self-hosted container image vulnerability scanner with the Yandex Cloud Container Registry scanner API.",
@@ -16,6 +18,9 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """crscan: scan images, serve the scanner API, manage feeds and registries."""
+
+
+app.add_typer(db_cli.app, name="db")
 
 
 def main() -> None:
