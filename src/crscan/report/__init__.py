@@ -1,0 +1,43 @@
+"""Rendering a ScanReport for people and tools: table, JSON, SARIF, CycloneDX; plus filters and exit policy.
+
+The `crscan scan` command calls, in order: `FindingFilter(...).apply(report)`, `render(...)`, `exit_code(...)`.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from crscan.model import ScanReport
+
+from .cyclonedx import CycloneDxFormat
+from .filters import FindingFilter, IgnoreList, IgnoreRule, exit_code, parse_ignore_file
+from .interface import ReportError, ReportFormat
+from .json_format import JsonFormat
+from .sarif import SarifFormat
+from .severity import parse_severity, parse_severity_list
+from .table import TableFormat, render_table
+
+FORMATS = ("table", "json", "sarif", "cyclonedx")
+
+__all__ = [
+    "FORMATS", "FindingFilter", "IgnoreList", "IgnoreRule", "ReportError", "ReportFormat", "exit_code",
+    "get_format", "parse_ignore_file", "parse_severity", "parse_severity_list", "render", "render_table",
+]
+
+
+def get_format(name: str, *, color: bool = False) -> ReportFormat:
+    match name:
+        case "table":
+            return TableFormat(color=color)
+        case "json":
+            return JsonFormat()
+        case "sarif":
+            return SarifFormat()
+        case "cyclonedx":
+            return CycloneDxFormat()
+    raise ReportError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
+
+
+def render(report: ScanReport, fmt: str, stream: TextIO, *, color: bool) -> None:
+    """Write `report` in format `fmt` to `stream`; `color` only matters to the table (ANSI colours on/off)."""
+    get_format(fmt, color=color).write(report, stream)

@@ -1,0 +1,205 @@
+"""`--format cyclonedx`: a CycloneDX 1.6 JSON SBOM of the image with its vulnerabilities.
+
+Each package is a component (purl, bom-ref, where and in which layer it was found as `crscan:` properties);
+each vulnerability id is one entry whose `affects` lists every component it was found in, rated by the
+source each rating came from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import ClassVar, TextIO
+
+from cyclonedx.exception.model import InvalidUriException
+from cyclonedx.model import Property, XsUri
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    Vulnerability,
+    VulnerabilityRating,
+    VulnerabilityReference,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+import crscan
+from crscan.model import Finding, LayerRef, Package, ScanReport, Severity
+
+from .interface import ReportFormat
+
+CDX_SEVERITY = {
+    Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
+    Severity.HIGH: VulnerabilitySeverity.HIGH,
+    Severity.MEDIUM: VulnerabilitySeverity.MEDIUM,
+    Severity.LOW: VulnerabilitySeverity.LOW,
+    Severity.NEGLIGIBLE: VulnerabilitySeverity.INFO,
+    Severity.UNDEFINED: VulnerabilitySeverity.UNKNOWN,
+}
+
+_PackageKey = tuple[str, str, str, str]  # ecosystem, name, version, path
+
+
+def to_bom(report: ScanReport) -> Bom:
+    image = Component(
+        type=ComponentType.CONTAINER,
+        name=report.image,
+        version=report.digest or None,
+        bom_ref=f"image:{report.digest or report.image}",
+        properties=_properties({"crscan:feed_build_id": report.feed_build_id}),
+    )
+    bom = Bom(metadata=BomMetaData(
+        component=image,
+        tools=[Component(type=ComponentType.APPLICATION, name="crscan", version=crscan.__version__)],
+    ))
+    refs = _BomRefs()
+    if report.distro is not None:
+        bom.components.add(Component(
+            type=ComponentType.OPERATING_SYSTEM,
+            name=report.distro.id,
+            version=report.distro.version_id or None,
+            description=report.distro.pretty_name or None,
+            bom_ref=refs.claim(f"os:{report.distro.id}@{report.distro.version_id}"),
+        ))
+    by_key: dict[_PackageKey, Component] = {}
+    for package in report.packages:
+        component = _component(package, refs)
+        bom.components.add(component)
+        by_key.setdefault((package.ecosystem.value, package.name, package.version, package.path), component)
+
+    affected: dict[str, list[tuple[Finding, Component]]] = defaultdict(list)
+    for finding in report.findings:
+        component = _component_for(finding, by_key)
+        if component is None:
+            # A finding must name the component it affects; synthesize one rather than drop the finding.
+            component = _finding_component(finding, refs)
+            by_key[(finding.source, finding.package, finding.version, finding.path)] = component
+            bom.components.add(component)
+        affected[finding.name].append((finding, component))
+    for name, pairs in affected.items():
+        bom.vulnerabilities.add(_vulnerability(name, pairs))
+    bom.register_dependency(image, bom.components)
+    return bom
+
+
+class _BomRefs:
+    """bom-refs must be unique; the same purl can occur twice (one wheel in two virtualenvs)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def claim(self, wanted: str) -> str:
+        ref, n = wanted, 1
+        while ref in self.used:
+            n += 1
+            ref = f"{wanted}#{n}"
+        self.used.add(ref)
+        return ref
+
+
+def _component(p: Package, refs: _BomRefs) -> Component:
+    purl = _parse_purl(p.purl)
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=p.name,
+        version=p.version or None,
+        purl=purl,
+        bom_ref=refs.claim(p.purl if purl else f"{p.ecosystem.value}:{p.name}@{p.version}"),
+        properties=_properties({
+            "crscan:ecosystem": p.ecosystem.value,
+            "crscan:path": p.path,
+            "crscan:arch": p.arch,
+            "crscan:source_name": p.source_name,
+            "crscan:source_version": p.source_version,
+            **_layer_properties(p.layer),
+        }),
+    )
+
+
+def _finding_component(f: Finding, refs: _BomRefs) -> Component:
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=f.package,
+        version=f.version or None,
+        bom_ref=refs.claim(f"{f.source}:{f.package}@{f.version}"),
+        properties=_properties({"crscan:ecosystem": f.source, "crscan:path": f.path, **_layer_properties(f.layer)}),
+    )
+
+
+def _component_for(f: Finding, by_key: dict[_PackageKey, Component]) -> Component | None:
+    exact = by_key.get((f.source, f.package, f.version, f.path))
+    if exact is not None or f.path:
+        return exact
+    return next((c for (eco, name, ver, _), c in by_key.items() if (eco, name, ver) == (f.source, f.package, f.version)),
+                None)
+
+
+def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnerability:
+    first = pairs[0][0]
+    ratings = {}
+    for finding, _ in pairs:
+        ratings.setdefault((finding.severity_source, finding.severity), VulnerabilityRating(
+            source=VulnerabilitySource(name=finding.severity_source or None),
+            severity=CDX_SEVERITY[finding.severity],
+        ))
+    fixes = sorted({f"{f.package} {f.fixed_by}" for f, _ in pairs if f.fixed_by})
+    advisories = sorted({f.advisory_id for f, _ in pairs if f.advisory_id and f.advisory_id != name})
+    source = VulnerabilitySource(name=first.feed or None, url=_uri(first.link))
+    return Vulnerability(
+        bom_ref=f"vuln:{name}",
+        id=name,
+        source=source,
+        references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name=first.feed or None)) for a in advisories],
+        ratings=ratings.values(),
+        recommendation=("Upgrade to " + ", ".join(fixes)) if fixes else None,
+        affects=[
+            BomTarget(ref=component.bom_ref.value, versions=[
+                BomTargetVersionRange(version=finding.version, status=ImpactAnalysisAffectedStatus.AFFECTED),
+            ])
+            for finding, component in pairs
+        ],
+    )
+
+
+def _parse_purl(text: str) -> PackageURL | None:
+    if not text:
+        return None
+    try:
+        return PackageURL.from_string(text)
+    except ValueError:
+        return None  # a malformed purl is left out rather than making the whole SBOM invalid
+
+
+def _uri(link: str) -> XsUri | None:
+    if not link:
+        return None
+    try:
+        return XsUri(link)
+    except InvalidUriException:
+        return None
+
+
+def _layer_properties(layer: LayerRef | None) -> dict[str, str]:
+    if layer is None:
+        return {}
+    return {"crscan:layer:digest": layer.digest, "crscan:layer:diff_id": layer.diff_id}
+
+
+def _properties(values: dict[str, str]) -> list[Property]:
+    return [Property(name=k, value=v) for k, v in values.items() if v]
+
+
+def to_json(report: ScanReport) -> str:
+    return JsonV1Dot6(to_bom(report)).output_as_string(indent=2)
+
+
+class CycloneDxFormat(ReportFormat):
+    name: ClassVar[str] = "cyclonedx"
+
+    def write(self, report: ScanReport, stream: TextIO) -> None:
+        stream.write(to_json(report))
+        stream.write("\n")

@@ -1,0 +1,142 @@
+"""`--format sarif`: SARIF 2.1.0 for GitHub code scanning, one rule per vulnerability, one result per finding.
+
+Shaped like Trivy's SARIF output so code-scanning dashboards treat both alike: results point at the file the
+package was found in, relative to the image root (`ROOTPATH` = `file:///`), and rules carry the numeric
+`security-severity` GitHub buckets alerts by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar, TextIO
+from urllib.parse import quote
+
+import crscan
+from crscan.model import Finding, ScanReport, Severity
+
+from .interface import ReportFormat
+
+SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+ROOT_BASE_ID = "ROOTPATH"
+
+# GitHub maps security-severity > 9.0 to critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low; the findings
+# carry a level, not a score, so each level gets a score inside its band (Trivy's figures where it has the level).
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "2.0",
+    Severity.NEGLIGIBLE: "0.5",
+    Severity.UNDEFINED: "0.0",
+}
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.NEGLIGIBLE: "note",
+    Severity.UNDEFINED: "note",
+}
+
+
+def to_sarif(report: ScanReport) -> dict[str, Any]:
+    rule_ids: dict[str, int] = {}
+    rules: list[dict[str, Any]] = []
+    # A vulnerability rated differently per package (distro vs GHSA) gets the rule rated by its worst finding.
+    worst: dict[str, Finding] = {}
+    for finding in report.findings:
+        if finding.name not in worst or finding.severity < worst[finding.name].severity:
+            worst[finding.name] = finding
+    for name, finding in worst.items():
+        rule_ids[name] = len(rules)
+        rules.append(_rule(finding))
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "crscan", "version": crscan.__version__, "rules": rules}},
+        "originalUriBaseIds": {ROOT_BASE_ID: {"uri": "file:///"}},
+        "results": [_result(f, rule_ids[f.name], report.image) for f in report.findings],
+        "columnKind": "utf16CodeUnits",
+        "properties": {
+            "image": report.image,
+            "digest": report.digest,
+            "feedBuildId": report.feed_build_id,
+            "distro": f"{report.distro.id} {report.distro.version_id}".strip() if report.distro else "",
+        },
+    }
+    return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _rule(f: Finding) -> dict[str, Any]:
+    kind = "OsPackageVulnerability" if f.origin == "os" else "LanguageSpecificPackageVulnerability"
+    summary = f"{f.name}: {f.package} ({f.source}) {f.severity.name.lower()} severity vulnerability"
+    rule: dict[str, Any] = {
+        "id": f.name,
+        "name": kind,
+        "shortDescription": {"text": summary},
+        "fullDescription": {"text": summary + (f", advisory {f.advisory_id}" if f.advisory_id != f.name else "")},
+        "defaultConfiguration": {"level": LEVELS[f.severity]},
+        "help": {
+            "text": f"Vulnerability {f.name}\nSeverity: {f.severity.name}\nAdvisory: {f.advisory_id}\nLink: {f.link}",
+            "markdown": (
+                "| Vulnerability | Severity | Advisory | Link |\n| --- | --- | --- | --- |\n"
+                f"| {f.name} | {f.severity.name} | {f.advisory_id} | {f.link} |"
+            ),
+        },
+        "properties": {
+            "precision": "very-high",
+            "security-severity": SECURITY_SEVERITY[f.severity],
+            "tags": ["vulnerability", "security", f.severity.name],
+        },
+    }
+    if f.link:
+        rule["helpUri"] = f.link
+    return rule
+
+
+def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
+    fix = f"fixed in {f.fixed_by}" if f.fixed_by else "no fixed version is known"
+    text = (f"Package: {f.package}\nInstalled Version: {f.version}\nVulnerability: {f.name}\n"
+            f"Severity: {f.severity.name}\nFixed Version: {f.fixed_by or 'none'}\nLink: {f.link}")
+    location = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(f.path, image), "uriBaseId": ROOT_BASE_ID},
+            # Code scanning anchors every alert to a line; the package record's own line is not known.
+            "region": {"startLine": 1},
+        },
+        "message": {"text": f"{image}: {f.package}@{f.version} ({fix})"},
+    }
+    properties: dict[str, Any] = {"package": f.package, "installedVersion": f.version, "fixedVersion": f.fixed_by,
+                                  "severitySource": f.severity_source, "advisoryId": f.advisory_id}
+    if f.layer is not None:
+        properties["layerDigest"] = f.layer.digest
+        properties["layerDiffId"] = f.layer.diff_id
+    return {
+        "ruleId": f.name,
+        "ruleIndex": rule_index,
+        "level": LEVELS[f.severity],
+        "message": {"text": text},
+        "locations": [location],
+        # Findings sharing a rule and a file (libssl3 and openssl, one CVE, one status file) must stay distinct.
+        "partialFingerprints": {"crscanFinding/v1": _fingerprint(f)},
+        "properties": properties,
+    }
+
+
+def artifact_uri(path: str, image: str) -> str:
+    """The package's file relative to the image root, URI-escaped; the image itself when the path is unknown."""
+    relative = path.lstrip("/") or image
+    return quote(relative, safe="/-._~")
+
+
+def _fingerprint(f: Finding) -> str:
+    key = "\0".join((f.name, f.source, f.package, f.version, f.path))
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SarifFormat(ReportFormat):
+    name: ClassVar[str] = "sarif"
+
+    def write(self, report: ScanReport, stream: TextIO) -> None:
+        # ASCII-only JSON survives any stream encoding (LANG=C, a Windows console).
+        json.dump(to_sarif(report), stream, indent=2)
+        stream.write("\n")
