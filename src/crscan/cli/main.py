@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from crscan.cli import db as db_cli
+from crscan.cli import serve as serve_cli
 
 app = typer.Typer(
     name="crscan",
@@ -21,6 +22,7 @@ def _root() -> None:
 
 
 app.add_typer(db_cli.app, name="db")
+app.command("serve")(serve_cli.serve)
 
 
 def main() -> None:

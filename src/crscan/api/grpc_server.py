@@ -1,0 +1,179 @@
+"""The gRPC transport: servicers registered with the generated `add_*Servicer_to_server`, behind one interceptor.
+
+The interceptor is the single place where a request meets the auth hook and where servicer exceptions become
+statuses: `ApiError` → its code and message; the generated base's NotImplementedError → UNIMPLEMENTED; anything
+else → INTERNAL with a generic message (the traceback goes to the log, never to the client). The REST transport
+calls servicers through the same `invoke_servicer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from yandex.cloud.containerregistry.v1 import (
+    image_service_pb2,
+    image_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+    repository_service_pb2,
+    repository_service_pb2_grpc,
+    scanner_service_pb2,
+    scanner_service_pb2_grpc,
+)
+from yandex.cloud.endpoint import api_endpoint_service_pb2, api_endpoint_service_pb2_grpc
+from yandex.cloud.operation import operation_service_pb2, operation_service_pb2_grpc
+
+from crscan.api.auth import Authenticator, authenticated
+from crscan.api.errors import ApiError
+from crscan.api.tls import ServerTls
+
+log = logging.getLogger(__name__)
+
+# Generated servicer base class → (its add_*_to_server function, its service descriptor).
+SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescriptor]] = {
+    scanner_service_pb2_grpc.ScannerServiceServicer: (
+        scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
+        scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
+    ),
+    registry_service_pb2_grpc.RegistryServiceServicer: (
+        registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
+        registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
+    ),
+    repository_service_pb2_grpc.RepositoryServiceServicer: (
+        repository_service_pb2_grpc.add_RepositoryServiceServicer_to_server,
+        repository_service_pb2.DESCRIPTOR.services_by_name["RepositoryService"],
+    ),
+    image_service_pb2_grpc.ImageServiceServicer: (
+        image_service_pb2_grpc.add_ImageServiceServicer_to_server,
+        image_service_pb2.DESCRIPTOR.services_by_name["ImageService"],
+    ),
+    operation_service_pb2_grpc.OperationServiceServicer: (
+        operation_service_pb2_grpc.add_OperationServiceServicer_to_server,
+        operation_service_pb2.DESCRIPTOR.services_by_name["OperationService"],
+    ),
+    api_endpoint_service_pb2_grpc.ApiEndpointServiceServicer: (
+        api_endpoint_service_pb2_grpc.add_ApiEndpointServiceServicer_to_server,
+        api_endpoint_service_pb2.DESCRIPTOR.services_by_name["ApiEndpointService"],
+    ),
+}
+
+MAX_WORKERS = 16
+INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+
+class ServiceBindingError(TypeError):
+    """A servicer is not an instance of a known generated base class, or two serve the same service."""
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    servicer: object
+    descriptor: ServiceDescriptor
+    add_to_server: Callable[[object, grpc.Server], None]
+
+    def method_path(self, method_name: str) -> str:
+        return f"/{self.descriptor.full_name}/{method_name}"
+
+
+def bind_services(servicers: Iterable[object]) -> list[ServiceBinding]:
+    """Match each servicer to its generated base class; unknown or duplicate services are refused."""
+    bindings: dict[str, ServiceBinding] = {}
+    for servicer in servicers:
+        base = next((cls for cls in type(servicer).__mro__ if cls in SERVICES), None)
+        if base is None:
+            known = ", ".join(sorted(cls.__name__ for cls in SERVICES))
+            raise ServiceBindingError(f"{type(servicer).__name__} subclasses none of the served bases: {known}")
+        add_to_server, descriptor = SERVICES[base]
+        if descriptor.full_name in bindings:
+            raise ServiceBindingError(f"two servicers for {descriptor.full_name}")
+        if any(m.client_streaming or m.server_streaming for m in descriptor.methods):
+            raise ServiceBindingError(f"{descriptor.full_name} has streaming methods; only unary calls are served")
+        bindings[descriptor.full_name] = ServiceBinding(servicer, descriptor, add_to_server)
+    return list(bindings.values())
+
+
+def invoke_servicer(behavior, request, context, *, authenticator, method, transport, metadata, peer=""):
+    """Authenticate, run one servicer method, and normalise every failure into an `ApiError`."""
+    try:
+        with authenticated(authenticator, method, transport, metadata, peer):
+            return behavior(request, context)
+    except ApiError:
+        raise
+    except NotImplementedError:
+        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, f"method {method} is not implemented") from None
+    except Exception:
+        if _aborted_by_servicer(context):
+            raise
+        log.exception("unhandled error in %s", method)
+        raise ApiError(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE) from None
+
+
+def _aborted_by_servicer(context) -> bool:
+    """A servicer that called `context.abort` itself already chose its status; gRPC raises a bare Exception."""
+    code = getattr(context, "code", None)
+    return callable(code) and code() not in (None, grpc.StatusCode.OK)
+
+
+class ApiInterceptor(grpc.ServerInterceptor):
+    """Wraps every unary handler: auth hook in, `ApiError` / crashes out as gRPC statuses."""
+
+    def __init__(self, authenticator: Authenticator):
+        self._authenticator = authenticator
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:  # unknown method: gRPC answers UNIMPLEMENTED itself
+            return None
+        behavior, method = handler.unary_unary, handler_call_details.method
+
+        def guarded(request, context):
+            try:
+                return invoke_servicer(
+                    behavior,
+                    request,
+                    context,
+                    authenticator=self._authenticator,
+                    method=method,
+                    transport="grpc",
+                    metadata=context.invocation_metadata(),
+                    peer=context.peer(),
+                )
+            except ApiError as e:
+                context.abort(e.code, e.message)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcBindError(OSError):
+    """The gRPC server could not listen on the requested address."""
+
+
+def create_grpc_server(
+    authenticator: Authenticator, tls: ServerTls, host: str, port: int
+) -> tuple[grpc.Server, int]:
+    """A TLS gRPC server bound to host:port (0 = any free port), not yet started; returns it and its port.
+
+    Binding comes before registering services so the endpoint service can answer the actual port.
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="crscan-grpc"),
+        interceptors=[ApiInterceptor(authenticator)],
+    )
+    credentials = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_secure_port(address, credentials)
+    except RuntimeError as e:
+        raise GrpcBindError(f"cannot listen for gRPC on {address}: {e}") from None
+    if bound == 0:
+        raise GrpcBindError(f"cannot listen for gRPC on {address} (address in use or not local)")
+    return server, bound

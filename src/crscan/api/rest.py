@@ -1,0 +1,342 @@
+"""The REST transport: routes transcoded from each method's `google.api.http` rule, served by Starlette.
+
+A request message is built the way grpc-gateway builds it: the body (for rules with `body`), then the path
+variables, then query parameters for every other field (lowerCamelCase or snake_case, dotted for nested fields).
+Responses and errors use the proto3 JSON mapping from `json_format`; errors are `google.rpc.Status` JSON.
+Variables match raw (still percent-encoded) path segments, so `{repository_name}` may carry an encoded "/", and
+a raw ":" always starts the custom verb.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import grpc
+from google.api import annotations_pb2
+from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, request_response
+
+from crscan.api.auth import Authenticator
+from crscan.api.errors import ApiError, invalid_argument
+from crscan.api.grpc_server import INTERNAL_MESSAGE, ServiceBinding, invoke_servicer
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+# Well-known types whose proto3 JSON form is a string, so a path or query value can carry them.
+_STRING_MESSAGES = frozenset(
+    {
+        "google.protobuf.Timestamp",
+        "google.protobuf.Duration",
+        "google.protobuf.FieldMask",
+        "google.protobuf.StringValue",
+        "google.protobuf.BytesValue",
+        "google.protobuf.Int64Value",
+        "google.protobuf.UInt64Value",
+        "google.protobuf.Int32Value",
+        "google.protobuf.UInt32Value",
+        "google.protobuf.DoubleValue",
+        "google.protobuf.FloatValue",
+    }
+)
+
+
+class TemplateError(ValueError):
+    """An `google.api.http` path template uses syntax this transcoder does not support."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    field_path: tuple[str, ...]  # proto field names, e.g. ("image_id",)
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    http_method: str
+    segments: tuple[str | Variable, ...]  # literal text or a single-segment variable
+    verb: str  # custom verb after ":", "" when none
+    body: str  # "", "*" or the name of the field the body fills
+    binding: ServiceBinding
+    method: MethodDescriptor
+
+    @property
+    def grpc_method(self) -> str:
+        return self.binding.method_path(self.method.name)
+
+    def match_path(self, raw_path: str) -> dict[tuple[str, ...], str] | None:
+        """Variable values (percent-decoded) when `raw_path` fits this template, else None."""
+        if self.verb:
+            suffix = ":" + self.verb
+            if not raw_path.endswith(suffix):
+                return None
+            raw_path = raw_path[: -len(suffix)]
+        parts = raw_path.split("/")
+        if parts[0] != "" or len(parts) - 1 != len(self.segments):
+            return None
+        values = {}
+        for segment, part in zip(self.segments, parts[1:]):
+            if isinstance(segment, Variable):
+                if not part or ":" in part:
+                    return None
+                values[segment.field_path] = unquote(part)
+            elif unquote(part) != segment:
+                return None
+        return values
+
+
+def parse_template(template: str) -> tuple[tuple[str | Variable, ...], str]:
+    """Split `/a/{b}/c:verb` into segments and verb; only literals and `{field}` / `{field=*}` are supported."""
+    if not template.startswith("/"):
+        raise TemplateError(f"path template {template!r} must start with '/'")
+    path, verb = template, ""
+    last_slash = template.rfind("/")
+    colon = template.rfind(":")
+    if colon > last_slash and "}" not in template[colon:]:
+        path, verb = template[:colon], template[colon + 1 :]
+    segments: list[str | Variable] = []
+    for part in path[1:].split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            name, _, pattern = part[1:-1].partition("=")
+            if pattern not in ("", "*"):
+                raise TemplateError(f"path template {template!r}: multi-segment variable {part} is not supported")
+            segments.append(Variable(tuple(name.split("."))))
+        elif not part or any(c in part for c in "{}*"):
+            raise TemplateError(f"path template {template!r}: segment {part!r} is not supported")
+        else:
+            segments.append(part)
+    return tuple(segments), verb
+
+
+def routes_for(bindings: Sequence[ServiceBinding]) -> list[HttpRoute]:
+    """Every HTTP rule (including additional bindings) of every bound service's methods."""
+    routes = []
+    for binding in bindings:
+        for method in binding.descriptor.methods:
+            options = method.GetOptions()
+            if not options.HasExtension(annotations_pb2.http):
+                continue  # gRPC-only method, e.g. RegistryService.ForceDelete
+            rule = options.Extensions[annotations_pb2.http]
+            for each in (rule, *rule.additional_bindings):
+                kind = each.WhichOneof("pattern")
+                if kind == "custom":
+                    http_method, template = each.custom.kind.upper(), each.custom.path
+                else:
+                    http_method, template = kind.upper(), getattr(each, kind)
+                segments, verb = parse_template(template)
+                routes.append(HttpRoute(http_method, segments, verb, each.body, binding, method))
+    return routes
+
+
+class RestContext:
+    """The part of `grpc.ServicerContext` servicers use, backed by an HTTP request."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...], peer: str):
+        self._metadata = metadata
+        self._peer = peer
+        self._code: grpc.StatusCode | None = None
+        self._details = ""
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+    def peer(self) -> str:
+        return self._peer
+
+    def abort(self, code: grpc.StatusCode, details: str):
+        raise ApiError(code, details)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def set_details(self, details: str) -> None:
+        self._details = details
+
+    def code(self) -> grpc.StatusCode | None:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def time_remaining(self) -> None:
+        return None  # HTTP requests carry no deadline
+
+
+def status_response(code: grpc.StatusCode, message: str, http_status: int | None = None) -> JSONResponse:
+    """A `google.rpc.Status` JSON error body."""
+    body = {"code": code.value[0], "message": message, "details": []}
+    return JSONResponse(body, status_code=http_status or HTTP_STATUS[code])
+
+
+def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authenticator) -> Starlette:
+    routes = routes_for(bindings)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def dispatch(request: Request) -> JSONResponse:
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
+        chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
+        if chosen is None:
+            if matched:
+                allowed = ", ".join(sorted({r.http_method for r, _ in matched}))
+                return status_response(
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    f"method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
+                    http_status=405,
+                )
+            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+        route, path_values = chosen
+        try:
+            message = await _build_request(route, path_values, request)
+            context = RestContext(tuple(request.headers.items()), _peer(request))
+            response = await run_in_threadpool(
+                invoke_servicer,
+                getattr(route.binding.servicer, route.method.name),
+                message,
+                context,
+                authenticator=authenticator,
+                method=route.grpc_method,
+                transport="rest",
+                metadata=context.invocation_metadata(),
+                peer=context.peer(),
+            )
+            if context.code() not in (None, grpc.StatusCode.OK):
+                raise ApiError(context.code(), context.details())
+            return JSONResponse(json_format.MessageToDict(response))
+        except ApiError as e:
+            return status_response(e.code, e.message)
+        except Exception:
+            log.exception("unhandled error rendering %s %s", request.method, request.url.path)
+            return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Mount("", app=request_response(dispatch)),  # every other path and method; HttpRoute matching decides
+        ]
+    )
+
+
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else ""
+
+
+async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], str], request: Request):
+    message = message_factory.GetMessageClass(route.method.input_type)()
+    bound: set[tuple[str, ...]] = set(path_values)
+    if route.body:
+        body = await _read_json_body(request)
+        try:
+            if route.body == "*":
+                if not isinstance(body, dict):
+                    raise invalid_argument("request body must be a JSON object")
+                json_format.ParseDict(body, message)
+            else:
+                json_format.ParseDict({route.body: body}, message)
+                bound.add((route.body,))
+        except json_format.ParseError as e:
+            raise invalid_argument(f"invalid request body: {e}") from None
+    for field_path, value in path_values.items():
+        _assign(message, _resolve(message.DESCRIPTOR, field_path, "path variable"), [value], "path variable")
+    if route.body == "*" and request.query_params:
+        names = ", ".join(sorted(set(request.query_params.keys())))
+        raise invalid_argument(f"query parameters ({names}) are not accepted here; send all fields in the body")
+    for key in dict.fromkeys(request.query_params.keys()):
+        fields = _resolve(message.DESCRIPTOR, tuple(key.split(".")), f"query parameter {key!r}")
+        if tuple(f.name for f in fields) in bound:
+            raise invalid_argument(f"query parameter {key!r} sets a field already given in the path or body")
+        _assign(message, fields, request.query_params.getlist(key), f"query parameter {key!r}")
+    return message
+
+
+async def _read_json_body(request: Request):
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise invalid_argument(f"request body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise invalid_argument(f"request body is not valid JSON: {e}") from None
+
+
+def _resolve(descriptor, names: tuple[str, ...], label: str) -> list[FieldDescriptor]:
+    """Field descriptors along a dotted path, accepting proto (snake_case) or JSON (lowerCamelCase) names."""
+    fields = []
+    for i, name in enumerate(names):
+        by_json = {f.json_name: f for f in descriptor.fields}
+        field = descriptor.fields_by_name.get(name) or by_json.get(name)
+        if field is None:
+            raise invalid_argument(f"{label}: {descriptor.name} has no field {name!r}")
+        fields.append(field)
+        if i < len(names) - 1:
+            if field.type != FieldDescriptor.TYPE_MESSAGE or _is_repeated(field):
+                raise invalid_argument(f"{label}: {field.name} is not a message field and has no sub-fields")
+            descriptor = field.message_type
+    return fields
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def _assign(message, fields: list[FieldDescriptor], values: list[str], label: str) -> None:
+    """Set one (possibly nested) field from URL strings, through `ParseDict` so the JSON mapping rules apply."""
+    field = fields[-1]
+    if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in _STRING_MESSAGES:
+        raise invalid_argument(f"{label}: field {field.name} is a message and cannot be set from the URL")
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        if any(v not in ("true", "false") for v in values):
+            raise invalid_argument(f"{label}: expected true or false, got {values[-1]!r}")
+        parsed: list[object] = [v == "true" for v in values]
+    else:
+        parsed = list(values)
+    if _is_repeated(field):
+        value: object = parsed
+    elif len(parsed) > 1:
+        raise invalid_argument(f"{label}: given {len(parsed)} times but {field.name} takes one value")
+    else:
+        value = parsed[0]
+    for enclosing in reversed(fields):
+        value = {enclosing.name: value}
+    try:
+        json_format.ParseDict(value, message)
+    except json_format.ParseError as e:
+        raise invalid_argument(f"{label}: {e}") from None
+

@@ -1,0 +1,84 @@
+"""`crscan serve`: the scanner API over gRPC (TLS) and REST from one process, until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from crscan.config import ConfigError, Settings
+
+log = logging.getLogger("crscan.serve")
+
+
+def serve(
+    data_dir: Path = typer.Option(None, help="Where the database, TLS files and caches live (env CRSCAN_DATA_DIR)."),
+    host: str = typer.Option(None, help="Address both servers listen on (env CRSCAN_HOST; default 127.0.0.1)."),
+    http_port: int = typer.Option(None, help="REST port, 0 = any free port (env CRSCAN_HTTP_PORT; default 8080)."),
+    grpc_port: int = typer.Option(None, help="gRPC port, 0 = any free port (env CRSCAN_GRPC_PORT; default 8443)."),
+    database_url: str = typer.Option(
+        None, help="SQLAlchemy URL (env CRSCAN_DATABASE_URL; default SQLite <data-dir>/crscan.db)."
+    ),
+    public_address: str = typer.Option(
+        None, help="host:port clients reach gRPC at, for endpoint discovery (env CRSCAN_PUBLIC_ADDRESS)."
+    ),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Serve without authentication: allow every request."),
+    tls_cert: Path = typer.Option(None, help="gRPC certificate chain (PEM); default: self-signed in the data dir."),
+    tls_key: Path = typer.Option(None, help="gRPC private key (PEM)."),
+    http_tls_cert: Path = typer.Option(None, help="Serve REST over HTTPS with this certificate chain (PEM)."),
+    http_tls_key: Path = typer.Option(None, help="Private key for --http-tls-cert."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the Container Registry scanner API (gRPC + REST) until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    flags = {
+        "data_dir": data_dir,
+        "host": host,
+        "http_port": http_port,
+        "grpc_port": grpc_port,
+        "database_url": database_url,
+        "public_address": public_address,
+        "auth_enabled": False if no_auth else None,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
+        "http_tls_cert": http_tls_cert,
+        "http_tls_key": http_tls_key,
+    }
+    # Imported here: the server stack is heavy and the other verbs do not need it.
+    from crscan.api.server import ApiServer, authenticator_for
+    from crscan.api.servicers import build_servicers
+    from crscan.store import Store
+
+    try:
+        settings = Settings.resolve(flags)
+        authenticator = authenticator_for(settings)
+    except ConfigError as e:
+        typer.echo(f"crscan serve: error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: stop.set())
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    server = ApiServer(settings, build_servicers(store), authenticator, log_level=log_level)
+    try:
+        server.start()
+    except Exception as e:
+        store.close()
+        typer.echo(f"crscan serve: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
+    typer.echo(f"REST listening on {server.http_url}")
+    if server.tls.ca_file is not None:
+        typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")
+    stop.wait()
+    log.info("shutting down")
+    server.stop()
+    store.close()
+    typer.echo("crscan serve: stopped")
