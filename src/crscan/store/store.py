@@ -397,19 +397,19 @@ class Store(ScanSink):
         *,
         registry_id: str = "",
         folder_id: str = "",
-        name: str | None,
+        name: str | None = None,
         order: Order,
         after_id: str | None,
         limit: int,
     ) -> Page:
-        """Repositories of a registry, or of every registry in a folder; `name` is the path in the registry."""
+        """Repositories matching every given constraint; `name` is the path in the registry."""
         model = schema.Repository
         with self.sessions() as session:
+            query = select(model).join(schema.Registry)
             if registry_id:
-                self._get(session, schema.Registry, registry_id, "registry")
-                query = select(model).where(model.registry_id == registry_id)
-            else:
-                query = select(model).join(schema.Registry).where(schema.Registry.folder_id == folder_id)
+                query = query.where(model.registry_id == registry_id)
+            if folder_id:
+                query = query.where(schema.Registry.folder_id == folder_id)
             if name is not None:
                 query = query.where(model.name == name)
             columns = REPOSITORY_ORDERS[order.key] + (model.id,)
@@ -426,17 +426,16 @@ class Store(ScanSink):
         after_id: str | None,
         limit: int,
     ) -> Page:
-        """Images of a repository, else of a registry, else of every registry in a folder."""
+        """Images matching every given constraint (repository, registry, folder)."""
         model = schema.Image
         with self.sessions() as session:
-            query = select(model).join(schema.Repository)
+            query = select(model).join(schema.Repository).join(schema.Registry)
             if repository_id:
                 query = query.where(model.repository_id == repository_id)
-            elif registry_id:
-                self._get(session, schema.Registry, registry_id, "registry")
+            if registry_id:
                 query = query.where(schema.Repository.registry_id == registry_id)
-            else:
-                query = query.join(schema.Registry).where(schema.Registry.folder_id == folder_id)
+            if folder_id:
+                query = query.where(schema.Registry.folder_id == folder_id)
             columns = IMAGE_ORDERS[order.key] + (model.id,)
             after = _values_of(session, model, after_id, columns)
             return _keyset(session, query, columns, order.descending, after, limit)

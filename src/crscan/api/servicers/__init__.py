@@ -1,0 +1,31 @@
+"""One servicer per proto service, each subclassing the generated base class; the transports serve these."""
+
+from __future__ import annotations
+
+from crscan.api.servicers.image import ImageServicer
+from crscan.api.servicers.operation import OperationServicer
+from crscan.api.servicers.registry import RegistryServicer
+from crscan.api.servicers.repository import RepositoryServicer
+from crscan.api.servicers.scanner import ScannerServicer
+from crscan.store import Store
+
+
+def build_servicers(store: Store) -> list:
+    """The servicers the gRPC and REST transports serve, all backed by `store`."""
+    return [
+        ScannerServicer(store),
+        OperationServicer(store),
+        RegistryServicer(store),
+        RepositoryServicer(store),
+        ImageServicer(store),
+    ]
+
+
+__all__ = [
+    "ImageServicer",
+    "OperationServicer",
+    "RegistryServicer",
+    "RepositoryServicer",
+    "ScannerServicer",
+    "build_servicers",
+]

@@ -1,0 +1,73 @@
+"""ImageService: Get, List, Delete. An image's `name` is its repository's API name."""
+
+from __future__ import annotations
+
+from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_pb2_grpc
+
+from crscan.api.errors import invalid_argument, not_found
+from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.servicers.common import caller_subject, optional_id, require_id, store_errors
+from crscan.api.servicers.repository import split_repository_name
+from crscan.store import Order, Store, messages
+
+ORDER_FIELDS = {"createdAt": "created_at", "created_at": "created_at", "digest": "digest"}
+DEFAULT_ORDER = OrderBy("created_at", descending=True)
+
+
+class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    def Get(self, request, context):
+        image_id = require_id(request.image_id, "image_id")
+        with store_errors():
+            return messages.image(self.store.get_image(image_id))
+
+    def Delete(self, request, context):
+        image_id = require_id(request.image_id, "image_id")
+        with store_errors():
+            return messages.operation(self.store.delete_image(image_id, created_by=caller_subject()))
+
+    def List(self, request, context):
+        repository_id = ""
+        if request.repository_name:  # the proto: registry and folder are ignored when a repository is named
+            repository_id = self._repository_id(request.repository_name, "repository_name")
+            registry_id = folder_id = ""
+        else:
+            registry_id = optional_id(request.registry_id, "registry_id")
+            folder_id = "" if registry_id else optional_id(request.folder_id, "folder_id")
+            if not registry_id and not folder_id:
+                raise invalid_argument("one of repository_name, registry_id and folder_id is required")
+        limit = page_size(request.page_size)
+        conditions = parse_filter(request.filter, {"name": split_repository_name})
+        order_by = parse_order_by(request.order_by, ORDER_FIELDS, DEFAULT_ORDER)
+        order = Order(order_by.key, order_by.descending)
+        tokens = PageTokens(self.store.page_token_key())
+        request_context = f"images|{repository_id}|{registry_id}|{folder_id}|{sorted(conditions.items())}|{order}"
+        after = tokens.read(request.page_token, request_context)
+        if "name" in conditions:
+            named = self.store.find_repository(*conditions["name"])
+            if named is None or (repository_id and named.id != repository_id):
+                return image_service_pb2.ListImagesResponse()
+            repository_id = named.id
+        with store_errors():
+            if registry_id:
+                self.store.get_registry(registry_id)
+            page = self.store.list_images(
+                repository_id=repository_id, registry_id=registry_id, folder_id=folder_id, order=order,
+                after_id=after[0] if after else None, limit=limit,
+            )
+        response = image_service_pb2.ListImagesResponse(images=[messages.image(row) for row in page.rows])
+        if page.has_more:
+            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+        return response
+
+    def _repository_id(self, name: str, field: str) -> str:
+        try:
+            registry_id, path = split_repository_name(name)
+        except ValueError as exc:
+            raise invalid_argument(f"{field} {name!r} is malformed: {exc}") from None
+        row = self.store.find_repository(registry_id, path)
+        if row is None:
+            raise not_found(f"repository {name} not found")
+        return row.id

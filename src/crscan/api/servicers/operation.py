@@ -1,0 +1,23 @@
+"""yandex.cloud.operation.OperationService: Get, Cancel (scans are the only cancellable operations)."""
+
+from __future__ import annotations
+
+from yandex.cloud.operation import operation_service_pb2_grpc
+
+from crscan.api.servicers.common import require_id, store_errors
+from crscan.store import Store, messages
+
+
+class OperationServicer(operation_service_pb2_grpc.OperationServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    def Get(self, request, context):
+        operation_id = require_id(request.operation_id, "operation_id")
+        with store_errors():
+            return messages.operation(self.store.get_operation(operation_id))
+
+    def Cancel(self, request, context):
+        operation_id = require_id(request.operation_id, "operation_id")
+        with store_errors():
+            return messages.operation(self.store.cancel_operation(operation_id))

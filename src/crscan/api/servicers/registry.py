@@ -1,0 +1,58 @@
+"""RegistryService: Get and List; registries are added with the CLI, so the mutating methods say where to go."""
+
+from __future__ import annotations
+
+import grpc
+from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
+
+from crscan.api.errors import ApiError
+from crscan.api.listing import PageTokens, page_size, parse_filter
+from crscan.api.servicers.common import require_id, store_errors
+from crscan.store import Order, Store, messages
+
+MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
+
+
+def _registry_name(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    def Get(self, request, context):
+        registry_id = require_id(request.registry_id, "registry_id")
+        with store_errors():
+            return messages.registry(self.store.get_registry(registry_id))
+
+    def List(self, request, context):
+        folder_id = require_id(request.folder_id, "folder_id")
+        limit = page_size(request.page_size)
+        conditions = parse_filter(request.filter, {"name": _registry_name})
+        tokens = PageTokens(self.store.page_token_key())
+        request_context = f"registries|{folder_id}|{sorted(conditions.items())}"
+        after = tokens.read(request.page_token, request_context)
+        with store_errors():
+            page = self.store.list_registries(
+                folder_id, name=conditions.get("name"), order=Order("name"), after_id=after[0] if after else None,
+                limit=limit,
+            )
+        response = registry_service_pb2.ListRegistriesResponse(registries=[messages.registry(r) for r in page.rows])
+        if page.has_more:
+            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+        return response
+
+    def Create(self, request, context):
+        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
+
+    def Update(self, request, context):
+        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
+
+    def Delete(self, request, context):
+        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
+
+    def ForceDelete(self, request, context):
+        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)

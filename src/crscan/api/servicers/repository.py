@@ -1,0 +1,81 @@
+"""RepositoryService: Get, GetByName, List. A repository's API name is "<registry id>/<path in registry>"."""
+
+from __future__ import annotations
+
+from yandex.cloud.containerregistry.v1 import repository_service_pb2, repository_service_pb2_grpc
+
+from crscan import ids
+from crscan.api.errors import invalid_argument, not_found
+from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.servicers.common import optional_id, require_id, store_errors
+from crscan.store import Order, Store, messages
+
+ORDER_FIELDS = {"name": "name"}
+DEFAULT_ORDER = OrderBy("name", descending=False)
+
+
+def split_repository_name(value: str) -> tuple[str, str]:
+    """"crp…/library/debian" → ("crp…", "library/debian"); ValueError naming what is missing."""
+    registry_id, _, path = value.partition("/")
+    if not path:
+        raise ValueError('expected "<registry id>/<repository path>"')
+    try:
+        ids.check_id(registry_id, "registry id")
+    except ids.InvalidId as exc:
+        raise ValueError(str(exc)) from None
+    return registry_id, path
+
+
+class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    def Get(self, request, context):
+        repository_id = require_id(request.repository_id, "repository_id")
+        with store_errors():
+            return messages.repository(self.store.get_repository(repository_id))
+
+    def GetByName(self, request, context):
+        if not request.repository_name:
+            raise invalid_argument("repository_name is required")
+        try:
+            registry_id, path = split_repository_name(request.repository_name)
+        except ValueError as exc:
+            raise invalid_argument(f"repository_name {request.repository_name!r} is malformed: {exc}") from None
+        row = self.store.find_repository(registry_id, path)
+        if row is None:
+            raise not_found(f"repository {request.repository_name} not found")
+        return messages.repository(row)
+
+    def List(self, request, context):
+        registry_id = optional_id(request.registry_id, "registry_id")
+        folder_id = "" if registry_id else optional_id(request.folder_id, "folder_id")  # proto: folder ignored then
+        if not registry_id and not folder_id:
+            raise invalid_argument("one of registry_id and folder_id is required")
+        limit = page_size(request.page_size)
+        conditions = parse_filter(request.filter, {"name": split_repository_name})
+        order_by = parse_order_by(request.order_by, ORDER_FIELDS, DEFAULT_ORDER)
+        order = Order(order_by.key, order_by.descending)
+        tokens = PageTokens(self.store.page_token_key())
+        request_context = f"repositories|{registry_id}|{folder_id}|{sorted(conditions.items())}|{order}"
+        after = tokens.read(request.page_token, request_context)
+        if registry_id:
+            with store_errors():
+                self.store.get_registry(registry_id)
+        name = None
+        if "name" in conditions:
+            named_registry, name = conditions["name"]
+            if registry_id and named_registry != registry_id:
+                return repository_service_pb2.ListRepositoriesResponse()  # the named repository is elsewhere
+            registry_id = named_registry
+        with store_errors():
+            page = self.store.list_repositories(
+                registry_id=registry_id, folder_id=folder_id, name=name, order=order,
+                after_id=after[0] if after else None, limit=limit,
+            )
+        response = repository_service_pb2.ListRepositoriesResponse(
+            repositories=[messages.repository(row) for row in page.rows]
+        )
+        if page.has_more:
+            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+        return response

@@ -1,0 +1,124 @@
+"""ScannerService: Scan, Get, GetLast, List, ListVulnerabilities."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
+
+from crscan.api.errors import invalid_argument, not_found
+from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.servicers.common import caller_subject, from_micros, require_id, store_errors, to_micros
+from crscan.store import Order, Store, messages, scan_sort_values
+
+SCAN_ORDER_FIELDS = {
+    "status": "status",
+    "scannedAt": "scanned_at",
+    "scanned_at": "scanned_at",
+    "vulnerabilities": "vulnerabilities",
+}
+DEFAULT_SCAN_ORDER = OrderBy("scanned_at", descending=True)
+CRITICAL_FIRST = {"vulnerabilities": True}  # counts descending: most criticals first
+
+FINDING_ORDER_FIELDS = {"severity": "severity", "name": "name"}
+DEFAULT_FINDING_ORDER = OrderBy("severity", descending=False)
+SEVERITY_FIRST = {"severity": False}  # severity numbers ascending: CRITICAL (1) first
+
+
+def _status(name: str) -> int:
+    try:
+        return scanner_pb2.ScanResult.Status.Value(name)
+    except ValueError:
+        allowed = ", ".join(scanner_pb2.ScanResult.Status.keys())
+        raise ValueError(f"not a scan status; one of {allowed}") from None
+
+
+def _severity(name: str) -> int:
+    try:
+        return scanner_pb2.Vulnerability.Severity.Value(name)
+    except ValueError:
+        allowed = ", ".join(scanner_pb2.Vulnerability.Severity.keys())
+        raise ValueError(f"not a severity; one of {allowed}") from None
+
+
+def _name(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    def Scan(self, request, context):
+        image_id = require_id(request.image_id, "image_id")
+        with store_errors():
+            return messages.operation(self.store.start_scan(image_id, created_by=caller_subject()))
+
+    def Get(self, request, context):
+        scan_result_id = require_id(request.scan_result_id, "scan_result_id")
+        with store_errors():
+            return messages.scan_result(self.store.get_scan_result(scan_result_id))
+
+    def GetLast(self, request, context):
+        image_id = require_id(request.image_id, "image_id")
+        with store_errors():
+            row = self.store.last_finished_scan(image_id)
+        if row is None:
+            raise not_found(f"image {image_id} has no finished scan result")
+        return messages.scan_result(row)
+
+    def List(self, request, context):
+        if bool(request.image_id) == bool(request.repository_id):
+            raise invalid_argument("exactly one of image_id and repository_id must be set")
+        if request.image_id:
+            scope = {"image_id": require_id(request.image_id, "image_id")}
+        else:
+            scope = {"repository_id": require_id(request.repository_id, "repository_id")}
+        limit = page_size(request.page_size)
+        conditions = parse_filter(request.filter, {"status": _status})
+        order_by = parse_order_by(request.order_by, SCAN_ORDER_FIELDS, DEFAULT_SCAN_ORDER, CRITICAL_FIRST)
+        order = Order(order_by.key, order_by.descending)
+        tokens = PageTokens(self.store.page_token_key())
+        request_context = f"scans|{scope}|{sorted(conditions.items())}|{order}"
+        after = tokens.read(request.page_token, request_context)
+        if after is not None and order.key == "scanned_at":
+            after = (from_micros(after[0]), *after[1:])
+        with store_errors():
+            page = self.store.list_scan_results(
+                **scope, status=conditions.get("status"), order=order, after=after, limit=limit
+            )
+        response = scanner_service_pb2.ListScanResultsResponse(
+            scan_results=[messages.scan_result(row) for row in page.rows]
+        )
+        if page.has_more:
+            values = scan_sort_values(page.rows[-1], order)
+            values = tuple(to_micros(v) if isinstance(v, dt.datetime) else v for v in values)
+            response.next_page_token = tokens.issue(request_context, values)
+        return response
+
+    def ListVulnerabilities(self, request, context):
+        scan_result_id = require_id(request.scan_result_id, "scan_result_id")
+        limit = page_size(request.page_size)
+        conditions = parse_filter(request.filter, {"severity": _severity, "name": _name})
+        order_by = parse_order_by(request.order_by, FINDING_ORDER_FIELDS, DEFAULT_FINDING_ORDER, SEVERITY_FIRST)
+        order = Order(order_by.key, order_by.descending)
+        tokens = PageTokens(self.store.page_token_key())
+        request_context = f"vulnerabilities|{scan_result_id}|{sorted(conditions.items())}|{order}"
+        after = tokens.read(request.page_token, request_context)
+        with store_errors():
+            page = self.store.list_findings(
+                scan_result_id,
+                severity=conditions.get("severity"),
+                name=conditions.get("name"),
+                order=order,
+                after_id=after[0] if after else None,
+                limit=limit,
+            )
+        response = scanner_service_pb2.ListVulnerabilitiesResponse(
+            vulnerabilities=[messages.vulnerability(row) for row in page.rows]
+        )
+        if page.has_more:
+            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+        return response
