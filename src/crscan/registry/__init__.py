@@ -1,1 +1,29 @@
+"""Getting images: an OCI Distribution client and image sources (registry, docker-archive, OCI layout).
 
+Callers use `open_source(ref)` and the `ImageSource` interface; `RegistryClient` serves registry listing.
+"""
+
+from crscan.registry.auth import Credentials
+from crscan.registry.client import ByteCounter, RegistryClient
+from crscan.registry.interface import (
+    AuthError,
+    BlobUnknown,
+    DigestMismatch,
+    ImageLayer,
+    ImageSource,
+    InvalidManifest,
+    InvalidReference,
+    ManifestUnknown,
+    PlatformNotFound,
+    RegistryError,
+    RegistryUnavailable,
+    UnsupportedMediaType,
+)
+from crscan.registry.reference import ImageReference, parse_reference
+from crscan.registry.sources import open_source
+
+__all__ = [
+    "AuthError", "BlobUnknown", "ByteCounter", "Credentials", "DigestMismatch", "ImageLayer", "ImageReference",
+    "ImageSource", "InvalidManifest", "InvalidReference", "ManifestUnknown", "PlatformNotFound", "RegistryClient",
+    "RegistryError", "RegistryUnavailable", "UnsupportedMediaType", "open_source", "parse_reference",
+]

@@ -1,0 +1,371 @@
+"""A synchronous client for one registry speaking the OCI Distribution API v2 (pull side only)."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import io
+import json
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urljoin
+
+import httpx
+
+from crscan.registry.auth import (
+    CATALOG_SCOPE,
+    Challenge,
+    Credentials,
+    TokenCache,
+    fetch_token,
+    parse_challenge,
+    repository_scope,
+)
+from crscan.registry.digest import VerifyingReader, digest_of, validate_digest, verify_bytes
+from crscan.registry.interface import (
+    AuthError,
+    BlobUnknown,
+    DigestMismatch,
+    InvalidManifest,
+    ManifestUnknown,
+    RegistryError,
+    RegistryUnavailable,
+)
+from crscan.registry.manifest import ACCEPT, MAX_MANIFEST_BYTES
+from crscan.registry.reference import _HOST, is_loopback, validate_repository
+
+BLOB_CHUNK = 1 << 20
+MAX_PAGES = 10_000
+_RETRYABLE = frozenset({429, 500, 502, 503, 504})
+
+
+class ByteCounter:
+    """Bytes received from registries; shared by every client given the same counter. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self._total += n
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+
+@dataclass(frozen=True)
+class FetchedManifest:
+    digest: str  # verified: the bytes hash to it
+    media_type: str  # the Content-Type the registry served
+    content: bytes
+
+
+class RegistryClient:
+    """Pull-side client for `registry` (host[:port]).
+
+    `insecure` allows plain HTTP; it defaults to True only for loopback hosts. Every response body counts into
+    `counter` (a fresh one unless shared). Requests that get 429/5xx or fail to connect are retried up to
+    `max_retries` times with exponential backoff, waiting what `Retry-After` asks for (capped at
+    `max_retry_wait`).
+    """
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        credentials: Credentials | None = None,
+        insecure: bool | None = None,
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_retry_wait: float = 60.0,
+        counter: ByteCounter | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not _HOST.match(registry or ""):
+            raise RegistryError(f"invalid registry host {registry!r}: expected host[:port]")
+        self.registry = registry
+        host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+        self.insecure = is_loopback(host) if insecure is None else insecure
+        self.base_url = f"{'http' if self.insecure else 'https'}://{registry}"
+        self.credentials = credentials
+        self.counter = counter or ByteCounter()
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        verify: ssl.SSLContext | bool = True
+        if ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(f"cannot load CA bundle {ca_file}: {exc}") from exc
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            verify=verify,
+            follow_redirects=True,  # blobs are often redirected to object storage; httpx drops auth cross-origin
+            transport=transport,
+            headers={"User-Agent": "crscan"},
+        )
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+
+    @property
+    def bytes_pulled(self) -> int:
+        return self.counter.total
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- pull ----------------------------------------------------------------------------------------------
+
+    def get_manifest(self, repository: str, reference: str, accept: str = ACCEPT) -> FetchedManifest:
+        """Fetch a manifest or index by tag or digest; its bytes are verified against the digest."""
+        validate_repository(repository)
+        what = f"manifest {self.registry}/{repository}{'@' if ':' in reference else ':'}{reference}"
+        response = self._request(
+            "GET", f"/v2/{repository}/manifests/{reference}", repository_scope(repository), what,
+            headers={"Accept": accept},
+        )
+        content = self._read_limited(response, MAX_MANIFEST_BYTES, what)
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if reference.startswith("sha") and ":" in reference:
+            verify_bytes(content, validate_digest(reference), what)
+            digest = reference
+        else:
+            digest = digest_of(content)
+            served = response.headers.get("Docker-Content-Digest")
+            if served and served.startswith("sha256:") and served != digest:
+                raise DigestMismatch(served, digest, what)
+        return FetchedManifest(digest, media_type, content)
+
+    def read_blob(self, repository: str, digest: str, *, size: int | None, limit: int, what: str = "blob") -> bytes:
+        """A small blob (a config) read whole, verified; refuses more than `limit` bytes."""
+        if size is not None and size > limit:
+            raise InvalidManifest(f"{what} {digest} is {size} bytes, more than the {limit} allowed")
+        with self.open_blob(repository, digest, size=size, what=what) as stream:
+            content = stream.read(limit + 1)
+            if len(content) > limit:
+                raise InvalidManifest(f"{what} {digest} is more than the {limit} bytes allowed")
+            stream.read()  # reach EOF so the digest is checked
+        return content
+
+    def open_blob(self, repository: str, digest: str, *, size: int | None = None, what: str = "blob") -> BinaryIO:
+        """Stream a blob; the digest (and `size`, when given) is verified as it is read, failing at EOF."""
+        validate_repository(repository)
+        validate_digest(digest)
+        label = f"{what} {self.registry}/{repository}@{digest}"
+        response = self._request(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository_scope(repository), label,
+            headers={"Accept-Encoding": "identity"},
+        )
+        return _buffered(VerifyingReader(
+            _guarded_chunks(response, label), digest, size=size, what=what,
+            on_bytes=self.counter.add, on_close=response.close,
+        ))
+
+    # --- listing -------------------------------------------------------------------------------------------
+
+    def list_repositories(self, page_size: int = 100) -> Iterator[str]:
+        """Every repository the catalog lists, following `Link: <…>; rel="next"` pages."""
+        for page in self._pages(f"/v2/_catalog?n={page_size}", CATALOG_SCOPE, "catalog"):
+            repositories = page.get("repositories")
+            if not isinstance(repositories, list):
+                raise InvalidManifest(f"catalog of {self.registry} has no 'repositories' list")
+            yield from (r for r in repositories if isinstance(r, str))
+
+    def list_tags(self, repository: str, page_size: int = 100) -> Iterator[str]:
+        validate_repository(repository)
+        what = f"tags of {self.registry}/{repository}"
+        for page in self._pages(f"/v2/{repository}/tags/list?n={page_size}", repository_scope(repository), what):
+            tags = page.get("tags")
+            if tags is None:  # distribution answers null for a repository whose tags were all deleted
+                continue
+            if not isinstance(tags, list):
+                raise InvalidManifest(f"{what}: response has no 'tags' list")
+            yield from (t for t in tags if isinstance(t, str))
+
+    def _pages(self, path: str, scope: str, what: str) -> Iterator[dict]:
+        seen: set[str] = set()
+        url: str | None = path
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise RegistryError(f"{what}: pagination loops or never ends (at {url})")
+            seen.add(url)
+            response = self._request("GET", url, scope, what)
+            body = self._read_limited(response, MAX_MANIFEST_BYTES, what)
+            try:
+                page = json.loads(body)
+            except ValueError as exc:
+                raise InvalidManifest(f"{what}: response is not JSON: {exc}") from exc
+            if not isinstance(page, dict):
+                raise InvalidManifest(f"{what}: response is not a JSON object")
+            yield page
+            following = response.links.get("next", {}).get("url")
+            url = urljoin(self.base_url + path, following) if following else None
+            if url and not url.startswith(self.base_url + "/"):
+                raise RegistryError(f"{what}: next page {following!r} points outside {self.base_url}")
+
+    # --- transport ---------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, scope: str, what: str,
+                 headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send with auth and retries; returns a streaming 2xx response or raises a RegistryError."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        attempt = 0
+        authenticated_after_challenge = False
+        while True:
+            request = self._http.build_request(method, url, headers={**(headers or {}), **self._auth_headers(scope)})
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                failure: str = f"timed out ({type(exc).__name__})"
+                response = None
+            except httpx.TransportError as exc:
+                failure = f"connection failed: {exc}"
+                response = None
+            if response is None:
+                if attempt < self.max_retries:
+                    self._sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise RegistryUnavailable(f"{what}: {self.base_url} {failure} after {attempt + 1} attempts")
+            status = response.status_code
+            if status == 401:
+                response.read()
+                response.close()
+                if authenticated_after_challenge:
+                    raise AuthError(f"{what}: {self.registry} rejected {self._who()} (HTTP 401"
+                                    f"{_error_detail(response)})")
+                self._answer_challenge(response, scope, what)
+                authenticated_after_challenge = True
+                continue
+            if status in _RETRYABLE and attempt < self.max_retries:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                response.close()
+                self._sleep(min(self.max_retry_wait, wait if wait is not None else self._backoff(attempt)))
+                attempt += 1
+                continue
+            if 200 <= status < 300:
+                return response
+            response.read()
+            response.close()
+            raise self._error_for(response, what)
+
+    def _auth_headers(self, scope: str) -> dict[str, str]:
+        challenge = self._challenge
+        if challenge is None:
+            return {}
+        if challenge.scheme == "basic" and self.credentials:
+            pair = f"{self.credentials.username}:{self.credentials.password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        if challenge.scheme == "bearer":
+            key = (challenge.realm, challenge.params.get("service", ""), scope)
+            token = self._tokens.get(key)
+            if token is None:
+                token, lifetime = fetch_token(self._http, challenge, scope, self.credentials)
+                self._tokens.put(key, token, lifetime)
+            return {"Authorization": f"Bearer {token}"}
+        return {}
+
+    def _answer_challenge(self, response: httpx.Response, scope: str, what: str) -> None:
+        header = response.headers.get("WWW-Authenticate")
+        if not header:
+            raise AuthError(f"{what}: {self.registry} answered 401 without a WWW-Authenticate challenge")
+        challenge = parse_challenge(header)
+        if challenge.scheme == "basic":
+            if not self.credentials:
+                raise AuthError(f"{what}: {self.registry} requires credentials (Basic auth)")
+        elif challenge.scheme == "bearer":
+            # a token we held was refused (expired early, revoked): forget it and get a fresh one
+            self._tokens.drop((challenge.realm, challenge.params.get("service", ""), scope))
+        else:
+            raise AuthError(f"{what}: {self.registry} asks for unsupported auth scheme {challenge.scheme!r}")
+        self._challenge = challenge
+
+    def _who(self) -> str:
+        return f"the credentials of user {self.credentials.username!r}" if self.credentials else "anonymous access"
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))
+
+    def _error_for(self, response: httpx.Response, what: str) -> RegistryError:
+        status, detail = response.status_code, _error_detail(response)
+        if status == 404:
+            kind = BlobUnknown if "/blobs/" in response.request.url.path else ManifestUnknown
+            return kind(f"{what} not found (HTTP 404{detail})")
+        if status == 403:
+            return AuthError(f"{what}: access denied to {self._who()} (HTTP 403{detail})")
+        if status in _RETRYABLE:
+            return RegistryUnavailable(f"{what}: {self.registry} still answers HTTP {status} after "
+                                       f"{self.max_retries} retries{detail}")
+        return RegistryError(f"{what}: {self.registry} answered HTTP {status}{detail}")
+
+    def _read_limited(self, response: httpx.Response, limit: int, what: str) -> bytes:
+        declared = response.headers.get("Content-Length")
+        try:
+            if declared and int(declared) > limit:
+                raise InvalidManifest(f"{what} is {declared} bytes, more than the {limit} allowed")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                self.counter.add(len(chunk))
+                if len(body) > limit:
+                    raise InvalidManifest(f"{what} is more than the {limit} bytes allowed")
+            return bytes(body)
+        except httpx.HTTPError as exc:
+            raise RegistryUnavailable(f"{what}: transfer from {self.registry} failed: {exc}") from exc
+        finally:
+            response.close()
+
+
+def _buffered(raw: VerifyingReader) -> BinaryIO:
+    return io.BufferedReader(raw, buffer_size=BLOB_CHUNK)
+
+
+def _guarded_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """The body in chunks, a broken transfer surfacing as RegistryUnavailable rather than an httpx error."""
+    try:
+        yield from response.iter_bytes(BLOB_CHUNK)
+    except httpx.HTTPError as exc:
+        raise RegistryUnavailable(f"{what}: transfer broke off: {exc}") from exc
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """`: CODE message` from a registry's `{"errors": [...]}` body, when it sent one."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return f": {first.get('code', '')} {first.get('message', '')}".rstrip()
+    except (ValueError, AttributeError, IndexError, TypeError, httpx.ResponseNotRead):
+        return ""

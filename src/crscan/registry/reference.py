@@ -1,0 +1,107 @@
+"""Registry image references `host[:port]/repo[:tag|@sha256:…]`, parsed and validated like distribution's
+`reference` package (same grammar; the registry host is required — there is no implicit Docker Hub)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from crscan.registry.digest import validate_digest
+from crscan.registry.interface import InvalidReference
+
+_HOST = re.compile(
+    r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+    r"|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$"
+)
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_MAX_NAME = 255
+DEFAULT_TAG = "latest"
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    registry: str  # host[:port]
+    repository: str  # path inside the registry: "project/app"
+    tag: str = ""
+    digest: str = ""
+
+    @property
+    def reference(self) -> str:
+        """What to ask the registry's manifest endpoint for: the digest when pinned, else the tag."""
+        return self.digest or self.tag or DEFAULT_TAG
+
+    @property
+    def host(self) -> str:
+        return self.registry.rsplit(":", 1)[0] if not self.registry.endswith("]") else self.registry
+
+    def __str__(self) -> str:
+        text = f"{self.registry}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def validate_repository(repository: str) -> str:
+    if not repository:
+        raise InvalidReference("empty repository name")
+    for component in repository.split("/"):
+        if not _PATH_COMPONENT.match(component):
+            raise InvalidReference(
+                f"invalid repository name {repository!r}: component {component!r} must be lowercase letters and "
+                "digits separated by '.', '_', '__' or '-'"
+            )
+    return repository
+
+
+def parse_reference(text: str) -> ImageReference:
+    """Parse `host[:port]/repo[:tag][@digest]`; every malformed part is named in the InvalidReference."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidReference("empty image reference")
+    if text != text.strip() or any(c.isspace() for c in text):
+        raise InvalidReference(f"invalid image reference {text!r}: contains whitespace")
+    rest, digest = text, ""
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        validate_digest(digest)
+    if "/" not in rest:
+        raise InvalidReference(f"invalid image reference {text!r}: expected host[:port]/repository[:tag|@digest]")
+    registry, path = rest.split("/", 1)
+    tag = ""
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
+        path, tag = path.rsplit(":", 1)
+        if not _TAG.match(tag):
+            raise InvalidReference(f"invalid tag {tag!r} in {text!r}: up to 128 of [A-Za-z0-9_.-], not starting "
+                                   "with '.' or '-'")
+    if not _looks_like_host(registry):
+        raise InvalidReference(
+            f"invalid image reference {text!r}: {registry!r} is not a registry host; write host[:port]/repository"
+        )
+    if not _HOST.match(registry):
+        raise InvalidReference(f"invalid registry host {registry!r} in {text!r}")
+    port = registry.rsplit(":", 1)[1] if ":" in registry and not registry.endswith("]") else ""
+    if port and not 0 < int(port) < 65536:
+        raise InvalidReference(f"invalid port {port} in {text!r}")
+    validate_repository(path)
+    if len(path) > _MAX_NAME:
+        raise InvalidReference(f"repository name in {text!r} is longer than {_MAX_NAME} characters")
+    return ImageReference(registry=registry, repository=path, tag=tag, digest=digest)
+
+
+def _looks_like_host(component: str) -> bool:
+    """distribution's rule: a first component with '.' or ':' (or 'localhost') is a registry host."""
+    return "." in component or ":" in component or component == "localhost" or component.startswith("[")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

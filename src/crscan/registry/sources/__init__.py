@@ -1,0 +1,62 @@
+"""Image sources and `open_source`, the one place that decides which kind a reference string names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crscan.registry.auth import Credentials
+from crscan.registry.client import ByteCounter, RegistryClient
+from crscan.registry.interface import ImageSource, InvalidReference
+from crscan.registry.manifest import DEFAULT_PLATFORM, Platform
+from crscan.registry.reference import parse_reference
+from crscan.registry.sources.docker_archive import DockerArchiveSource
+from crscan.registry.sources.oci_layout import OciLayoutSource
+from crscan.registry.sources.registry import RegistryImageSource
+
+DOCKER_ARCHIVE = "docker-archive:"
+OCI = "oci:"
+
+
+def open_source(
+    reference: str,
+    *,
+    platform: str | Platform = DEFAULT_PLATFORM,
+    credentials: Credentials | None = None,
+    insecure: bool | None = None,
+    ca_file: str | None = None,
+    timeout: float = 30.0,
+    counter: ByteCounter | None = None,
+) -> ImageSource:
+    """Open `docker-archive:PATH[:name:tag]`, `oci:PATH[:tag]` or `host[:port]/repo[:tag|@digest]`.
+
+    Registry options (credentials, insecure, ca_file, timeout, counter) are ignored for local sources.
+    """
+    if not isinstance(reference, str) or not reference:
+        raise InvalidReference("empty image reference")
+    if reference.startswith(DOCKER_ARCHIVE):
+        path, name = split_path(reference.removeprefix(DOCKER_ARCHIVE), reference)
+        return DockerArchiveSource(path, name, reference=reference)
+    if reference.startswith(OCI):
+        path, tag = split_path(reference.removeprefix(OCI), reference)
+        return OciLayoutSource(path, tag, platform=platform, reference=reference)
+    image = parse_reference(reference)
+    client = RegistryClient(image.registry, credentials=credentials, insecure=insecure, ca_file=ca_file,
+                            timeout=timeout, counter=counter)
+    return RegistryImageSource(client, image, platform=platform, owns_client=True)
+
+
+def split_path(text: str, reference: str) -> tuple[Path, str]:
+    """`PATH[:suffix]` where PATH may itself contain ':' — the longest prefix that exists is the path."""
+    if not text:
+        raise InvalidReference(f"{reference!r} names no path")
+    if Path(text).exists():
+        return Path(text), ""
+    cut = text.find(":")
+    while cut != -1:
+        if Path(text[:cut]).exists():
+            return Path(text[:cut]), text[cut + 1:]
+        cut = text.find(":", cut + 1)
+    raise InvalidReference(f"{reference!r}: path {text.split(':', 1)[0]!r} does not exist")
+
+
+__all__ = ["DockerArchiveSource", "OciLayoutSource", "RegistryImageSource", "open_source"]
