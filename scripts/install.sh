@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages="python3 python3-venv python3-dev gcc"
 extras=""
 if [ "${1:-}" = "--test" ]; then
-  apt_packages="$apt_packages postgresql mmdebstrap umoci skopeo docker-registry apache2-utils golang-go rpm tmux gzip"
+  apt_packages="$apt_packages postgresql mmdebstrap umoci skopeo docker-registry apache2-utils golang-go rpm tmux gzip db5.3-util"
   extras="[test]"
 fi
 

@@ -1,0 +1,34 @@
+"""RPM packages from whichever rpmdb backend the image uses."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
+from crscan.catalog.interface import Cataloger, CatalogResult
+from crscan.catalog.rpm.parse_bdb import parse_bdb
+from crscan.catalog.rpm.parse_ndb import parse_ndb
+from crscan.catalog.rpm.parse_sqlite import parse_sqlite
+from crscan.model import ImageFile
+
+# rpm ≥ 4.16 moved the database to /usr/lib/sysimage/rpm; /var/lib/rpm is the classic place.
+DB_DIRS = ("/usr/lib/sysimage/rpm/", "/var/lib/rpm/", "/usr/share/rpm/")
+PARSERS = {"rpmdb.sqlite": parse_sqlite, "Packages.db": parse_ndb, "Packages": parse_bdb}
+
+
+class RpmCataloger(Cataloger):
+    name = "rpm"
+    version = 1
+    globs = tuple(d + f for d in DB_DIRS for f in PARSERS) + DISTRO_GLOBS
+
+    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+        # One database is the truth: Fedora symlinks /var/lib/rpm to the sysimage dir, and a rebuilt
+        # database can leave the old backend's file behind. Newest backend and location first.
+        present = [d + f for f in PARSERS for d in DB_DIRS if d + f in files]
+        if not present:
+            return CatalogResult()
+        path = present[0]
+        warnings: list[str] = []
+        found = PARSERS[path.rpartition("/")[2]](files[path].data, path, detect_distro(files), warnings)
+        return CatalogResult(tuple(dataclasses.replace(p, layer=files[path].layer) for p in found), tuple(warnings))
