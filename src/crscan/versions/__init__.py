@@ -1,1 +1,108 @@
+"""Version comparison, one scheme per module, each ordering versions exactly as its upstream tool does.
 
+    >>> compare("deb", "1.0~rc1-1", "1.0-1")
+    -1
+    >>> parse("maven", "1.0-SNAPSHOT") < parse("maven", "1.0")
+    True
+
+Parsing is cached, so comparing the same strings over and over (as matching does) costs a dict
+lookup and a tuple comparison.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from crscan.model import Ecosystem
+from crscan.versions.apk import ApkVersion
+from crscan.versions.composer import ComposerVersion
+from crscan.versions.deb import DebVersion
+from crscan.versions.go import GoVersion
+from crscan.versions.interface import InvalidVersion, Version
+from crscan.versions.maven import MavenVersion
+from crscan.versions.nuget import NugetVersion
+from crscan.versions.pypi import PypiVersion
+from crscan.versions.rpm import RpmVersion
+from crscan.versions.rubygems import GemVersion
+from crscan.versions.semver import SemverVersion
+
+__all__ = ["InvalidVersion", "Version", "SCHEMES", "compare", "parse", "scheme_for"]
+
+SCHEMES: dict[str, type[Version]] = {
+    cls.scheme: cls
+    for cls in (
+        DebVersion,
+        RpmVersion,
+        ApkVersion,
+        PypiVersion,
+        SemverVersion,
+        GoVersion,
+        MavenVersion,
+        GemVersion,
+        NugetVersion,
+        ComposerVersion,
+    )
+}
+
+_ECOSYSTEM_SCHEMES = {
+    Ecosystem.DPKG: "deb",
+    Ecosystem.APK: "apk",
+    Ecosystem.RPM: "rpm",
+    Ecosystem.PYPI: "pypi",
+    Ecosystem.NPM: "semver",
+    Ecosystem.CARGO: "semver",
+    Ecosystem.GO: "go",
+    Ecosystem.MAVEN: "maven",
+    Ecosystem.GEM: "rubygems",
+    Ecosystem.COMPOSER: "composer",
+    Ecosystem.NUGET: "nuget",
+}
+
+_CACHE_SIZE = 1 << 16
+
+
+def _scheme_class(scheme: str) -> type[Version]:
+    try:
+        return SCHEMES[scheme]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown version scheme {scheme!r}; known: {', '.join(SCHEMES)}") from None
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse(scheme: str, text: str) -> Version:
+    return _scheme_class(scheme)(text)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _ordering_key(scheme: str, text: str) -> tuple:
+    return _scheme_class(scheme).ordering_key(text)
+
+
+def _check_text(scheme: str, text: object) -> None:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        _scheme_class(scheme)  # raises, naming the scheme
+    if not isinstance(text, str):
+        raise InvalidVersion(f"{scheme} version must be a string, not {type(text).__name__}")
+
+
+def parse(scheme: str, text: str) -> Version:
+    """The `scheme` version `text` means; InvalidVersion if it is not one, ValueError for an unknown scheme."""
+    _check_text(scheme, text)
+    return _parse(scheme, text)
+
+
+def compare(scheme: str, a: str, b: str) -> int:
+    """-1, 0 or 1 as `a` is older than, equal to or newer than `b` under `scheme`."""
+    _check_text(scheme, a)
+    _check_text(scheme, b)
+    key_a = _ordering_key(scheme, a)
+    key_b = _ordering_key(scheme, b)
+    return (key_a > key_b) - (key_a < key_b)
+
+
+def scheme_for(ecosystem: Ecosystem | str) -> str:
+    """The version scheme of a package ecosystem (`Ecosystem` or its value, e.g. "dpkg" → "deb")."""
+    try:
+        return _ECOSYSTEM_SCHEMES[Ecosystem(ecosystem)]
+    except ValueError:
+        raise ValueError(f"unknown ecosystem {ecosystem!r}; known: {', '.join(e.value for e in Ecosystem)}") from None

@@ -1,0 +1,132 @@
+"""Maven artifact versions, ordered like Maven's `ComparableVersion` (maven-artifact 3.x).
+
+Parsing follows ComparableVersion exactly: '.' separates items, '-' and letter/digit transitions open
+a sub-list, qualifiers are case-insensitive with alpha < beta < milestone < rc = cr < snapshot
+< "" = ga = final < sp < unknown ones (lexically), trailing "null" items (0, "", empty list) are
+dropped. Comparison is a total order built from keys; it agrees with Maven wherever Maven's own
+comparison is transitive (all of ComparableVersionTest), and picks one side in the rare cyclic cases
+such as 1.sp < 1.0.alpha < 1 < 1.sp, where Maven contradicts itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crscan.versions.interface import Version
+
+_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+_ALIASES = {"ga": "", "final": "", "cr": "rc"}
+_SHORT_BEFORE_DIGIT = {"a": "alpha", "b": "beta", "m": "milestone"}
+_RELEASE = str(_QUALIFIERS.index(""))
+_PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII without space
+
+# Item kinds in Maven's cross-type order: a qualifier < a sub-list < a number.
+_STRING, _LIST, _INT = 0, 1, 2
+# Block classes of a list key, see _list_key.
+_BELOW_RELEASE, _END, _ABOVE_RELEASE, _NUMBER = 0, 1, 2, 3
+
+
+def _comparable_qualifier(value: str) -> str:
+    """Maven's lexically comparable form: the known qualifier's index, else "7-<qualifier>"."""
+    if value in _QUALIFIERS:
+        return str(_QUALIFIERS.index(value))
+    return f"{len(_QUALIFIERS)}-{value}"
+
+
+def _string_item(value: str, followed_by_digit: bool) -> str:
+    if followed_by_digit and value in _SHORT_BEFORE_DIGIT:
+        value = _SHORT_BEFORE_DIGIT[value]
+    return _comparable_qualifier(_ALIASES.get(value, value))
+
+
+def _is_null(item: int | str | list) -> bool:
+    return item == 0 or item == _RELEASE or item == []
+
+
+def _normalize(items: list) -> None:
+    """Drop trailing null items, looking past non-null sub-lists (ListItem.normalize)."""
+    for i in range(len(items) - 1, -1, -1):
+        if _is_null(items[i]):
+            del items[i]
+        elif not isinstance(items[i], list):
+            break
+
+
+def _parse(version: str) -> list:
+    """ComparableVersion.parseVersion: nested lists of ints and comparable qualifier strings."""
+    version = version.lower()
+    items: list = []
+    current = items
+    lists = [items]
+    is_digit = False
+    start = 0
+
+    def item(text: str, digit: bool) -> int | str:
+        return int(text) if digit else _string_item(text, False)
+
+    for i, c in enumerate(version):
+        if c in ".-":
+            current.append(0 if i == start else item(version[start:i], is_digit))
+            start = i + 1
+            if c == "-":
+                sub: list = []
+                current.append(sub)
+                current = sub
+                lists.append(sub)
+        elif c.isdigit():
+            if not is_digit and i > start:
+                current.append(_string_item(version[start:i], True))
+                start = i
+                sub = []
+                current.append(sub)
+                current = sub
+                lists.append(sub)
+            is_digit = True
+        else:
+            if is_digit and i > start:
+                current.append(int(version[start:i]))
+                start = i
+                sub = []
+                current.append(sub)
+                current = sub
+                lists.append(sub)
+            is_digit = False
+    if len(version) > start:
+        current.append(item(version[start:], is_digit))
+    for sub in reversed(lists):
+        _normalize(sub)
+    return items
+
+
+def _list_key(items: list) -> tuple:
+    """A tuple ordering lists the way ListItem.compareTo does, a shorter list padded with nulls.
+
+    Runs of non-trailing nulls are folded into the item after them (`skipped`), which makes the
+    padding comparable: where one list ends, what decides is whether the other's next item sorts
+    below a release (qualifiers like alpha, sub-lists starting with one) or above it.
+    """
+    key = []
+    skipped = 0
+    for entry in items:
+        if _is_null(entry):
+            skipped += 1
+            continue
+        if isinstance(entry, int):
+            key.append((_NUMBER, -skipped, entry))
+        else:
+            kind, value = (_LIST, _list_key(entry)) if isinstance(entry, list) else (_STRING, entry)
+            below = value[0][0] == _BELOW_RELEASE if kind == _LIST else value < _RELEASE
+            key.append((_BELOW_RELEASE if below else _ABOVE_RELEASE, skipped, kind, value))
+        skipped = 0
+    key.append((_END,))
+    return tuple(key)
+
+
+class MavenVersion(Version):
+    __slots__ = ()
+    scheme = "maven"
+
+    def _cmpkey(self, text: str) -> tuple:
+        if not _PRINTABLE.fullmatch(text):
+            raise self._invalid("empty or contains whitespace or non-ASCII characters")
+        return _list_key(_parse(text))

@@ -1,0 +1,48 @@
+"""NuGet package versions, ordered like NuGet.Versioning's VersionComparer.
+
+One to four numeric parts (missing ones are 0; `1.0` equals `1.0.0.0`), then an optional SemVer
+pre-release whose labels compare case-insensitively (numbers numerically and below words), then
+ignored `+metadata`. Parts are Int32 as in System.Version; leading zeros are accepted as NuGet does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crscan.versions.interface import Version
+from crscan.versions.semver import prerelease_key
+
+_INT32_MAX = 2**31 - 1
+_NUGET = re.compile(
+    r"(?P<numbers>[0-9]+(?:\.[0-9]+){0,3})"
+    r"(?:-(?P<release>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+(?P<metadata>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+)
+
+
+class NugetVersion(Version):
+    __slots__ = ("numbers", "release_labels", "metadata")
+    scheme = "nuget"
+
+    def _cmpkey(self, text: str) -> tuple:
+        match = _NUGET.fullmatch(text.strip())
+        if not match:
+            raise self._invalid("not MAJOR[.MINOR[.PATCH[.REVISION]]][-PRERELEASE][+METADATA]")
+        numbers = [int(part) for part in match["numbers"].split(".")]
+        if max(numbers) > _INT32_MAX:
+            raise self._invalid(f"a version part is larger than {_INT32_MAX}")
+        self.numbers = tuple(numbers + [0] * (4 - len(numbers)))
+        self.release_labels = tuple(match["release"].split(".")) if match["release"] else ()
+        self.metadata = match["metadata"] or ""
+        folded = tuple(int(label) if label.isdigit() else label.lower() for label in self.release_labels)
+        return (*self.numbers, prerelease_key(folded))
+
+    def __str__(self) -> str:
+        """NuGet's normalized form: three parts (four when the revision is set), labels as written."""
+        major, minor, patch, revision = self.numbers
+        text = f"{major}.{minor}.{patch}" + (f".{revision}" if revision else "")
+        if self.release_labels:
+            text += "-" + ".".join(self.release_labels)
+        if self.metadata:
+            text += "+" + self.metadata
+        return text
