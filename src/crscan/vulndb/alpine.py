@@ -44,9 +44,11 @@ def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = 
         document = json.load(reader)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"{source}: not JSON ({exc})") from exc
-    packages = document.get("packages") if isinstance(document, dict) else None
-    if not isinstance(packages, list) and not (isinstance(document, dict) and packages is None):
+    if not isinstance(document, dict) or "packages" not in document:
         raise FeedError(f"{source}: no `packages` list")
+    packages = document["packages"]
+    if not isinstance(packages, list | None):
+        raise FeedError(f"{source}: `packages` is not a list")
     namespace = namespaces.alpine(release)
     for entry in packages or ():  # a repository without fixes has `"packages": null`
         tally.records += 1

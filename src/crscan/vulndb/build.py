@@ -136,6 +136,9 @@ def _write(
                     info = SourceInfo(updater.name, source_id, got.url, got.fingerprint, got.etag, got.fetched_at,
                                       tally.records, tally.skipped, rows)
                 infos.append(info)
+            if previous and unchanged:
+                connection.commit()
+                connection.execute("DETACH DATABASE previous")
             connection.execute(INDEX)
             connection.execute("ANALYZE")
             meta = {
