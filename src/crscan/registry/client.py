@@ -35,8 +35,9 @@ from crscan.registry.interface import (
     ManifestUnknown,
     RegistryError,
     RegistryUnavailable,
+    UnsupportedMediaType,
 )
-from crscan.registry.manifest import ACCEPT, MAX_MANIFEST_BYTES
+from crscan.registry.manifest import ACCEPT, DOCKER_SCHEMA1, MAX_MANIFEST_BYTES
 from crscan.registry.reference import _HOST, is_loopback, validate_repository
 
 BLOB_CHUNK = 1 << 20
@@ -145,6 +146,9 @@ class RegistryClient:
         )
         content = self._read_limited(response, MAX_MANIFEST_BYTES, what)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type in DOCKER_SCHEMA1:  # checked first: a signed schema 1 digest covers only part of the bytes
+            raise UnsupportedMediaType(f"{what} is a Docker schema 1 manifest ({media_type}), which is deprecated "
+                                       "and unsupported; re-push the image as Docker v2 schema 2 or OCI")
         if reference.startswith("sha") and ":" in reference:
             verify_bytes(content, validate_digest(reference), what)
             digest = reference
@@ -238,6 +242,8 @@ class RegistryClient:
                 failure: str = f"timed out ({type(exc).__name__})"
                 response = None
             except httpx.TransportError as exc:
+                if _is_tls_failure(exc):  # a bad certificate will not get better on retry
+                    raise RegistryUnavailable(f"{what}: TLS handshake with {self.registry} failed: {exc}") from exc
                 failure = f"connection failed: {exc}"
                 response = None
             if response is None:
@@ -345,6 +351,17 @@ def _guarded_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
         yield from response.iter_bytes(BLOB_CHUNK)
     except httpx.HTTPError as exc:
         raise RegistryUnavailable(f"{what}: transfer broke off: {exc}") from exc
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(10):  # exception chains can be cyclic
+        if cause is None:
+            return False
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _retry_after(value: str | None) -> float | None:
