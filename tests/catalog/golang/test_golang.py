@@ -1,0 +1,89 @@
+"""Go: real binaries built here with `go build` (a module with a local `replace`d dependency),
+cross-checked with `go version -m`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crscan.catalog.golang.cataloger import GoBinaryCataloger
+from crscan.catalog.golang.parse_buildinfo import parse_buildinfo
+from crscan.model import Ecosystem
+from tests.catalog.helpers import TESTDATA_LAYER, file
+
+SOURCE = Path(__file__).parent / "testdata/src/hello"
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain (golang-go)")
+
+
+@pytest.fixture(scope="session")
+def go_binaries(tmp_path_factory) -> dict[str, Path]:
+    """Plain, stripped (-s -w) and -trimpath builds; offline: the dependency is a local replace."""
+    out = tmp_path_factory.mktemp("go")
+    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    builds = {"plain": [], "stripped": ["-ldflags=-s -w"], "trimpath": ["-trimpath"]}
+    for name, flags in builds.items():
+        subprocess.run(["go", "build", *flags, "-o", str(out / name), "."], cwd=SOURCE, env=env, check=True,
+                       capture_output=True)
+    return {name: out / name for name in builds}
+
+
+def go_version_m(binary: Path) -> tuple[str, list[tuple[str, str]]]:
+    """The toolchain and the (mod|dep) lines `go version -m` prints, replacements applied like crscan does."""
+    out = subprocess.run(["go", "version", "-m", str(binary)], check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    toolchain = lines[0].split(": ", 1)[1]
+    deps = [line.split("\t")[1:4] for line in lines[1:]]
+    return toolchain, [(d[1], d[2]) for d in deps if d[0] == "dep"]
+
+
+@pytest.mark.parametrize("build", ["plain", "stripped", "trimpath"])
+def test_modules_match_go_version_m(go_binaries, build):
+    binary = go_binaries[build]
+    toolchain, deps = go_version_m(binary)
+    packages = parse_buildinfo(binary.read_bytes(), "/usr/local/bin/hello")
+    assert deps == [("example.com/greeting", "v1.4.0")]
+    assert [(p.name, p.version) for p in packages] == [("stdlib", "v" + toolchain.removeprefix("go")), *deps]
+    # the main module is "(devel)" in a source build: nothing an advisory could match, so not reported
+    assert all(p.ecosystem is Ecosystem.GO and p.path == "/usr/local/bin/hello" for p in packages)
+    assert packages[1].purl == "pkg:golang/example.com/greeting@v1.4.0"
+
+
+def test_cataloger_reads_executables_only(go_binaries):
+    data = go_binaries["plain"].read_bytes()
+    cataloger = GoBinaryCataloger()
+    assert cataloger.wants("/usr/local/bin/hello", 0o755, len(data))
+    assert not cataloger.wants("/usr/local/bin/hello", 0o644, len(data))
+    files = {"/usr/local/bin/hello": file("/usr/local/bin/hello", data, mode=0o755),
+             "/usr/local/bin/script": file("/usr/local/bin/script", b"#!/bin/sh\n" + b"#" * 70000, mode=0o755),
+             "/bin/true": file("/bin/true", Path("/bin/true").read_bytes(), mode=0o755)}  # C binary: no build info
+    result = cataloger.catalog(files)
+    assert result.warnings == ()
+    assert [p.name for p in result.packages] == ["stdlib", "example.com/greeting"]
+    assert all(p.layer == TESTDATA_LAYER for p in result.packages)
+
+
+def test_binary_truncated_inside_buildinfo_is_a_warning(go_binaries):
+    data = go_binaries["plain"].read_bytes()
+    truncated = data[:data.index(b"\xff Go buildinf:") + 10]
+    result = GoBinaryCataloger().catalog({"/app": file("/app", truncated, mode=0o755)})
+    assert result.packages == ()
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("/app: ")
+    assert result.warnings[0] == "/app: ELF section .go.buildinfo runs past the end of the file (truncated?)"
+
+
+def test_elf_header_garbage_is_a_warning():
+    data = b"\x7fELF\x02\x01" + b"\xff" * 200
+    result = GoBinaryCataloger().catalog({"/app": file("/app", data, mode=0o755)})
+    assert result.packages == () and "section header table is out of bounds" in result.warnings[0]
+
+
+def test_corrupt_buildinfo_lengths_are_warnings(go_binaries):
+    data = bytearray(go_binaries["plain"].read_bytes())
+    at = data.index(b"\xff Go buildinf:")
+    data[at + 32:at + 37] = b"\xff\xff\xff\xff\x0f"  # Go version length: 4 GiB
+    result = GoBinaryCataloger().catalog({"/app": file("/app", bytes(data), mode=0o755)})
+    assert result.packages == () and "runs past the section" in result.warnings[0]

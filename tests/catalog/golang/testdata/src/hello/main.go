@@ -1,0 +1,5 @@
+package main
+
+import "example.com/greeting"
+
+func main() { println(greeting.Hello()) }
