@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -118,6 +119,9 @@ def parse_template(template: str) -> tuple[tuple[str | Variable, ...], str]:
     """Split `/a/{b}/c:verb` into segments and verb; only literals and `{field}` / `{field=*}` are supported."""
     if not template.startswith("/"):
         raise TemplateError(f"path template {template!r} must start with '/'")
+    for variable in re.findall(r"\{([^}]*)\}", template):
+        if variable.partition("=")[2] not in ("", "*"):
+            raise TemplateError(f"path template {template!r}: multi-segment variable {{{variable}}} is not supported")
     path, verb = template, ""
     last_slash = template.rfind("/")
     colon = template.rfind(":")
@@ -126,10 +130,7 @@ def parse_template(template: str) -> tuple[tuple[str | Variable, ...], str]:
     segments: list[str | Variable] = []
     for part in path[1:].split("/"):
         if part.startswith("{") and part.endswith("}"):
-            name, _, pattern = part[1:-1].partition("=")
-            if pattern not in ("", "*"):
-                raise TemplateError(f"path template {template!r}: multi-segment variable {part} is not supported")
-            segments.append(Variable(tuple(name.split("."))))
+            segments.append(Variable(tuple(part[1:-1].partition("=")[0].split("."))))
         elif not part or any(c in part for c in "{}*"):
             raise TemplateError(f"path template {template!r}: segment {part!r} is not supported")
         else:
