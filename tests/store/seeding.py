@@ -73,3 +73,15 @@ def insert_scan_results(store: Store, image: schema.Image, rows: list[dict]) -> 
     with store.sessions.begin() as session:
         session.execute(insert(schema.ScanResult), values)
     return [v["id"] for v in values]
+
+
+def scanned_image(store: Store) -> tuple[schema.Image, str, list[Finding]]:
+    """An image with one READY scan carrying a critical and a high finding; returns (image, scan id, findings)."""
+    image = add_image(store)
+    scan_id = store.get_operation(store.start_scan(image.id).id).resource_id
+    findings = [
+        finding("CVE-2023-4911", Severity.HIGH, package="libc6", version="2.36-9", fixed_by="2.36-9+deb12u3"),
+        finding("CVE-2024-0001", Severity.CRITICAL, package="openssl", fixed_by=""),
+    ]
+    store.finish_scan(scan_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
+    return image, scan_id, findings
