@@ -9,6 +9,7 @@ import datetime
 import http.server
 import json
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -37,6 +38,7 @@ class RunningRegistry:
     username: str = ""
     password: str = ""
     token_server: "TokenServer | None" = None
+    tls: bool = False
 
     @property
     def host(self) -> str:
@@ -44,7 +46,11 @@ class RunningRegistry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.pem"
 
     @property
     def storage(self) -> Path:
@@ -67,16 +73,21 @@ class RunningRegistry:
 
 
 def start_registry(auth: str = "", username: str = "crscan", password: str = "s3cret-pass",
-                   schema1: bool = False) -> RunningRegistry:
+                   schema1: bool = False, tls: bool = False) -> RunningRegistry:
     """Start a registry on a free loopback port; `auth` is "", "htpasswd" or "token"; `schema1` lets it
-    accept (deprecated) Docker schema 1 manifest pushes."""
+    accept (deprecated) Docker schema 1 manifest pushes; `tls` serves HTTPS with a certificate from a fresh
+    CA whose PEM is `directory / "ca.pem"`."""
     directory = Path(tempfile.mkdtemp(prefix="crscan-registry-"))
     port = free_port()
+    tls_config = ""
+    if tls:
+        _write_tls_files(directory)
+        tls_config = f", tls: {{certificate: {directory / 'server.pem'}, key: {directory / 'server-key.pem'}}}"
     config = [
         "version: 0.1",
         "log: {level: error, accesslog: {disabled: true}}",
         f"storage: {{filesystem: {{rootdirectory: {directory / 'data'}}}, delete: {{enabled: true}}}}",
-        f"http: {{addr: '127.0.0.1:{port}', secret: {uuid.uuid4().hex}}}",
+        f"http: {{addr: '127.0.0.1:{port}', secret: {uuid.uuid4().hex}{tls_config}}}",
     ]
     if schema1:
         config.append("compatibility: {schema1: {enabled: true}}")
@@ -102,11 +113,12 @@ def start_registry(auth: str = "", username: str = "crscan", password: str = "s3
         stdout=subprocess.DEVNULL, stderr=open(directory / "registry.log", "wb"),
     )
     registry = RunningRegistry(directory, port, process, username if auth else "", password if auth else "",
-                               token_server)
+                               token_server, tls)
     deadline = time.monotonic() + 15
+    verify = ssl.create_default_context(cafile=str(directory / "ca.pem")) if tls else True
     while True:
         try:
-            if httpx.get(f"{registry.url}/v2/", timeout=1).status_code in (200, 401):
+            if httpx.get(f"{registry.url}/v2/", timeout=1, verify=verify).status_code in (200, 401):
                 return registry
         except httpx.TransportError:
             pass
@@ -115,6 +127,40 @@ def start_registry(auth: str = "", username: str = "crscan", password: str = "s3
             registry.stop()
             raise RuntimeError(f"docker-registry did not come up on port {port}:\n{log}")
         time.sleep(0.05)
+
+
+def _write_tls_files(directory: Path) -> None:
+    """A CA (ca.pem) and a server certificate for 127.0.0.1 signed by it (server.pem, server-key.pem)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def build(subject: str, key, issuer: str, signing_key, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = build("crscan test CA", ca_key, "crscan test CA", ca_key, True)
+    server = build("127.0.0.1", server_key, "crscan test CA", ca_key, False)
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (directory / "server-key.pem").write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
 def skopeo_copy(source: str, destination: str, *, format: str = "", all_images: bool = False,

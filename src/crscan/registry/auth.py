@@ -43,7 +43,7 @@ def parse_challenge(header: str) -> Challenge:
     """Parse one `WWW-Authenticate` value, e.g. `Bearer realm="https://auth/token",service="reg",scope="…"`."""
     scheme, _, rest = header.strip().partition(" ")
     if not scheme:
-        raise AuthError(f"registry sent an empty WWW-Authenticate challenge")
+        raise AuthError("registry sent an empty WWW-Authenticate challenge")
     params = {}
     for key, value in _PARAM.findall(rest):
         if value.startswith('"'):
@@ -94,7 +94,10 @@ def fetch_token(
     params = {"scope": scope}
     if challenge.params.get("service"):
         params["service"] = challenge.params["service"]
-    auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
+    auth = None
+    if credentials:
+        auth = httpx.BasicAuth(credentials.username, credentials.password)
+        params["account"] = credentials.username  # as docker sends it; token services may key refresh on it
     try:
         response = http.get(realm, params=params, auth=auth)
     except httpx.HTTPError as exc:
