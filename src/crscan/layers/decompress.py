@@ -23,9 +23,11 @@ from crscan.layers.interface import (
     TruncatedLayer,
     UnsupportedCompression,
 )
-from crscan.layers.limits import MiB, Limits
+from crscan.layers.limits import KiB, MiB, Limits
 
 CHUNK = 1 * MiB
+# Compressed bytes handed to the inflater at a time: small enough that the ratio check sees a bomb early.
+INPUT_CHUNK = 64 * KiB
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Seen in the wild or in other tools' media types; named so the error says what the blob is.
@@ -194,7 +196,7 @@ class LayerStream(io.RawIOBase):
             self._gzip = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
         elif self.compression == "zstd":
             dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-            self._zstd = dctx.stream_reader(self._meter, read_size=CHUNK, read_across_frames=True)
+            self._zstd = dctx.stream_reader(self._meter, read_size=INPUT_CHUNK, read_across_frames=True)
 
     def readable(self) -> bool:
         return True
@@ -237,7 +239,7 @@ class LayerStream(io.RawIOBase):
     def _read_gzip(self, size: int) -> bytes:
         while True:
             if self._gzip.eof:
-                rest = self._gzip.unused_data or self._meter.read(CHUNK)
+                rest = self._gzip.unused_data or self._meter.read(INPUT_CHUNK)
                 if not rest:
                     return b""
                 if not rest.startswith(GZIP_MAGIC[: len(rest)]):
@@ -245,7 +247,7 @@ class LayerStream(io.RawIOBase):
                 self._gzip = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)  # next member
                 self._gzip_pending = rest
             if self._gzip.needs_input and not self._gzip_pending:
-                self._gzip_pending = self._meter.read(CHUNK)
+                self._gzip_pending = self._meter.read(INPUT_CHUNK)
                 if not self._gzip_pending:
                     raise TruncatedLayer(f"gzip stream ends after {self.compressed} bytes, before its trailer")
             try:

@@ -102,7 +102,7 @@ def resolve(path: str, symlinks: Mapping[str, tuple[str, LayerRef]], max_depth: 
         hops += 1
         via = (candidate, link[1])
         if hops > max_depth:
-            raise fail(LinkTooDeep, f"resolving {path}: more than {max_depth} symlinks")
+            raise fail(LinkTooDeep, f"resolving {path}: more than {max_depth} symlinks (a loop?)")
         target = link[0]
         if target.startswith("/"):
             parts = []

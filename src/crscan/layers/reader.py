@@ -114,6 +114,7 @@ class _LayerReader:
         self.dir_keys = array("Q")
         self.non_dir_keys = array("Q")
         self.skipped: list[tuple[str, str]] = []
+        self.last_path = ""
 
     def read(self, source: BinaryIO) -> LayerContents:
         tar_bytes = LayerStream(source, self.limits, self.budget)
@@ -123,8 +124,8 @@ class _LayerReader:
                     tar.members.clear()  # tarfile keeps every header it has seen; we need none
                     self._entry(tar, member)
             tar_bytes.drain()
-        except tarfile.ReadError as error:  # what tarfile still reports itself: short data after a header
-            raise TruncatedLayer(f"tar: {error}") from None
+        except tarfile.ReadError as error:  # what tarfile still reports itself: data ending inside a member
+            raise TruncatedLayer(f"tar: {error} after {self.last_path or 'the first header'}") from None
         return LayerContents(
             layer=self.layer,
             files=self.files,
@@ -146,6 +147,7 @@ class _LayerReader:
         if self.entries > self.limits.max_entries:
             raise TooManyEntries(f"more than {self.limits.max_entries}")
         path = normalize(member.name, self.limits.max_path_length)
+        self.last_path = path
         if path == ROOT:
             return
         name = path.rsplit("/", 1)[1]
@@ -213,9 +215,12 @@ class _LayerReader:
         self.budget.picked_bytes += member.size
         if max(self.picked_bytes, self.budget.picked_bytes) > self.limits.max_picked_bytes:
             raise PickedTooMuch(f"over {self.limits.max_picked_bytes} bytes when picking {path}")
-        data = tar.extractfile(member).read(member.size)
+        try:
+            data = tar.extractfile(member).read(member.size)
+        except tarfile.ReadError:
+            data = b""
         if len(data) != member.size:
-            raise TruncatedLayer(f"{path}: {len(data)} of {member.size} bytes")
+            raise TruncatedLayer(f"{path}: data ends before its {member.size} bytes")
         self.files[path] = ImageFile(path, data, self.layer, mode)
 
 
