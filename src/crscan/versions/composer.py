@@ -19,6 +19,7 @@ _CLASSICAL = re.compile(r"v?([0-9]{1,5}+)(\.[0-9]++)?(\.[0-9]++)?(\.[0-9]++)?" +
 _DATETIME = re.compile(r"v?([0-9]{4}(?:[.:-]?[0-9]{2}){1,6}(?:[.:-]?[0-9]{1,3}){0,2})" + _MODIFIER, re.IGNORECASE)
 _DEV_SUFFIX = re.compile(r"(.*?)[.-]?dev", re.IGNORECASE)
 _NUMBERED_BRANCH = re.compile(r"v?([0-9]++)(\.(?:[0-9]++|[xX*]))?(\.(?:[0-9]++|[xX*]))?(\.(?:[0-9]++|[xX*]))?")
+_BUILD_METADATA = re.compile(r"([^,\s+]++)\+[^\s]++")
 _STABILITY = {"a": "alpha", "alpha": "alpha", "b": "beta", "beta": "beta", "rc": "RC", "p": "patch", "pl": "patch",
               "patch": "patch"}
 
@@ -37,7 +38,9 @@ def normalize(version: str) -> str | None:
     version = version.strip()
     if version.lower().startswith("dev-"):
         return None
-    version = version.split("+", 1)[0]
+    with_build = _BUILD_METADATA.fullmatch(version)
+    if with_build:
+        version = with_build[1]
     match = _CLASSICAL.fullmatch(version)
     if match:
         numbers = match[1] + "".join(match[i] or ".0" for i in (2, 3, 4))

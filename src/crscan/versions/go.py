@@ -43,11 +43,14 @@ class GoVersion(Version):
     def is_pseudo(self) -> bool:
         return bool(self.prerelease) and _PSEUDO.fullmatch(".".join(map(str, self.prerelease))) is not None
 
-    def __str__(self) -> str:
-        """The canonical form, build metadata kept (v1.2 → v1.2.0, 2.0.0+incompatible → v2.0.0+incompatible)."""
+    @property
+    def canonical(self) -> str:
+        """semver.Canonical: v-prefixed, three numbers, no build metadata (v1.2+meta → v1.2.0)."""
         text = f"v{self.major}.{self.minor}.{self.patch}"
         if self.prerelease:
             text += "-" + ".".join(map(str, self.prerelease))
-        if self.build:
-            text += "+" + self.build
         return text
+
+    def __str__(self) -> str:
+        """The canonical form with the build metadata kept (2.0.0+incompatible → v2.0.0+incompatible)."""
+        return self.canonical + (f"+{self.build}" if self.build else "")

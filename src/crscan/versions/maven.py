@@ -1,11 +1,13 @@
-"""Maven artifact versions, ordered like Maven's `ComparableVersion` (maven-artifact 3.x).
+"""Maven artifact versions, ordered like Maven's `ComparableVersion` (maven-artifact 3.8).
 
-Parsing follows ComparableVersion exactly: '.' separates items, '-' and letter/digit transitions open
-a sub-list, qualifiers are case-insensitive with alpha < beta < milestone < rc = cr < snapshot
-< "" = ga = final < sp < unknown ones (lexically), trailing "null" items (0, "", empty list) are
-dropped. Comparison is a total order built from keys; it agrees with Maven wherever Maven's own
-comparison is transitive (all of ComparableVersionTest), and picks one side in the rare cyclic cases
-such as 1.sp < 1.0.alpha < 1 < 1.sp, where Maven contradicts itself.
+Parsing follows ComparableVersion exactly: '.' separates items; '-', letter/digit transitions and a
+qualifier after a dot open a sub-list; qualifiers are case-insensitive with alpha < beta < milestone
+< rc = cr < snapshot < "" = ga = final = release < sp < unknown ones (lexically); trailing "null"
+items (0, "", empty list) are dropped. Comparison is a total order built from keys. It agrees with
+Maven wherever Maven's own comparison is transitive, and picks one side where Maven contradicts
+itself: Maven 3.8.7 says 1.0.alpha.2 > 1.sp.2 > 1 > 1.0.alpha.2 (a number beats a qualifier at the
+same position, yet 0 equals the end); here a 0 before a qualifier counts as the end, so
+1.0.alpha.2 < 1 < 1.sp.2.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from crscan.versions.interface import Version
 
 _QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
-_ALIASES = {"ga": "", "final": "", "cr": "rc"}
+_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _SHORT_BEFORE_DIGIT = {"a": "alpha", "b": "beta", "m": "milestone"}
 _RELEASE = str(_QUALIFIERS.index(""))
 _PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII without space
@@ -56,46 +58,48 @@ def _parse(version: str) -> list:
     """ComparableVersion.parseVersion: nested lists of ints and comparable qualifier strings."""
     version = version.lower()
     items: list = []
-    current = items
     lists = [items]
+
+    def nest() -> list:
+        sub: list = []
+        lists[-1].append(sub)
+        lists.append(sub)
+        return sub
+
+    current = items
     is_digit = False
     start = 0
-
-    def item(text: str, digit: bool) -> int | str:
-        return int(text) if digit else _string_item(text, False)
-
     for i, c in enumerate(version):
         if c in ".-":
-            current.append(0 if i == start else item(version[start:i], is_digit))
+            current.append(0 if i == start else _item(version[start:i], is_digit))
             start = i + 1
             if c == "-":
-                sub: list = []
-                current.append(sub)
-                current = sub
-                lists.append(sub)
+                current = nest()
         elif c.isdigit():
             if not is_digit and i > start:
+                if current:  # 1.0.0.X1 < 1.0.0-X2: a qualifier after a dot counts as after a hyphen
+                    current = nest()
                 current.append(_string_item(version[start:i], True))
                 start = i
-                sub = []
-                current.append(sub)
-                current = sub
-                lists.append(sub)
+                current = nest()
             is_digit = True
         else:
             if is_digit and i > start:
                 current.append(int(version[start:i]))
                 start = i
-                sub = []
-                current.append(sub)
-                current = sub
-                lists.append(sub)
+                current = nest()
             is_digit = False
     if len(version) > start:
-        current.append(item(version[start:], is_digit))
+        if not is_digit and current:
+            current = nest()
+        current.append(_item(version[start:], is_digit))
     for sub in reversed(lists):
         _normalize(sub)
     return items
+
+
+def _item(text: str, is_digit: bool) -> int | str:
+    return int(text) if is_digit else _string_item(text, False)
 
 
 def _list_key(items: list) -> tuple:

@@ -12,7 +12,8 @@ import re
 
 from crscan.versions.interface import Version
 
-_GEM = re.compile(r"[0-9]+(?:\.[0-9A-Za-z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?")
+# Gem::Version::ANCHORED_VERSION_PATTERN; possessive so a long near-miss fails fast (CVE-2013-4287).
+_GEM = re.compile(r"[0-9]++(?:\.[0-9A-Za-z]++)*+(?:-[0-9A-Za-z-]++(?:\.[0-9A-Za-z-]++)*+)?+")
 _SEGMENT = re.compile(r"[0-9]+|[A-Za-z]+")
 # Block classes, see _segments_key.
 _WORD, _END, _NUMBER = 0, 1, 2
@@ -51,7 +52,7 @@ class GemVersion(Version):
     scheme = "rubygems"
 
     def _cmpkey(self, text: str) -> tuple:
-        version = text.strip()
+        version = text.strip() or "0"  # RubyGems reads an empty version as "0"
         if not _GEM.fullmatch(version):
             raise self._invalid("not a gem version (digits, then dot-separated digits and letters)")
         self.segments = tuple(
