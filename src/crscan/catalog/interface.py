@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from abc import ABC, abstractmethod
@@ -60,3 +61,24 @@ class Cataloger(ABC):
 
 def warning(path: str, problem: object) -> str:
     return f"{path}: {problem}"
+
+
+class FileCataloger(Cataloger):
+    """A cataloger that reads each wanted file on its own (language ecosystems)."""
+
+    @abstractmethod
+    def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
+        """Packages in one file; CatalogError when the file is unreadable, `warnings` for partial damage."""
+
+    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+        packages: list[Package] = []
+        warnings: list[str] = []
+        for path in sorted(files):
+            image_file = files[path]
+            try:
+                found = self.parse(image_file.data, path, warnings)
+            except CatalogError as exc:
+                warnings.append(str(exc))
+                continue
+            packages.extend(dataclasses.replace(p, layer=image_file.layer) for p in found)
+        return CatalogResult(tuple(packages), tuple(warnings))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-
 from crscan.catalog.elf import is_elf
-from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult
+from crscan.catalog.interface import FileCataloger
 from crscan.catalog.rust.parse_cargo import parse_audit_data, parse_cargo_lock
-from crscan.model import ImageFile
+from crscan.model import Package
 
 MIN_BINARY = 4096
 
 
-class RustCataloger(Cataloger):
+class RustCataloger(FileCataloger):
     name = "rust"
     version = 1
     globs = ("/**/Cargo.lock",)
@@ -21,20 +18,7 @@ class RustCataloger(Cataloger):
     def wants(self, path: str, mode: int, size: int) -> bool:
         return super().wants(path, mode, size) or (bool(mode & 0o111) and size >= MIN_BINARY)
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
-        packages, warnings = [], []
-        for path in sorted(files):
-            data = files[path].data
-            if path.endswith("/Cargo.lock"):
-                parse = parse_cargo_lock
-            elif is_elf(data):
-                parse = parse_audit_data
-            else:
-                continue
-            try:
-                found = parse(data, path)
-            except CatalogError as exc:
-                warnings.append(str(exc))
-                continue
-            packages.extend(dataclasses.replace(p, layer=files[path].layer) for p in found)
-        return CatalogResult(tuple(packages), tuple(warnings))
+    def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
+        if path.endswith("/Cargo.lock"):
+            return parse_cargo_lock(data, path)
+        return parse_audit_data(data, path) if is_elf(data) else []
