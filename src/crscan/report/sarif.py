@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, ClassVar, TextIO
 from urllib.parse import quote
 
@@ -19,6 +20,9 @@ from .interface import ReportFormat
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 ROOT_BASE_ID = "ROOTPATH"
+# helpUri must be an RFC 3986 URI; a link that is not a plain web address stays in the help text only.
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_WEB_URI = re.compile(rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?\Z")
 
 # GitHub maps security-severity > 9.0 to critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low; the findings
 # carry a level, not a score, so each level gets a score inside its band (Trivy's figures where it has the level).
@@ -88,7 +92,7 @@ def _rule(f: Finding) -> dict[str, Any]:
             "tags": ["vulnerability", "security", f.severity.name],
         },
     }
-    if f.link:
+    if _WEB_URI.match(f.link):
         rule["helpUri"] = f.link
     return rule
 
@@ -125,7 +129,15 @@ def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
 def artifact_uri(path: str, image: str) -> str:
     """The package's file relative to the image root, URI-escaped; the image itself when the path is unknown."""
     relative = path.lstrip("/") or image
-    return quote(relative, safe="/-._~")
+    return quote(_file_name_bytes(relative), safe="/-._~")
+
+
+def _file_name_bytes(name: str) -> bytes:
+    # Undecodable tar member names arrive surrogate-escaped: give back their original bytes.
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
 
 
 def _fingerprint(f: Finding) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
@@ -36,6 +37,12 @@ LANGUAGE_TITLES = {
 }
 _OS_SOURCES = frozenset(e.value for e in Ecosystem if e.is_os)
 _ECOSYSTEM_ORDER = {e.value: i for i, e in enumerate(Ecosystem)}
+_ROOM_FOR_WHOLE_IDS = 80
+_LONGEST_WHOLE_ID = 24  # GHSA-xxxx-xxxx-xxxx is 19; anything much longer is odd and may fold
+# Files and CI logs have no terminal width to fit; 80 columns would fold every link.
+PLAIN_WIDTH = 160
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass
@@ -44,6 +51,12 @@ class Target:
 
     title: str
     findings: list[Finding] = field(default_factory=list)
+
+
+def printable(text: str) -> str:
+    """Image-supplied text made safe for a terminal: control characters (ESC would let a package name drive the
+    terminal) shown as escapes, lone surrogates (undecodable file names) as U+FFFD."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _SURROGATE.sub("\ufffd", text))
 
 
 def os_title(distro: Distro | None, fallback: str) -> str:
@@ -79,36 +92,39 @@ def summary_line(findings: Iterable[Finding]) -> str:
 
 
 def render_table(report: ScanReport, console: Console) -> None:
-    console.print(Text(f"{report.image} ({report.digest})" if report.digest else report.image, style="bold"))
+    console.print(Text(f"Image: {printable(report.image)}", style="bold"))
+    if report.digest:
+        console.print(Text(f"Digest: {printable(report.digest)}"))
     if report.feed_build_id:
-        console.print(f"Feed build: {report.feed_build_id}", highlight=False)
+        console.print(Text(f"Feed build: {printable(report.feed_build_id)}"))
     targets = group_targets(report)
     if not targets:
         console.print("No packages found.")
     for target in targets:
         console.print()
-        console.rule(Text(target.title, style="bold"), align="left")
-        console.print(summary_line(target.findings), highlight=False)
+        console.rule(Text(printable(target.title), style="bold"), align="left")
+        console.print(Text(summary_line(target.findings)))
         if target.findings:
-            console.print(_findings_table(target.findings))
+            console.print(_findings_table(target.findings, console.width))
     for warning in report.warnings:
-        console.print(Text(f"WARNING: {warning}", style="yellow"))
+        console.print(Text(f"WARNING: {printable(warning)}", style="yellow"))
 
 
-def _findings_table(findings: list[Finding]) -> Table:
-    table = Table(show_lines=False, header_style="bold")
-    # fold, never truncate: a cut-off id or version would be worse than a wrapped one.
-    for header in ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link"):
+def _findings_table(findings: list[Finding], width: int) -> Table:
+    # Ids are what people copy and search for: keep them on one line when the console has room for it;
+    # below that everything folds, which loses nothing (an ellipsis would).
+    keep_ids_whole = width >= _ROOM_FOR_WHOLE_IDS and all(len(f.name) <= _LONGEST_WHOLE_ID for f in findings)
+    table = Table(header_style="bold")
+    table.add_column("Library", overflow="fold")
+    table.add_column("Vulnerability", overflow="fold", no_wrap=keep_ids_whole)
+    table.add_column("Severity", overflow="fold", no_wrap=keep_ids_whole)
+    for header in ("Installed", "Fixed", "Link"):
         table.add_column(header, overflow="fold")
     for f in sorted(findings, key=lambda f: (f.package, f.severity, f.name)):
-        table.add_row(
-            f.package,
-            f.name,
-            Text(f.severity.name, style=SEVERITY_STYLES[f.severity]),
-            f.version,
-            f.fixed_by,
-            f.link,
-        )
+        # Text, not str: a str cell is read as console markup, and "[/]" in a package name would break it.
+        table.add_row(Text(printable(f.package)), Text(printable(f.name)),
+                      Text(f.severity.name, style=SEVERITY_STYLES[f.severity]), Text(printable(f.version)),
+                      Text(printable(f.fixed_by)), Text(printable(f.link)))
     return table
 
 
@@ -120,5 +136,5 @@ class TableFormat(ReportFormat):
 
     def write(self, report: ScanReport, stream: TextIO) -> None:
         console = Console(file=stream, force_terminal=self.color, no_color=not self.color, highlight=False,
-                          soft_wrap=False)
+                          width=None if self.color else PLAIN_WIDTH)
         render_table(report, console)

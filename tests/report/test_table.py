@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+
+import pytest
+from hypothesis import given, settings
+from rich.console import Console
+
+from crscan.model import ScanReport
+from crscan.report import render, render_table
+from tests.report import facts
+from tests.report.strategies import reports
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rendered(report: ScanReport, **console_options) -> str:
+    stream = io.StringIO()
+    render_table(report, Console(file=stream, **console_options))
+    return stream.getvalue()
+
+
+def section(text: str, title: str, next_title: str | None) -> str:
+    start = text.index(title)
+    return text[start:text.index(next_title, start)] if next_title else text[start:]
+
+
+@pytest.mark.parametrize("options", [{"force_terminal": True, "width": 160}, {"width": 160}])
+def test_table_groups_os_then_languages_with_their_rows(options):
+    text = ANSI.sub("", rendered(facts.bookworm_report(), **options))
+    titles = ["debian 12 (bookworm)", "Python", "Node.js"]
+    assert [text.index(t) for t in titles] == sorted(text.index(t) for t in titles)
+    for header in ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link"):
+        assert header in text
+    debian = section(text, "debian 12 (bookworm)", "Python")
+    assert "Total: 4 (CRITICAL: 0, HIGH: 0, MEDIUM: 2, LOW: 1, NEGLIGIBLE: 1, UNDEFINED: 0)" in debian
+    assert re.search(r"openssl\s+│ CVE-2023-5678\s+│ MEDIUM\s+│ 3\.0\.11-1~deb12u2\s+│ 3\.0\.13-1~deb12u1\s+│ "
+                     r"https://security-tracker\.debian\.org/tracker/CVE-2023-5678", debian)
+    assert re.search(r"libc6\s+│ CVE-2010-4756\s+│ NEGLIGIBLE\s+│ 2\.36-9\+deb12u4\s+│\s+│", debian)
+    python = section(text, "Python", "Node.js")
+    assert "Total: 2 (CRITICAL: 1, HIGH: 0, MEDIUM: 1, LOW: 0, NEGLIGIBLE: 0, UNDEFINED: 0)" in python
+    assert re.search(r"django\s+│ CVE-2021-33203\s+│ MEDIUM\s+│ 3\.2\s+│ 3\.2\.4\s+│", python)
+    assert "lodash" not in python
+    node = section(text, "Node.js", None)
+    assert re.search(r"lodash\s+│ CVE-2018-16487\s+│ HIGH\s+│ 4\.17\.4\s+│ 4\.17\.11\s+│", node)
+    assert "WARNING: /usr/local/lib/python3.11/site-packages/broken.dist-info/METADATA: no Version header" in text
+
+
+def test_terminal_gets_severity_colours_and_plain_output_none():
+    coloured = rendered(facts.bookworm_report(), force_terminal=True, width=160)
+    assert "\x1b[1;31mCRITICAL" in coloured and "\x1b[31mHIGH" in coloured and "\x1b[33mMEDIUM" in coloured
+    assert "\x1b[" not in rendered(facts.bookworm_report(), width=160)
+
+
+def test_render_colour_flag_controls_ansi():
+    coloured, plain = io.StringIO(), io.StringIO()
+    render(facts.bookworm_report(), "table", coloured, color=True)
+    render(facts.bookworm_report(), "table", plain, color=False)
+    assert "\x1b[" in coloured.getvalue() and "\x1b[" not in plain.getvalue()
+    # Same rows either way (the coloured one is 80 columns wide, so only the row-leading ids are compared).
+    assert ANSI.sub("", coloured.getvalue()).count("│ CVE-2023-5678") == plain.getvalue().count("│ CVE-2023-5678") == 2
+
+
+def test_ecosystem_with_packages_and_no_findings_still_shows_with_zero_total():
+    report = facts.bookworm_report(findings=(facts.DJANGO_ADMINDOCS,))
+    text = rendered(report, width=160)
+    assert "Total: 0 (CRITICAL: 0" in section(text, "debian 12 (bookworm)", "Python")
+    assert "Total: 0 (CRITICAL: 0" in section(text, "Node.js", None)
+    assert "CVE-2021-33203" in section(text, "Python", "Node.js")
+
+
+def test_without_distro_the_os_group_is_named_by_its_package_manager():
+    report = ScanReport(image="oci:/tmp/img", digest="", distro=None, packages=(), findings=(facts.OPENSSL_CVE,))
+    assert "dpkg" in rendered(report, width=120)
+
+
+def test_empty_report_says_so():
+    text = rendered(ScanReport(image="oci:/tmp/scratch", digest="", distro=None, packages=(), findings=()), width=80)
+    assert "Image: oci:/tmp/scratch" in text and "No packages found." in text
+
+
+@pytest.mark.parametrize("width", [40, 80, 120])
+def test_narrow_console_folds_and_never_truncates(width):
+    text = rendered(facts.bookworm_report(), width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text
+    # Every row is still there, however its cells folded.
+    assert text.count("│ lib") + text.count("│ ope") + text.count("│ dja") + text.count("│ lod") == len(facts.FINDINGS)
+
+
+def test_ids_stay_whole_at_80_columns():
+    text = rendered(facts.bookworm_report(), width=80)
+    for finding in facts.FINDINGS:
+        assert finding.name in text and finding.severity.name in text
+
+
+def test_text_from_the_image_is_never_read_as_markup():
+    hostile = dataclasses.replace(facts.DJANGO_ADMINDOCS, package="[/]evil[bold red]", version="[link=x]1[/link]")
+    report = dataclasses.replace(facts.bookworm_report((hostile,)), feed_build_id="[/]", warnings=("[red]w[/]",))
+    text = rendered(report, width=160)
+    for literal in ("[/]evil[bold red]", "[link=x]1[/link]", "Feed build: [/]", "WARNING: [red]w[/]"):
+        assert literal in text
+
+
+def test_control_characters_cannot_drive_the_terminal():
+    hostile = dataclasses.replace(facts.DJANGO_ADMINDOCS, package="evil\x1b[2J\x9b31m", version="1\udcff")
+    text = rendered(facts.bookworm_report((hostile,)), width=160)
+    assert "evil\\x1b[2J\\x9b31m" in text and "1\ufffd" in text
+    assert "\x1b" not in text and "\x9b" not in text
+
+
+OS_SOURCES = {"dpkg", "apk", "rpm"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(report=reports)
+def test_any_report_renders_every_group_on_terminal_and_plain(report):
+    sources = {f.source for f in report.findings} | {p.ecosystem.value for p in report.packages}
+    groups = len(sources - OS_SOURCES) + bool(report.distro is not None or sources & OS_SOURCES)
+    for options in ({"force_terminal": True, "width": 100}, {"width": 60}):
+        text = ANSI.sub("", rendered(report, **options))
+        assert text.count("\nTotal: ") == groups
+        assert "\x1b" not in text  # only the console's own colour codes, stripped above
+        text.encode("utf-8")  # writable to any UTF-8 stream: no lone surrogates
