@@ -74,9 +74,9 @@ def serve(
         typer.echo(f"crscan serve: error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
-    typer.echo(f"REST listening on {server.http_url}")
     if server.tls.ca_file is not None:
         typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")
+    typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
     stop.wait()
     log.info("shutting down")
     server.stop()

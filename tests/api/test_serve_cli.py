@@ -1,0 +1,188 @@
+"""`crscan serve` as a real subprocess: both transports answer, configuration from flags or environment, clean exit."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yandexcloud
+from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
+
+from tests.support.postgres import free_port
+
+CRSCAN = Path(sys.executable).parent / "crscan"
+STARTUP_SECONDS = 60
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen, lines: list[str], rest: queue.Queue):
+        self.process = process
+        self.lines = lines
+        self._rest = rest
+
+    @property
+    def rest_url(self) -> str:
+        return self._find(r"REST listening on (\S+)")
+
+    @property
+    def grpc_address(self) -> str:
+        return self._find(r"advertised as (\S+)")
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self._find(r"CA certificate for gRPC clients: (\S+)"))
+
+    def _find(self, pattern: str) -> str:
+        for line in self.lines:
+            if match := re.search(pattern, line):
+                return match.group(1)
+        raise AssertionError(f"{pattern!r} not in output: {self.lines}")
+
+    def stop(self, signum: int) -> tuple[int, str]:
+        self.process.send_signal(signum)
+        try:
+            code = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError("crscan serve did not exit within 20 s of the signal") from None
+        return code, "".join(iter(self._rest.get, None))
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> Served:
+    """Start `crscan serve` and wait until it printed its addresses (or died)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | (env or {})
+    process = subprocess.Popen(
+        [str(CRSCAN), "serve", "--log-level", "warning", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    # A thread reads stdout: select() on a buffered text pipe misses lines already in Python's buffer.
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if line.startswith("REST listening on"):
+            return Served(process, seen, lines)
+    process.kill()
+    raise AssertionError(f"crscan serve did not start: {seen} {process.stderr.read()}")
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def assert_both_transports_answer(served: Served) -> None:
+    assert httpx.get(served.rest_url + "/healthz").json() == {"status": "ok"}
+    over_rest = httpx.get(served.rest_url + "/container-registry/v1/registries", params={"folderId": "b1gf"})
+    assert over_rest.status_code == 200 and over_rest.json() == {}
+
+    sdk = yandexcloud.SDK(
+        endpoint=served.grpc_address, iam_token="t1.cli", root_certificates=served.ca_file.read_bytes()
+    )
+    registries = sdk.client(registry_service_pb2_grpc.RegistryServiceStub)
+    listed = registries.List(registry_service_pb2.ListRegistriesRequest(folder_id="b1gf"), timeout=10)
+    assert list(listed.registries) == []
+
+
+def test_serve_with_flags_answers_both_transports_and_exits_on_sigterm(tmp_path):
+    data_dir = tmp_path / "data"
+    http_port, grpc_port = free_port(), free_port()
+
+    served = serve(
+        "--data-dir", str(data_dir), "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--no-auth"
+    )
+
+    assert served.rest_url == f"http://localhost:{http_port}"
+    assert served.grpc_address == f"localhost:{grpc_port}"
+    assert served.ca_file == data_dir / "tls" / "ca.pem"
+    assert (data_dir / "crscan.db").is_file()  # default database, migrated at start
+    assert_both_transports_answer(served)
+    code, rest_of_output = served.stop(signal.SIGTERM)
+    assert code == 0
+    assert "stopped" in rest_of_output
+    for port in (http_port, grpc_port):  # both listeners are gone
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_serve_from_environment_on_postgresql_stops_on_sigint(tmp_path, postgres):
+    database_url = postgres.create_database("t_" + uuid.uuid4().hex[:16])
+    env = {
+        "CRSCAN_DATA_DIR": str(tmp_path / "env-data"),
+        "CRSCAN_HTTP_PORT": str(free_port()),
+        "CRSCAN_GRPC_PORT": str(free_port()),
+        "CRSCAN_DATABASE_URL": database_url,
+    }
+
+    served = serve("--no-auth", env=env)
+
+    assert served.rest_url.endswith(f":{env['CRSCAN_HTTP_PORT']}")
+    assert served.grpc_address.endswith(f":{env['CRSCAN_GRPC_PORT']}")
+    assert not (tmp_path / "env-data" / "crscan.db").exists()
+    assert_both_transports_answer(served)
+    assert served.stop(signal.SIGINT)[0] == 0
+
+
+def test_serve_refuses_to_start_without_an_explicit_auth_choice(tmp_path):
+    result = subprocess.run(
+        [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--http-port", "0", "--grpc-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--no-auth" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_reports_a_busy_port_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--http-port", str(port), "--grpc-port", "0",
+             "--no-auth", "--log-level", "error"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen for HTTP on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("bad", [["--http-port", "eighty"], ["--tls-cert", "/nonexistent.pem"]])
+def test_serve_rejects_bad_options_without_a_traceback(tmp_path, bad):
+    result = subprocess.run(
+        [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--no-auth", *bad],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert bad[0].lstrip("-").split("-")[0] in result.stderr
