@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from crscan.registry.interface import DigestMismatch, InvalidReference, UnsupportedMediaType
+from crscan.registry.interface import DigestMismatch, InvalidReference
 
 _ALGORITHMS = {"sha256": 64, "sha512": 128}
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
@@ -21,7 +21,7 @@ def validate_digest(digest: str, *, error: type[Exception] = InvalidReference) -
         raise error(f"malformed digest {digest!r}: expected 'sha256:<64 hex digits>'")
     algorithm, hex_ = match.groups()
     if algorithm not in _ALGORITHMS:
-        raise UnsupportedMediaType(f"unsupported digest algorithm {algorithm!r} in {digest}")
+        raise error(f"unsupported digest algorithm {algorithm!r} in {digest}: expected sha256 or sha512")
     if len(hex_) != _ALGORITHMS[algorithm] or not re.fullmatch(r"[0-9a-f]+", hex_):
         raise error(f"malformed digest {digest!r}: {algorithm} needs {_ALGORITHMS[algorithm]} lowercase hex digits")
     return digest
