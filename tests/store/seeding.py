@@ -70,8 +70,9 @@ def insert_scan_results(store: Store, image: schema.Image, rows: list[dict]) -> 
                 **row,
             }
         )
-    with store.sessions.begin() as session:
-        session.execute(insert(schema.ScanResult), values)
+    if values:
+        with store.sessions.begin() as session:
+            session.execute(insert(schema.ScanResult), values)
     return [v["id"] for v in values]
 
 
