@@ -67,7 +67,7 @@ class VerifyingReader(io.RawIOBase):
         self._what = what
         self._on_bytes = on_bytes
         self._on_close = on_close
-        self._pending = b""
+        self._pending = memoryview(b"")
         self._read = 0
         self._verified = False
 
@@ -85,7 +85,7 @@ class VerifyingReader(io.RawIOBase):
             self._accept(chunk)
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        self._pending = self._pending[n:]  # a memoryview: slicing copies nothing
         return n
 
     def _accept(self, chunk: bytes) -> None:
@@ -97,7 +97,7 @@ class VerifyingReader(io.RawIOBase):
                 self._expected, f"more than the {self._size} bytes the descriptor declares", self._what,
             )
         self._hash.update(chunk)
-        self._pending = chunk
+        self._pending = memoryview(chunk)
 
     def _finish(self) -> None:
         if self._verified:
