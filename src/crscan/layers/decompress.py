@@ -192,6 +192,8 @@ class LayerStream(io.RawIOBase):
         walker = _ZstdFrameWalker() if self.compression == "zstd" else None
         self._meter = _Meter(_Prepended(head, source), walker)
         self._gzip_pending = b""
+        self._chunk = b""
+        self._position = 0
         if self.compression == "gzip":
             self._gzip = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
         elif self.compression == "zstd":
@@ -206,8 +208,16 @@ class LayerStream(io.RawIOBase):
         return self._meter.count
 
     def read(self, size: int = -1) -> bytes:
+        """Serves tarfile's small reads from one decompressed chunk, so the inflater runs in large steps."""
+        if self._position >= len(self._chunk):
+            self._chunk, self._position = self._inflate(CHUNK), 0
         if size < 0:
-            size = CHUNK
+            size = len(self._chunk)
+        data = self._chunk[self._position:self._position + size]
+        self._position += len(data)
+        return data
+
+    def _inflate(self, size: int) -> bytes:
         if self.compression == "gzip":
             data = self._read_gzip(size)
         elif self.compression == "zstd":
