@@ -39,7 +39,7 @@ from crscan.registry.interface import (
     UnsupportedMediaType,
 )
 from crscan.registry.manifest import ACCEPT, DOCKER_SCHEMA1, MAX_MANIFEST_BYTES
-from crscan.registry.reference import _HOST, is_loopback, validate_repository
+from crscan.registry.reference import is_loopback, is_valid_registry, registry_host, validate_repository
 
 BLOB_CHUNK = 1 << 20
 MAX_PAGES = 10_000
@@ -94,11 +94,10 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not _HOST.match(registry or ""):
+        if not is_valid_registry(registry):
             raise RegistryError(f"invalid registry host {registry!r}: expected host[:port]")
         self.registry = registry
-        host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
-        self.insecure = is_loopback(host) if insecure is None else insecure
+        self.insecure = is_loopback(registry_host(registry)) if insecure is None else insecure
         self.base_url = f"{'http' if self.insecure else 'https'}://{registry}"
         self.credentials = credentials
         self.counter = counter or ByteCounter()

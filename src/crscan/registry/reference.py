@@ -32,10 +32,6 @@ class ImageReference:
         """What to ask the registry's manifest endpoint for: the digest when pinned, else the tag."""
         return self.digest or self.tag or DEFAULT_TAG
 
-    @property
-    def host(self) -> str:
-        return self.registry.rsplit(":", 1)[0] if not self.registry.endswith("]") else self.registry
-
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"
         if self.tag:
@@ -81,7 +77,7 @@ def parse_reference(text: str) -> ImageReference:
         raise InvalidReference(
             f"invalid image reference {text!r}: {registry!r} is not a registry host; write host[:port]/repository"
         )
-    if not _HOST.match(registry):
+    if not is_valid_registry(registry):
         raise InvalidReference(f"invalid registry host {registry!r} in {text!r}")
     port = registry.rsplit(":", 1)[1] if ":" in registry and not registry.endswith("]") else ""
     if port and not 0 < int(port) < 65536:
@@ -90,6 +86,16 @@ def parse_reference(text: str) -> ImageReference:
     if len(path) > _MAX_NAME:
         raise InvalidReference(f"repository name in {text!r} is longer than {_MAX_NAME} characters")
     return ImageReference(registry=registry, repository=path, tag=tag, digest=digest)
+
+
+def is_valid_registry(registry: str) -> bool:
+    """`host[:port]` with a DNS name, IPv4 address or bracketed IPv6 address."""
+    return isinstance(registry, str) and bool(_HOST.match(registry))
+
+
+def registry_host(registry: str) -> str:
+    """The host part of `host[:port]` ("[::1]" keeps its brackets)."""
+    return registry if registry.endswith("]") else registry.rsplit(":", 1)[0]
 
 
 def _looks_like_host(component: str) -> bool:
