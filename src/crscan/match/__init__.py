@@ -1,1 +1,55 @@
+"""Matching installed packages against the feed DB.
 
+    findings = match(packages, distro, FeedDB.open(path))
+
+Each feed has its own matcher; their results are merged into one finding per (package, vulnerability).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from crscan.match.alpine import AlpineMatcher
+from crscan.match.debian import DebianMatcher
+from crscan.match.interface import Match, Matcher, MatchError
+from crscan.match.osv import OsvMatcher
+from crscan.model import Distro, Finding, Package, Severity
+from crscan.vulndb import FeedDB
+
+# Distro feeds first: for OS packages their fixed versions and ratings are the distribution's own word.
+MATCHERS: tuple[Matcher, ...] = (DebianMatcher(), AlpineMatcher(), OsvMatcher())
+
+
+def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> list[Finding]:
+    """Every vulnerability affecting the packages, one finding per (package, vulnerability)."""
+    packages = list(packages)
+    return merge(m for matcher in MATCHERS for m in matcher.match(packages, distro, db))
+
+
+def merge(matches: Iterable[Match]) -> list[Finding]:
+    """One finding per package and vulnerability, two matches being the same vulnerability when any
+    of their ids (CVE, GHSA, PYSEC, …) agree. The first match wins; a rating it lacks is taken from
+    a later one, in matcher order."""
+    # Keyed by object identity: every matcher reports the same Package objects it was given.
+    kept: dict[int, list[Finding]] = {}
+    slot_of: dict[tuple[int, str], int] = {}  # (package, any id of a kept finding) -> its index
+    for found in matches:
+        package = id(found.package)
+        same_package = kept.setdefault(package, [])
+        slot = next((slot_of[(package, i)] for i in found.ids if (package, i) in slot_of), None)
+        if slot is None:
+            slot = len(same_package)
+            same_package.append(found.finding)
+        else:
+            finding = same_package[slot]
+            if finding.severity is Severity.UNDEFINED and found.finding.severity is not Severity.UNDEFINED:
+                same_package[slot] = dataclasses.replace(
+                    finding, severity=found.finding.severity, severity_source=found.finding.severity_source)
+        for i in found.ids:
+            slot_of.setdefault((package, i), slot)
+    findings = [finding for entries in kept.values() for finding in entries]
+    return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
+
+
+__all__ = ["MATCHERS", "Match", "MatchError", "Matcher", "match", "merge"]

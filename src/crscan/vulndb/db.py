@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ CREATE TABLE advisories (
 # Created after the bulk insert: building the index once is faster than maintaining it row by row.
 INDEX = "CREATE INDEX advisories_by_package ON advisories (namespace, package)"
 SOURCE_KEY_PREFIX = "source/"
+_BATCH = 500  # packages per query: well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,22 @@ class FeedDB:
                 (namespace, package),
             ).fetchall()
         return [Advisory(feed, namespace, package, advisory_id, json.loads(data)) for feed, advisory_id, data in rows]
+
+    def advisories_for(self, namespace: str, packages: Iterable[str]) -> dict[str, list[Advisory]]:
+        """`advisories` for many packages of one namespace in a few queries; packages without rows are absent."""
+        wanted = sorted(set(packages))
+        found: dict[str, list[Advisory]] = {}
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start:start + _BATCH]
+            with self._lock:
+                rows = self._connection.execute(
+                    "SELECT package, feed, advisory_id, data FROM advisories WHERE namespace = ? AND package IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY rowid",
+                    (namespace, *chunk),
+                ).fetchall()
+            for package, feed, advisory_id, data in rows:
+                found.setdefault(package, []).append(Advisory(feed, namespace, package, advisory_id, json.loads(data)))
+        return found
 
     def iter_advisories(self, namespace_prefix: str = "") -> Iterator[Advisory]:
         """All rows whose namespace starts with the prefix (for benchmarks, audits and tests)."""

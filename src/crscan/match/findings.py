@@ -1,0 +1,81 @@
+"""What every matcher shares: cached version parsing and filling a Finding from a package."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from crscan import versions
+from crscan.model import Distro, Ecosystem, Finding, Package, Severity
+
+# The API's package type for language packages (`PackageVulnerability` type of non-OS findings).
+LANGUAGE_TYPES = {
+    Ecosystem.PYPI: "python",
+    Ecosystem.NPM: "node",
+    Ecosystem.GO: "gobinary",
+    Ecosystem.CARGO: "rust",
+    Ecosystem.MAVEN: "jar",
+    Ecosystem.GEM: "gem",
+    Ecosystem.COMPOSER: "php",
+    Ecosystem.NUGET: "dotnet",
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def parsed(scheme: str, text: str) -> versions.Version | None:
+    """The parsed version, or None when it is not valid in the scheme (the advisory then cannot apply)."""
+    try:
+        return versions.parse(scheme, text)
+    except versions.InvalidVersion:
+        return None
+
+
+_identities: dict[tuple[str, tuple], int] = {}
+
+
+@lru_cache(maxsize=1 << 16)
+def identity(scheme: str, text: str) -> int | str:
+    """A small hashable standing for the version `text` means: equal for spellings of one version
+    ("2.3", "2.3.0"); the text itself when it does not parse. Cheaper to hash than the key."""
+    version = parsed(scheme, text)
+    if version is None:
+        return text
+    return _identities.setdefault((scheme, version.key), len(_identities))
+
+
+def installed_version(package: Package) -> str:
+    """OS advisories are keyed by source package, so compare the source version (binNMUs differ)."""
+    return package.source_version or package.version if package.ecosystem.is_os else package.version
+
+
+def make_finding(
+    package: Package,
+    distro: Distro | None,
+    *,
+    name: str,
+    advisory_id: str,
+    link: str,
+    fixed_by: str,
+    severity: Severity,
+    severity_source: str,
+    feed: str,
+) -> Finding:
+    if package.ecosystem.is_os:
+        origin, kind = "os", distro.id if distro else package.ecosystem.value
+    else:
+        origin, kind = "lang", LANGUAGE_TYPES[package.ecosystem]
+    return Finding(
+        name=name,
+        advisory_id=advisory_id,
+        link=link,
+        package=package.name,
+        source=package.ecosystem.value,
+        version=package.version,
+        fixed_by=fixed_by,
+        origin=origin,
+        type=kind,
+        severity=severity,
+        severity_source=severity_source,
+        feed=feed,
+        layer=package.layer,
+        path=package.path,
+    )

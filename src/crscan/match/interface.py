@@ -1,0 +1,33 @@
+"""The contract of a per-feed matcher: installed packages in, (package, finding) pairs out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from crscan.model import Distro, Finding, Package
+from crscan.vulndb import FeedDB
+
+
+class MatchError(Exception):
+    """Base of every error this package raises."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A finding, the package it is about, and every id the vulnerability is known by (for dedup)."""
+
+    package: Package
+    finding: Finding
+    ids: frozenset[str]
+
+
+class Matcher(ABC):
+    """Decides which advisories of one feed apply to which installed packages."""
+
+    feed: str
+
+    @abstractmethod
+    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
+        """Every (package, vulnerability) the feed says affects the installed version."""

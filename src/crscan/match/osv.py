@@ -1,0 +1,215 @@
+"""OSV advisories: ECOSYSTEM/SEMVER ranges and explicit version lists, for language and distro packages.
+
+Which versions an advisory affects: where OSV enumerates them (`versions`, computed per release by the
+feed, which also catches backport releases that coarse ranges miss), the list decides for every release
+the feed has enumerated for that package in any advisory; a release no list mentions (newer than the
+feed's enumeration, or an ecosystem without lists) is decided by the ranges.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from crscan.match.findings import identity, installed_version, make_finding, parsed
+from crscan.match.interface import Match, Matcher
+from crscan.model import Distro, Ecosystem, Package, Severity
+from crscan.versions import Version
+from crscan.vulndb import Advisory, FeedDB, namespaces
+
+# crscan ecosystem -> (OSV ecosystem, crscan.versions scheme)
+LANGUAGE_ECOSYSTEMS = {
+    Ecosystem.PYPI: ("PyPI", "pypi"),
+    Ecosystem.NPM: ("npm", "semver"),
+    Ecosystem.GO: ("Go", "go"),
+    Ecosystem.CARGO: ("crates.io", "semver"),
+    Ecosystem.MAVEN: ("Maven", "maven"),
+    Ecosystem.GEM: ("RubyGems", "rubygems"),
+    Ecosystem.COMPOSER: ("Packagist", "composer"),
+    Ecosystem.NUGET: ("NuGet", "nuget"),
+}
+LINK = "https://osv.dev/vulnerability/{}"
+_PACKAGES_CACHED = 4096
+_NONE: set[str] = set()
+
+
+def distro_ecosystem(package: Package, distro: Distro | None) -> tuple[str, str] | None:
+    """OSV's ecosystem for an OS package of this distro (`Debian:12`, `Alpine:v3.18`, `Ubuntu:22.04`)."""
+    if distro is None or not distro.version_id:
+        return None
+    if package.ecosystem is Ecosystem.DPKG and distro.id == "debian":
+        return f"Debian:{distro.version_id.split('.')[0]}", "deb"
+    if package.ecosystem is Ecosystem.DPKG and distro.id == "ubuntu":
+        return f"Ubuntu:{distro.version_id}", "deb"
+    if package.ecosystem is Ecosystem.APK and distro.id == "alpine":
+        return f"Alpine:v{'.'.join(distro.version_id.split('.')[:2])}", "apk"
+    return None
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # introduced, fixed, last_affected, limit
+    text: str
+    version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
+
+
+@dataclass(frozen=True)
+class CompiledAdvisory:
+    """An advisory row with its versions parsed once, however many installed versions it is checked against."""
+
+    advisory: Advisory
+    ranges: tuple[tuple[Event, ...], ...]  # events sorted by version; unreadable ranges dropped
+    listed: frozenset[str]  # the explicit `versions`, as written
+    fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
+
+
+@dataclass(frozen=True)
+class PackageAdvisories:
+    advisories: tuple[CompiledAdvisory, ...]
+    # Every version string any advisory lists for this package, by comparison key: the list decides for
+    # these, and spellings of one version ("2.3", "2.3.0") are the same release.
+    listed_by_identity: dict[int | str, set[str]]
+
+    @classmethod
+    def of(cls, scheme: str, advisories: tuple[CompiledAdvisory, ...]) -> PackageAdvisories:
+        by_identity: dict[int | str, set[str]] = {}
+        for text in frozenset().union(*(a.listed for a in advisories)):
+            by_identity.setdefault(identity(scheme, text), set()).add(text)
+        return cls(advisories, by_identity)
+
+    def spellings(self, scheme: str, text: str) -> set[str]:
+        """The listed strings naming the installed version; empty if no list names it."""
+        return self.listed_by_identity.get(identity(scheme, text), _NONE)
+
+
+class OsvMatcher(Matcher):
+    feed = "osv"
+
+    def __init__(self) -> None:
+        # The DB never changes under a build id, so compiled advisories are cached by it (oldest dropped).
+        self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
+
+    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
+        wanted = []
+        for package in packages:
+            if package.ecosystem.is_os:
+                found = distro_ecosystem(package, distro)
+                name = package.source_name or package.name
+            else:
+                found = LANGUAGE_ECOSYSTEMS.get(package.ecosystem)
+                name = package.name
+            if found is not None:
+                ecosystem, scheme = found
+                key = (scheme, namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], name))
+                wanted.append((package, key))
+        loaded = self._load(db, {key for _, key in wanted})
+        for package, key in wanted:
+            scheme = key[0]
+            text = installed_version(package)
+            version = parsed(scheme, text)
+            known = loaded[key]
+            spellings = known.spellings(scheme, text)
+            for compiled in known.advisories:
+                fixed_by = affected(compiled, version, spellings)
+                if fixed_by is None:
+                    continue
+                advisory, data = compiled.advisory, compiled.advisory.data
+                finding = make_finding(
+                    package, distro, name=data["name"], advisory_id=advisory.advisory_id,
+                    link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
+                    severity=Severity[data["severity"]], severity_source=data["severity_source"], feed=self.feed,
+                )
+                yield Match(package, finding, frozenset((advisory.advisory_id, data["name"], *data["aliases"])))
+
+    def _load(self, db: FeedDB, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], PackageAdvisories]:
+        """Compiled advisories per (scheme, namespace, package): from the cache, the rest in bulk from the DB."""
+        loaded = {}
+        missing: dict[str, set[tuple[str, str, str]]] = {}
+        for key in keys:
+            hit = self._cache.get((db.build_id, *key))
+            if hit is None:
+                missing.setdefault(key[1], set()).add(key)
+            else:
+                loaded[key] = hit
+        for namespace, namespace_keys in missing.items():
+            rows = db.advisories_for(namespace, (package for _, _, package in namespace_keys))
+            for key in namespace_keys:
+                scheme, _, package = key
+                advisories = tuple(compile_advisory(scheme, a) for a in rows.get(package, ()))
+                loaded[key] = PackageAdvisories.of(scheme, advisories)
+                self._cache[(db.build_id, *key)] = loaded[key]
+        while len(self._cache) > _PACKAGES_CACHED:
+            self._cache.popitem(last=False)
+        return loaded
+
+
+def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
+    ranges = []
+    for _range_type, events in advisory.data["ranges"]:
+        compiled = _compile_range(scheme, events)
+        if compiled is not None:
+            ranges.append(compiled)
+    listed = frozenset(advisory.data["versions"])
+    fixes = sorted((e for events in ranges for e in events if e.kind == "fixed"), key=lambda e: e.version)
+    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes))
+
+
+def _compile_range(scheme: str, events: list[list[str]]) -> tuple[Event, ...] | None:
+    """The range's events in version order ("introduced 0" first); None if any version is unreadable,
+    since a range we cannot read cannot be trusted either way."""
+    compiled = []
+    for kind, text in events:
+        if (kind, text) in (("introduced", "0"), ("limit", "*")):
+            compiled.append(Event(kind, text, None))
+            continue
+        version = parsed(scheme, text)
+        if version is None:
+            return None
+        compiled.append(Event(kind, text, version))
+    bounded = [e for e in compiled if e.version is not None]
+    bounded.sort(key=lambda e: e.version)
+    return tuple([e for e in compiled if e.version is None] + bounded)
+
+
+def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str]) -> str | None:
+    """None if the installed version is not affected; else the version that fixes it ("" if none known).
+
+    `spellings`: how the package's version lists write the installed version (empty: none lists it).
+    """
+    if compiled.listed and spellings:
+        return None if compiled.listed.isdisjoint(spellings) else _next_fix(compiled, version)
+    if version is None:
+        return None
+    for events in compiled.ranges:
+        fixed_by = in_range(events, version)
+        if fixed_by is not None:
+            return fixed_by
+    return None
+
+
+def in_range(events: tuple[Event, ...], version: Version) -> str | None:
+    """OSV's evaluation of one range: walk the events in version order, affected from an `introduced`
+    at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
+    the range from above. None if not affected, else the lowest fix above the version ("" if none)."""
+    limits = [e for e in events if e.kind == "limit"]
+    if limits and not any(e.version is None or version < e.version for e in limits):
+        return None
+    vulnerable = False
+    for event in events:
+        if event.kind == "introduced" and (event.version is None or version >= event.version):
+            vulnerable = True
+        elif event.kind == "fixed" and version >= event.version:
+            vulnerable = False
+        elif event.kind == "last_affected" and version > event.version:
+            vulnerable = False
+    if not vulnerable:
+        return None
+    return next((e.text for e in events if e.kind == "fixed" and e.version > version), "")
+
+
+def _next_fix(compiled: CompiledAdvisory, version: Version | None) -> str:
+    """For a version matched by the explicit list: the lowest `fixed` above it in any range."""
+    if version is None:
+        return ""
+    return next((e.text for e in compiled.fixes if e.version > version), "")
