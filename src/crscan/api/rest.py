@@ -20,11 +20,10 @@ import grpc
 from google.api import annotations_pb2
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, request_response
+from starlette.routing import Router, request_response
 
 from crscan.api.auth import Authenticator
 from crscan.api.errors import ApiError, invalid_argument
@@ -198,14 +197,14 @@ def status_response(code: grpc.StatusCode, message: str, http_status: int | None
     return JSONResponse(body, status_code=http_status or HTTP_STATUS[code])
 
 
-def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authenticator) -> Starlette:
+def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authenticator) -> Router:
+    """The ASGI app: `/healthz` plus every route; all paths reach `dispatch`, so every miss is a Status body."""
     routes = routes_for(bindings)
-
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
 
     async def dispatch(request: Request) -> JSONResponse:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        if raw_path == "/healthz" and request.method == "GET":
+            return JSONResponse({"status": "ok"})
         matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
         chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
         if chosen is None:
@@ -213,10 +212,10 @@ def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authentica
                 allowed = ", ".join(sorted({r.http_method for r, _ in matched}))
                 return status_response(
                     grpc.StatusCode.UNIMPLEMENTED,
-                    f"method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
+                    f"method {request.method} is not allowed on {raw_path}; allowed: {allowed}",
                     http_status=405,
                 )
-            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}")
         route, path_values = chosen
         try:
             message = await _build_request(route, path_values, request)
@@ -241,12 +240,8 @@ def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authentica
             log.exception("unhandled error rendering %s %s", request.method, request.url.path)
             return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Mount("", app=request_response(dispatch)),  # every other path and method; HttpRoute matching decides
-        ]
-    )
+    # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
+    return Router(default=request_response(dispatch))
 
 
 def _peer(request: Request) -> str:
