@@ -132,10 +132,12 @@ CASES = {
     "huge PAX header": (_huge_pax_header(), None, BadTarHeader, "extended header"),
     "huge entry count": (_plain(*[file(f"f{i}") for i in range(1001)]), Limits(max_entries=1000),
                          TooManyEntries, "more than 1000"),
-    "character device": (_plain(Entry("dev/kmem", type=tarfile.CHRTYPE, devmajor=1, devminor=2)), None,
-                         DeviceFile, "/dev/kmem (character device 1:2)"),
-    "block device": (_plain(Entry("dev/sda", type=tarfile.BLKTYPE, devmajor=8)), None,
+    "character device": (_plain(Entry("etc/kmem", type=tarfile.CHRTYPE, devmajor=1, devminor=2)), None,
+                         DeviceFile, "/etc/kmem (character device 1:2)"),
+    "block device": (_plain(Entry("var/lib/sda", type=tarfile.BLKTYPE, devmajor=8)), None,
                      DeviceFile, "block device 8:0"),
+    "device under a /dev look-alike": (_plain(Entry("devices/null", type=tarfile.CHRTYPE, devmajor=1, devminor=3)),
+                                       None, DeviceFile, "/devices/null"),
     "overlong path": (_plain(file("d/" * 2100 + "f")), None, PathTooLong, "characters (limit 4096)"),
     "overlong symlink target": (_plain(symlink("s", "x/" * 2100)), None, PathTooLong, "target has"),
     "bzip2 layer": (b"BZh91AY&SY" + bytes(100), None, UnsupportedCompression, "bzip2"),
@@ -172,6 +174,14 @@ def test_hostile_links_fail_clearly_and_write_nothing(entries, error, text, no_w
         read_image([(HOSTILE, io.BytesIO(compress(tar_bytes(*entries), "gzip")))], Select(["/etc/os-release", "/x"]))
     assert str(raised.value).startswith(f"layer {HOSTILE.digest}: {error.problem}: ")
     assert text in str(raised.value)
+
+
+def test_device_nodes_of_a_debootstrap_dev_are_inert_entries(no_writes):
+    blob = _plain(Entry("dev/null", type=tarfile.CHRTYPE, devmajor=1, devminor=3), file("dev/null-not", "x"),
+                  Entry("dev/console", type=tarfile.CHRTYPE, devmajor=5, devminor=1))
+    contents = read_layer(HOSTILE, io.BytesIO(blob), SELECT)
+    assert list(contents.files) == ["/dev/null-not"]
+    assert "/dev/null" in contents.non_dirs
 
 
 def test_image_size_limit_spans_layers(no_writes):

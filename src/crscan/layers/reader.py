@@ -26,13 +26,16 @@ from crscan.layers.interface import (
     UnsafePath,
 )
 from crscan.layers.limits import Limits
-from crscan.layers.paths import ROOT, PathSet, ancestors, normalize, parent, path_key
+from crscan.layers.paths import ROOT, PathSet, ancestors, is_under, normalize, parent, path_key
 from crscan.model import ImageFile, LayerRef
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 # `.wh..wh.plnk`, `.wh..wh.aufs`: AUFS bookkeeping that some old images still carry; not deletions.
 AUFS_META_PREFIX = ".wh..wh."
+# mmdebstrap/debootstrap root filesystems ship /dev/null, /dev/console…; nothing is ever created from a
+# layer here, so those are inert. A device node anywhere else has no business in an image.
+DEVICE_DIR = "/dev"
 # Records whose payload tarfile reads whole into memory before the member it describes.
 _EXTENDED_HEADER_TYPES = {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
                           tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
@@ -163,7 +166,7 @@ class _LayerReader:
             self.dir_keys.append(path_key(path))
             return
         self.non_dir_keys.append(path_key(path))
-        if member.ischr() or member.isblk():
+        if (member.ischr() or member.isblk()) and not is_under(path, DEVICE_DIR):
             raise DeviceFile(f"{path} ({'character' if member.ischr() else 'block'} device"
                              f" {member.devmajor}:{member.devminor})")
         if member.issym():
@@ -172,7 +175,7 @@ class _LayerReader:
             self._hardlink(path, member)
         elif member.isreg():
             self._regular(tar, path, member)
-        # FIFOs carry no content and hide nothing beyond their own path.
+        # Device nodes under /dev and FIFOs carry no content and hide nothing beyond their own path.
 
     def _whiteout(self, path: str, name: str) -> None:
         directory = parent(path)
