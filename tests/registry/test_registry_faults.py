@@ -12,7 +12,9 @@ from crscan.registry import (
     AuthError,
     DigestMismatch,
     InvalidManifest,
+    ManifestUnknown,
     RegistryClient,
+    RegistryError,
     RegistryUnavailable,
     open_source,
 )
@@ -172,3 +174,17 @@ def test_connection_refused_is_registry_unavailable():
     with RegistryClient(f"127.0.0.1:{port}", max_retries=1, backoff=0.01) as client, \
             pytest.raises(RegistryUnavailable, match="connection failed"):
         client.get_manifest("test/app", "1")
+
+
+def test_error_statuses_map_to_errors_with_the_registry_message(fault_proxy):
+    denied = b'{"errors": [{"code": "DENIED", "message": "requested access to the resource is denied"}]}'
+    fault_proxy.add(Fault(on("GET", "/manifests/denied"), CannedResponse(403, {}, denied)))
+    fault_proxy.add(Fault(on("GET", "/manifests/huge"), CannedResponse(404, {}, b"x" * (8 << 20))))
+    fault_proxy.add(Fault(on("GET", "/manifests/teapot"), CannedResponse(418, {}, b"short and stout")))
+    with RegistryClient(fault_proxy.host) as client:
+        with pytest.raises(AuthError, match="access denied to anonymous access .*DENIED requested access"):
+            client.get_manifest("test/arm64", "denied")
+        with pytest.raises(ManifestUnknown, match=r"test/arm64:huge not found \(HTTP 404\)"):
+            client.get_manifest("test/arm64", "huge")
+        with pytest.raises(RegistryError, match="answered HTTP 418"):
+            client.get_manifest("test/arm64", "teapot")

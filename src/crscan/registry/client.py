@@ -254,11 +254,9 @@ class RegistryClient:
                 raise RegistryUnavailable(f"{what}: {self.base_url} {failure} after {attempt + 1} attempts")
             status = response.status_code
             if status == 401:
-                response.read()
-                response.close()
+                detail = _error_detail(_small_body(response))
                 if authenticated_after_challenge:
-                    raise AuthError(f"{what}: {self.registry} rejected {self._who()} (HTTP 401"
-                                    f"{_error_detail(response)})")
+                    raise AuthError(f"{what}: {self.registry} rejected {self._who()} (HTTP 401{detail})")
                 self._answer_challenge(response, scope, what)
                 authenticated_after_challenge = True
                 continue
@@ -270,9 +268,7 @@ class RegistryClient:
                 continue
             if 200 <= status < 300:
                 return response
-            response.read()
-            response.close()
-            raise self._error_for(response, what)
+            raise self._error_for(response, _error_detail(_small_body(response)), what)
 
     def _auth_headers(self, scope: str) -> dict[str, str]:
         challenge = self._challenge
@@ -311,8 +307,8 @@ class RegistryClient:
     def _backoff(self, attempt: int) -> float:
         return min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))
 
-    def _error_for(self, response: httpx.Response, what: str) -> RegistryError:
-        status, detail = response.status_code, _error_detail(response)
+    def _error_for(self, response: httpx.Response, detail: str, what: str) -> RegistryError:
+        status = response.status_code
         if status == 404:
             kind = BlobUnknown if "/blobs/" in response.request.url.path else ManifestUnknown
             return kind(f"{what} not found (HTTP 404{detail})")
@@ -384,11 +380,25 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _small_body(response: httpx.Response, limit: int = 64 << 10) -> bytes:
+    """At most `limit` bytes of an error response's body (enough for its message), then close it."""
+    body = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
+    return bytes(body[:limit])
+
+
+def _error_detail(body: bytes) -> str:
     """`: CODE message` from a registry's `{"errors": [...]}` body, when it sent one."""
     try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
+        first = json.loads(body)["errors"][0]
         return f": {first.get('code', '')} {first.get('message', '')}".rstrip()
-    except (ValueError, AttributeError, IndexError, TypeError, httpx.ResponseNotRead):
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError):
         return ""
