@@ -59,10 +59,6 @@ class Cataloger(ABC):
         """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings."""
 
 
-def warning(path: str, problem: object) -> str:
-    return f"{path}: {problem}"
-
-
 class FileCataloger(Cataloger):
     """A cataloger that reads each wanted file on its own (language ecosystems)."""
 
