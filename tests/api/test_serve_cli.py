@@ -186,3 +186,16 @@ def test_serve_rejects_bad_options_without_a_traceback(tmp_path, bad):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert bad[0].lstrip("-").split("-")[0] in result.stderr
+
+
+def test_serve_reports_an_unusable_database_in_one_line(tmp_path):
+    result = subprocess.run(
+        [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--no-auth", "--http-port", "0", "--grpc-port", "0",
+         "--database-url", f"sqlite:///{tmp_path}/missing/dir/crscan.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot prepare the database" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -79,12 +79,12 @@ class ApiServer:
         self._grpc, self.grpc_port = create_grpc_server(
             self._authenticator, self.tls, self.settings.host, self.settings.grpc_port
         )
-        self.public_address = self.settings.public_address or self._default_public_address()
-        bindings = bind_services([*self._servicers, EndpointServicer(self.public_address)])
-        for binding in bindings:
-            binding.add_to_server(binding.servicer, self._grpc)
-        self._grpc.start()
         try:
+            self.public_address = self.settings.public_address or self._default_public_address()
+            bindings = bind_services([*self._servicers, EndpointServicer(self.public_address)])
+            for binding in bindings:
+                binding.add_to_server(binding.servicer, self._grpc)
+            self._grpc.start()
             self._start_http(build_rest_app(bindings, self._authenticator))
         except BaseException:
             self._grpc.stop(None)

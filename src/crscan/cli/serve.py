@@ -34,6 +34,8 @@ def serve(
 ) -> None:
     """Serve the Container Registry scanner API (gRPC + REST) until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.lower() != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin chatter on every start
     flags = {
         "data_dir": data_dir,
         "host": host,
@@ -50,7 +52,9 @@ def serve(
     # Imported here: the server stack is heavy and the other verbs do not need it.
     from crscan.api.server import ApiServer, authenticator_for
     from crscan.api.servicers import build_servicers
-    from crscan.store import Store
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crscan.store import Store, StoreError
 
     try:
         settings = Settings.resolve(flags)
@@ -63,9 +67,15 @@ def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.effective_database_url)
-    store.migrate()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.effective_database_url)
+        store.migrate()
+    except (OSError, StoreError, SQLAlchemyError) as e:
+        log.debug("database setup failed", exc_info=True)
+        summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        typer.echo(f"crscan serve: error: cannot prepare the database: {summary}", err=True)
+        raise typer.Exit(1) from None
     server = ApiServer(settings, build_servicers(store), authenticator, log_level=log_level)
     try:
         server.start()
