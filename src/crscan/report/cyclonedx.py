@@ -14,6 +14,7 @@ from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -54,7 +55,8 @@ def to_bom(report: ScanReport) -> Bom:
     )
     bom = Bom(metadata=BomMetaData(
         component=image,
-        tools=[Component(type=ComponentType.APPLICATION, name="crscan", version=crscan.__version__)],
+        tools=ToolRepository(components=[Component(type=ComponentType.APPLICATION, name="crscan",
+                                                   version=crscan.__version__)]),
     ))
     refs = _BomRefs()
     if report.distro is not None:
@@ -159,7 +161,7 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnera
         affects=[
             BomTarget(ref=component.bom_ref.value, versions=[
                 BomTargetVersionRange(version=finding.version, status=ImpactAnalysisAffectedStatus.AFFECTED),
-            ])
+            ] if finding.version else None)
             for finding, component in pairs
         ],
     )

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from hypothesis import given, settings
+
+from crscan.model import Ecosystem, Package, ScanReport
+from crscan.report import render
+from tests.report import facts
+from tests.report.strategies import reports
+
+VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
+
+
+def rendered(report: ScanReport) -> tuple[str, dict]:
+    stream = io.StringIO()
+    render(report, "cyclonedx", stream, color=False)
+    return stream.getvalue(), json.loads(stream.getvalue())
+
+
+def validation_error(text: str) -> str | None:
+    error = VALIDATOR.validate_str(text)
+    return None if error is None else str(error.data.message)
+
+
+def properties(item: dict) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in item.get("properties", [])}
+
+
+def test_sbom_validates_with_the_library_validator():
+    text, bom = rendered(facts.bookworm_report())
+    assert validation_error(text) is None
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
+
+
+def test_image_is_the_described_component():
+    _, bom = rendered(facts.bookworm_report())
+    image = bom["metadata"]["component"]
+    assert image["type"] == "container" and image["name"] == "registry.example.com/shop/web:1.4"
+    assert image["version"] == facts.bookworm_report().digest
+    assert properties(image) == {"crscan:feed_build_id": "20261127T0300Z-7f3a"}
+
+
+def test_components_carry_purl_bom_ref_path_and_layer():
+    _, bom = rendered(facts.bookworm_report())
+    by_name = {c["name"]: c for c in bom["components"]}
+    assert by_name["debian"]["type"] == "operating-system" and by_name["debian"]["version"] == "12"
+    openssl = by_name["openssl"]
+    assert openssl["purl"] == "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"
+    assert openssl["bom-ref"] == openssl["purl"]
+    assert properties(openssl) == {
+        "crscan:ecosystem": "dpkg", "crscan:path": "/var/lib/dpkg/status", "crscan:arch": "amd64",
+        "crscan:source_name": "openssl", "crscan:source_version": "3.0.11-1~deb12u2",
+        "crscan:layer:digest": facts.BASE.digest, "crscan:layer:diff_id": facts.BASE.diff_id,
+    }
+    assert by_name["django"]["purl"] == "pkg:pypi/django@3.2"
+    assert len(bom["components"]) == 1 + len(facts.bookworm_report().packages)
+
+
+def test_one_vulnerability_per_id_affecting_every_package_it_was_found_in():
+    _, bom = rendered(facts.bookworm_report())
+    vulns = {v["id"]: v for v in bom["vulnerabilities"]}
+    assert set(vulns) == {f.name for f in facts.FINDINGS}
+    refs = {c["bom-ref"] for c in bom["components"]}
+    for vuln in vulns.values():
+        assert {a["ref"] for a in vuln["affects"]} <= refs
+    shared = vulns["CVE-2023-5678"]
+    assert sorted(a["ref"] for a in shared["affects"]) == sorted([facts.LIBSSL3.purl, facts.OPENSSL.purl])
+    assert shared["affects"][0]["versions"] == [{"version": "3.0.11-1~deb12u2", "status": "affected"}]
+    assert shared["ratings"] == [{"source": {"name": "debian"}, "severity": "medium"}]
+    assert shared["recommendation"] == "Upgrade to libssl3 3.0.13-1~deb12u1, openssl 3.0.13-1~deb12u1"
+    assert shared["source"] == {"name": "debian", "url": "https://security-tracker.debian.org/tracker/CVE-2023-5678"}
+
+
+def test_vulnerability_keeps_advisory_id_rating_and_fix():
+    _, bom = rendered(facts.bookworm_report())
+    admindocs = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2021-33203")
+    assert admindocs["references"] == [{"id": "GHSA-68w8-qjq3-2gfm", "source": {"name": "osv"}}]
+    assert admindocs["ratings"] == [{"source": {"name": "ghsa"}, "severity": "medium"}]
+    assert admindocs["recommendation"] == "Upgrade to django 3.2.4"
+    assert [a["ref"] for a in admindocs["affects"]] == ["pkg:pypi/django@3.2"]
+    unfixed = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2010-4756")
+    assert "recommendation" not in unfixed and unfixed["ratings"][0]["severity"] == "info"
+
+
+def test_same_purl_twice_gets_distinct_bom_refs():
+    other_venv = dataclasses.replace(facts.DJANGO, path="/opt/venv/lib/python3.11/site-packages/"
+                                                       "Django-3.2.dist-info/METADATA")
+    report = dataclasses.replace(facts.bookworm_report(), packages=facts.bookworm_report().packages + (other_venv,))
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    django_refs = [c["bom-ref"] for c in bom["components"] if c["name"] == "django"]
+    assert len(django_refs) == 2 and len(set(django_refs)) == 2
+    # The finding names the first Django's path, so it affects that component only.
+    admindocs = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2021-33203")
+    assert [a["ref"] for a in admindocs["affects"]] == ["pkg:pypi/django@3.2"]
+
+
+def test_finding_for_an_unlisted_package_gets_a_component():
+    report = dataclasses.replace(facts.bookworm_report((facts.LODASH_PROTO,)), packages=())
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    assert [a["ref"] for a in bom["vulnerabilities"][0]["affects"]] == ["npm:lodash@4.17.4"]
+    assert [c["name"] for c in bom["components"] if c["type"] == "library"] == ["lodash"]
+
+
+@pytest.mark.parametrize("purl", ["pkg:", "not a purl", "pkg:pypi/"])
+def test_malformed_purl_is_left_out_and_the_sbom_stays_valid(purl):
+    broken = Package(Ecosystem.PYPI, "django", "3.2", purl=purl, path=facts.DJANGO_METADATA)
+    report = dataclasses.replace(facts.bookworm_report((facts.DJANGO_ADMINDOCS,)), packages=(broken,))
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    django = next(c for c in bom["components"] if c["name"] == "django")
+    assert "purl" not in django and django["bom-ref"] == "pip:django@3.2"
+
+
+def test_validator_catches_a_broken_sbom():
+    text, bom = rendered(facts.bookworm_report())
+    bom["vulnerabilities"][0]["ratings"][0]["severity"] = "moderate"
+    assert validation_error(json.dumps(bom)) is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(report=reports)
+def test_any_report_is_a_valid_sbom(report):
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    text.encode("utf-8")
+    assert len(bom.get("vulnerabilities", [])) == len({f.name for f in report.findings})
+    refs = [c["bom-ref"] for c in bom.get("components", [])]
+    assert len(refs) == len(set(refs)) >= len(report.packages) + (report.distro is not None)
+    assert {a["ref"] for v in bom.get("vulnerabilities", []) for a in v["affects"]} <= set(refs)
