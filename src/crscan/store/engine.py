@@ -38,7 +38,8 @@ def make_engine(database_url: str) -> Engine:
             raise StoreError(
                 f"database URL uses driver {url.get_driver_name()!r}: use postgresql+psycopg://… (psycopg 3)"
             )
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per request; a dropped connection is discarded on its first error.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
     raise StoreError(
         f"database URL scheme {url.drivername!r} is not supported: use sqlite:///PATH or postgresql+psycopg://…"
     )

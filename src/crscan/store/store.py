@@ -348,14 +348,17 @@ class Store(ScanSink):
         model = schema.ScanResult
         with self.sessions() as session:
             if image_id:
-                self._get(session, schema.Image, image_id, "image")
                 query = select(model).where(model.image_id == image_id)
+                scope = (schema.Image, image_id, "image")
             else:
-                self._get(session, schema.Repository, repository_id, "repository")
                 query = select(model).where(model.repository_id == repository_id)
+                scope = (schema.Repository, repository_id, "repository")
             if status is not None:
                 query = query.where(model.status == status)
-            return _keyset(session, query, SCAN_ORDERS[order.key] + (model.id,), order.descending, after, limit)
+            page = _keyset(session, query, SCAN_ORDERS[order.key] + (model.id,), order.descending, after, limit)
+            if not page.rows:  # rows prove the scope exists; only an empty page needs the extra lookup
+                self._require(session, *scope)
+            return page
 
     def list_findings(
         self,
@@ -370,7 +373,6 @@ class Store(ScanSink):
         """Findings of a scan result; findings never change, so the cursor is just the last row's id."""
         model = schema.FindingRow
         with self.sessions() as session:
-            self._get(session, schema.ScanResult, scan_result_id, "scan result")
             query = select(model).where(model.scan_result_id == scan_result_id)
             if severity is not None:
                 query = query.where(model.severity == severity)
@@ -378,7 +380,10 @@ class Store(ScanSink):
                 query = query.where(model.name == name)
             columns = FINDING_ORDERS[order.key] + (model.id,)
             after = _values_of(session, model, after_id, columns, scan_result_id=scan_result_id)
-            return _keyset(session, query, columns, order.descending, after, limit)
+            page = _keyset(session, query, columns, order.descending, after, limit)
+            if not page.rows:
+                self._require(session, schema.ScanResult, scan_result_id, "scan result")
+            return page
 
     def list_registries(
         self, folder_id: str, *, name: str | None, order: Order, after_id: str | None, limit: int
@@ -448,6 +453,12 @@ class Store(ScanSink):
         if row is None:
             raise NotFound(resource, row_id)
         return row
+
+    @staticmethod
+    def _require(session: Session, model, row_id: str, resource: str) -> None:
+        """Like `_get` without loading the row (and its eager relationships)."""
+        if session.scalar(select(model.id).where(model.id == row_id)) is None:
+            raise NotFound(resource, row_id)
 
     def _running_scan(self, session: Session, scan_result_id: str) -> schema.ScanResult:
         result = self._get(session, schema.ScanResult, scan_result_id, "scan result")
