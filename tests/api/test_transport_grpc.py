@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+import yandexcloud
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
 from yandex.cloud.containerregistry.v1.image_service_pb2 import GetImageRequest
 from yandex.cloud.containerregistry.v1.image_service_pb2_grpc import ImageServiceStub
@@ -101,3 +102,11 @@ def test_tls_is_required_and_verified(api, tmp_path):
         with pytest.raises(grpc.RpcError) as untrusted:
             ApiEndpointServiceStub(channel).List(request, timeout=5)
     assert untrusted.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_sdk_can_reach_the_server_by_loopback_ip(api):
+    """The generated certificate also names 127.0.0.1, so an IP endpoint verifies too."""
+    port = api.server.grpc_port
+    sdk = yandexcloud.SDK(endpoint=f"127.0.0.1:{port}", iam_token=TOKEN, root_certificates=api.ca)
+    listed = sdk.client(ApiEndpointServiceStub).List(ListApiEndpointsRequest())
+    assert {e.address for e in listed.endpoints} == {f"localhost:{port}"}

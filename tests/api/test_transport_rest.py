@@ -148,3 +148,23 @@ def test_bearer_token_reaches_the_auth_hook_over_rest(api):
 def test_healthz(api):
     response = api.http.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_delete_and_cancel_routes_return_operations(api):
+    seeded = seed_scanned_image(api.store)
+    running = api.http.post(SCANS, json={"imageId": seeded.image_id}).json()
+
+    cancelled = api.http.get(f"/operations/{running['id']}:cancel")
+    deleted = api.http.delete(f"/container-registry/v1/images/{seeded.image_id}")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["done"] is True and cancelled.json()["error"]["code"] == 1  # CANCELLED
+    assert deleted.status_code == 200, deleted.text
+    body = deleted.json()
+    assert body["done"] is True
+    assert body["metadata"] == {
+        "@type": "type.googleapis.com/yandex.cloud.containerregistry.v1.DeleteImageMetadata",
+        "imageId": seeded.image_id,
+    }
+    assert body["response"]["@type"] == "type.googleapis.com/google.protobuf.Empty"
+    assert_status(api.http.get(f"/container-registry/v1/images/{seeded.image_id}"), 404, 5)
