@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crscan.catalog import catalog_image, default_catalogers, wants_any
+from crscan.catalog import catalog_image, catalog_version, default_catalogers, wants_any
 from crscan.catalog.interface import Cataloger, CatalogResult
 from crscan.model import Distro, Ecosystem
 from tests.catalog.helpers import file, image_files
@@ -73,3 +73,15 @@ def test_wants_any_is_the_union():
 def test_empty_image():
     inventory = catalog_image({"/hello": file("/hello", b"static binary", mode=0o755)})
     assert inventory.distro is None and inventory.packages == () and inventory.warnings == ()
+
+
+def test_catalog_version_names_every_cataloger_and_changes_with_a_bump():
+    catalogers = default_catalogers()
+    version = catalog_version(catalogers)
+    assert version.split(",") == sorted(f"{c.name}={c.version}" for c in catalogers)
+    assert "dpkg=1" in version.split(",")
+
+    class BumpedDpkg(type(catalogers[0])):
+        version = catalogers[0].version + 1
+
+    assert catalog_version([BumpedDpkg(), *catalogers[1:]]) != version

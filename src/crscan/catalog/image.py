@@ -36,6 +36,12 @@ def default_catalogers() -> tuple[Cataloger, ...]:
             ComposerCataloger(), DotnetCataloger())
 
 
+def catalog_version(catalogers: Sequence[Cataloger] | None = None) -> str:
+    """'apk=1,dotnet-deps=1,…': store it with a cached inventory; a cataloger bump invalidates the cache."""
+    catalogers = default_catalogers() if catalogers is None else catalogers
+    return ",".join(sorted(f"{c.name}={c.version}" for c in catalogers))
+
+
 def wants_any(catalogers: Sequence[Cataloger], path: str, mode: int, size: int) -> bool:
     """The layer reader's file filter: keep a file if any cataloger (or distro detection) wants it."""
     return any(c.wants(path, mode, size) for c in catalogers) or any(glob_match(g, path) for g in DISTRO_GLOBS)
