@@ -26,11 +26,11 @@ class AlpineMatcher(Matcher):
         if distro is None or distro.id != "alpine" or not release(distro):
             return
         namespace = namespaces.alpine(release(distro))
-        for package in packages:
-            if package.ecosystem is not Ecosystem.APK:
-                continue
+        ours = [p for p in packages if p.ecosystem is Ecosystem.APK]
+        rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
+        for package in ours:
             installed = parsed("apk", installed_version(package))
-            for advisory in db.advisories(namespace, package.source_name or package.name):
+            for advisory in rows.get(package.source_name or package.name, ()):
                 fixed = advisory.data["fixed_version"]
                 if fixed == NOT_AFFECTED or installed is None:
                     continue

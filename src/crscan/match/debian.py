@@ -29,11 +29,11 @@ class DebianMatcher(Matcher):
         if distro is None or distro.id != "debian" or not codename(distro):
             return
         namespace = namespaces.debian(codename(distro))
-        for package in packages:
-            if package.ecosystem is not Ecosystem.DPKG:
-                continue
+        ours = [p for p in packages if p.ecosystem is Ecosystem.DPKG]
+        rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
+        for package in ours:
             installed = parsed("deb", installed_version(package))
-            for advisory in db.advisories(namespace, package.source_name or package.name):
+            for advisory in rows.get(package.source_name or package.name, ()):
                 fixed_by = vulnerable(installed, advisory.data)
                 if fixed_by is None:
                     continue
