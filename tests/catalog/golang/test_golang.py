@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -87,3 +88,45 @@ def test_corrupt_buildinfo_lengths_are_warnings(go_binaries):
     data[at + 32:at + 37] = b"\xff\xff\xff\xff\x0f"  # Go version length: 4 GiB
     result = GoBinaryCataloger().catalog({"/app": file("/app", bytes(data), mode=0o755)})
     assert result.packages == () and "runs past the section" in result.warnings[0]
+
+
+# Go < 1.18 stored two pointers to Go string headers instead of inline strings. Go 1.19 cannot produce such a
+# binary, so the layout is assembled here (per Go's src/debug/buildinfo/buildinfo.go) and placed into a real
+# ELF (/bin/true) with objcopy: `.go.buildinfo` holds the header, `.gostrings` (at a fixed address) the
+# string headers and bytes they point at. Sentinels are cmd/go's modinfo start/end markers.
+OLD_BASE = 0x900000
+SENTINEL_START = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"
+SENTINEL_END = b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+
+
+def old_format_binary(tmp_path: Path, version_pointer: int = OLD_BASE) -> bytes:
+    if shutil.which("objcopy") is None:
+        pytest.skip("needs binutils' objcopy")
+    version = b"go1.16.15"
+    modinfo = (SENTINEL_START + b"path\tgithub.com/example/tool\nmod\tgithub.com/example/tool\tv1.2.3\th1:abc=\n"
+               b"dep\tgolang.org/x/text\tv0.3.5\th1:def=\n" + SENTINEL_END)
+    strings = (struct.pack("<QQ", OLD_BASE + 32, len(version)) +
+               struct.pack("<QQ", OLD_BASE + 32 + len(version), len(modinfo)) + version + modinfo)
+    header = b"\xff Go buildinf:" + bytes([8, 0]) + struct.pack("<QQ", version_pointer, OLD_BASE + 16)
+    (tmp_path / "strings").write_bytes(strings)
+    (tmp_path / "header").write_bytes(header)
+    subprocess.run(["objcopy", "--add-section", f".gostrings={tmp_path / 'strings'}",
+                    "--set-section-flags", ".gostrings=alloc,contents,load,readonly,data",
+                    "--change-section-address", f".gostrings={OLD_BASE:#x}",
+                    "--add-section", f".go.buildinfo={tmp_path / 'header'}", "/bin/true", str(tmp_path / "tool")],
+                   check=True, capture_output=True)
+    return (tmp_path / "tool").read_bytes()
+
+
+def test_pre_go_1_18_pointer_format(tmp_path):
+    packages = parse_buildinfo(old_format_binary(tmp_path), "/usr/bin/tool")
+    # a binary built by `go install module@version` carries its main module's version: reported too
+    assert [(p.name, p.version) for p in packages] == [
+        ("stdlib", "v1.16.15"), ("github.com/example/tool", "v1.2.3"), ("golang.org/x/text", "v0.3.5")]
+
+
+def test_pre_go_1_18_dangling_pointer_is_a_warning(tmp_path):
+    data = old_format_binary(tmp_path, version_pointer=0xDEAD0000)
+    result = GoBinaryCataloger().catalog({"/usr/bin/tool": file("/usr/bin/tool", data, mode=0o755)})
+    assert result.packages == ()
+    assert result.warnings == ("/usr/bin/tool: address 0xdead0000 (+16) is in no section of the file",)

@@ -1,19 +1,23 @@
 """Go binaries: the module graph and toolchain version the linker stores in `.go.buildinfo`.
 
-Go ≥ 1.18 writes the blob inline: a 32-byte header ("\\xff Go buildinf:", pointer size, flags with bit 2
-set), then two varint-length-prefixed strings: the Go version and the module info. The module info is
-`runtime/debug.BuildInfo` text between two 16-byte sentinels: `path`, `mod`, `dep`, `=>` lines.
+The section starts with a 32-byte header: "\\xff Go buildinf:", the pointer size, and flags (bit 0: big
+endian, bit 1: strings inline). Go ≥ 1.18 writes them inline, as two varint-length-prefixed strings (the
+Go version, the module info); older Go writes two pointers to Go string headers (data pointer, length)
+elsewhere in the binary. The module info is `runtime/debug.BuildInfo` text between two 16-byte sentinels:
+`path`, `mod`, `dep`, `=>` lines. Layout from Go's src/debug/buildinfo/buildinfo.go.
 """
 
 from __future__ import annotations
 
-from crscan.catalog.elf import elf_section
+import struct
+
+from crscan.catalog.elf import Elf, parse_elf
 from crscan.catalog.interface import CatalogError
 from crscan.catalog.purl import purl
 from crscan.model import Ecosystem, Package
 
 BUILDINFO_MAGIC = b"\xff Go buildinf:"
-FLAG_INLINE_STRINGS = 0x2
+FLAG_BIG_ENDIAN, FLAG_INLINE_STRINGS = 0x1, 0x2
 SENTINEL_LENGTH = 16
 MAX_STRING = 1 << 20  # real module info is a few KiB; a bigger length is corruption
 
@@ -21,15 +25,17 @@ MAX_STRING = 1 << 20  # real module info is a few KiB; a bigger length is corrup
 def parse_buildinfo(data: bytes, path: str) -> list[Package]:
     """The binary's Go modules (deps, and the main module when it has a real version) plus `stdlib`;
     an ELF that is not a Go binary yields nothing."""
-    blob = elf_section(data, ".go.buildinfo", path)
+    elf = parse_elf(data, path)
+    blob = elf.section(".go.buildinfo")
     if blob is None:
         return []
     if not blob.startswith(BUILDINFO_MAGIC) or len(blob) < 32:
         raise CatalogError(f"{path}: .go.buildinfo section lacks the build info header")
-    if not blob[15] & FLAG_INLINE_STRINGS:
-        raise CatalogError(f"{path}: build info from Go < 1.18 (pointer format) is not supported")
-    go_version, offset = _varint_string(blob, 32, path)
-    module_info, _ = _varint_string(blob, offset, path)
+    if blob[15] & FLAG_INLINE_STRINGS:
+        go_version, offset = _varint_string(blob, 32, path)
+        module_info, _ = _varint_string(blob, offset, path)
+    else:
+        go_version, module_info = _pointed_strings(elf, blob)
     if not go_version.startswith("go"):
         raise CatalogError(f"{path}: build info Go version {go_version[:40]!r} is not a Go version")
     packages = [_package("stdlib", _toolchain_version(go_version), path)]
@@ -52,6 +58,22 @@ def _varint_string(blob: bytes, offset: int, path: str) -> tuple[str, int]:
     if length > MAX_STRING or offset + length > len(blob):
         raise CatalogError(f"{path}: build info string of {length} bytes runs past the section")
     return blob[offset:offset + length].decode("utf-8", "replace"), offset + length
+
+
+def _pointed_strings(elf: Elf, blob: bytes) -> tuple[str, str]:
+    """Go < 1.18: the header holds addresses of the version's and the module info's string headers."""
+    pointer_size = blob[14]
+    if pointer_size not in (4, 8):
+        raise CatalogError(f"{elf.path}: build info pointer size {pointer_size} is neither 4 nor 8")
+    word = ("<>"[blob[15] & FLAG_BIG_ENDIAN]) + ("I" if pointer_size == 4 else "Q")
+    strings = []
+    for slot in (16, 16 + pointer_size):
+        header_address, = struct.unpack_from(word, blob, slot)
+        data_address, length = struct.unpack(word[0] + word[1] * 2, elf.read_address(header_address, 2 * pointer_size))
+        if length > MAX_STRING:
+            raise CatalogError(f"{elf.path}: build info string of {length} bytes is implausible")
+        strings.append(elf.read_address(data_address, length).decode("utf-8", "replace") if length else "")
+    return strings[0], strings[1]
 
 
 def _toolchain_version(go_version: str) -> str:
