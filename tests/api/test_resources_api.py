@@ -85,6 +85,9 @@ def test_registry_list_is_per_folder_by_name_and_pages(client, folder, served):
     fails(lambda: client("registry", "List", registries.ListRegistriesRequest()), INVALID, "folder_id is required")
     fails(lambda: client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id, filter='id="x"')),
           INVALID, "unknown field 'id'")
+    fails(lambda: client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id,
+                                                                            filter='name="UPPER"')),
+          INVALID, "invalid value 'UPPER' for name", "3-63 characters")
     fails(lambda: client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id, page_size=1001)),
           INVALID, "page_size")
 
@@ -116,6 +119,9 @@ def test_repository_get_and_get_by_name(client, registry_with_images):
           INVALID, "repository_name 'noslash' is malformed")
     fails(lambda: client("repository", "Get", repositories.GetRepositoryRequest(repository_id="crt" + "0" * 60)),
           INVALID, "repository_id is too long")
+    for hostile in (f"{registry.id}/Team/App", f"{registry.id}/team/app\x00", f"{registry.id}/../etc"):
+        fails(lambda: client("repository", "GetByName", repositories.GetRepositoryByNameRequest(
+            repository_name=hostile)), INVALID, "repository path may hold only")
 
 
 def test_repository_list_by_registry_or_folder_with_filter_and_order(client, registry_with_images, folder):

@@ -182,6 +182,8 @@ def test_list_vulnerabilities_filters_orders_and_pages(client, many_findings, fi
         ("filter", 'package="openssl"', ["unknown field 'package'", "severity"]),
         ("filter", "severity=HIGH", ["must be in double quotes"]),
         ("filter", 'severity>"HIGH"', ["unsupported operator '>'"]),
+        ("filter", 'name="CVE-1\x00"', ["contains control characters"]),
+        ("filter", 'name="' + "x" * 1000 + '"', ["filter is too long"]),
         ("order_by", "scannedAt", ["unknown field 'scannedAt'"]),
         ("order_by", "severity asc", ["severity takes no direction"]),
         ("order_by", "name sideways", ["direction must be asc or desc"]),

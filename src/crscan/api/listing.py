@@ -27,6 +27,8 @@ from crscan.api.errors import ApiError, invalid_argument
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_PAGE_TOKEN_LENGTH = 100
+MAX_FILTER_LENGTH = 1000  # the protos' `length: "<=1000"` / `"<=100"` on filter / order_by
+MAX_ORDER_BY_LENGTH = 100
 
 _TOKEN_VERSION = 1
 _MAC_LENGTH = 12
@@ -57,6 +59,8 @@ def parse_filter(text: str, fields: Mapping[str, Callable[[str], object]]) -> di
     `fields` maps each accepted field name to a converter that raises ValueError (with a message) for a value
     it does not accept. Every rejection names the offending part.
     """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid_argument(f"filter is too long: {len(text)} characters, at most {MAX_FILTER_LENGTH}")
     tokens = _tokenize_filter(text)
     result: dict[str, object] = {}
     position = 0
@@ -88,6 +92,8 @@ def parse_filter(text: str, fields: Mapping[str, Callable[[str], object]]) -> di
         if field[1] in result:
             raise invalid_argument(f"filter: {field[1]} is given more than once")
         raw = re.sub(r"\\(.)", r"\1", operand[1][1:-1])
+        if not raw.isprintable():
+            raise invalid_argument(f"filter: the value of {field[1]} contains control characters")
         try:
             result[field[1]] = fields[field[1]](raw)
         except ValueError as exc:
@@ -120,6 +126,8 @@ def parse_order_by(
 ) -> OrderBy:
     """`field [asc|desc]` → OrderBy. `fields` maps accepted spellings to the store's key names; keys in
     `fixed_direction` have one meaningful direction ("critical first") and refuse asc/desc."""
+    if len(text) > MAX_ORDER_BY_LENGTH:
+        raise invalid_argument(f"order_by is too long: {len(text)} characters, at most {MAX_ORDER_BY_LENGTH}")
     words = text.split()
     if not words:
         return default

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
 
@@ -13,9 +15,12 @@ from crscan.store import Order, Store, messages
 MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
 
 
+REGISTRY_NAME = re.compile(r"[a-z][-a-z0-9]{1,61}[a-z0-9]")  # the protos' pattern for registry names
+
+
 def _registry_name(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
+    if not REGISTRY_NAME.fullmatch(value):
+        raise ValueError("a registry name is 3-63 characters of lowercase letters, digits and '-'")
     return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from yandex.cloud.containerregistry.v1 import repository_service_pb2, repository_service_pb2_grpc
 
 from crscan import ids
@@ -14,11 +16,17 @@ ORDER_FIELDS = {"name": "name"}
 DEFAULT_ORDER = OrderBy("name", descending=False)
 
 
+# The protos' pattern for repository names: lowercase components joined by [._-], separated by "/".
+REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+
+
 def split_repository_name(value: str) -> tuple[str, str]:
-    """"crp…/library/debian" → ("crp…", "library/debian"); ValueError naming what is missing."""
+    """"crp…/library/debian" → ("crp…", "library/debian"); ValueError naming what is wrong."""
     registry_id, _, path = value.partition("/")
     if not path:
         raise ValueError('expected "<registry id>/<repository path>"')
+    if not REPOSITORY_PATH.fullmatch(path):
+        raise ValueError("the repository path may hold only lowercase letters, digits, '.', '_', '-' and '/'")
     try:
         ids.check_id(registry_id, "registry id")
     except ids.InvalidId as exc:
