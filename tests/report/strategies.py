@@ -18,7 +18,7 @@ distros = st.builds(Distro, id=st.text(_chars, min_size=1, max_size=20), version
 # The catalog only ever builds well-formed purls; their parts still come from the image.
 purls = st.builds(lambda type_, name, version: PackageURL(type=type_, name=name, version=version or None).to_string(),
                   st.sampled_from(["deb", "apk", "rpm", "pypi", "npm", "golang"]),
-                  st.text("abcxyz019-._~ %/@?#:+é日", min_size=1, max_size=20),
+                  st.text("abcxyz019-._~ %/@?#:+é日", max_size=20).map(lambda tail: "n" + tail),  # never empty
                   st.text("abcxyz019-._~ %/@?#:+é日", max_size=20))
 packages = st.builds(
     Package, ecosystem=st.sampled_from(list(Ecosystem)), name=st.text(_chars, min_size=1, max_size=40), version=text,

@@ -125,7 +125,7 @@ def test_validator_catches_a_broken_sbom():
     assert validation_error(json.dumps(bom)) is not None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(report=reports)
 def test_any_report_is_a_valid_sbom(report):
     text, bom = rendered(report)

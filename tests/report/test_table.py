@@ -114,7 +114,7 @@ def test_control_characters_cannot_drive_the_terminal():
 OS_SOURCES = {"dpkg", "apk", "rpm"}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(report=reports)
 def test_any_report_renders_every_group_on_terminal_and_plain(report):
     sources = {f.source for f in report.findings} | {p.ecosystem.value for p in report.packages}
