@@ -74,6 +74,23 @@ def api(database_url, tmp_path) -> Iterator[RunningApi]:
         store.close()
 
 
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory) -> Iterator[RunningApi]:
+    """Real servicers on one seeded SQLite store, for a module's tests of pure transport behaviour.
+
+    Tests that write, or whose answer depends on the backend, use `api` instead.
+    """
+    directory = tmp_path_factory.mktemp("shared-api")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store.migrate()
+    seed_scanned_image(store)
+    try:
+        with running_api(directory / "data", build_servicers(store), store) as running:
+            yield running
+    finally:
+        store.close()
+
+
 @dataclass(frozen=True)
 class Seeded:
     registry_id: str

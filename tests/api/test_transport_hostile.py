@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from crscan.api.servicers import build_servicers
-from crscan.store import Store
-from tests.api.conftest import running_api, seed_scanned_image
 
 TEMPLATES = [
     "/container-registry/v1/scans",
@@ -40,19 +35,6 @@ bodies = st.one_of(
 )
 
 
-@pytest.fixture(scope="module")
-def sqlite_api(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("hostile")
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
-    store.migrate()
-    seed_scanned_image(store)
-    try:
-        with running_api(directory / "data", build_servicers(store), store) as running:
-            yield running
-    finally:
-        store.close()
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     template=st.sampled_from(TEMPLATES),
@@ -61,16 +43,16 @@ def sqlite_api(tmp_path_factory):
     query=queries,
     body=bodies,
 )
-def test_hostile_requests_get_deliberate_answers(sqlite_api, template, segment, method, query, body):
+def test_hostile_requests_get_deliberate_answers(shared_api, template, segment, method, query, body):
     path = template.format(quote(segment, safe="%:"))
-    request = sqlite_api.http.build_request(
+    request = shared_api.http.build_request(
         method,
         path,
         params=query,
         content=body if isinstance(body, bytes) else None,
         json=body if isinstance(body, dict) else None,
     )
-    response = sqlite_api.http.send(request)
+    response = shared_api.http.send(request)
 
     assert response.status_code != 500, response.text
     if response.status_code != 200:

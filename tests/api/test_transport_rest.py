@@ -107,32 +107,32 @@ def test_query_parameters_accept_camel_and_snake_case(api):
         ({"imageId": "crp0", "pageSize": "99999999999999999999"}, ["pageSize"]),
     ],
 )
-def test_bad_query_values_are_400_naming_the_parameter(api, query, mentions):
-    assert_status(api.http.get(SCANS, params=query), 400, 3, *mentions)
+def test_bad_query_values_are_400_naming_the_parameter(shared_api, query, mentions):
+    assert_status(shared_api.http.get(SCANS, params=query), 400, 3, *mentions)
 
 
-def test_bad_bodies_are_400(api):
-    assert_status(api.http.post(SCANS, content=b'{"imageId": '), 400, 3, "not valid JSON")
-    assert_status(api.http.post(SCANS, content=b"\xff\xfe"), 400, 3, "not valid JSON")
-    assert_status(api.http.post(SCANS, json=["crp0"]), 400, 3, "JSON object")
-    assert_status(api.http.post(SCANS, json={"imageId": 42}), 400, 3, "imageId")
-    assert_status(api.http.post(SCANS, json={"imageID": "crp0"}), 400, 3, "imageID")
-    assert_status(api.http.post(SCANS, content=b"{}" + b" " * (1 << 20)), 400, 3, "larger than")
-    assert_status(api.http.post(SCANS, params={"imageId": "x"}, json={}), 400, 3, "imageId", "body")
+def test_bad_bodies_are_400(shared_api):
+    assert_status(shared_api.http.post(SCANS, content=b'{"imageId": '), 400, 3, "not valid JSON")
+    assert_status(shared_api.http.post(SCANS, content=b"\xff\xfe"), 400, 3, "not valid JSON")
+    assert_status(shared_api.http.post(SCANS, json=["crp0"]), 400, 3, "JSON object")
+    assert_status(shared_api.http.post(SCANS, json={"imageId": 42}), 400, 3, "imageId")
+    assert_status(shared_api.http.post(SCANS, json={"imageID": "crp0"}), 400, 3, "imageID")
+    assert_status(shared_api.http.post(SCANS, content=b"{}" + b" " * (1 << 20)), 400, 3, "larger than")
+    assert_status(shared_api.http.post(SCANS, params={"imageId": "x"}, json={}), 400, 3, "imageId", "body")
 
 
-def test_unknown_routes_and_methods_have_the_status_shape(api):
-    assert_status(api.http.get("/container-registry/v2/scans"), 404, 5, "/container-registry/v2/scans")
-    assert_status(api.http.get("/"), 404, 5)
-    assert_status(api.http.get(SCANS + "/"), 404, 5)
-    assert_status(api.http.delete(SCANS), 405, 12, "GET", "POST")
-    assert_status(api.http.post("/healthz"), 404, 5)
+def test_unknown_routes_and_methods_have_the_status_shape(shared_api):
+    assert_status(shared_api.http.get("/container-registry/v2/scans"), 404, 5, "/container-registry/v2/scans")
+    assert_status(shared_api.http.get("/"), 404, 5)
+    assert_status(shared_api.http.get(SCANS + "/"), 404, 5)
+    assert_status(shared_api.http.delete(SCANS), 405, 12, "GET", "POST")
+    assert_status(shared_api.http.post("/healthz"), 404, 5)
 
 
-def test_servicer_errors_map_to_http(api):
-    assert_status(api.http.get(f"{SCANS}/che{'0' * 17}"), 404, 5)
-    assert_status(api.http.get(f"{SCANS}/{'c' * 51}"), 400, 3)
-    assert_status(api.http.get(SCANS), 400, 3)  # neither imageId nor repositoryId
+def test_servicer_errors_map_to_http(shared_api):
+    assert_status(shared_api.http.get(f"{SCANS}/che{'0' * 17}"), 404, 5)
+    assert_status(shared_api.http.get(f"{SCANS}/{'c' * 51}"), 400, 3)
+    assert_status(shared_api.http.get(SCANS), 400, 3)  # neither imageId nor repositoryId
 
 
 def test_bearer_token_reaches_the_auth_hook_over_rest(api):
@@ -145,8 +145,8 @@ def test_bearer_token_reaches_the_auth_hook_over_rest(api):
     assert [(c.transport, c.bearer_token) for c in seen] == [("rest", "rest-token"), ("rest", None)]
 
 
-def test_healthz(api):
-    response = api.http.get("/healthz")
+def test_healthz(shared_api):
+    response = shared_api.http.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
