@@ -6,7 +6,10 @@
 - testdata/var/lib/rpm/Packages: the same header blobs loaded by Berkeley DB's own `db5.3_load -t hash`
   (keyed by package number, as rpm's bdb backend keys them); rpm's read-only bdb backend reads it back;
 - testdata/usr/lib/sysimage/rpm/Packages.db: the same blobs written here byte by byte in rpm's NDB
-  layout (see crscan/catalog/rpm/parse_ndb.py): no tool on Debian writes NDB.
+  layout (see crscan/catalog/rpm/parse_ndb.py): no tool on Debian writes NDB;
+- testdata-wal/var/lib/rpm/rpmdb.sqlite{,-wal}: the sqlite database plus a real, uncheckpointed WAL
+  holding one more committed package (crscan-late, its header as rpm wrote it into a scratch database),
+  copied while SQLite still had it open; rpm itself reads it back in the tests.
 """
 
 from __future__ import annotations
@@ -64,10 +67,27 @@ echo readme > %{buildroot}/usr/share/doc/crscan-tools/README
 /usr/share/doc/crscan-tools/README
 """,
 }
+# Built like the others but installed only through the WAL fixture.
+LATE_SPEC = """
+Name: crscan-late
+Version: 3.0
+Release: 1.el9
+Summary: crscan test package committed only to the WAL
+License: MIT
+BuildArch: noarch
+%description
+Test fixture.
+%install
+mkdir -p %{buildroot}/usr/share/crscan-late
+echo late > %{buildroot}/usr/share/crscan-late/late.txt
+%files
+/usr/share/crscan-late/late.txt
+"""
 
 
-def build_rpms(work: Path) -> list[Path]:
-    for name, spec in SPECS.items():
+def build_rpms(work: Path, specs: dict[str, str] = SPECS) -> list[Path]:
+    for name, spec in specs.items():
+        work.mkdir(parents=True, exist_ok=True)
         (work / f"{name}.spec").write_text("%global debug_package %{nil}\n" + spec.lstrip())
         subprocess.run(["rpmbuild", "--define", f"_topdir {work}/top", "-bb", str(work / f"{name}.spec")],
                        check=True, capture_output=True)
@@ -79,13 +99,19 @@ def install_sqlite(rpms: list[Path], dbpath: Path) -> None:
     rpm = ["rpm", "--dbpath", str(dbpath), "--define", "_db_backend sqlite"]
     subprocess.run([*rpm, "--initdb"], check=True)
     subprocess.run([*rpm, "-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos", *map(str, rpms)], check=True)
-    with sqlite3.connect(dbpath / "rpmdb.sqlite") as connection:  # fold the WAL in, as rpm's next open would
+    connection = sqlite3.connect(dbpath / "rpmdb.sqlite")  # fold the WAL in, as rpm's next open would
+    try:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
 
 
 def blobs(sqlite_path: Path) -> list[tuple[int, bytes]]:
-    with sqlite3.connect(sqlite_path) as connection:
+    connection = sqlite3.connect(sqlite_path)
+    try:
         return connection.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
+    finally:
+        connection.close()  # `with` only commits; closing removes the -wal/-shm side files
 
 
 def write_bdb(rows: list[tuple[int, bytes]], target: Path) -> None:
@@ -115,6 +141,25 @@ def write_ndb(rows: list[tuple[int, bytes]], target: Path) -> None:
     target.write_bytes(bytes(slots) + bytes(area))
 
 
+def write_with_wal(sqlite_path: Path, late_blob: bytes, target: Path) -> None:
+    """Copy the database, then commit one more package's header in WAL mode and copy both files before
+    closing (closing would checkpoint the WAL into the main file)."""
+    target.mkdir(parents=True)
+    shutil.copy(sqlite_path, target / "rpmdb.sqlite")
+    connection = sqlite3.connect(target / "rpmdb.sqlite", isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        connection.execute("INSERT INTO Packages (hnum, blob) VALUES ((SELECT max(hnum) + 1 FROM Packages), ?)",
+                           (late_blob,))
+        frozen = {name: (target / name).read_bytes() for name in ("rpmdb.sqlite", "rpmdb.sqlite-wal")}
+    finally:
+        connection.close()
+    for name, data in frozen.items():
+        (target / name).write_bytes(data)
+    (target / "rpmdb.sqlite-shm").unlink(missing_ok=True)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -127,6 +172,11 @@ def main() -> None:
         write_bdb(rows, TESTDATA / "var/lib/rpm/Packages")
         (TESTDATA / "usr/lib/sysimage/rpm").mkdir(parents=True, exist_ok=True)
         write_ndb(rows, TESTDATA / "usr/lib/sysimage/rpm/Packages.db")
+        late = [p for p in build_rpms(work / "late", {"crscan-late": LATE_SPEC}) if "crscan-late" in p.name]
+        install_sqlite(late, work / "late-db")
+        (_, late_blob), = blobs(work / "late-db/rpmdb.sqlite")
+        shutil.rmtree(HERE / "testdata-wal", ignore_errors=True)
+        write_with_wal(TESTDATA / "var/lib/rpm/rpmdb.sqlite", late_blob, HERE / "testdata-wal/var/lib/rpm")
 
 
 if __name__ == "__main__":

@@ -148,3 +148,39 @@ def test_hostile_header_counts_are_refused():
 def test_distro_namespace_without_os_release():
     (package, *_) = parse_sqlite(SQLITE.read_bytes(), "/x", Distro("rhel", "9.3"))
     assert package.purl.startswith("pkg:rpm/rhel/")
+
+
+WAL_DIR = Path(__file__).parent / "testdata-wal/var/lib/rpm"
+
+
+def test_uncheckpointed_wal_is_applied_like_sqlite_does(tmp_path):
+    files = {f"/var/lib/rpm/{p.name}": file(f"/var/lib/rpm/{p.name}", p.read_bytes()) for p in WAL_DIR.iterdir()}
+    result = RpmCataloger().catalog(files)
+    assert result.warnings == ()
+    names = {p.name for p in result.packages}
+    assert names == {"crscan-hello", "crscan-tools", "crscan-tools-doc", "crscan-late"}
+    for p in WAL_DIR.iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    assert {row[0] for row in rpm_query(tmp_path, "sqlite")} == names  # rpm (through SQLite) agrees
+    # without the WAL only the checkpointed packages are there
+    del files["/var/lib/rpm/rpmdb.sqlite-wal"]
+    assert {p.name for p in RpmCataloger().catalog(files).packages} == names - {"crscan-late"}
+
+
+def test_torn_or_foreign_wal_frames_are_ignored():
+    data, wal = (WAL_DIR / "rpmdb.sqlite").read_bytes(), (WAL_DIR / "rpmdb.sqlite-wal").read_bytes()
+    torn = bytearray(wal)
+    torn[-100] ^= 0xFF  # a damaged page fails the running checksum: that commit never happened
+    assert {p.name for p in parse_sqlite(data, "/x", wal=bytes(torn))} == {"crscan-hello", "crscan-tools",
+                                                                             "crscan-tools-doc"}
+    foreign = bytearray(wal)
+    foreign[16] ^= 0xFF  # header salt changed (a newer WAL generation): header checksum no longer matches
+    assert len(parse_sqlite(data, "/x", wal=bytes(foreign))) == 3
+
+
+def test_garbage_wal_is_a_warning_and_the_main_file_still_counts():
+    warnings: list[str] = []
+    packages = parse_sqlite((WAL_DIR / "rpmdb.sqlite").read_bytes(), "/var/lib/rpm/rpmdb.sqlite", None, warnings,
+                            wal=b"\x00" * 64)
+    assert len(packages) == 3
+    assert warnings == ["/var/lib/rpm/rpmdb.sqlite-wal: not an SQLite WAL (bad magic)"]

@@ -20,7 +20,7 @@ PARSERS = {"rpmdb.sqlite": parse_sqlite, "Packages.db": parse_ndb, "Packages": p
 class RpmCataloger(Cataloger):
     name = "rpm"
     version = 1
-    globs = tuple(d + f for d in DB_DIRS for f in PARSERS) + DISTRO_GLOBS
+    globs = tuple(d + f for d in DB_DIRS for f in (*PARSERS, "rpmdb.sqlite-wal")) + DISTRO_GLOBS
 
     def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
         # One database is the truth: Fedora symlinks /var/lib/rpm to the sysimage dir, and a rebuilt
@@ -30,5 +30,10 @@ class RpmCataloger(Cataloger):
             return CatalogResult()
         path = present[0]
         warnings: list[str] = []
-        found = PARSERS[path.rpartition("/")[2]](files[path].data, path, detect_distro(files), warnings)
+        distro = detect_distro(files)
+        if path.endswith("/rpmdb.sqlite"):
+            wal = files.get(path + "-wal")
+            found = parse_sqlite(files[path].data, path, distro, warnings, wal.data if wal else b"")
+        else:
+            found = PARSERS[path.rpartition("/")[2]](files[path].data, path, distro, warnings)
         return CatalogResult(tuple(dataclasses.replace(p, layer=files[path].layer) for p in found), tuple(warnings))
