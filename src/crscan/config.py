@@ -7,6 +7,7 @@ later issue) slots in as one more layer between the environment and the defaults
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -30,6 +31,7 @@ ENVIRONMENT = {
     "CRSCAN_HTTP_TLS_KEY": "http_tls_key",
 }
 
+_HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -81,6 +83,8 @@ class Settings:
         return self.http_tls_cert is not None
 
     def _check(self) -> None:
+        if self.public_address and not _HOST_PORT.fullmatch(self.public_address):
+            raise ConfigError(f"public_address {self.public_address!r} must be host:port, e.g. scanner.example:443")
         for cert, key, what in (
             ("tls_cert", "tls_key", "gRPC"),
             ("http_tls_cert", "http_tls_key", "REST"),

@@ -38,6 +38,11 @@ def test_environment_overrides_defaults_and_flags_override_environment(tmp_path)
     assert (from_flags.http_port, from_flags.grpc_port) == (7001, 9002)
 
 
+def test_public_address_accepts_names_and_bracketed_ipv6(tmp_path):
+    for address in ("scanner.example:443", "10.0.0.5:8443", "[::1]:8443"):
+        assert Settings.resolve({"data_dir": tmp_path, "public_address": address}, environ={}).public_address == address
+
+
 def test_empty_environment_values_count_as_unset(tmp_path):
     settings = Settings.resolve({"data_dir": tmp_path}, environ={"CRSCAN_HTTP_PORT": ""})
     assert settings.http_port == DEFAULT_HTTP_PORT
@@ -53,6 +58,8 @@ def test_empty_environment_values_count_as_unset(tmp_path):
         ({"http_tls_key": "key.pem"}, {}, "needs both http_tls_cert and http_tls_key"),
         ({"tls_cert": "/nonexistent/c.pem", "tls_key": "/nonexistent/k.pem"}, {}, "not a readable file"),
         ({"colour": "red"}, {}, "unknown setting 'colour'"),
+        ({}, {"CRSCAN_PUBLIC_ADDRESS": "scanner.example"}, "must be host:port"),
+        ({"public_address": "https://scanner.example:443"}, {}, "must be host:port"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_source(tmp_path, flags, environ, problem):
