@@ -22,7 +22,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.match import match
+from crscan.match import MATCHERS, findings, match
 from crscan.match.osv import LANGUAGE_ECOSYSTEMS
 from crscan.model import Distro, Ecosystem, Package
 from crscan.vulndb import FeedDB, update
@@ -89,19 +89,30 @@ def read_floor(mirror: Path) -> float:
 
 
 def append_result(line: str) -> None:
-    results = HERE / "RESULTS.md"
-    if not results.exists():
-        results.write_text("# Benchmark results\n\nAppend-only; one line per figure per run.\n\n")
-    with results.open("a") as out:
+    with (HERE / "RESULTS.md").open("a") as out:
         out.write(line + "\n")
+
+
+def timed_match(packages: list[Package], db: FeedDB) -> tuple[float, float, int]:
+    """Wall and CPU seconds of one `match` call with crscan's own caches emptied (a fresh process would
+    also start with the version parser's caches empty; they are kept warm here, as in the service)."""
+    for matcher in MATCHERS:
+        getattr(matcher, "_cache", {}).clear()
+    findings.parsed.cache_clear()
+    findings.identity.cache_clear()
+    wall, cpu = time.perf_counter(), time.process_time()
+    found = match(packages, BOOKWORM, db)
+    return time.perf_counter() - wall, time.process_time() - cpu, len(found)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR)
     parser.add_argument("--packages", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M}Z {platform.node()} py{sys.version_info.major}.{sys.version_info.minor}"
+    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    where = f"{platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}"
 
     with tempfile.TemporaryDirectory() as scratch:
         db_path = Path(scratch) / "feeds.db"
@@ -110,24 +121,26 @@ def main() -> int:
         build_seconds = time.perf_counter() - start
         read_seconds = read_floor(args.mirror)
         rows = sum(s.rows for s in report.sources)
-        print(f"build: {build_seconds:.2f} s for {rows} rows from {len(report.sources)} sources; "
-              f"read+decode floor {read_seconds:.2f} s; ratio {build_seconds / read_seconds:.2f}x")
 
         with FeedDB.open(db_path) as db:
             packages = draw_packages(db, args.packages)
-            floor = lookup_floor(db, packages)
-            start = time.perf_counter()
-            findings = match(packages, BOOKWORM, db)
-            match_seconds = time.perf_counter() - start
-    verdict = "PASS" if match_seconds <= TARGET_SECONDS else "FAIL"
-    print(f"match: {match_seconds:.3f} s for {len(packages)} packages -> {len(findings)} findings "
-          f"(target <= {TARGET_SECONDS} s: {verdict}); lookup floor {floor:.3f} s; ratio {match_seconds / floor:.2f}x")
-    append_result(f"- {stamp} bench/match.py: match {len(packages)} packages {match_seconds:.3f} s "
-                  f"({verdict}, target <= {TARGET_SECONDS} s), {match_seconds / floor:.2f}x the lookup floor "
-                  f"{floor:.3f} s; {len(findings)} findings")
-    append_result(f"- {stamp} bench/match.py: feed DB build {build_seconds:.2f} s ({rows} rows), "
-                  f"{build_seconds / read_seconds:.2f}x the read+decode floor {read_seconds:.2f} s")
-    return 0 if verdict == "PASS" else 1
+            floor = min(lookup_floor(db, packages) for _ in range(args.repeat))
+            runs = [timed_match(packages, db) for _ in range(args.repeat)]
+    wall = min(run[0] for run in runs)
+    cpu = min(run[1] for run in runs)
+    count = runs[0][2]
+    # Judged on CPU time: the machine is shared, and wall time under others' load says little about us.
+    verdict = "OK" if cpu <= TARGET_SECONDS else "MISSED"
+    match_line = (f"{stamp} match: {len(packages)} packages -> {count} findings in {wall:.3f} s wall, {cpu:.3f} s CPU "
+                  f"(target <= {TARGET_SECONDS} s CPU) {verdict}; vs lookup floor {floor:.3f} s: ratio {wall / floor:.2f} "
+                  f"[best of {args.repeat}, {where}]")
+    build_line = (f"{stamp} match_db_build: {rows} rows from {len(report.sources)} sources built in {build_seconds:.2f} s "
+                  f"vs read+decode floor {read_seconds:.2f} s: ratio {build_seconds / read_seconds:.2f} [{where}]")
+    print(match_line)
+    print(build_line)
+    append_result(match_line)
+    append_result(build_line)
+    return 0 if verdict == "OK" else 1
 
 
 if __name__ == "__main__":

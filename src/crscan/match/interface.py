@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crscan.model import Distro, Finding, Package
 from crscan.vulndb import FeedDB
@@ -14,8 +14,7 @@ class MatchError(Exception):
     """Base of every error this package raises."""
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A finding, the package it is about, and every id the vulnerability is known by (for dedup)."""
 
     package: Package

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
 
 from crscan.match.findings import identity, installed_version, make_finding, parsed
 from crscan.match.interface import Match, Matcher
@@ -31,7 +32,7 @@ LANGUAGE_ECOSYSTEMS = {
 }
 LINK = "https://osv.dev/vulnerability/{}"
 _PACKAGES_CACHED = 4096
-_NONE: set[str] = set()
+_NONE: frozenset[str] = frozenset()
 
 
 def distro_ecosystem(package: Package, distro: Distro | None) -> tuple[str, str] | None:
@@ -47,40 +48,51 @@ def distro_ecosystem(package: Package, distro: Distro | None) -> tuple[str, str]
     return None
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     kind: str  # introduced, fixed, last_affected, limit
     text: str
     version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
 
 
-@dataclass(frozen=True)
-class CompiledAdvisory:
+class CompiledAdvisory(NamedTuple):
     """An advisory row with its versions parsed once, however many installed versions it is checked against."""
 
     advisory: Advisory
     ranges: tuple[tuple[Event, ...], ...]  # events sorted by version; unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
     fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
+    ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
+    severity: Severity
 
 
-@dataclass(frozen=True)
 class PackageAdvisories:
-    advisories: tuple[CompiledAdvisory, ...]
-    # Every version string any advisory lists for this package, by comparison key: the list decides for
-    # these, and spellings of one version ("2.3", "2.3.0") are the same release.
-    listed_by_identity: dict[int | str, set[str]]
+    """A package's compiled advisories, and every version string any of their lists names.
 
-    @classmethod
-    def of(cls, scheme: str, advisories: tuple[CompiledAdvisory, ...]) -> PackageAdvisories:
-        by_identity: dict[int | str, set[str]] = {}
-        for text in frozenset().union(*(a.listed for a in advisories)):
-            by_identity.setdefault(identity(scheme, text), set()).add(text)
-        return cls(advisories, by_identity)
+    The lists decide for those versions; spellings of one version ("2.3", "2.3.0") are the same release.
+    Telling spellings apart needs each string's identity, grouped only when a package has variants.
+    """
 
-    def spellings(self, scheme: str, text: str) -> set[str]:
+    __slots__ = ("advisories", "_scheme", "_listed", "_identities", "_by_identity")
+
+    def __init__(self, scheme: str, advisories: tuple[CompiledAdvisory, ...]) -> None:
+        self.advisories = advisories
+        self._scheme = scheme
+        self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories))
+        self._identities = frozenset(map(partial(identity, scheme), self._listed))
+        self._by_identity: dict[int | str, set[str]] | None = None
+
+    def spellings(self, text: str) -> set[str] | frozenset[str]:
         """The listed strings naming the installed version; empty if no list names it."""
-        return self.listed_by_identity.get(identity(scheme, text), _NONE)
+        if text in self._listed and len(self._identities) == len(self._listed):
+            return frozenset((text,))  # no version is spelled two ways here
+        key = identity(self._scheme, text)
+        if key not in self._identities:
+            return _NONE
+        if self._by_identity is None:
+            self._by_identity = {}
+            for listed in self._listed:
+                self._by_identity.setdefault(identity(self._scheme, listed), set()).add(listed)
+        return self._by_identity[key]
 
 
 class OsvMatcher(Matcher):
@@ -109,7 +121,7 @@ class OsvMatcher(Matcher):
             text = installed_version(package)
             version = parsed(scheme, text)
             known = loaded[key]
-            spellings = known.spellings(scheme, text)
+            spellings = known.spellings(text)
             for compiled in known.advisories:
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:
@@ -118,9 +130,9 @@ class OsvMatcher(Matcher):
                 finding = make_finding(
                     package, distro, name=data["name"], advisory_id=advisory.advisory_id,
                     link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
-                    severity=Severity[data["severity"]], severity_source=data["severity_source"], feed=self.feed,
+                    severity=compiled.severity, severity_source=data["severity_source"], feed=self.feed,
                 )
-                yield Match(package, finding, frozenset((advisory.advisory_id, data["name"], *data["aliases"])))
+                yield Match(package, finding, compiled.ids)
 
     def _load(self, db: FeedDB, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], PackageAdvisories]:
         """Compiled advisories per (scheme, namespace, package): from the cache, the rest in bulk from the DB."""
@@ -137,7 +149,7 @@ class OsvMatcher(Matcher):
             for key in namespace_keys:
                 scheme, _, package = key
                 advisories = tuple(compile_advisory(scheme, a) for a in rows.get(package, ()))
-                loaded[key] = PackageAdvisories.of(scheme, advisories)
+                loaded[key] = PackageAdvisories(scheme, advisories)
                 self._cache[(db.build_id, *key)] = loaded[key]
         while len(self._cache) > _PACKAGES_CACHED:
             self._cache.popitem(last=False)
@@ -152,7 +164,9 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
             ranges.append(compiled)
     listed = frozenset(advisory.data["versions"])
     fixes = sorted((e for events in ranges for e in events if e.kind == "fixed"), key=lambda e: e.version)
-    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes))
+    data = advisory.data
+    ids = frozenset((advisory.advisory_id, data["name"], *data["aliases"]))
+    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), ids, Severity[data["severity"]])
 
 
 def _compile_range(scheme: str, events: list[list[str]]) -> tuple[Event, ...] | None:
@@ -172,7 +186,7 @@ def _compile_range(scheme: str, events: list[list[str]]) -> tuple[Event, ...] | 
     return tuple([e for e in compiled if e.version is None] + bounded)
 
 
-def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str]) -> str | None:
+def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
     """None if the installed version is not affected; else the version that fixes it ("" if none known).
 
     `spellings`: how the package's version lists write the installed version (empty: none lists it).

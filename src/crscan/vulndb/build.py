@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import tempfile
@@ -13,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crscan.vulndb import alpine, osv
-from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
+from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo, stored
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
 from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
@@ -116,7 +115,7 @@ def _write(
                 if updater.name in unchanged:
                     old = known[updater.name]
                     rows = connection.execute(
-                        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data "
+                        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions "
                         "FROM previous.advisories WHERE source_id = ?",
                         (source_id, old.id),
                     ).rowcount
@@ -126,10 +125,9 @@ def _write(
                     tally = Tally()
                     with got.path.open("rb") as reader:
                         rows = connection.executemany(
-                            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?)",
+                            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (
-                                (a.namespace, a.package, a.feed, a.advisory_id, source_id,
-                                 json.dumps(a.data, separators=(",", ":")))
+                                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *stored(a))
                                 for a in updater.parse(reader, tally)
                             ),
                         ).rowcount

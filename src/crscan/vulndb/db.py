@@ -21,7 +21,8 @@ CREATE TABLE advisories (
     feed TEXT NOT NULL,
     advisory_id TEXT NOT NULL,
     source_id INTEGER NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    versions TEXT  -- OSV's explicit version list, newline-separated: splits faster than JSON decodes
 );
 """
 # Created after the bulk insert: building the index once is faster than maintaining it row by row.
@@ -46,6 +47,22 @@ class SourceInfo:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
+
+
+def stored(advisory: Advisory) -> tuple[str, str | None]:
+    """The (data, versions) columns of a row; the inverse of `_data`."""
+    data = advisory.data
+    if "versions" not in data:
+        return json.dumps(data, separators=(",", ":")), None
+    rest = {key: value for key, value in data.items() if key != "versions"}
+    return json.dumps(rest, separators=(",", ":")), "\n".join(data["versions"])
+
+
+def _data(data: str, versions: str | None) -> dict:
+    decoded = json.loads(data)
+    if versions is not None:
+        decoded["versions"] = versions.split("\n") if versions else []
+    return decoded
 
 
 class FeedDB:
@@ -87,10 +104,11 @@ class FeedDB:
         """Every row for `package` in `namespace` (see `crscan.vulndb.namespaces`)."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT feed, advisory_id, data FROM advisories WHERE namespace = ? AND package = ?",
+                "SELECT feed, advisory_id, data, versions FROM advisories WHERE namespace = ? AND package = ?",
                 (namespace, package),
             ).fetchall()
-        return [Advisory(feed, namespace, package, advisory_id, json.loads(data)) for feed, advisory_id, data in rows]
+        return [Advisory(feed, namespace, package, advisory_id, _data(data, versions))
+                for feed, advisory_id, data, versions in rows]
 
     def advisories_for(self, namespace: str, packages: Iterable[str]) -> dict[str, list[Advisory]]:
         """`advisories` for many packages of one namespace in a few queries; packages without rows are absent."""
@@ -100,24 +118,25 @@ class FeedDB:
             chunk = wanted[start:start + _BATCH]
             with self._lock:
                 rows = self._connection.execute(
-                    "SELECT package, feed, advisory_id, data FROM advisories WHERE namespace = ? AND package IN "
+                    "SELECT package, feed, advisory_id, data, versions FROM advisories WHERE namespace = ? AND package IN "
                     f"({','.join('?' * len(chunk))}) ORDER BY rowid",
                     (namespace, *chunk),
                 ).fetchall()
-            for package, feed, advisory_id, data in rows:
-                found.setdefault(package, []).append(Advisory(feed, namespace, package, advisory_id, json.loads(data)))
+            for package, feed, advisory_id, data, versions in rows:
+                found.setdefault(package, []).append(
+                    Advisory(feed, namespace, package, advisory_id, _data(data, versions)))
         return found
 
     def iter_advisories(self, namespace_prefix: str = "") -> Iterator[Advisory]:
         """All rows whose namespace starts with the prefix (for benchmarks, audits and tests)."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT feed, namespace, package, advisory_id, data FROM advisories WHERE namespace >= ? AND "
+                "SELECT feed, namespace, package, advisory_id, data, versions FROM advisories WHERE namespace >= ? AND "
                 "namespace < ? ORDER BY rowid",
                 (namespace_prefix, namespace_prefix + "\U0010ffff"),
             ).fetchall()
-        for feed, namespace, package, advisory_id, data in rows:
-            yield Advisory(feed, namespace, package, advisory_id, json.loads(data))
+        for feed, namespace, package, advisory_id, data, versions in rows:
+            yield Advisory(feed, namespace, package, advisory_id, _data(data, versions))
 
     def close(self) -> None:
         self._connection.close()

@@ -92,6 +92,8 @@ def parse_record(record: Any) -> list[Advisory]:
         ranges = [_range(r, advisory_id) for r in _list(entry.get("ranges", []), "ranges")]
         ranges = [r for r in ranges if r is not None]
         versions = _strings(entry.get("versions") or [], "versions")
+        if any(not v or v != v.strip() or "\n" in v for v in versions):
+            raise MalformedRecord(f"{advisory_id}: empty or blank-padded version in versions")
         if not ranges and not versions:
             continue
         key = (namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], package))
