@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
-from crscan.catalog.interface import Cataloger, glob_match
+from crscan.catalog.interface import Cataloger, globs_regex
 from crscan.model import Distro, ImageFile, Package
 
 
@@ -42,9 +42,12 @@ def catalog_version(catalogers: Sequence[Cataloger] | None = None) -> str:
     return ",".join(sorted(f"{c.name}={c.version}" for c in catalogers))
 
 
+_DISTRO_FILE = globs_regex(DISTRO_GLOBS).fullmatch
+
+
 def wants_any(catalogers: Sequence[Cataloger], path: str, mode: int, size: int) -> bool:
     """The layer reader's file filter: keep a file if any cataloger (or distro detection) wants it."""
-    return any(c.wants(path, mode, size) for c in catalogers) or any(glob_match(g, path) for g in DISTRO_GLOBS)
+    return _DISTRO_FILE(path) is not None or any(c.wants(path, mode, size) for c in catalogers)
 
 
 def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger] | None = None) -> Inventory:

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from crscan.model import ImageFile, Package
@@ -22,9 +22,7 @@ class CatalogResult:
     warnings: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=512)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an absolute glob: `**` matches any number of whole segments (even none), `*` stays in one."""
+def _glob_pattern(pattern: str) -> str:
     if not pattern.startswith("/"):
         raise ValueError(f"glob must be absolute: {pattern!r}")
     out = []
@@ -36,11 +34,18 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             continue
         part = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in segment)
         out.append(part if last else part + "/")
-    return re.compile("/" + "".join(out) + r"\Z")
+    return "/" + "".join(out)
+
+
+@functools.lru_cache(maxsize=512)
+def globs_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled alternation for absolute globs: `**` matches any number of whole segments (even none),
+    `*` and `?` stay within one segment. The layer reader asks about every tar entry, so one match each."""
+    return re.compile("|".join(f"(?:{_glob_pattern(p)})" for p in patterns) or "(?!)")
 
 
 def glob_match(pattern: str, path: str) -> bool:
-    return glob_regex(pattern).match(path) is not None
+    return globs_regex((pattern,)).fullmatch(path) is not None
 
 
 class Cataloger(ABC):
@@ -52,29 +57,43 @@ class Cataloger(ABC):
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         """Whether the layer reader should hand this regular file to `catalog`."""
-        return any(glob_match(g, path) for g in self.globs)
+        return self._match_globs(path) is not None
+
+    @functools.cached_property
+    def _match_globs(self) -> Callable[[str], re.Match[str] | None]:
+        return globs_regex(self.globs).fullmatch
 
     @abstractmethod
     def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
         """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings."""
 
 
+Parse = Callable[[bytes, str, list[str]], list[Package]]
+
+
+def catalog_each(files: Mapping[str, ImageFile], parse: Parse) -> CatalogResult:
+    """Parse every file on its own; a CatalogError becomes a warning; packages get their file's layer."""
+    packages: list[Package] = []
+    warnings: list[str] = []
+    for path in sorted(files):
+        image_file = files[path]
+        try:
+            found = parse(image_file.data, path, warnings)
+        except CatalogError as exc:
+            warnings.append(str(exc))
+            continue
+        packages.extend(dataclasses.replace(p, layer=image_file.layer) for p in found)
+    return CatalogResult(tuple(packages), tuple(warnings))
+
+
 class FileCataloger(Cataloger):
-    """A cataloger that reads each wanted file on its own (language ecosystems)."""
+    """A cataloger whose packages from a file depend on that file's path and bytes alone, never on other
+    files: its results can be computed (and cached) one layer at a time. Every package's `path` is the
+    file it came from, or a path below it for content inside an archive."""
 
     @abstractmethod
     def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
         """Packages in one file; CatalogError when the file is unreadable, `warnings` for partial damage."""
 
     def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
-        packages: list[Package] = []
-        warnings: list[str] = []
-        for path in sorted(files):
-            image_file = files[path]
-            try:
-                found = self.parse(image_file.data, path, warnings)
-            except CatalogError as exc:
-                warnings.append(str(exc))
-                continue
-            packages.extend(dataclasses.replace(p, layer=image_file.layer) for p in found)
-        return CatalogResult(tuple(packages), tuple(warnings))
+        return catalog_each(files, self.parse)

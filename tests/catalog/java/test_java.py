@@ -60,10 +60,10 @@ def test_nested_jars_in_a_war(war):
     result = JavaArchiveCataloger().catalog({"/srv/shop.war": file("/srv/shop.war", war)})
     assert result.warnings == ()
     assert coordinates(result.packages) == {
-        ("org.slf4j:slf4j-simple", "1.7.32", "/srv/shop.war!/WEB-INF/lib/slf4j-simple-1.7.32.jar"),
-        ("org.slf4j:jul-to-slf4j", "1.7.32", "/srv/shop.war!/WEB-INF/lib/jul-to-slf4j-1.7.32.jar"),
+        ("org.slf4j:slf4j-simple", "1.7.32", "/srv/shop.war/WEB-INF/lib/slf4j-simple-1.7.32.jar"),
+        ("org.slf4j:jul-to-slf4j", "1.7.32", "/srv/shop.war/WEB-INF/lib/jul-to-slf4j-1.7.32.jar"),
         # no pom.properties: artifact from the file name, version from the manifest, no group known
-        ("slf4j-nop", "1.7.32", "/srv/shop.war!/WEB-INF/lib/slf4j-nop-1.7.32.jar"),
+        ("slf4j-nop", "1.7.32", "/srv/shop.war/WEB-INF/lib/slf4j-nop-1.7.32.jar"),
     }
 
 
@@ -74,7 +74,7 @@ def test_nesting_is_bounded(war):
     assert len(parse_archive(ear, "/srv/app.ear", warnings)) == 3 and warnings == []
     packages = parse_archive(deeper, "/srv/outer.ear", warnings)
     assert packages == []
-    assert warnings == [f"/srv/outer.ear!/lib/shop.ear!/shop.war!/WEB-INF/lib/{name}: archive nested deeper than "
+    assert warnings == [f"/srv/outer.ear/lib/shop.ear/shop.war/WEB-INF/lib/{name}: archive nested deeper than "
                         "3 levels not read" for name in ("slf4j-simple-1.7.32.jar", "jul-to-slf4j-1.7.32.jar",
                                                           "slf4j-nop-1.7.32.jar")]
 
@@ -84,7 +84,7 @@ def test_zip_bomb_manifest_is_refused_cheaply():
     assert len(bomb) < 40_000
     result = JavaArchiveCataloger().catalog({"/app/bomb.jar": file("/app/bomb.jar", bomb)})
     assert result.packages == ()
-    assert result.warnings == (f"/app/bomb.jar!/META-INF/MANIFEST.MF: declared size {20 * 1024 * 1024 + 22} "
+    assert result.warnings == (f"/app/bomb.jar/META-INF/MANIFEST.MF: declared size {20 * 1024 * 1024 + 22} "
                                f"exceeds the {MAX_METADATA}-byte limit",)
 
 
@@ -95,7 +95,7 @@ def test_zip_bomb_lying_about_its_size_is_bounded():
     data[22:26] = data[central + 24:central + 28] = (10).to_bytes(4, "little")
     result = JavaArchiveCataloger().catalog({"/app/liar.jar": file("/app/liar.jar", bytes(data))})
     assert result.packages == ()
-    assert len(result.warnings) == 1 and result.warnings[0].startswith("/app/liar.jar!/META-INF/maven/g/a/pom.properties")
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("/app/liar.jar/META-INF/maven/g/a/pom.properties")
 
 
 @pytest.mark.parametrize("data", [b"", b"PK\x03\x04 truncated", b"\x7fELF not a zip"])
@@ -109,5 +109,5 @@ def test_broken_nested_jar_keeps_its_siblings(war):
                          "WEB-INF/lib/jul-to-slf4j-1.7.32.jar": (LIB / "jul-to-slf4j.jar").read_bytes()})
     result = JavaArchiveCataloger().catalog({"/srv/a.war": file("/srv/a.war", archive)})
     assert [p.name for p in result.packages] == ["org.slf4j:jul-to-slf4j"]
-    assert result.warnings == ("/srv/a.war!/WEB-INF/lib/broken-1.0.jar: not a readable zip archive: "
+    assert result.warnings == ("/srv/a.war/WEB-INF/lib/broken-1.0.jar: not a readable zip archive: "
                                "File is not a zip file",)

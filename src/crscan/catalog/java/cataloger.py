@@ -12,5 +12,8 @@ class JavaArchiveCataloger(FileCataloger):
     version = 1
     globs = tuple("/**/*" + suffix for suffix in ARCHIVE_SUFFIXES)
 
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        return path.endswith(ARCHIVE_SUFFIXES)  # what the globs say, without a regex per tar entry
+
     def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
         return parse_archive(data, path, warnings)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from crscan.catalog.interface import CatalogError
@@ -41,7 +43,7 @@ def _archive(data: bytes, path: str, depth: int, budget: _Budget, warnings: list
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error, NotImplementedError) as exc:
         raise CatalogError(f"{path}: not a readable zip archive: {exc}") from None
     if len(members) > MAX_ENTRIES:
         raise CatalogError(f"{path}: {len(members)} zip entries exceed the limit of {MAX_ENTRIES}")
@@ -50,7 +52,9 @@ def _archive(data: bytes, path: str, depth: int, budget: _Budget, warnings: list
         for member in members:
             if not member.filename.lower().endswith(ARCHIVE_SUFFIXES) or member.is_dir():
                 continue
-            nested_path = f"{path}!/{member.filename}"  # the JDK's jar: URL convention
+            # Below the archive's own path (as Trivy names them), so whatever later replaces or deletes the
+            # archive in the image also covers what was found inside it.
+            nested_path = f"{path}/{member.filename}"
             if depth >= MAX_DEPTH:
                 warnings.append(f"{nested_path}: archive nested deeper than {MAX_DEPTH} levels not read")
                 continue
@@ -68,7 +72,7 @@ def _own_packages(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], path
     poms = [m for m in members if m.filename.startswith("META-INF/maven/") and m.filename.endswith("/pom.properties")]
     packages = []
     for member in poms:
-        fields = _properties(_read(archive, member, MAX_METADATA, f"{path}!/{member.filename}"))
+        fields = _properties(_read(archive, member, MAX_METADATA, f"{path}/{member.filename}"))
         group, artifact, version = fields.get("groupId"), fields.get("artifactId"), fields.get("version")
         if group and artifact and version:
             packages.append(maven_package(group, artifact, version, path))
@@ -76,7 +80,7 @@ def _own_packages(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], path
         return packages
     # No Maven metadata (Ant/Gradle builds): the manifest and the file name are all there is.
     manifest_member = next((m for m in members if m.filename.upper() == "META-INF/MANIFEST.MF"), None)
-    manifest = _manifest(_read(archive, manifest_member, MAX_METADATA, f"{path}!/META-INF/MANIFEST.MF")) \
+    manifest = _manifest(_read(archive, manifest_member, MAX_METADATA, f"{path}/META-INF/MANIFEST.MF")) \
         if manifest_member else {}
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     from_name = _FILENAME.match(stem)
@@ -95,7 +99,7 @@ def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, where: 
     try:
         with archive.open(member) as stream:
             data = stream.read(limit + 1)
-    except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError, ValueError) as exc:
         raise CatalogError(f"{where}: cannot inflate: {exc}") from None
     if len(data) > limit:
         raise CatalogError(f"{where}: inflates beyond the {limit}-byte limit (zip bomb?)")

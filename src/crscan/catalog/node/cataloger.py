@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from crscan.catalog.interface import CatalogResult, FileCataloger
+from crscan.catalog.interface import Cataloger, CatalogResult, catalog_each
 from crscan.catalog.node.parse_package_json import parse_package_json, parse_package_lock
 from crscan.model import ImageFile, Package
 
@@ -15,7 +15,9 @@ _INSTALLED = re.compile(r"/node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json\Z")
 LOCKFILE = "package-lock.json"
 
 
-class NodeCataloger(FileCataloger):
+class NodeCataloger(Cataloger):
+    """Not a per-file cataloger: whether a lockfile counts depends on node_modules beside it."""
+
     name = "node"
     version = 1
     globs = ("/**/node_modules/**/package.json", "/**/" + LOCKFILE)
@@ -28,10 +30,11 @@ class NodeCataloger(FileCataloger):
     def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
         # node_modules is the truth of what the image holds; a lockfile beside it adds nothing.
         installed_roots = {p.split("/node_modules/", 1)[0] for p in files if "/node_modules/" in p}
-        return super().catalog({p: f for p, f in files.items()
-                                if not (p.endswith("/" + LOCKFILE) and p.rsplit("/", 1)[0] in installed_roots)})
+        return catalog_each({p: f for p, f in files.items()
+                             if not (p.endswith("/" + LOCKFILE) and p.rsplit("/", 1)[0] in installed_roots)}, _parse)
 
-    def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
-        if path.endswith("/" + LOCKFILE):
-            return parse_package_lock(data, path)
-        return parse_package_json(data, path) if _INSTALLED.search(path) else []
+
+def _parse(data: bytes, path: str, warnings: list[str]) -> list[Package]:
+    if path.endswith("/" + LOCKFILE):
+        return parse_package_lock(data, path)
+    return parse_package_json(data, path) if _INSTALLED.search(path) else []

@@ -72,10 +72,11 @@ def sqlite_blobs(data: bytes, path: str) -> Iterator[bytes]:
     image = bytearray(data)
     image[18:20] = b"\x01\x01"
     connection = sqlite3.connect(":memory:")
+    connection.text_factory = bytes  # a corrupt page can turn a blob into TEXT that is not UTF-8
     try:
         connection.deserialize(bytes(image))
         rows = connection.execute("SELECT blob FROM Packages ORDER BY hnum").fetchall()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError) as exc:
         raise CatalogError(f"{path}: cannot read rpm Packages table: {exc}") from None
     finally:
         connection.close()
