@@ -86,6 +86,17 @@ maven = _joined(
     st.lists(_joined(st.sampled_from([".", "-", ""]), _maven_token), max_size=5).map("".join),
 )
 
+# The part of Maven's grammar where ComparableVersion is a consistent order: qualifiers only at the
+# end or before '-' / a digit, never before a '.' (there Maven 3.8 contradicts itself, see maven.py).
+_maven_qualifier = _maven_token.filter(lambda token: not token.isdigit())
+maven_consistent = _joined(
+    _dotted(_small, max_size=3),
+    st.lists(
+        _joined(st.sampled_from(["-", ""]), st.one_of(_maven_qualifier, _dotted(st.sampled_from(["0", "1", "2", "10"]), max_size=2))),
+        max_size=3,
+    ).map("".join),
+)
+
 rubygems = _joined(
     _small,
     st.lists(_joined(st.just("."), st.sampled_from(["0", "1", "2", "10", "a", "b", "pre", "rc1", "Z", "a9"])), max_size=5).map("".join),

@@ -1,0 +1,100 @@
+"""Differential tests: our order against the real upstream implementations installed on the machine
+(dpkg, rpm's rpm.vercmp, npm's node-semver, Go's x/mod/semver, Maven's maven-artifact), on random
+valid versions. One tool run checks a whole batch, so each test costs a few process starts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crscan import versions
+from tests.versions import strategies, upstream_tools
+
+_batches = settings(max_examples=12, deadline=None)
+
+
+def _pairs(strategy):
+    return st.lists(st.tuples(strategy, strategy), min_size=40, max_size=40)
+
+
+def _disagreements(scheme, pairs, theirs):
+    assert len(theirs) == len(pairs), "the tool answered a different number of comparisons"
+    return [
+        f"{a!r} vs {b!r}: upstream {want}, ours {versions.compare(scheme, a, b)}"
+        for (a, b), want in zip(pairs, theirs)
+        if versions.compare(scheme, a, b) != want
+    ]
+
+
+@pytest.mark.skipif(not upstream_tools.have("dpkg"), reason="dpkg not installed")
+def test_deb_agrees_with_dpkg():
+    @_batches
+    @given(_pairs(strategies.deb))
+    def check(pairs):
+        assert not _disagreements("deb", pairs, upstream_tools.dpkg(pairs))
+
+    check()
+
+
+@pytest.mark.skipif(not upstream_tools.have("rpm"), reason="rpm not installed")
+def test_rpm_agrees_with_rpm_vercmp(tmp_path):
+    @_batches
+    @given(_pairs(strategies.rpm))
+    def check(pairs):
+        assert not _disagreements("rpm", pairs, upstream_tools.rpm(pairs, tmp_path))
+
+    check()
+
+
+@pytest.mark.skipif(
+    not (upstream_tools.have("node") and upstream_tools.NODE_SEMVER.is_dir()), reason="node or npm's semver missing"
+)
+def test_semver_agrees_with_node_semver():
+    @_batches
+    @given(_pairs(strategies.semver))
+    def check(pairs):
+        assert not _disagreements("semver", pairs, upstream_tools.node_semver(pairs))
+
+    check()
+
+
+@pytest.fixture(scope="module")
+def go_semver(tmp_path_factory):
+    if not (upstream_tools.have("go") and upstream_tools.GO_VENDORED_SEMVER.is_file()):
+        pytest.skip("go toolchain with vendored x/mod/semver not installed")
+    return upstream_tools.build_go_semver(tmp_path_factory.mktemp("go-semver"))
+
+
+def test_go_agrees_with_x_mod_semver(go_semver):
+    with_v = strategies.go.map(lambda text: text if text.startswith("v") else "v" + text)  # x/mod requires it
+
+    @_batches
+    @given(_pairs(with_v))
+    def check(pairs):
+        assert not _disagreements("go", pairs, upstream_tools.go_semver(go_semver, pairs))
+
+    check()
+
+
+@pytest.mark.skipif(
+    not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()), reason="java or maven-artifact missing"
+)
+def test_maven_agrees_with_comparable_version():
+    @settings(max_examples=8, deadline=None)
+    @given(st.lists(strategies.maven_consistent, min_size=60, max_size=60))
+    def check(ordered):
+        pairs = list(zip(ordered, ordered[1:]))
+        assert not _disagreements("maven", pairs, upstream_tools.maven(ordered))
+
+    check()
+
+
+@pytest.mark.skipif(
+    not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()), reason="java or maven-artifact missing"
+)
+def test_maven_where_comparable_version_is_cyclic_we_pick_the_documented_side():
+    # A qualifier before a '.' is where Maven 3.8 contradicts itself, so no order can agree with it.
+    cycle = ["1.0.alpha.2", "1.sp.2", "1", "1.0.alpha.2"]
+    assert upstream_tools.maven(cycle) == [1, 1, 1]
+    assert [versions.compare("maven", a, b) for a, b in zip(cycle, cycle[1:])] == [-1, 1, 1]
