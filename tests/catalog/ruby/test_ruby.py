@@ -33,3 +33,9 @@ def test_unreadable_gemspec_is_a_warning(data, problem):
     path = "/var/lib/gems/3.1.0/specifications/x-1.gemspec"
     result = GemCataloger().catalog({path: file(path, data)})
     assert result.packages == () and result.warnings[0].startswith(path) and problem in result.warnings[0]
+
+
+def test_megabytes_of_blank_lines_are_cheap_and_a_warning():
+    path = "/var/lib/gems/3.1.0/specifications/blank-1.gemspec"
+    result = GemCataloger().catalog({path: file(path, b"\n" * 2_000_000 + b"  \t")})
+    assert result.warnings == (f"{path}: gemspec sets no name",)

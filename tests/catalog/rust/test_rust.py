@@ -76,3 +76,9 @@ def test_audit_zip_bomb_is_bounded(tmp_path):
                    check=True)
     result = RustCataloger().catalog({"/b": file("/b", (tmp_path / "b").read_bytes(), mode=0o755)})
     assert result.packages == () and "inflates beyond" in result.warnings[0]
+
+
+@pytest.mark.parametrize("lock", [b"x = " + b"[" * 100_000 + b"]" * 100_000, b"x = " + b"{a=" * 3000 + b"1" + b"}" * 3000])
+def test_deeply_nested_cargo_lock_is_a_warning(lock):
+    result = RustCataloger().catalog({"/src/Cargo.lock": file("/src/Cargo.lock", lock)})
+    assert result.packages == () and result.warnings == ("/src/Cargo.lock: not a valid Cargo.lock: nested too deeply",)

@@ -9,8 +9,8 @@ from crscan.catalog.purl import purl
 from crscan.model import Ecosystem, Package
 
 # RubyGems writes `s.name = "rack".freeze` / `s.version = "2.2.22"`; older ones `Gem::Version.new("…")`.
-_FIELD = re.compile(r"""^\s*\w+\.(?P<key>name|version)\s*=\s*(?:Gem::Version\.new\()?["'](?P<value>[^"']+)["']""",
-                    re.MULTILINE)
+_FIELD = re.compile(r"""^[ \t]*\w+\.(?P<key>name|version)[ \t]*=[ \t]*(?:Gem::Version\.new\()?["'](?P<value>[^"'\n]+)["']""",
+                    re.MULTILINE)  # [ \t], not \s: a file of blank lines must not cost quadratic time
 # The stub line RubyGems puts first: `# stub: rack 2.2.22 ruby lib`.
 _STUB = re.compile(r"^# stub: (?P<name>\S+) (?P<version>\S+)", re.MULTILINE)
 

@@ -25,6 +25,8 @@ def parse_cargo_lock(data: bytes, path: str) -> list[Package]:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{path}: not a valid Cargo.lock: {exc}") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: not a valid Cargo.lock: nested too deeply") from None
     entries = document.get("package", [])
     if not isinstance(entries, list):
         raise CatalogError(f"{path}: [[package]] is not an array of tables")
