@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crscan.layers import (
     BadTarHeader, CorruptStream, DecompressionBomb, DeviceFile, ImageTooLarge, LayerError, LayerTooLarge,
@@ -181,7 +183,7 @@ def test_device_nodes_of_a_debootstrap_dev_are_inert_entries(no_writes):
                   Entry("dev/console", type=tarfile.CHRTYPE, devmajor=5, devminor=1))
     contents = read_layer(HOSTILE, io.BytesIO(blob), SELECT)
     assert list(contents.files) == ["/dev/null-not"]
-    assert "/dev/null" in contents.non_dirs
+    assert "/dev/null" in contents.shadow.non_dirs
 
 
 def test_image_size_limit_spans_layers(no_writes):
@@ -235,3 +237,35 @@ def test_bomb_memory_stays_bounded(bomb, ratio_limit, tmp_path):
     else:
         assert outcome == "read all True"
     assert int(grown_kib) < 64 * 1024, f"peak RSS grew by {int(grown_kib) // 1024} MiB"
+
+
+def _extended_headers_layer(format: int) -> bytes:
+    """Members that need PAX records or GNU long-name/long-link blocks, so mutations land in those parsers."""
+    long_dir = "usr/lib/python3/dist-packages/" + "very-long-directory-name/" * 5
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=format) as tar:
+        for name, data in [(long_dir + "METADATA", b"Name: x\n"), ("etc/os-release", b"ID=debian\n")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            if format == tarfile.PAX_FORMAT:
+                info.pax_headers = {"comment": "é" * 20, "mtime": "1700000000.5"}
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("l" * 120)
+        link.type, link.linkname = tarfile.SYMTYPE, "t" * 150
+        tar.addfile(link)
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    format=st.sampled_from([tarfile.PAX_FORMAT, tarfile.GNU_FORMAT]),
+    edits=st.lists(st.tuples(st.integers(0, 2047), st.integers(0, 255)), min_size=1, max_size=6),
+)
+def test_mutated_extended_headers_read_or_raise_layer_error(format, edits):
+    blob = bytearray(_extended_headers_layer(format))
+    for where, value in edits:
+        blob[where] = value
+    try:
+        read_layer(HOSTILE, io.BytesIO(bytes(blob)), SELECT)
+    except LayerError as error:
+        assert str(error).startswith(f"layer {HOSTILE.digest}: ")

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from crscan.layers import LinkEscapesRoot, LinkLoop, LinkTooDeep, Limits, Select, merge, read_image, read_layer
+from crscan.layers import LayerShadow, LinkEscapesRoot, LinkLoop, LinkTooDeep, Limits, Select, merge, read_image, read_layer
 from tests.layers.tarfactory import (
     compress, directory, file, hardlink, layer_ref, opaque, symlink, tar_bytes, whiteout,
 )
@@ -189,3 +189,14 @@ def test_shadows_answers_for_paths_the_layer_never_picked():
     visible = ["/usr/lib/python3/dist-packages/yaml2/x", "/optional/x", "/srv/binary", "/etc/group", "/var/lib/older"]
     assert [p for p in shadowed if upper.shadows(p)] == shadowed
     assert [p for p in visible if upper.shadows(p)] == []
+
+
+def test_stored_shadow_round_trips_and_bad_data_is_a_clear_error():
+    contents = read_layer(layer_ref(1), io.BytesIO(tar_bytes(whiteout("a/b"), opaque("c"), file("d"))), EVERYTHING)
+    stored = contents.shadow.to_dict()
+    assert LayerShadow.from_dict(stored) == contents.shadow
+    assert stored["whiteouts"] == ["/a/b"] and stored["opaque_dirs"] == ["/c"]
+    with pytest.raises(ValueError, match="not a stored LayerShadow"):
+        LayerShadow.from_dict({**stored, "dirs": "not base64!"})
+    with pytest.raises(ValueError, match="not a stored LayerShadow"):
+        LayerShadow.from_dict({"whiteouts": []})

@@ -4,6 +4,7 @@ layer last wrote a path)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tarfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.layers import Select, merge, read_image, read_layer
+from crscan.layers import LayerShadow, Select, merge, read_image, read_layer, visible
 from crscan.registry import open_source
 
 pytestmark = pytest.mark.registry
@@ -132,3 +133,15 @@ def test_pulling_from_the_registry_gives_the_same_files(test_images, merged):
     with open_source(image.tag_ref) as source, ExitStack() as streams:
         layers = ((layer.ref, streams.enter_context(source.open_layer(layer))) for layer in source.layers)
         assert read_image(layers, SELECT) == merged
+
+
+def test_cached_shadows_rebuild_the_merge_without_rereading(bookworm, layer_contents, merged):
+    """The inventory-merge recipe of crscan.layers' docstring: per-layer shadows stored as JSON decide, for
+    every file each layer picked, whether it is in the final image — exactly as the full merge does."""
+    stored = [json.loads(json.dumps(c.shadow.to_dict())) for c in layer_contents]
+    shadows = [LayerShadow.from_dict(s) for s in stored]
+    decided = {(i, path): visible(path, i, shadows) for i, c in enumerate(layer_contents) for path in c.files}
+    truth = {(i, path): path in merged and merged[path].layer == c.layer
+             for i, c in enumerate(layer_contents) for path in c.files}
+    assert decided == truth
+    assert sum(truth.values()) > 0 and sum(not v for v in truth.values()) > 0

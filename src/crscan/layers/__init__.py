@@ -11,13 +11,17 @@ whose message names the problem and the layer digest; `Limits` bounds time and m
 Merging cached per-layer inventories
 ------------------------------------
 A pipeline that caches, per layer digest, the packages found in that layer's picked files (each keyed by
-the file path it came from) can rebuild the image's inventory without re-reading any layer. Store with
-each layer's inventory its `whiteouts`, `opaque_dirs`, `dirs.to_bytes()` and `non_dirs.to_bytes()`
-(`PathSet`: 8 bytes a path), rebuild a `LayerContents`-like view, and keep a package found at path P in
-layer i only if no layer j > i `shadows(P)` — i.e. layer j neither whiteouts P or an ancestor, nor has
-an opaque directory above P, nor has its own entry at P (a newer version of the file: its inventory
-already speaks for P), nor has a non-directory at an ancestor of P. For packages found through a
-symlink, key them by the path they were read from and apply the same rule.
+the file path it came from) can rebuild the image's inventory without re-reading any layer:
+
+    cache[layer.digest] = {"packages": ..., "shadow": contents.shadow.to_dict()}   # JSON-ready
+    shadows = [LayerShadow.from_dict(cache[l.digest]["shadow"]) for l in layers]   # bottom first
+    keep package p found at path P in layer i  ⇔  visible(P, i, shadows)
+
+`LayerShadow.whiteouts` is the full set of paths the layer whiteouts (each hides everything beneath it
+too), `opaque_dirs` the directories whose lower contents it hides; `dirs`/`non_dirs` are every entry the
+layer has (8 bytes a path), because a layer also hides what it overwrites (a newer copy of P — its own
+inventory then speaks for P) and everything beneath a path it turns into a file or symlink. A package
+found through a symlink is keyed by the path it was read from, and the same rule applies.
 """
 
 from crscan.layers.image import read_image
@@ -45,11 +49,13 @@ from crscan.layers.limits import Limits
 from crscan.layers.merge import merge
 from crscan.layers.paths import PathSet, normalize
 from crscan.layers.reader import LayerContents, read_layer
+from crscan.layers.shadow import LayerShadow, visible
 from crscan.layers.select import Select, executable
 
 __all__ = [
     "BadTarHeader", "CorruptStream", "DecompressionBomb", "DeviceFile", "FileSelector", "ImageTooLarge",
-    "LayerContents", "LayerError", "LayerTooLarge", "LimitExceeded", "Limits", "LinkEscapesRoot", "LinkLoop",
+    "LayerContents", "LayerError", "LayerShadow", "LayerTooLarge", "LimitExceeded", "Limits", "LinkEscapesRoot", "LinkLoop",
     "LinkTooDeep", "PathSet", "PathTooLong", "PickedTooMuch", "Select", "TooManyEntries", "TruncatedLayer",
     "UnsafePath", "UnsupportedCompression", "executable", "merge", "normalize", "read_image", "read_layer",
+    "visible",
 ]

@@ -26,7 +26,8 @@ from crscan.layers.interface import (
     UnsafePath,
 )
 from crscan.layers.limits import Limits
-from crscan.layers.paths import ROOT, PathSet, ancestors, is_under, normalize, parent, path_key
+from crscan.layers.paths import ROOT, PathSet, is_under, normalize, parent, path_key
+from crscan.layers.shadow import LayerShadow
 from crscan.model import ImageFile, LayerRef
 
 WHITEOUT_PREFIX = ".wh."
@@ -49,9 +50,7 @@ class LayerContents:
     `symlinks`: every symlink in the layer, path → target as written; merge resolves them.
     `hardlinks`: every hard link, path → target path (normalised).
     `picked_links`: the symlink/hard-link paths the selector picked, resolved to content at merge.
-    `whiteouts`: lower-layer paths this layer deletes (`.wh.<name>`; everything beneath them too).
-    `opaque_dirs`: directories whose lower-layer contents this layer hides (`.wh..wh..opq`).
-    `dirs` / `non_dirs`: every path the layer has an entry for, split by kind — what it replaces below.
+    `shadow`: what the layer deletes or replaces below it (whiteouts, opaque dirs, its own entries).
     `skipped`: picked paths not kept, with why (larger than `Limits.max_file_bytes`).
     """
 
@@ -60,24 +59,22 @@ class LayerContents:
     symlinks: Mapping[str, str]
     hardlinks: Mapping[str, str]
     picked_links: frozenset[str]
-    whiteouts: frozenset[str]
-    opaque_dirs: frozenset[str]
-    dirs: PathSet = field(repr=False)
-    non_dirs: PathSet = field(repr=False)
+    shadow: LayerShadow = field(repr=False)
     skipped: tuple[tuple[str, str], ...] = ()
     compression: str = ""
     size: int = 0  # uncompressed tar bytes
     entries: int = 0
 
+    @property
+    def whiteouts(self) -> frozenset[str]:
+        return self.shadow.whiteouts
+
+    @property
+    def opaque_dirs(self) -> frozenset[str]:
+        return self.shadow.opaque_dirs
+
     def shadows(self, path: str) -> bool:
-        """Whether this layer hides a lower layer's entry at `path`: deletes it, replaces it, or puts a
-        non-directory (or an opaque directory) above it."""
-        if path in self.whiteouts or path in self.opaque_dirs or path in self.dirs or path in self.non_dirs:
-            return True
-        for ancestor in ancestors(path):
-            if ancestor in self.whiteouts or ancestor in self.opaque_dirs or ancestor in self.non_dirs:
-                return True
-        return ROOT in self.opaque_dirs and path != ROOT
+        return self.shadow.shadows(path)
 
 
 def read_layer(layer: LayerRef, stream: BinaryIO, select: FileSelector, limits: Limits | None = None) -> LayerContents:
@@ -106,7 +103,6 @@ class _LayerReader:
         self.select = select
         self.limits = limits
         self.budget = budget
-        self.picked_bytes = 0
         self.entries = 0
         self.files: dict[str, ImageFile] = {}
         self.symlinks: dict[str, str] = {}
@@ -135,10 +131,12 @@ class _LayerReader:
             symlinks=self.symlinks,
             hardlinks=self.hardlinks,
             picked_links=frozenset(self.picked_links),
-            whiteouts=frozenset(self.whiteouts),
-            opaque_dirs=frozenset(self.opaque_dirs),
-            dirs=PathSet.from_keys(self.dir_keys),
-            non_dirs=PathSet.from_keys(self.non_dir_keys),
+            shadow=LayerShadow(
+                whiteouts=frozenset(self.whiteouts),
+                opaque_dirs=frozenset(self.opaque_dirs),
+                dirs=PathSet.from_keys(self.dir_keys),
+                non_dirs=PathSet.from_keys(self.non_dir_keys),
+            ),
             skipped=tuple(self.skipped),
             compression=tar_bytes.compression,
             size=tar_bytes.produced,
@@ -214,9 +212,8 @@ class _LayerReader:
         if member.size > self.limits.max_file_bytes:
             self.skipped.append((path, f"{member.size} bytes, over the {self.limits.max_file_bytes}-byte file limit"))
             return
-        self.picked_bytes += member.size
         self.budget.picked_bytes += member.size
-        if max(self.picked_bytes, self.budget.picked_bytes) > self.limits.max_picked_bytes:
+        if self.budget.picked_bytes > self.limits.max_picked_bytes:
             raise PickedTooMuch(f"over {self.limits.max_picked_bytes} bytes when picking {path}")
         try:
             data = tar.extractfile(member).read(member.size)
@@ -257,7 +254,7 @@ def _strict_tarinfo(limits: Limits) -> type[tarfile.TarInfo]:
             obj.offset = offset
             try:
                 return obj._proc_member(tar)
-            except tarfile.HeaderError as error:  # inside a PAX / GNU record
+            except (tarfile.HeaderError, ValueError) as error:  # inside a PAX / GNU record
                 raise BadTarHeader(f"at offset {offset}: {error}") from None
 
     return StrictTarInfo
