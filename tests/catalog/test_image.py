@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crscan.catalog import catalog_image, catalog_version, default_catalogers, wants_any
+from crscan.catalog import catalog_image, catalog_version, default_catalogers, merge_packages, wants_any
 from crscan.catalog.interface import Cataloger, CatalogResult
-from crscan.model import Distro, Ecosystem
+from crscan.model import Distro, Ecosystem, Package
 from tests.catalog.helpers import file, image_files
 
 CATALOG_TESTS = Path(__file__).parent
@@ -85,3 +85,13 @@ def test_catalog_version_names_every_cataloger_and_changes_with_a_bump():
         version = catalogers[0].version + 1
 
     assert catalog_version([BumpedDpkg(), *catalogers[1:]]) != version
+
+
+def test_merge_packages_applies_ownership_and_uniqueness_to_any_iterable():
+    meta = "/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA"
+    dpkg = Package(Ecosystem.DPKG, "python3-yaml", "6.0-3+b2", path="/var/lib/dpkg/status",
+                   files=("/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info",))
+    owned = Package(Ecosystem.PYPI, "pyyaml", "6.0", path=meta)
+    free = Package(Ecosystem.PYPI, "six", "1.16.0", path="/usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA")
+    merged = merge_packages(iter([owned, free, dpkg, free]))
+    assert merged == (dpkg, free)

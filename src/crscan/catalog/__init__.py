@@ -11,8 +11,15 @@ Parsers under each ecosystem folder are pure (`parse_<format>(data, path) -> lis
 """
 
 from crscan.catalog.distro import detect_distro
-from crscan.catalog.image import Inventory, catalog_image, catalog_version, default_catalogers, wants_any
+from crscan.catalog.image import (
+    Inventory,
+    catalog_image,
+    catalog_version,
+    default_catalogers,
+    merge_packages,
+    wants_any,
+)
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult, FileCataloger
 
 __all__ = ["CatalogError", "CatalogResult", "Cataloger", "FileCataloger", "Inventory", "catalog_image",
-           "catalog_version", "default_catalogers", "detect_distro", "wants_any"]
+           "catalog_version", "default_catalogers", "detect_distro", "merge_packages", "wants_any"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
@@ -57,8 +57,7 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
     PyYAML's egg-info) is the OS package's business: advisories for it are tracked by the distro.
     """
     catalogers = default_catalogers() if catalogers is None else catalogers
-    os_packages: list[Package] = []
-    lang_packages: list[Package] = []
+    packages: list[Package] = []
     warnings: list[str] = []
     for cataloger in catalogers:
         selected = {p: f for p, f in files.items() if cataloger.wants(p, f.mode, len(f.data))}
@@ -70,11 +69,18 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
             warnings.append(f"cataloger {cataloger.name} failed: {type(exc).__name__}: {exc}")
             continue
         warnings.extend(result.warnings)
-        for package in result.packages:
-            (os_packages if package.ecosystem.is_os else lang_packages).append(package)
+        packages.extend(result.packages)
+    return Inventory(detect_distro(files), merge_packages(packages), tuple(warnings))
+
+
+def merge_packages(packages: Iterable[Package]) -> tuple[Package, ...]:
+    """OS packages first, then language packages whose metadata no OS package owns; each reported once.
+    For pipelines that gather packages themselves (per-layer caches) and need catalog_image's rules."""
+    packages = list(packages)
+    os_packages = [p for p in packages if p.ecosystem.is_os]
     owned = {path for package in os_packages for path in package.files}
-    kept = [p for p in lang_packages if not _owned_by_os(p.path, owned)]
-    return Inventory(detect_distro(files), tuple(_unique(os_packages + kept)), tuple(warnings))
+    kept = [p for p in packages if not p.ecosystem.is_os and not _owned_by_os(p.path, owned)]
+    return tuple(_unique(os_packages + kept))
 
 
 def _owned_by_os(path: str, owned: set[str]) -> bool:
