@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
 from crscan.catalog.dpkg.parse_status import parse_file_list, parse_md5sums, parse_status
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult
-from crscan.model import ImageFile, Package
+from crscan.model import ImageFile, LayerRef, Package
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
@@ -38,7 +38,8 @@ class DpkgCataloger(Cataloger):
         return CatalogResult(tuple(packages), tuple(warnings))
 
     @staticmethod
-    def _owned_files(files: Mapping[str, ImageFile], package: Package, status_path: str):
+    def _owned_files(files: Mapping[str, ImageFile], package: Package,
+                     status_path: str) -> tuple[tuple[str, ...], LayerRef | None]:
         """The package's file list, and the layer that wrote it: that layer installed (or last
         upgraded) the package, which is more precise than the status file every install rewrites."""
         if status_path.startswith(STATUS_D):
