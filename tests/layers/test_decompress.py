@@ -12,7 +12,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crscan.layers import LayerError, Select, read_layer
+from crscan.layers import LayerError, Limits, Select, read_layer
 from tests.layers.tarfactory import compress, file, layer_ref, symlink, tar_bytes
 
 LAYER = tar_bytes(file("etc/os-release", "ID=debian\n"), file("usr/bin/tool", b"\x7fELF" * 1000, mode=0o755),
@@ -100,3 +100,22 @@ def test_mutated_layers_either_read_or_raise_layer_error(compression, edits, cut
         read_layer(layer_ref(1), io.BytesIO(bytes(blob)), SELECT)
     except LayerError as error:
         assert str(error).startswith(f"layer {layer_ref(1).digest}: ")
+
+
+@pytest.mark.parametrize("blob", [b"", bytes(1024), gzip.compress(bytes(1024)), compress(bytes(10240), "zstd")])
+def test_empty_layers_read_as_empty(blob):
+    contents = read_layer(layer_ref(1), io.BytesIO(blob), SELECT)
+    assert (contents.files, contents.symlinks, contents.entries) == ({}, {}, 0)
+
+
+@pytest.mark.parametrize("field", ["max_entries", "max_ratio", "max_link_depth"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_limits_reject_non_positive_or_non_integer_values(field, value):
+    with pytest.raises(ValueError, match=f"Limits.{field} must be a positive integer"):
+        Limits(**{field: value})
+
+
+def test_file_over_the_single_file_limit_is_skipped_and_reported():
+    contents = read_layer(layer_ref(1), io.BytesIO(LAYER), SELECT, Limits(max_file_bytes=100))
+    assert list(contents.files) == ["/etc/os-release"]
+    assert contents.skipped == (("/usr/bin/tool", "4000 bytes, over the 100-byte file limit"),)
