@@ -36,6 +36,14 @@ def test_unhashable_scheme_is_a_value_error():
         versions.compare(["deb"], "1", "2")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [["1.0"], {"1": 0}])
+def test_unhashable_version_is_an_invalid_version(bad):
+    with pytest.raises(versions.InvalidVersion, match="deb version must be a string, not"):
+        versions.compare("deb", "1.0", bad)
+    with pytest.raises(versions.InvalidVersion, match="deb version must be a string, not"):
+        versions.parse("deb", bad)
+
+
 def test_invalid_version_is_a_value_error_naming_string_and_scheme():
     with pytest.raises(versions.InvalidVersion, match=r"invalid deb version '1\.0 beta'") as caught:
         versions.compare("deb", "1.0", "1.0 beta")

@@ -78,25 +78,35 @@ def _ordering_key(scheme: str, text: str) -> tuple:
     return _scheme_class(scheme).ordering_key(text)
 
 
-def _check_text(scheme: str, text: object) -> None:
-    if not isinstance(scheme, str) or scheme not in SCHEMES:
-        _scheme_class(scheme)  # raises, naming the scheme
-    if not isinstance(text, str):
-        raise InvalidVersion(f"{scheme} version must be a string, not {type(text).__name__}")
+def _reject_unhashable(scheme: object, *texts: object) -> None:
+    """Turn lru_cache's TypeError for a list or dict argument into the errors the API promises; returns
+    (so the caller re-raises) when the arguments were fine and the TypeError came from elsewhere."""
+    if not isinstance(scheme, str):
+        _scheme_class(scheme)  # type: ignore[arg-type]
+    for text in texts:
+        if not isinstance(text, str):
+            raise InvalidVersion(f"{scheme} version must be a string, not {type(text).__name__}")
 
 
 def parse(scheme: str, text: str) -> Version:
     """The `scheme` version `text` means; InvalidVersion if it is not one, ValueError for an unknown scheme."""
-    _check_text(scheme, text)
-    return _parse(scheme, text)
+    try:
+        return _parse(scheme, text)
+    except TypeError:
+        _reject_unhashable(scheme, text)
+        raise
 
 
 def compare(scheme: str, a: str, b: str) -> int:
     """-1, 0 or 1 as `a` is older than, equal to or newer than `b` under `scheme`."""
-    _check_text(scheme, a)
-    _check_text(scheme, b)
-    key_a = _ordering_key(scheme, a)
-    key_b = _ordering_key(scheme, b)
+    # Validation lives in the cached functions (Version checks its input), so a warm call is two
+    # cache hits and a tuple comparison.
+    try:
+        key_a = _ordering_key(scheme, a)
+        key_b = _ordering_key(scheme, b)
+    except TypeError:
+        _reject_unhashable(scheme, a, b)
+        raise
     return (key_a > key_b) - (key_a < key_b)
 
 

@@ -7,7 +7,8 @@ import re
 from crscan.versions.interface import MAX_VERSION_LENGTH, InvalidVersion, Version
 
 # Token kinds in the order apk-tools numbers them; where two versions first differ in kind, the one
-# with the *higher* kind is older (1.0 > 1.0a > 1.0-r1 ... > the end), except pre-release suffixes.
+# with the *higher* kind is older (1.0.1 > 1.0a > 1.0-r1 > 1.0, the end being the highest kind), except
+# that a pre-release suffix is older than anything (1.0_rc1 < 1.0).
 _INITIAL_DIGIT, _DIGIT, _LETTER, _SUFFIX, _SUFFIX_NUMBER, _COMMIT_HASH, _REVISION, _END = range(8)
 
 # Pre-release suffixes sort before "no suffix", post-release ones after it.
