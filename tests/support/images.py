@@ -71,6 +71,8 @@ class Stage:
 class TestImage:
     """A built test image; the registry fields are filled in once it has been pushed in this session."""
 
+    __test__ = False  # not a pytest test class despite the name
+
     name: str
     layout: Path  # OCI layout directory (shared by all test images)
     layout_tag: str
