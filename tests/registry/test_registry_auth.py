@@ -69,6 +69,17 @@ def test_token_flow_fetches_one_token_per_repository_and_reuses_it(token_registr
                for r in server.requests[before:])
 
 
+def test_anonymous_token_for_a_public_registry(token_registry, token_images, monkeypatch):
+    server = token_registry.token_server
+    before = len(server.requests)
+    with pytest.raises(AuthError, match="refused anonymous access for repository:team/one:pull"):
+        open_source(token_images[0])
+    monkeypatch.setattr(server, "anonymous", True)
+    with open_source(token_images[0], platform="linux/arm64") as source:
+        assert read_all_layers(source) > 0
+    assert [r.get("account") for r in server.requests[before:]] == [None, None]
+
+
 def test_token_registry_catalog_uses_the_catalog_scope(token_registry, token_images):
     server = token_registry.token_server
     credentials = Credentials(token_registry.username, token_registry.password)

@@ -185,10 +185,12 @@ class TokenServer:
 
     The signing key is a fresh RSA key with a self-signed certificate, which the registry trusts via
     `rootcertbundle`; tokens carry it in the `x5c` header. `requests` records every query, `lifetime` is the
-    `expires_in` it hands out.
+    `expires_in` it hands out; with `anonymous` set, requests without credentials get a token too (as public
+    registries do).
     """
 
     def __init__(self, users: dict[str, str], lifetime: int = 300) -> None:
+        self.anonymous = False
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -247,7 +249,10 @@ class TokenServer:
                 url = urlsplit(self.path)
                 query = parse_qs(url.query)
                 server.requests.append(query)
-                user = _basic_user(self.headers.get("Authorization", ""), server.users)
+                header = self.headers.get("Authorization", "")
+                user = _basic_user(header, server.users)
+                if not header and server.anonymous:
+                    user = "anonymous"
                 if url.path != "/token" or query.get("service") != [SERVICE] or user is None:
                     self.send_response(401)
                     self.send_header("Content-Type", "application/json")
