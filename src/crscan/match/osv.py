@@ -8,6 +8,8 @@ feed's enumeration, or an ecosystem without lists) is decided by the ranges.
 
 from __future__ import annotations
 
+import bisect
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -54,13 +56,20 @@ class Event(NamedTuple):
     version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
 
 
+class CompiledRange(NamedTuple):
+    events: tuple[Event, ...]  # introduced/fixed/last_affected in version order, "introduced 0" first
+    limits: tuple[Event, ...]
+    fix_from: tuple[str, ...]  # per event position: the first fix at or after it ("" if none)
+
+
 class CompiledAdvisory(NamedTuple):
     """An advisory row with its versions parsed once, however many installed versions it is checked against."""
 
     advisory: Advisory
-    ranges: tuple[tuple[Event, ...], ...]  # events sorted by version; unreadable ranges dropped
+    ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
     fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
+    fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
     severity: Severity
 
@@ -100,7 +109,9 @@ class OsvMatcher(Matcher):
 
     def __init__(self) -> None:
         # The DB never changes under a build id, so compiled advisories are cached by it (oldest dropped).
+        # One matcher serves every scan thread; the lock guards the cache, not the (pure) compiling.
         self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
+        self._lock = threading.Lock()
 
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
         wanted = []
@@ -138,21 +149,25 @@ class OsvMatcher(Matcher):
         """Compiled advisories per (scheme, namespace, package): from the cache, the rest in bulk from the DB."""
         loaded = {}
         missing: dict[str, set[tuple[str, str, str]]] = {}
-        for key in keys:
-            hit = self._cache.get((db.build_id, *key))
-            if hit is None:
-                missing.setdefault(key[1], set()).add(key)
-            else:
-                loaded[key] = hit
+        with self._lock:
+            for key in keys:
+                hit = self._cache.get((db.build_id, *key))
+                if hit is None:
+                    missing.setdefault(key[1], set()).add(key)
+                else:
+                    loaded[key] = hit
         for namespace, namespace_keys in missing.items():
             rows = db.advisories_for(namespace, (package for _, _, package in namespace_keys))
             for key in namespace_keys:
                 scheme, _, package = key
                 advisories = tuple(compile_advisory(scheme, a) for a in rows.get(package, ()))
                 loaded[key] = PackageAdvisories(scheme, advisories)
-                self._cache[(db.build_id, *key)] = loaded[key]
-        while len(self._cache) > _PACKAGES_CACHED:
-            self._cache.popitem(last=False)
+        with self._lock:
+            for namespace_keys in missing.values():
+                for key in namespace_keys:
+                    self._cache[(db.build_id, *key)] = loaded[key]
+            while len(self._cache) > _PACKAGES_CACHED:
+                self._cache.popitem(last=False)
         return loaded
 
 
@@ -163,13 +178,14 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
         if compiled is not None:
             ranges.append(compiled)
     listed = frozenset(advisory.data["versions"])
-    fixes = sorted((e for events in ranges for e in events if e.kind == "fixed"), key=lambda e: e.version)
+    fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=lambda e: e.version)
     data = advisory.data
     ids = frozenset((advisory.advisory_id, data["name"], *data["aliases"]))
-    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), ids, Severity[data["severity"]])
+    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
+                            Severity[data["severity"]])
 
 
-def _compile_range(scheme: str, events: list[list[str]]) -> tuple[Event, ...] | None:
+def _compile_range(scheme: str, events: list[list[str]]) -> CompiledRange | None:
     """The range's events in version order ("introduced 0" first); None if any version is unreadable,
     since a range we cannot read cannot be trusted either way."""
     compiled = []
@@ -181,9 +197,17 @@ def _compile_range(scheme: str, events: list[list[str]]) -> tuple[Event, ...] | 
         if version is None:
             return None
         compiled.append(Event(kind, text, version))
-    bounded = [e for e in compiled if e.version is not None]
-    bounded.sort(key=lambda e: e.version)
-    return tuple([e for e in compiled if e.version is None] + bounded)
+    limits = tuple(e for e in compiled if e.kind == "limit")
+    unbounded = [e for e in compiled if e.kind != "limit" and e.version is None]
+    bounded = sorted((e for e in compiled if e.kind != "limit" and e.version is not None), key=lambda e: e.version)
+    ordered = unbounded + bounded
+    fix_from = [""] * len(ordered)
+    upcoming = ""
+    for position in range(len(ordered) - 1, -1, -1):
+        if ordered[position].kind == "fixed":
+            upcoming = ordered[position].text
+        fix_from[position] = upcoming
+    return CompiledRange(tuple(ordered), limits, tuple(fix_from))
 
 
 def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
@@ -195,35 +219,39 @@ def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set
         return None if compiled.listed.isdisjoint(spellings) else _next_fix(compiled, version)
     if version is None:
         return None
-    for events in compiled.ranges:
-        fixed_by = in_range(events, version)
+    for compiled_range in compiled.ranges:
+        fixed_by = in_range(compiled_range, version)
         if fixed_by is not None:
             return fixed_by
     return None
 
 
-def in_range(events: tuple[Event, ...], version: Version) -> str | None:
+def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
     """OSV's evaluation of one range: walk the events in version order, affected from an `introduced`
     at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
     the range from above. None if not affected, else the lowest fix above the version ("" if none)."""
-    limits = [e for e in events if e.kind == "limit"]
+    events, limits, fix_from = compiled_range
     if limits and not any(e.version is None or version < e.version for e in limits):
         return None
     vulnerable = False
-    for event in events:
-        if event.kind == "introduced" and (event.version is None or version >= event.version):
+    for position, event in enumerate(events):
+        if event.version is not None and event.version > version:
+            # Later events cannot change the verdict; the first fix among them is the fix.
+            if not vulnerable:
+                return None
+            return fix_from[position]
+        if event.kind == "introduced":
             vulnerable = True
-        elif event.kind == "fixed" and version >= event.version:
+        elif event.kind == "fixed":
             vulnerable = False
-        elif event.kind == "last_affected" and version > event.version:
+        elif event.kind == "last_affected" and version > event.version:  # equal: still affected
             vulnerable = False
-    if not vulnerable:
-        return None
-    return next((e.text for e in events if e.kind == "fixed" and e.version > version), "")
+    return "" if vulnerable else None
 
 
 def _next_fix(compiled: CompiledAdvisory, version: Version | None) -> str:
     """For a version matched by the explicit list: the lowest `fixed` above it in any range."""
     if version is None:
         return ""
-    return next((e.text for e in compiled.fixes if e.version > version), "")
+    position = bisect.bisect_right(compiled.fix_versions, version)
+    return compiled.fixes[position].text if position < len(compiled.fixes) else ""
