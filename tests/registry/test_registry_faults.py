@@ -79,8 +79,8 @@ def test_429_with_retry_after_is_waited_out(fault_proxy, test_images):
     assert fault.hits == 1
     refused, retried = [entry for entry in fault_proxy.log if "/manifests/1" in entry[2]][:2]
     assert (refused[3], retried[3]) == (429, 200)
-    assert 0.95 <= retried[0] - refused[0] < 2.5
-    assert time.monotonic() - started < 5
+    assert 0.95 <= retried[0] - refused[0] < 3  # Retry-After, not the 0.5 s first backoff step
+    assert time.monotonic() - started < 8
 
 
 def test_5xx_is_retried_with_backoff_then_succeeds(fault_proxy, test_images):
