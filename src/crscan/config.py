@@ -1,13 +1,18 @@
-"""Server settings: one frozen `Settings`, resolved from command-line flags > environment > defaults.
+"""Server settings: one frozen `Settings`, resolved from command-line flags > environment > config file > defaults.
 
-Every source is reduced to the same `{field: raw value}` mapping before validation, so a TOML config file (a
-later issue) slots in as one more layer between the environment and the defaults.
+Every source is reduced to the same `{field: raw value}` mapping before validation. The config file is TOML with
+one top-level key per field, named like the flags (`http_port` ↔ `--http-port` ↔ `CRSCAN_HTTP_PORT`); see
+`docs/config.example.toml`. Relative paths in the file are relative to the file's directory.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
+import time
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,8 +20,12 @@ from pathlib import Path
 DEFAULT_DATA_DIR = Path("~/.local/share/crscan")
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_GRPC_PORT = 8443
+CONFIG_VARIABLE = "CRSCAN_CONFIG"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+MAX_WORKER_CONCURRENCY = 256
 
-# Environment variable → Settings field. Flags use the field names directly.
+# Environment variable → Settings field. Flags and config-file keys use the field names directly.
 ENVIRONMENT = {
     "CRSCAN_DATA_DIR": "data_dir",
     "CRSCAN_HOST": "host",
@@ -29,6 +38,10 @@ ENVIRONMENT = {
     "CRSCAN_TLS_KEY": "tls_key",
     "CRSCAN_HTTP_TLS_CERT": "http_tls_cert",
     "CRSCAN_HTTP_TLS_KEY": "http_tls_key",
+    "CRSCAN_FEED_DB": "feed_db",
+    "CRSCAN_LOG_LEVEL": "log_level",
+    "CRSCAN_LOG_FORMAT": "log_format",
+    "CRSCAN_WORKER_CONCURRENCY": "worker_concurrency",
 }
 
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}")
@@ -54,12 +67,28 @@ class Settings:
     tls_key: Path | None = None
     http_tls_cert: Path | None = None  # REST is plain HTTP unless both are set
     http_tls_key: Path | None = None
+    feed_db: Path | None = None  # none: <data_dir>/feeds.db, where `crscan db update` writes by default
+    log_level: str = "info"
+    log_format: str = "text"  # "json": one JSON object per line, for log shippers
+    worker_concurrency: int = 1  # scans run at once by this process's job workers
 
     @classmethod
-    def resolve(cls, flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
-        """Flags (None = not given) override the environment, which overrides the defaults."""
+    def resolve(
+        cls,
+        flags: Mapping[str, object],
+        environ: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> Settings:
+        """Flags (None = not given) override the environment, which overrides the config file, then defaults.
+
+        The config file is `config_file`, else `$CRSCAN_CONFIG`, else none.
+        """
         environ = os.environ if environ is None else environ
+        if config_file is None and environ.get(CONFIG_VARIABLE, "") != "":
+            config_file = Path(environ[CONFIG_VARIABLE])
         raw: dict[str, tuple[object, str]] = {}
+        if config_file is not None:
+            raw.update(read_config_file(config_file))
         for variable, name in ENVIRONMENT.items():
             if environ.get(variable, "") != "":
                 raw[name] = (environ[variable], f"environment variable {variable}")
@@ -77,6 +106,10 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'crscan.db'}"
+
+    @property
+    def effective_feed_db(self) -> Path:
+        return self.feed_db or self.data_dir / "feeds.db"
 
     @property
     def http_tls(self) -> bool:
@@ -97,16 +130,77 @@ class Settings:
                     raise ConfigError(f"{name}: {path} is not a readable file")
 
 
+def read_config_file(path: Path) -> dict[str, tuple[object, str]]:
+    """The file's `{field: (value, source)}`; unknown keys, tables and wrongly typed values are refused by name."""
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    raw: dict[str, tuple[object, str]] = {}
+    for key, value in document.items():
+        source = f"config file {path}: key {key!r}"
+        kind = _FIELD_TYPES.get(key)
+        if kind is None:
+            raise ConfigError(f"config file {path}: unknown key {key!r}")
+        expected, described = _TOML_TYPES.get(kind, (str, "string"))
+        if type(value) is not expected:  # bool is an int subclass; `http_port = true` is a mistake, not 1
+            raise ConfigError(f"{source} must be a TOML {described}, got {type(value).__name__}")
+        if kind == "path":
+            value = path.parent / Path(value).expanduser()
+        raw[key] = (value, source)
+    return raw
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """The process's root logging: plain lines, or one JSON object per line with `log_format="json"`."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    if level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin chatter on every start
+
+
+class JsonLogFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message"[, "exception"]}` per record, UTC ISO 8601 time."""
+
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def _convert(name: str, value: object, source: str) -> object:
     kind = _FIELD_TYPES[name]
-    if kind == "int":
-        try:
-            port = int(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source}: {value!r} is not a port number") from None
+    if kind == "port":
+        port = _integer(value, source, "a port number")
         if not 0 <= port <= 65535:
             raise ConfigError(f"{source}: port {port} is outside 0-65535")
         return port
+    if kind == "count":
+        count = _integer(value, source, "a whole number")
+        if not 1 <= count <= MAX_WORKER_CONCURRENCY:
+            raise ConfigError(f"{source}: {count} is outside 1-{MAX_WORKER_CONCURRENCY}")
+        return count
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -116,12 +210,28 @@ def _convert(name: str, value: object, source: str) -> object:
         raise ConfigError(f"{source}: {value!r} is not a boolean (use true or false)")
     if kind == "path":
         return Path(str(value)).expanduser()
+    if name in _CHOICES:
+        text = str(value).strip().lower()
+        if text not in _CHOICES[name]:
+            raise ConfigError(f"{source}: {value!r} is not one of {', '.join(_CHOICES[name])}")
+        return text
     return str(value)
 
 
-def _field_kind(annotation: str) -> str:
+def _integer(value: object, source: str, what: str) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {value!r} is not {what}") from None
+
+
+_TOML_TYPES = {"port": (int, "integer"), "count": (int, "integer"), "bool": (bool, "boolean")}
+_CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
+
+
+def _field_kind(name: str, annotation: str) -> str:
     if annotation == "int":
-        return "int"
+        return "port" if name.endswith("_port") else "count"
     if annotation == "bool":
         return "bool"
     if "Path" in annotation:
@@ -129,4 +239,4 @@ def _field_kind(annotation: str) -> str:
     return "str"
 
 
-_FIELD_TYPES = {f.name: _field_kind(str(f.type)) for f in fields(Settings)}
+_FIELD_TYPES = {f.name: _field_kind(f.name, str(f.type)) for f in fields(Settings)}

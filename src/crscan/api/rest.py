@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -22,9 +22,10 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Router, request_response
 
+from crscan.api import openapi
 from crscan.api.auth import Authenticator
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, ServiceBinding, invoke_servicer
@@ -197,14 +198,34 @@ def status_response(code: grpc.StatusCode, message: str, http_status: int | None
     return JSONResponse(body, status_code=http_status or HTTP_STATUS[code])
 
 
-def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authenticator) -> Router:
-    """The ASGI app: `/healthz` plus every route; all paths reach `dispatch`, so every miss is a Status body."""
-    routes = routes_for(bindings)
+PageHandler = Callable[[Request], Awaitable[Response]]
 
-    async def dispatch(request: Request) -> JSONResponse:
+
+def build_rest_app(
+    bindings: Sequence[ServiceBinding],
+    authenticator: Authenticator,
+    extra_pages: Mapping[str, PageHandler] | None = None,
+) -> Router:
+    """The ASGI app: every route, plus GET-only unauthenticated pages (`/healthz`, `/openapi.json`, `/docs` and
+    `extra_pages`, e.g. the ops probes); all paths reach `dispatch`, so every miss is a Status body."""
+    routes = routes_for(bindings)
+    document = openapi.document_json(routes)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(openapi.DOCS_HTML, headers={"Content-Security-Policy": _DOCS_POLICY})
+
+    pages = {"/healthz": healthz, "/openapi.json": openapi_json, "/docs": docs, **(extra_pages or {})}
+
+    async def dispatch(request: Request) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        if raw_path == "/healthz" and request.method == "GET":
-            return JSONResponse({"status": "ok"})
+        if request.method == "GET" and raw_path in pages:
+            return await pages[raw_path](request)
         matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
         chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
         if chosen is None:
@@ -242,6 +263,10 @@ def build_rest_app(bindings: Sequence[ServiceBinding], authenticator: Authentica
 
     # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
     return Router(default=request_response(dispatch))
+
+
+# The docs page runs only its own inline script and fetches only from this server.
+_DOCS_POLICY = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
 def _peer(request: Request) -> str:

@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import grpc
 import uvicorn
@@ -14,7 +14,7 @@ import uvicorn
 from crscan.api.auth import AllowAll, Authenticator
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services, create_grpc_server
-from crscan.api.rest import build_rest_app
+from crscan.api.rest import PageHandler, build_rest_app
 from crscan.api.tls import ServerTls, ensure_self_signed, load_pair
 from crscan.config import ConfigError, Settings
 
@@ -55,11 +55,13 @@ class ApiServer:
         authenticator: Authenticator,
         *,
         log_level: str = "warning",
+        extra_pages: Mapping[str, PageHandler] | None = None,
     ):
         self.settings = settings
         self._servicers = list(servicers)
         self._authenticator = authenticator
         self._log_level = log_level
+        self._extra_pages = dict(extra_pages or {})
         self.tls: ServerTls | None = None
         self.grpc_port = 0
         self.http_port = 0
@@ -85,7 +87,7 @@ class ApiServer:
             for binding in bindings:
                 binding.add_to_server(binding.servicer, self._grpc)
             self._grpc.start()
-            self._start_http(build_rest_app(bindings, self._authenticator))
+            self._start_http(build_rest_app(bindings, self._authenticator, self._extra_pages))
         except BaseException:
             self._grpc.stop(None)
             raise

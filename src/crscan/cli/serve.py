@@ -9,12 +9,15 @@ from pathlib import Path
 
 import typer
 
-from crscan.config import ConfigError, Settings
+from crscan.config import ConfigError, Settings, configure_logging
 
 log = logging.getLogger("crscan.serve")
 
 
 def serve(
+    config: Path = typer.Option(
+        None, help="TOML config file; env and flags override it (env CRSCAN_CONFIG; docs/config.example.toml)."
+    ),
     data_dir: Path = typer.Option(None, help="Where the database, TLS files and caches live (env CRSCAN_DATA_DIR)."),
     host: str = typer.Option(None, help="Address both servers listen on (env CRSCAN_HOST; default 127.0.0.1)."),
     http_port: int = typer.Option(None, help="REST port, 0 = any free port (env CRSCAN_HTTP_PORT; default 8080)."),
@@ -30,12 +33,12 @@ def serve(
     tls_key: Path = typer.Option(None, help="gRPC private key (PEM)."),
     http_tls_cert: Path = typer.Option(None, help="Serve REST over HTTPS with this certificate chain (PEM)."),
     http_tls_key: Path = typer.Option(None, help="Private key for --http-tls-cert."),
-    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    feed_db: Path = typer.Option(None, help="Feed DB the scans match against (default <data-dir>/feeds.db)."),
+    worker_concurrency: int = typer.Option(None, help="Scans this process runs at once (default 1)."),
+    log_level: str = typer.Option(None, help="debug, info, warning or error (env CRSCAN_LOG_LEVEL; default info)."),
+    log_format: str = typer.Option(None, help="text or json, one object per line (env CRSCAN_LOG_FORMAT)."),
 ) -> None:
     """Serve the Container Registry scanner API (gRPC + REST) until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if log_level.lower() != "debug":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin chatter on every start
     flags = {
         "data_dir": data_dir,
         "host": host,
@@ -48,8 +51,13 @@ def serve(
         "tls_key": tls_key,
         "http_tls_cert": http_tls_cert,
         "http_tls_key": http_tls_key,
+        "feed_db": feed_db,
+        "worker_concurrency": worker_concurrency,
+        "log_level": log_level,
+        "log_format": log_format,
     }
     # Imported here: the server stack is heavy and the other verbs do not need it.
+    from crscan.api.ops import ops_routes
     from crscan.api.server import ApiServer, authenticator_for
     from crscan.api.servicers import build_servicers
     from sqlalchemy.exc import SQLAlchemyError
@@ -57,7 +65,8 @@ def serve(
     from crscan.store import Store, StoreError
 
     try:
-        settings = Settings.resolve(flags)
+        settings = Settings.resolve(flags, config_file=config)
+        configure_logging(settings.log_level, settings.log_format)
         authenticator = authenticator_for(settings)
     except ConfigError as e:
         typer.echo(f"crscan serve: error: {e}", err=True)
@@ -76,7 +85,13 @@ def serve(
         summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         typer.echo(f"crscan serve: error: cannot prepare the database: {summary}", err=True)
         raise typer.Exit(1) from None
-    server = ApiServer(settings, build_servicers(store), authenticator, log_level=log_level)
+    server = ApiServer(
+        settings,
+        build_servicers(store),
+        authenticator,
+        log_level=settings.log_level,
+        extra_pages=ops_routes(store, settings.effective_feed_db),
+    )
     try:
         server.start()
     except Exception as e:

@@ -1,0 +1,118 @@
+"""Operator endpoints beside the API: `/readyz` (database and feed DB usable) and Prometheus `/metrics`.
+
+`/healthz` (liveness) is answered by the REST transport itself and needs nothing. These need the store and the
+feed DB, so `crscan serve` builds them with `ops_routes(store, feed_db_path)` and hands them to `ApiServer`.
+All are unauthenticated, like every probe and scrape target, and none reveals a secret: failure reasons are
+the first line of the driver's message, never the database URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from crscan import metrics
+from crscan.store import Store
+from crscan.store import schema
+from crscan.vulndb import FeedDB
+
+log = logging.getLogger(__name__)
+
+# A probe must answer even when the database hangs (e.g. a blackholed host): past this it counts as failed.
+CHECK_TIMEOUT = 5.0
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    error: str = ""
+
+    def to_json(self) -> dict:
+        return {"ok": True} if self.ok else {"ok": False, "error": self.error}
+
+
+class OpsProbes:
+    """The checks and scrape-time readings behind `/readyz` and `/metrics`."""
+
+    def __init__(self, store: Store, feed_db_path: Path):
+        self.store = store
+        self.feed_db_path = feed_db_path
+
+    def check_database(self) -> CheckResult:
+        try:
+            with self.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as e:  # any driver failure means "not ready"; the probe itself must not fail
+            return CheckResult(False, f"database did not answer SELECT 1: {_first_line(e)}")
+        return CheckResult(True)
+
+    def check_feed_db(self) -> CheckResult:
+        try:
+            FeedDB.open(self.feed_db_path).close()
+        except Exception as e:
+            return CheckResult(False, _first_line(e))
+        return CheckResult(True)
+
+    def gauges(self) -> list[metrics.Gauge]:
+        """Queue depth and feed age; a reading that fails is left out (readiness reports why)."""
+        readings = []
+        try:
+            with self.store.sessions() as session:
+                queued = session.scalar(
+                    select(func.count()).select_from(schema.Job).where(schema.Job.status == schema.JOB_QUEUED)
+                )
+            readings.append(metrics.Gauge("crscan_queue_depth", "Scan jobs waiting for a worker.", float(queued)))
+        except Exception:
+            log.debug("queue depth unavailable", exc_info=True)
+        try:
+            with FeedDB.open(self.feed_db_path) as feeds:
+                built = dt.datetime.strptime(feeds.built_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            age = (dt.datetime.now(dt.UTC) - built).total_seconds()
+            readings.append(metrics.Gauge("crscan_feed_age_seconds", "Seconds since the feed DB was built.", age))
+        except Exception:
+            log.debug("feed age unavailable", exc_info=True)
+        return readings
+
+
+def ops_routes(store: Store, feed_db_path: Path) -> dict[str, Handler]:
+    """GET handlers by path, for `ApiServer(extra_routes=…)`."""
+    probes = OpsProbes(store, feed_db_path)
+
+    async def readyz(request: Request) -> Response:
+        checks = {
+            "database": await _bounded(probes.check_database, "database"),
+            "feed_db": await _bounded(probes.check_feed_db, "feed DB"),
+        }
+        ready = all(result.ok for result in checks.values())
+        body = {"status": "ready" if ready else "unready", "checks": {k: v.to_json() for k, v in checks.items()}}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        gauges = await run_in_threadpool(probes.gauges)
+        return PlainTextResponse(metrics.exposition(gauges), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return {"/readyz": readyz, "/metrics": metrics_page}
+
+
+async def _bounded(check: Callable[[], CheckResult], what: str) -> CheckResult:
+    try:
+        return await asyncio.wait_for(run_in_threadpool(check), CHECK_TIMEOUT)
+    except TimeoutError:
+        return CheckResult(False, f"{what} check did not finish within {CHECK_TIMEOUT:g} s")
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
