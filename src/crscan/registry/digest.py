@@ -6,7 +6,6 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from crscan.registry.interface import DigestMismatch, InvalidReference
 
@@ -113,11 +112,3 @@ class VerifyingReader(io.RawIOBase):
         if not self.closed and self._on_close:
             self._on_close()
         super().close()
-
-
-def verifying_file_reader(file: BinaryIO, expected: str, *, size: int | None, what: str,
-                          chunk_size: int = 1 << 20, on_close: Callable[[], None] | None = None) -> io.BufferedReader:
-    """A VerifyingReader over a local file object, buffered for convenient reads."""
-    chunks = iter(lambda: file.read(chunk_size), b"")
-    return io.BufferedReader(VerifyingReader(chunks, expected, size=size, what=what, on_close=on_close or file.close),
-                             buffer_size=chunk_size)
