@@ -17,6 +17,7 @@ from crscan.api.servicers import build_servicers
 from crscan.config import Settings
 from crscan.store import Store
 from crscan.vulndb import update
+from tests.api.conftest import shared_api  # noqa: F401  (a seeded server for read-only checks)
 from tests.vulndb.support import write_mirror
 
 JINJA2_ADVISORY = {
