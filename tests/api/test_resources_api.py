@@ -8,6 +8,7 @@ import uuid
 import grpc
 import pytest
 from google.protobuf import empty_pb2
+from yandex.cloud.access import access_pb2
 from yandex.cloud.containerregistry.v1 import image_service_pb2 as images
 from yandex.cloud.containerregistry.v1 import registry_pb2
 from yandex.cloud.containerregistry.v1 import registry_service_pb2 as registries
@@ -100,6 +101,18 @@ def test_registry_mutations_point_to_the_cli(client, folder):
     ]:
         failure = fails(lambda: client("registry", method, request), grpc.StatusCode.UNIMPLEMENTED,
                         "crscan registry add")
+        assert failure.http_status in (None, 501)
+
+
+def test_methods_outside_the_scope_are_unimplemented(client, folder):
+    """Access bindings and repository upserts fall through to the generated base classes' UNIMPLEMENTED."""
+    registry_id = folder[1][0].id
+    for service, method, request in [
+        ("registry", "ListAccessBindings", access_pb2.ListAccessBindingsRequest(resource_id=registry_id)),
+        ("repository", "Upsert", repositories.UpsertRepositoryRequest(name=f"{registry_id}/new/repo")),
+        ("repository", "Delete", repositories.DeleteRepositoryRequest(repository_id="crt123")),
+    ]:
+        failure = fails(lambda: client(service, method, request), grpc.StatusCode.UNIMPLEMENTED)
         assert failure.http_status in (None, 501)
 
 
