@@ -189,10 +189,29 @@ def test_device_nodes_of_a_debootstrap_dev_are_inert_entries(no_writes):
 def test_image_size_limit_spans_layers(no_writes):
     blob = _plain(BIG)  # 4096 data + headers ≈ 10 KiB of tar per layer
     limits = Limits(max_image_bytes=25_000)
-    layers = [(layer_ref(i), io.BytesIO(blob)) for i in range(3)]
     with pytest.raises(ImageTooLarge, match=f"layer {layer_ref(2).digest}: image too large"):
-        read_image(layers, SELECT, limits)
+        read_image([(layer_ref(i), io.BytesIO(blob)) for i in range(3)], SELECT, limits, workers=1)
+    with pytest.raises(ImageTooLarge, match="image too large: more than 25000 uncompressed bytes in the image"):
+        read_image([(layer_ref(i), io.BytesIO(blob)) for i in range(3)], SELECT, limits, workers=2)
     read_layer(layer_ref(2), io.BytesIO(blob), SELECT, limits)  # alone, each layer is within the image limit
+
+
+def test_first_failing_layer_stops_the_image_read_and_its_error_is_raised(no_writes):
+    """A slow, huge layer in flight next to a hostile one: the hostile one's error comes out promptly and
+    the big layer is not read to its end."""
+    huge = gzip_bomb(10 * GiB)
+    consumed = []
+
+    class Watched(io.BytesIO):
+        def read(self, size=-1):
+            data = super().read(size)
+            consumed.append(len(data))
+            return data
+
+    layers = [(layer_ref(0), Watched(huge)), (layer_ref(1), io.BytesIO(_plain(file("../escape"))))]
+    with pytest.raises(UnsafePath, match=f"layer {layer_ref(1).digest}: unsafe path"):
+        read_image(layers, SELECT, Limits(max_ratio=10**9))
+    assert sum(consumed) < len(huge)
 
 
 def test_a_failing_source_stream_error_passes_through_unchanged():

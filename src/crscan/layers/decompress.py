@@ -20,6 +20,7 @@ from crscan.layers.interface import (
     DecompressionBomb,
     ImageTooLarge,
     LayerTooLarge,
+    ReadCancelled,
     TruncatedLayer,
     UnsupportedCompression,
 )
@@ -37,11 +38,22 @@ ZSTD_MAX_WINDOW = 1 << 27
 
 
 class Budget:
-    """Uncompressed and picked bytes spent so far across the layers of one image."""
+    """Uncompressed and picked bytes spent so far across the layers of one image, shared by the threads
+    reading its layers; `cancel()` stops them all at their next chunk."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.image_bytes = 0
         self.picked_bytes = 0
+        self.cancelled = False
+
+    def spend(self, image_bytes: int = 0, picked_bytes: int = 0) -> None:
+        with self._lock:
+            self.image_bytes += image_bytes
+            self.picked_bytes += picked_bytes
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 class Prefetch(io.RawIOBase):
@@ -234,7 +246,9 @@ class LayerStream(io.RawIOBase):
 
     def _account(self, produced: int) -> None:
         self.produced += produced
-        self._budget.image_bytes += produced
+        self._budget.spend(image_bytes=produced)
+        if self._budget.cancelled:
+            raise ReadCancelled("another layer of the image failed")
         limits = self._limits
         if self.produced > limits.max_layer_bytes:
             raise LayerTooLarge(f"more than {limits.max_layer_bytes} uncompressed bytes")

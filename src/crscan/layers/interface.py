@@ -56,6 +56,12 @@ class DeviceFile(LayerError):
     problem = "device file in layer"
 
 
+class ReadCancelled(LayerError):
+    """Raised inside a layer read stopped because another layer of the same image failed."""
+
+    problem = "read cancelled"
+
+
 class LimitExceeded(LayerError):
     """A configured `Limits` bound was crossed; the subclass says which."""
 

@@ -212,7 +212,7 @@ class _LayerReader:
         if member.size > self.limits.max_file_bytes:
             self.skipped.append((path, f"{member.size} bytes, over the {self.limits.max_file_bytes}-byte file limit"))
             return
-        self.budget.picked_bytes += member.size
+        self.budget.spend(picked_bytes=member.size)
         if self.budget.picked_bytes > self.limits.max_picked_bytes:
             raise PickedTooMuch(f"over {self.limits.max_picked_bytes} bytes when picking {path}")
         try:
