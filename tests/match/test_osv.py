@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crscan.match import match
-from crscan.match.osv import OsvMatcher
+from crscan.match.findings import parsed
+from crscan.match.osv import OsvMatcher, affected, compile_advisory
 from crscan.model import Ecosystem, LayerRef, Package, Severity
+from crscan.vulndb import Advisory
 
 
 def _osv(db, package):
@@ -75,3 +79,22 @@ def test_advisories_aliasing_each_other_give_one_finding(fixture_db):
     (finding,) = match([Package(Ecosystem.PYPI, "alias-pkg", "0.5")], None, fixture_db)
     assert finding.advisory_id in ("TEST-GHSA-1", "TEST-PYSEC-1")
     assert (finding.severity, finding.fixed_by) == (Severity.HIGH, "1.0")
+
+
+EVENTS = [["introduced", "0"], ["fixed", "1.0"], ["introduced", "2.0"], ["last_affected", "2.5"],
+          ["introduced", "3.0"], ["fixed", "3.2"], ["limit", "3.1"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(order=st.permutations(range(len(EVENTS))),
+       version=st.sampled_from(["0.1", "1.0", "1.5", "2.0", "2.5", "2.6", "3.0", "3.0.5", "3.1", "3.3"]))
+def test_event_order_in_the_feed_does_not_change_the_verdict(order, version):
+    def verdict(events):
+        advisory = Advisory("osv", "osv:PyPI", "p", "X", {"name": "X", "aliases": [], "versions": [],
+                                                        "ranges": [["ECOSYSTEM", events]], "severity": "UNDEFINED",
+                                                        "severity_source": "none"})
+        return affected(compile_advisory("pypi", advisory), parsed("pypi", version), frozenset())
+
+    expected = {"0.1": "1.0", "2.0": "", "2.5": "", "3.0": "3.2", "3.0.5": "3.2"}.get(version)
+    assert verdict(EVENTS) == expected
+    assert verdict([EVENTS[i] for i in order]) == expected

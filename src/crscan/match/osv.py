@@ -59,7 +59,7 @@ class Event(NamedTuple):
 class CompiledRange(NamedTuple):
     events: tuple[Event, ...]  # introduced/fixed/last_affected in version order, "introduced 0" first
     limits: tuple[Event, ...]
-    fix_from: tuple[str, ...]  # per event position: the first fix at or after it ("" if none)
+    fix_from: tuple[str, ...]  # per event position: the fix of the interval open there ("" if none)
 
 
 class CompiledAdvisory(NamedTuple):
@@ -172,42 +172,52 @@ class OsvMatcher(Matcher):
 
 
 def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
+    data = advisory.data
     ranges = []
-    for _range_type, events in advisory.data["ranges"]:
+    for _range_type, events in data["ranges"]:
         compiled = _compile_range(scheme, events)
         if compiled is not None:
             ranges.append(compiled)
-    listed = frozenset(advisory.data["versions"])
-    fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=lambda e: e.version)
-    data = advisory.data
+    listed = frozenset(data["versions"])
+    # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
+    fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
     ids = frozenset((advisory.advisory_id, data["name"], *data["aliases"]))
     return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
                             Severity[data["severity"]])
 
 
+def _by_version(event: Event) -> Version:
+    return event.version
+
+
 def _compile_range(scheme: str, events: list[list[str]]) -> CompiledRange | None:
     """The range's events in version order ("introduced 0" first); None if any version is unreadable,
     since a range we cannot read cannot be trusted either way."""
-    compiled = []
+    walked: list[Event] = []
+    limits: list[Event] = []
+    in_order = True
     for kind, text in events:
-        if (kind, text) in (("introduced", "0"), ("limit", "*")):
-            compiled.append(Event(kind, text, None))
-            continue
-        version = parsed(scheme, text)
-        if version is None:
+        if (text == "0" and kind == "introduced") or (text == "*" and kind == "limit"):
+            version = None
+        elif (version := parsed(scheme, text)) is None:
             return None
-        compiled.append(Event(kind, text, version))
-    limits = tuple(e for e in compiled if e.kind == "limit")
-    unbounded = [e for e in compiled if e.kind != "limit" and e.version is None]
-    bounded = sorted((e for e in compiled if e.kind != "limit" and e.version is not None), key=lambda e: e.version)
-    ordered = unbounded + bounded
-    fix_from = [""] * len(ordered)
+        if kind == "limit":
+            limits.append(Event(kind, text, version))
+            continue
+        if walked and in_order and (version is None or (walked[-1].version is not None and version < walked[-1].version)):
+            in_order = False
+        walked.append(Event(kind, text, version))
+    if not in_order:  # feeds almost always list events in order already
+        walked = [e for e in walked if e.version is None] + sorted(
+            (e for e in walked if e.version is not None), key=_by_version)
+    # The event closing the affected interval a version falls in names its fix; last_affected names none.
+    fix_from = [""] * len(walked)
     upcoming = ""
-    for position in range(len(ordered) - 1, -1, -1):
-        if ordered[position].kind == "fixed":
-            upcoming = ordered[position].text
+    for position in range(len(walked) - 1, -1, -1):
+        if walked[position].kind != "introduced":
+            upcoming = walked[position].text if walked[position].kind == "fixed" else ""
         fix_from[position] = upcoming
-    return CompiledRange(tuple(ordered), limits, tuple(fix_from))
+    return CompiledRange(tuple(walked), tuple(limits), tuple(fix_from))
 
 
 def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
@@ -229,23 +239,28 @@ def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set
 def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
     """OSV's evaluation of one range: walk the events in version order, affected from an `introduced`
     at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
-    the range from above. None if not affected, else the lowest fix above the version ("" if none)."""
+    the range from above. None if not affected, else the `fixed` closing the version's interval ("" when
+    the interval ends with last_affected or stays open)."""
     events, limits, fix_from = compiled_range
     if limits and not any(e.version is None or version < e.version for e in limits):
         return None
     vulnerable = False
+    ends_here = False  # a last_affected equal to the version closed the interval, naming no fix
     for position, event in enumerate(events):
         if event.version is not None and event.version > version:
-            # Later events cannot change the verdict; the first fix among them is the fix.
+            # Later events cannot change the verdict; the one closing this interval names the fix.
             if not vulnerable:
                 return None
-            return fix_from[position]
+            return "" if ends_here else fix_from[position]
         if event.kind == "introduced":
-            vulnerable = True
+            vulnerable, ends_here = True, False
         elif event.kind == "fixed":
             vulnerable = False
-        elif event.kind == "last_affected" and version > event.version:  # equal: still affected
-            vulnerable = False
+        elif event.kind == "last_affected":
+            if version > event.version:
+                vulnerable = False
+            else:
+                ends_here = True
     return "" if vulnerable else None
 
 
