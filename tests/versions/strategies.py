@@ -17,8 +17,8 @@ def _optional(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.one_of(st.just(""), strategy)
 
 
-def _dotted(part: st.SearchStrategy[str], min_size: int = 1, max_size: int = 4, sep: str = ".") -> st.SearchStrategy[str]:
-    return st.lists(part, min_size=min_size, max_size=max_size).map(sep.join)
+def _dotted(part: st.SearchStrategy[str], min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[str]:
+    return st.lists(part, min_size=min_size, max_size=max_size).map(".".join)
 
 
 _deb_chars = st.sampled_from(list("0123456789~+.ab") + ["~~", "rc", "dfsg", "0"])
@@ -38,10 +38,12 @@ rpm = _joined(
 
 apk = _joined(
     _small,
-    st.lists(st.sampled_from(["0", "1", "2", "01", "10"]), max_size=3).map(lambda parts: "".join(f".{p}" for p in parts)),
+    st.lists(_joined(st.just("."), st.sampled_from(["0", "1", "2", "01", "10"])), max_size=3).map("".join),
     _optional(st.sampled_from(list("abz"))),
     st.lists(
-        _joined(st.sampled_from(["_alpha", "_beta", "_pre", "_rc", "_cvs", "_svn", "_git", "_hg", "_p"]), _optional(_small)),
+        _joined(
+            st.sampled_from(["_alpha", "_beta", "_pre", "_rc", "_cvs", "_svn", "_git", "_hg", "_p"]), _optional(_small)
+        ),
         max_size=2,
     ).map("".join),
     _optional(st.sampled_from(["~0", "~abc1", "~ff"])),
@@ -65,7 +67,9 @@ semver = _joined(
     _optional(_joined(st.just("+"), _dotted(st.sampled_from(["build", "1", "001", "sha-1"])))),
 )
 
-_pseudo = st.sampled_from(["20191109021931-daa7c04131f5", "0.20191109021931-daa7c04131f5", "20200101000000-000000000000"])
+_pseudo = st.sampled_from(
+    ["20191109021931-daa7c04131f5", "0.20191109021931-daa7c04131f5", "20200101000000-000000000000"]
+)
 go = st.one_of(
     _joined(st.just("v"), _small),
     _joined(_optional(st.just("v")), _small, st.just("."), _small),
@@ -92,14 +96,19 @@ _maven_qualifier = _maven_token.filter(lambda token: not token.isdigit())
 maven_consistent = _joined(
     _dotted(_small, max_size=3),
     st.lists(
-        _joined(st.sampled_from(["-", ""]), st.one_of(_maven_qualifier, _dotted(st.sampled_from(["0", "1", "2", "10"]), max_size=2))),
+        _joined(
+            st.sampled_from(["-", ""]),
+            st.one_of(_maven_qualifier, _dotted(st.sampled_from(["0", "1", "2", "10"]), max_size=2)),
+        ),
         max_size=3,
     ).map("".join),
 )
 
 rubygems = _joined(
     _small,
-    st.lists(_joined(st.just("."), st.sampled_from(["0", "1", "2", "10", "a", "b", "pre", "rc1", "Z", "a9"])), max_size=5).map("".join),
+    st.lists(
+        _joined(st.just("."), st.sampled_from(["0", "1", "2", "10", "a", "b", "pre", "rc1", "Z", "a9"])), max_size=5
+    ).map("".join),
     _optional(_joined(st.just("-"), _dotted(st.sampled_from(["1", "0", "beta", "rc", "x-y"]), max_size=2))),
 )
 

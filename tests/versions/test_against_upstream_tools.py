@@ -12,6 +12,10 @@ from crscan import versions
 from tests.versions import strategies, upstream_tools
 
 _batches = settings(max_examples=12, deadline=None)
+needs_maven = pytest.mark.skipif(
+    not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()),
+    reason="java or maven-artifact missing",
+)
 
 
 def _pairs(strategy):
@@ -77,9 +81,7 @@ def test_go_agrees_with_x_mod_semver(go_semver):
     check()
 
 
-@pytest.mark.skipif(
-    not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()), reason="java or maven-artifact missing"
-)
+@needs_maven
 def test_maven_agrees_with_comparable_version():
     @settings(max_examples=8, deadline=None)
     @given(st.lists(strategies.maven_consistent, min_size=60, max_size=60))
@@ -90,9 +92,7 @@ def test_maven_agrees_with_comparable_version():
     check()
 
 
-@pytest.mark.skipif(
-    not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()), reason="java or maven-artifact missing"
-)
+@needs_maven
 def test_maven_where_comparable_version_is_cyclic_we_pick_the_documented_side():
     # A qualifier before a '.' is where Maven 3.8 contradicts itself, so no order can agree with it.
     cycle = ["1.0.alpha.2", "1.sp.2", "1", "1.0.alpha.2"]

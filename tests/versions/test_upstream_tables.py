@@ -137,7 +137,8 @@ NUGET_EQUAL = [
 NUGET_LESS = [
     ("0.0.0", "1.0.0"), ("1.0.0", "1.1.0"), ("1.0.0", "1.0.1"), ("1.999.9999", "2.1.1"), ("1.0.0-BETA", "1.0.0-beta2"),
     ("1.0.0-beta+AA", "1.0.0+aa"), ("1.0.0-BETA", "1.0.0-beta.1+AA"),
-    ("1.0.0-BETA.X.y.5.77.0+AA", "1.0.0-beta.x.y.5.79.0+aa"), ("1.0.0-BETA.X.y.5.79.0+AA", "1.0.0-beta.x.y.5.790.0+abc"),
+    ("1.0.0-BETA.X.y.5.77.0+AA", "1.0.0-beta.x.y.5.79.0+aa"),
+    ("1.0.0-BETA.X.y.5.79.0+AA", "1.0.0-beta.x.y.5.790.0+abc"),
     ("1.0", "1.0.1"), ("1.23", "1.231"), ("1.4.5.6", "1.45.6"), ("1.4.5.6", "1.4.5.60"), ("1.01", "1.10"),
     ("1.01-alpha", "1.10-beta"), ("1.01.0-RC-1", "1.10.0-rc-2"), ("1.01-RC-1", "1.01"), ("1.01", "1.2-preview"),
 ]
@@ -231,7 +232,9 @@ GO_ORDERED = [
     ("v1.2.3", "v1.2.3"), ("v1.2.3+meta", "v1.2.3"), ("v1.2.3+meta-pre", "v1.2.3"),
     ("v1.2.3+meta-pre.sha.256a", "v1.2.3"),
 ]
-GO_INVALID = ["bad", "v1-alpha.beta.gamma", "v1-pre", "v1+meta", "v1-pre+meta", "v1.2-pre", "v1.2+meta", "v1.2-pre+meta"]
+GO_INVALID = [
+    "bad", "v1-alpha.beta.gamma", "v1-pre", "v1+meta", "v1-pre+meta", "v1.2-pre", "v1.2+meta", "v1.2-pre+meta",
+]
 
 
 def test_go_compare_follows_the_semver_test_table():
