@@ -6,10 +6,12 @@ import re
 
 import pytest
 from hypothesis import given, settings
+from rich.cells import cell_len
 from rich.console import Console
 
 from crscan.model import ScanReport
 from crscan.report import render, render_table
+from crscan.report.table import column_widths
 from tests.report import facts
 from tests.report.strategies import reports
 
@@ -86,8 +88,36 @@ def test_narrow_console_folds_and_never_truncates(width):
     text = rendered(facts.bookworm_report(), width=width)
     assert max(len(line) for line in text.splitlines()) <= width
     assert "…" not in text
-    # Every row is still there, however its cells folded.
-    assert text.count("│ lib") + text.count("│ ope") + text.count("│ dja") + text.count("│ lod") == len(facts.FINDINGS)
+    # Every row is still there, however its cells folded (the severity cell never folds).
+    assert len(re.findall(r"│ (?:CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNDEFINED) *│", text)) == len(facts.FINDINGS)
+
+
+def column_text(text: str, column: int) -> str:
+    """One column's folded pieces joined back together, read from the box-drawn rows."""
+    rows = [line for line in text.splitlines() if line.startswith("│ ")]
+    return "".join(line.split(" │ ")[column].strip(" │") for line in rows[1:])  # rows[0] is the header
+
+
+def test_folded_cells_join_back_to_the_whole_text():
+    link = "https://example.com/" + "日本語-advisory/" * 15 + "end"
+    finding = dataclasses.replace(facts.LODASH_PROTO, link=link, version="4.17.4+build." + "x" * 60)
+    text = rendered(facts.bookworm_report((finding,)), width=80)
+    assert all(cell_len(line) <= 80 for line in text.splitlines())
+    assert column_text(text, 5) == link
+    assert column_text(text, 3) == finding.version
+    assert column_text(text, 1) == "CVE-2018-16487"
+
+
+@pytest.mark.parametrize("width", [160, 100, 80, 60])
+def test_column_widths_fit_the_console(width):
+    rows = [(f.package, f.name, f.severity.name, f.version, f.fixed_by, f.link) for f in facts.FINDINGS]
+    widths = column_widths(rows, width)
+    assert sum(widths) + 3 * len(widths) + 1 <= width
+    assert widths[2] == len("NEGLIGIBLE")
+    natural = column_widths(rows, 1000)
+    assert all(0 < w <= n for w, n in zip(widths, natural))
+    if width >= 80:
+        assert widths[1] == natural[1]  # the id narrows last
 
 
 def test_ids_stay_whole_at_80_columns():
@@ -123,4 +153,5 @@ def test_any_report_renders_every_group_on_terminal_and_plain(report):
         text = ANSI.sub("", rendered(report, **options))
         assert text.count("\nTotal: ") == groups
         assert "\x1b" not in text  # only the console's own colour codes, stripped above
+        assert all(cell_len(line) <= options["width"] for line in text.splitlines())
         text.encode("utf-8")  # writable to any UTF-8 stream: no lone surrogates

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
+from rich.cells import cell_len, chop_cells
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from crscan.model import Distro, Ecosystem, Finding, ScanReport, Severity
@@ -37,8 +37,10 @@ LANGUAGE_TITLES = {
 }
 _OS_SOURCES = frozenset(e.value for e in Ecosystem if e.is_os)
 _ECOSYSTEM_ORDER = {e.value: i for i, e in enumerate(Ecosystem)}
-_ROOM_FOR_WHOLE_IDS = 80
-_LONGEST_WHOLE_ID = 24  # GHSA-xxxx-xxxx-xxxx is 19; anything much longer is odd and may fold
+HEADERS = ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link")
+_ID_COLUMN, _SEVERITY_COLUMN = 1, 2
+_NARROW_FIRST = (0, 3, 4, 5)  # Library, Installed, Fixed, Link
+_NARROW_FLOOR = 6
 # Files and CI logs have no terminal width to fit; 80 columns would fold every link.
 PLAIN_WIDTH = 160
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -105,27 +107,77 @@ def render_table(report: ScanReport, console: Console) -> None:
         console.rule(Text(printable(target.title), style="bold"), align="left")
         console.print(Text(summary_line(target.findings)))
         if target.findings:
-            console.print(_findings_table(target.findings, console.width))
+            _write_findings_table(target.findings, console)
     for warning in report.warnings:
         console.print(Text(f"WARNING: {printable(warning)}", style="yellow"))
 
 
-def _findings_table(findings: list[Finding], width: int) -> Table:
-    # Ids are what people copy and search for: keep them on one line when the console has room for it;
-    # below that everything folds, which loses nothing (an ellipsis would).
-    keep_ids_whole = width >= _ROOM_FOR_WHOLE_IDS and all(len(f.name) <= _LONGEST_WHOLE_ID for f in findings)
-    table = Table(header_style="bold")
-    table.add_column("Library", overflow="fold")
-    table.add_column("Vulnerability", overflow="fold", no_wrap=keep_ids_whole)
-    table.add_column("Severity", overflow="fold", no_wrap=keep_ids_whole)
-    for header in ("Installed", "Fixed", "Link"):
-        table.add_column(header, overflow="fold")
-    for f in sorted(findings, key=lambda f: (f.package, f.severity, f.name)):
-        # Text, not str: a str cell is read as console markup, and "[/]" in a package name would break it.
-        table.add_row(Text(printable(f.package)), Text(printable(f.name)),
-                      Text(f.severity.name, style=SEVERITY_STYLES[f.severity]), Text(printable(f.version)),
-                      Text(printable(f.fixed_by)), Text(printable(f.link)))
-    return table
+def column_widths(rows: list[tuple[str, ...]], width: int) -> list[int]:
+    """Each column's natural width, narrowed to fit `width` by trimming the widest columns first.
+
+    The id narrows only once the other columns are down to a few cells (it is what people copy and search for);
+    Severity never does (one word, at most 10 cells). A console too narrow for that gets overlong lines,
+    never lost text.
+    """
+    widths = [max([cell_len(header)] + [cell_len(row[i]) for row in rows]) for i, header in enumerate(HEADERS)]
+    excess = sum(widths) + 3 * len(widths) + 1 - width  # "│ " + " │ ".join(cells) + " │"
+    for columns, floor in ((_NARROW_FIRST, _NARROW_FLOOR), (_NARROW_FIRST + (_ID_COLUMN,), 1)):
+        while excess > 0:
+            widest = max(columns, key=lambda i: widths[i])
+            if widths[widest] <= floor:
+                break
+            # Bring the widest down to the next-widest (or the floor, or just enough) in one step.
+            runner_up = max([widths[i] for i in columns if i != widest] + [floor])
+            step = min(excess, max(widths[widest] - runner_up, 1))
+            widths[widest] -= step
+            excess -= step
+    return widths
+
+
+def _write_findings_table(findings: list[Finding], console: Console) -> None:
+    """Box-drawn table written straight to the console's file.
+
+    rich's Table costs about a millisecond a row (a minute for a 20,000-finding image, bench/report_render.py);
+    laying the cells out here and asking rich only for the styled words keeps the look at a fraction of that.
+    """
+    ordered = sorted(findings, key=lambda f: (f.package, f.severity, f.name))
+    rows = [(printable(f.package), printable(f.name), f.severity.name, printable(f.version), printable(f.fixed_by),
+             printable(f.link)) for f in ordered]
+    widths = column_widths(rows, console.width)
+    severity_cells = {s: _styled(console, s.name, SEVERITY_STYLES[s]) for s in Severity}
+
+    def rule(left: str, middle: str, right: str) -> str:
+        return left + middle.join("─" * (w + 2) for w in widths) + right
+
+    lines = [rule("┌", "┬", "┐")]
+    header_cells = [[_styled(console, line, "bold") for line in _folded(h, w)] for h, w in zip(HEADERS, widths)]
+    for n in range(max(map(len, header_cells))):
+        lines.append(_row_line([cell[n] if n < len(cell) else " " * w for cell, w in zip(header_cells, widths)]))
+    lines.append(rule("├", "┼", "┤"))
+    for finding, row in zip(ordered, rows):
+        cells = [_folded(text, w) for text, w in zip(row, widths)]
+        cells[_SEVERITY_COLUMN] = [severity_cells[finding.severity] + " " * (widths[_SEVERITY_COLUMN] - len(row[2]))]
+        for n in range(max(map(len, cells))):
+            lines.append(_row_line([cell[n] if n < len(cell) else " " * w for cell, w in zip(cells, widths)]))
+    lines.append(rule("└", "┴", "┘"))
+    console.file.write("\n".join(lines) + "\n")
+
+
+def _folded(text: str, width: int) -> list[str]:
+    """The cell's lines, each padded to `width` cells; folded (never cut) when longer."""
+    parts = [text] if cell_len(text) <= width else chop_cells(text, width)
+    return [part + " " * (width - cell_len(part)) for part in parts]
+
+
+def _row_line(cells: list[str]) -> str:
+    return "│ " + " │ ".join(cells) + " │"
+
+
+def _styled(console: Console, text: str, style: str) -> str:
+    """`text` as this console writes it in `style`: ANSI codes on a colour terminal, the bare text otherwise."""
+    with console.capture() as capture:
+        console.print(Text(text, style=style), end="", soft_wrap=True)
+    return capture.get()
 
 
 class TableFormat(ReportFormat):
