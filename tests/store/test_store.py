@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import grpc
 import pytest
@@ -240,3 +241,43 @@ def test_keyset_pages_follow_the_order_without_repeats(store):
         after = scan_sort_values(page.rows[-1], order)
     assert len(seen) == 7 and len({r.id for r in seen}) == 7
     assert [r.scanned_at for r in seen] == sorted((r.scanned_at for r in seen), reverse=True)
+
+
+def test_finish_racing_cancel_has_exactly_one_winner(store):
+    """The pipeline finishing while a user cancels: one transition wins and every record agrees with it."""
+    image = add_image(store)
+    for _ in range(6):
+        operation_id = store.start_scan(image.id).id
+        scan_id = store.get_operation(operation_id).resource_id
+        finish_refused = []
+        barrier = threading.Barrier(2)
+
+        def finish():
+            barrier.wait()
+            try:
+                store.finish_scan(scan_id, [finding("CVE-1", Severity.LOW)], {Severity.LOW: 1}, "b", [])
+            except ScanNotRunning:
+                finish_refused.append(True)
+
+        def cancel():
+            barrier.wait()
+            store.cancel_operation(operation_id)  # never fails: a scan that just finished is reported as such
+
+        threads = [threading.Thread(target=finish), threading.Thread(target=cancel)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        operation = messages.operation(store.get_operation(operation_id))
+        result = store.get_scan_result(scan_id)
+        with store.sessions() as session:
+            stored = session.scalars(select(schema.FindingRow).where(schema.FindingRow.scan_result_id == scan_id)).all()
+        assert operation.done
+        if finish_refused:
+            assert result.status == scanner_pb2.ScanResult.ERROR and stored == []
+            assert operation.error.code == grpc.StatusCode.CANCELLED.value[0]
+            assert store.jobs(scan_id)[0].status == "cancelled"
+        else:
+            assert result.status == scanner_pb2.ScanResult.READY and len(stored) == 1
+            assert operation.WhichOneof("result") == "response"
+            assert store.jobs(scan_id)[0].status == "done"

@@ -284,19 +284,19 @@ class Store(ScanSink):
         warnings: Sequence[str],
     ) -> None:
         with self.sessions.begin() as session:
-            result = self._running_scan(session, scan_result_id)
-            result.status = READY
-            result.scanned_at = utcnow()
-            for severity in Severity:
-                setattr(result, severity.name.lower(), int(counts.get(severity, 0)))
-            result.feed_build_id = build_id
-            result.warnings = list(warnings)
+            result = self._leave_running(
+                session,
+                scan_result_id,
+                status=READY,
+                feed_build_id=build_id,
+                warnings=list(warnings),
+                **{severity.name.lower(): int(counts.get(severity, 0)) for severity in Severity},
+            )
             if findings:
                 session.execute(
                     schema.FindingRow.__table__.insert(),
                     [_finding_values(scan_result_id, finding) for finding in findings],
                 )
-            session.flush()
             self._complete_operation(session, scan_result_id, response=messages.pack(messages.scan_result(result)))
             self._set_job_status(session, scan_result_id, schema.JOB_DONE)
 
@@ -311,10 +311,14 @@ class Store(ScanSink):
             operation = self._get(session, schema.Operation, operation_id, "operation")
             if operation.done:
                 return operation
-            self._end_scan(
-                session, operation.resource_id, _status(grpc.StatusCode.CANCELLED, "scan cancelled"), "scan cancelled"
-            )
-            self._set_job_status(session, operation.resource_id, schema.JOB_CANCELLED)
+            try:
+                self._end_scan(
+                    session, operation.resource_id, _status(grpc.StatusCode.CANCELLED, "scan cancelled"),
+                    "scan cancelled",
+                )
+                self._set_job_status(session, operation.resource_id, schema.JOB_CANCELLED)
+            except ScanNotRunning:
+                pass  # the scan finished between our read and our update: report how it ended
             session.refresh(operation)
             return operation
 
@@ -460,18 +464,25 @@ class Store(ScanSink):
         if session.scalar(select(model.id).where(model.id == row_id)) is None:
             raise NotFound(resource, row_id)
 
-    def _running_scan(self, session: Session, scan_result_id: str) -> schema.ScanResult:
-        result = self._get(session, schema.ScanResult, scan_result_id, "scan result")
-        if result.status != RUNNING:
+    def _leave_running(self, session: Session, scan_result_id: str, **values) -> schema.ScanResult:
+        """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
+        one winner on both backends; the loser gets ScanNotRunning."""
+        model = schema.ScanResult
+        claimed = session.execute(
+            update(model)
+            .where(model.id == scan_result_id, model.status == RUNNING)
+            .values(scanned_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        result = self._get(session, model, scan_result_id, "scan result")
+        if not claimed:
             state = scanner_pb2.ScanResult.Status.Name(result.status)
             raise ScanNotRunning(f"scan result {scan_result_id} is {state}, not RUNNING")
+        session.refresh(result)
         return result
 
     def _end_scan(self, session: Session, scan_result_id: str, error: bytes, message: str) -> None:
-        result = self._running_scan(session, scan_result_id)
-        result.status = ERROR
-        result.scanned_at = utcnow()
-        result.error_message = message
+        self._leave_running(session, scan_result_id, status=ERROR, error_message=message)
         self._complete_operation(session, scan_result_id, error=error)
 
     @staticmethod
