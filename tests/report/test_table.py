@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import io
+import os
+import struct
+import termios
 import re
 
 import pytest
@@ -63,6 +67,23 @@ def test_render_colour_flag_controls_ansi():
     assert "\x1b[" in coloured.getvalue() and "\x1b[" not in plain.getvalue()
     # Same rows either way (the coloured one is 80 columns wide, so only the row-leading ids are compared).
     assert ANSI.sub("", coloured.getvalue()).count("│ CVE-2023-5678") == plain.getvalue().count("│ CVE-2023-5678") == 2
+
+
+def test_plain_output_to_a_terminal_fits_the_terminal_and_to_a_file_is_wide(tmp_path):
+    controller, terminal = os.openpty()
+    try:
+        with open(terminal, "w", encoding="utf-8", closefd=False) as tty_stream:
+            fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 72, 0, 0))
+            render(facts.bookworm_report(), "table", tty_stream, color=False)
+        output = os.read(controller, 1 << 20).decode("utf-8")
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "CVE-2023-5678" in output and "\x1b[" not in output
+    assert max(cell_len(line) for line in output.splitlines()) == 72
+    with open(tmp_path / "report.txt", "w", encoding="utf-8") as file_stream:
+        render(facts.bookworm_report(), "table", file_stream, color=False)
+    assert max(cell_len(line) for line in (tmp_path / "report.txt").read_text("utf-8").splitlines()) > 72
 
 
 def test_ecosystem_with_packages_and_no_findings_still_shows_with_zero_total():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ HEADERS = ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link")
 _ID_COLUMN, _SEVERITY_COLUMN = 1, 2
 _NARROW_FIRST = (0, 3, 4, 5)  # Library, Installed, Fixed, Link
 _NARROW_FLOOR = 6
-# Files and CI logs have no terminal width to fit; 80 columns would fold every link.
+# Files and CI logs have no terminal width to fit; rich's default 80 columns would fold every link.
 PLAIN_WIDTH = 160
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -188,5 +189,16 @@ class TableFormat(ReportFormat):
 
     def write(self, report: ScanReport, stream: TextIO) -> None:
         console = Console(file=stream, force_terminal=self.color, no_color=not self.color, highlight=False,
-                          width=None if self.color else PLAIN_WIDTH)
+                          width=_stream_width(stream, self.color))
         render_table(report, console)
+
+
+def _stream_width(stream: TextIO, color: bool) -> int | None:
+    """The width of the terminal `stream` writes to; None (rich's default) when colour is forced onto a pipe;
+    PLAIN_WIDTH for a file or pipe. rich itself would measure the process's stdout, not `stream`."""
+    if stream.isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or None
+        except OSError:
+            return None
+    return None if color else PLAIN_WIDTH
