@@ -232,3 +232,27 @@ def test_rest_and_grpc_return_the_same_scan_data(served):
     ).json()
     assert vulns_rest == json_format.MessageToDict(vulns_grpc)
     assert vulns_rest["vulnerabilities"][0]["severity"] == "CRITICAL"
+
+
+def test_concurrent_scans_all_succeed(served):
+    """The gRPC server's worker threads writing at once: SQLite's WAL + busy timeout serialise them cleanly."""
+    image = add_image(served.store)
+    scanner = served.sdk.client(ScannerServiceStub)
+    operations, errors = [], []
+
+    def scan_a_few():
+        for _ in range(5):
+            try:
+                operations.append(scanner.Scan(ss.ScanRequest(image_id=image.id)))
+            except grpc.RpcError as exc:  # collected, so the assertion shows the status
+                errors.append((exc.code(), exc.details()))
+
+    threads = [threading.Thread(target=scan_a_few) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    listed = scanner.List(ss.ListScanResultsRequest(image_id=image.id, page_size=100))
+    assert len(listed.scan_results) == len(operations) == 40
+    assert len({o.id for o in operations}) == 40
