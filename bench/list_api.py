@@ -1,9 +1,9 @@
 """ScannerService.List latency at depth: keyset paging must make page 10,000 as cheap as page 1.
 
-Starts a throwaway PostgreSQL, seeds 1,000,000 scan results of one image (INSERT … SELECT generate_series), walks the List pages
-(pageSize 100) through the servicer to get the real page token of page 10,000, then times the first page and
-page 10,000 alternately. Prints p50/p99 of both and the ratio of the p50s (target <= 1.2); for contrast, the
-time of the equivalent OFFSET query. Appends one line to bench/RESULTS.md.
+Starts a throwaway PostgreSQL, seeds 1,000,000 scan results of one image (INSERT … SELECT generate_series),
+walks the List pages (pageSize 100) through the servicer to get the real page token of page 10,000, then
+times the first page and page 10,000 alternately. Prints p50/p99 of both and the ratio of the p50s
+(target <= 1.2); for contrast, the time of the equivalent OFFSET query. Appends one line to bench/RESULTS.md.
 
     .venv/bin/python bench/list_api.py [--rows 1000000] [--samples 300]
 """
@@ -97,7 +97,8 @@ def main() -> None:
         scanner = ScannerServicer(store)
 
         def page(token: str = ""):
-            return scanner.List(ss.ListScanResultsRequest(image_id=image_id, page_size=PAGE_SIZE, page_token=token), None)
+            request = ss.ListScanResultsRequest(image_id=image_id, page_size=PAGE_SIZE, page_token=token)
+            return scanner.List(request, None)
 
         begin = time.perf_counter()
         token, pages = "", 1
@@ -135,7 +136,8 @@ def main() -> None:
         f"(PostgreSQL 15): page {depth:,} p50 {ms(deep_p50)} p99 {ms(percentile(deep_samples, 0.99))} vs first page "
         f"p50 {ms(first_p50)} p99 {ms(percentile(first_samples, 0.99))}: ratio {ratio:.2f} (target <= {TARGET}) "
         f"{verdict}; OFFSET query alone at that depth {ms(offset)} [{args.samples} samples each, servicer in-process, "
-        f"{platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]"
+        f"{platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, "
+        f"python {platform.python_version()}]"
     )
     print(line)
     with open(REPO / "bench" / "RESULTS.md", "a") as results:

@@ -95,7 +95,9 @@ def test_any_order_by_text_parses_or_is_invalid_argument(text):
         assert exc.code == grpc.StatusCode.INVALID_ARGUMENT and exc.message.startswith("order_by")
 
 
-values = st.tuples(st.integers(-(2**63), 2**63), st.integers(0, 10**6), st.text(alphabet="0123456789abcdefghijklmnopqrstuv", max_size=20))
+values = st.tuples(
+    st.integers(-(2**63), 2**63), st.integers(0, 10**6), st.text(alphabet="0123456789abcdefghijklmnopqrstuv", max_size=20)
+)
 
 
 @settings(max_examples=200)

@@ -163,7 +163,8 @@ def walk_vulnerabilities(client, scan_id, page_size, **kwargs):
         ("", "name", lambda fs: sorted(fs, key=lambda f: f[1])),
         ("", "name desc", lambda fs: sorted(fs, key=lambda f: f[1], reverse=True)),
         ('severity="HIGH"', "", lambda fs: [f for f in fs if f[0] == 2]),
-        (' severity = "NEGLIGIBLE" AND name="CVE-2024-0009"', "name", lambda fs: [f for f in fs if f[1] == "CVE-2024-0009" and f[0] == 5]),
+        (' severity = "NEGLIGIBLE" AND name="CVE-2024-0009"', "name",
+         lambda fs: [f for f in fs if f[1] == "CVE-2024-0009" and f[0] == 5]),
         ('name="CVE-2024-0003"', "", lambda fs: [f for f in fs if f[1] == "CVE-2024-0003"]),
     ],
 )

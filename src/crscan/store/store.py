@@ -348,7 +348,7 @@ class Store(ScanSink):
         after: tuple | None,
         limit: int,
     ) -> Page:
-        """Scan results of one image or one repository; `after` is `scan_sort_values` of the previous page's last row."""
+        """Scan results of one image or one repository; `after` is `scan_sort_values` of the last row shown."""
         model = schema.ScanResult
         with self.sessions() as session:
             if image_id:
@@ -499,7 +499,10 @@ class Store(ScanSink):
     def _set_job_status(session: Session, scan_result_id: str, status: str) -> None:
         session.execute(
             update(schema.Job)
-            .where(schema.Job.resource_id == scan_result_id, schema.Job.status.in_((schema.JOB_QUEUED, schema.JOB_RUNNING)))
+            .where(
+                schema.Job.resource_id == scan_result_id,
+                schema.Job.status.in_((schema.JOB_QUEUED, schema.JOB_RUNNING)),
+            )
             .values(status=status, lease_until=None)
         )
 
@@ -534,7 +537,9 @@ def _values_of(session: Session, model, row_id, columns, **scope) -> tuple | Non
     return tuple(values)
 
 
-def _keyset(session: Session, query: Select, columns: tuple, descending: bool, after: tuple | None, limit: int) -> Page:
+def _keyset(
+    session: Session, query: Select, columns: tuple, descending: bool, after: tuple | None, limit: int
+) -> Page:
     """One page after `after` in (columns) order; all columns share one direction, so a row-value comparison
     is an index range condition on both backends."""
     if after is not None:
