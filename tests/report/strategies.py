@@ -14,7 +14,8 @@ _chars = st.characters() | st.sampled_from(["[", "]", "/", "\n", "\x1b", "\\", '
 text = st.text(_chars, max_size=40)
 digests = st.binary(max_size=8).map(lambda b: "sha256:" + hashlib.sha256(b).hexdigest())
 layers = st.builds(LayerRef, digest=digests, diff_id=digests)
-distros = st.builds(Distro, id=st.text(_chars, min_size=1, max_size=20), version_id=text, codename=text, pretty_name=text)
+distros = st.builds(Distro, id=st.text(_chars, min_size=1, max_size=20), version_id=text, codename=text,
+                    pretty_name=text)
 # The catalog only ever builds well-formed purls; their parts still come from the image.
 purls = st.builds(lambda type_, name, version: PackageURL(type=type_, name=name, version=version or None).to_string(),
                   st.sampled_from(["deb", "apk", "rpm", "pypi", "npm", "golang"]),
@@ -26,13 +27,15 @@ packages = st.builds(
     path=text, layer=st.none() | layers,
 )
 findings = st.builds(
-    Finding, name=st.text(_chars, min_size=1, max_size=40), advisory_id=text, link=text, package=st.text(_chars, min_size=1, max_size=40),
+    Finding, name=st.text(_chars, min_size=1, max_size=40), advisory_id=text, link=text,
+    package=st.text(_chars, min_size=1, max_size=40),
     source=st.sampled_from([e.value for e in Ecosystem]), version=text, fixed_by=text,
     origin=st.sampled_from(["os", "lang"]), type=text, severity=st.sampled_from(list(Severity)),
     severity_source=text, feed=text, layer=st.none() | layers, path=text,
 )
 reports = st.builds(
-    ScanReport, image=st.text(_chars, min_size=1, max_size=60), digest=st.just("") | digests, distro=st.none() | distros,
+    ScanReport, image=st.text(_chars, min_size=1, max_size=60), digest=st.just("") | digests,
+    distro=st.none() | distros,
     packages=st.lists(packages, max_size=6).map(tuple), findings=st.lists(findings, max_size=8).map(tuple),
     warnings=st.lists(text, max_size=3).map(tuple), feed_build_id=text, layers=st.lists(layers, max_size=3).map(tuple),
 )

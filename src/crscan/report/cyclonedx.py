@@ -136,8 +136,9 @@ def _component_for(f: Finding, by_key: dict[_PackageKey, Component]) -> Componen
     exact = by_key.get((f.source, f.package, f.version, f.path))
     if exact is not None or f.path:
         return exact
-    return next((c for (eco, name, ver, _), c in by_key.items() if (eco, name, ver) == (f.source, f.package, f.version)),
-                None)
+    # A finding without a path matches the package by name and version wherever it was found.
+    wanted = (f.source, f.package, f.version)
+    return next((c for (eco, name, version, _), c in by_key.items() if (eco, name, version) == wanted), None)
 
 
 def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnerability:
@@ -155,7 +156,8 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnera
         bom_ref=f"vuln:{name}",
         id=name,
         source=source,
-        references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name=first.feed or None)) for a in advisories],
+        references=[VulnerabilityReference(id=advisory, source=VulnerabilitySource(name=first.feed or None))
+                    for advisory in advisories],
         ratings=ratings.values(),
         recommendation=("Upgrade to " + ", ".join(fixes)) if fixes else None,
         affects=[

@@ -90,7 +90,8 @@ def parse_ignore_lines(reader: TextIO, name: str = "ignore file") -> IgnoreList:
         expires = None
         for extra in extras:
             if not extra.startswith("exp:"):
-                raise ReportError(f"{name}:{number}: unexpected {extra!r} after {vuln_id}; only exp:YYYY-MM-DD may follow")
+                raise ReportError(
+                    f"{name}:{number}: unexpected {extra!r} after {vuln_id}; only exp:YYYY-MM-DD may follow")
             if expires is not None:
                 raise ReportError(f"{name}:{number}: {vuln_id} has more than one exp: date")
             expires = _parse_date(extra[len("exp:"):], f"{name}:{number}")

@@ -22,7 +22,8 @@ SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/s
 ROOT_BASE_ID = "ROOTPATH"
 # helpUri must be an RFC 3986 URI; a link that is not a plain web address stays in the help text only.
 _PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
-_WEB_URI = re.compile(rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?\Z")
+_WEB_URI = re.compile(rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_PCHAR}*)*"
+                      rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?\Z")
 
 # GitHub maps security-severity > 9.0 to critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low; the findings
 # carry a level, not a score, so each level gets a score inside its band (Trivy's figures where it has the level).
