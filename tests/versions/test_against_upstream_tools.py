@@ -1,5 +1,6 @@
 """Differential tests: our order against the real upstream implementations installed on the machine
-(dpkg, rpm's rpm.vercmp, npm's node-semver, Go's x/mod/semver, Maven's maven-artifact), on random
+(dpkg, rpm's rpm.vercmp, npm's node-semver, Go's x/mod/semver, Maven's maven-artifact, Ruby's
+Gem::Version, composer/semver), on random
 valid versions. One tool run checks a whole batch, so each test costs a few process starts."""
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_rpm_agrees_with_rpm_vercmp(tmp_path):
 
 
 @pytest.mark.skipif(
-    not (upstream_tools.have("node") and upstream_tools.NODE_SEMVER.is_dir()), reason="node or npm's semver missing"
+    not (upstream_tools.have("node") and upstream_tools.NODE_SEMVER.is_dir()), reason="node or node-semver missing"
 )
 def test_semver_agrees_with_node_semver():
     @_batches
@@ -98,3 +99,28 @@ def test_maven_where_comparable_version_is_cyclic_we_pick_the_documented_side():
     cycle = ["1.0.alpha.2", "1.sp.2", "1", "1.0.alpha.2"]
     assert upstream_tools.maven(cycle) == [1, 1, 1]
     assert [versions.compare("maven", a, b) for a, b in zip(cycle, cycle[1:])] == [-1, 1, 1]
+
+
+@pytest.mark.skipif(not upstream_tools.have("ruby"), reason="ruby not installed")
+def test_rubygems_agrees_with_gem_version():
+    @_batches
+    @given(_pairs(strategies.rubygems))
+    def check(pairs):
+        assert not _disagreements("rubygems", pairs, upstream_tools.rubygems(pairs))
+
+    check()
+
+
+@pytest.mark.skipif(
+    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()), reason="php or composer/semver missing"
+)
+def test_composer_agrees_with_composer_semver(tmp_path):
+    @_batches
+    @given(_pairs(strategies.composer))
+    def check(pairs):
+        answers = upstream_tools.composer(pairs, tmp_path)
+        ours = [tuple(versions.parse("composer", text).normalized for text in pair) for pair in pairs]
+        assert ours == [(a, b) for a, b, _ in answers]
+        assert not _disagreements("composer", pairs, [order for _, _, order in answers])
+
+    check()

@@ -19,7 +19,12 @@ while IFS="$(printf '\t')" read -r a b; do
   else echo 1; fi
 done
 """
-NODE_SEMVER = Path("/usr/lib/node_modules/npm/node_modules/semver")  # the semver npm itself ships
+# node-semver: Debian's node-semver package, else the copy npm ships (nodesource builds bundle npm).
+NODE_SEMVER = next(
+    (path for path in (Path("/usr/share/nodejs/semver"), Path("/usr/lib/node_modules/npm/node_modules/semver"))
+     if path.is_dir()),
+    Path("/usr/share/nodejs/semver"),
+)
 MAVEN_ARTIFACT_JAR = Path("/usr/share/java/maven-artifact-3.x.jar")
 GO_VENDORED_SEMVER = Path("/usr/lib/go/src/cmd/vendor/golang.org/x/mod/semver/semver.go")
 
@@ -68,9 +73,9 @@ def rpm(pairs: Pairs, workdir: Path) -> list[int]:
 
 def node_semver(pairs: Pairs) -> list[int]:
     script = (
-        f"const semver = require({json.dumps(str(NODE_SEMVER))});"
+        f"const compare = require({json.dumps(str(NODE_SEMVER / 'functions' / 'compare'))});"
         "const pairs = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-        "console.log(pairs.map(([a, b]) => semver.compare(a, b)).join('\\n'));"
+        "console.log(pairs.map(([a, b]) => compare(a, b)).join('\\n'));"
     )
     return _run(["node", "-e", script], json.dumps(list(pairs)))
 
@@ -98,6 +103,36 @@ def maven(ordered: Sequence[str]) -> list[int]:
     )
     signs = {"<": -1, "==": 0, ">": 1}
     return [signs[line.split()[1]] for line in done.stdout.splitlines() if line.startswith("   ")]
+
+
+COMPOSER_SEMVER = Path("/usr/share/php/Composer/Semver/autoload.php")  # Debian's php-composer-semver
+_COMPOSER_SCRIPT = """<?php
+require '%s';
+use Composer\\Semver\\Comparator;
+use Composer\\Semver\\VersionParser;
+$parser = new VersionParser();
+foreach (json_decode(stream_get_contents(STDIN)) as [$a, $b]) {
+    $a = $parser->normalize($a);
+    $b = $parser->normalize($b);
+    $order = Comparator::greaterThan($a, $b) ? 1 : (Comparator::lessThan($a, $b) ? -1 : 0);
+    echo json_encode([$a, $b, $order]), "\\n";
+}
+"""
+
+
+def rubygems(pairs: Pairs) -> list[int]:
+    script = "require 'json'; JSON.parse(STDIN.read).each { |a, b| puts(Gem::Version.new(a) <=> Gem::Version.new(b)) }"
+    return _run(["ruby", "-e", script], json.dumps(list(pairs)))
+
+
+def composer(pairs: Pairs, workdir: Path) -> list[tuple[str, str, int]]:
+    """composer/semver's VersionParser::normalize of both sides and Comparator's verdict on them."""
+    script = workdir / "compare.php"
+    script.write_text(_COMPOSER_SCRIPT % COMPOSER_SEMVER)
+    done = subprocess.run(
+        ["php", str(script)], input=json.dumps(list(pairs)), capture_output=True, text=True, timeout=120, check=True
+    )
+    return [tuple(json.loads(line)) for line in done.stdout.splitlines()]
 
 
 def have(*programs: str) -> bool:
