@@ -7,8 +7,11 @@ Each feed has its own matcher; their results are merged into one finding per (pa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable
+import gc
+import threading
+from collections.abc import Iterable, Iterator
 
 from crscan.match.alpine import AlpineMatcher
 from crscan.match.debian import DebianMatcher
@@ -24,7 +27,33 @@ MATCHERS: tuple[Matcher, ...] = (DebianMatcher(), AlpineMatcher(), OsvMatcher())
 def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> list[Finding]:
     """Every vulnerability affecting the packages, one finding per (package, vulnerability)."""
     packages = list(packages)
-    return merge(m for matcher in MATCHERS for m in matcher.match(packages, distro, db))
+    with _cyclic_gc_paused():
+        return merge(m for matcher in MATCHERS for m in matcher.match(packages, distro, db))
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Matching allocates many small, acyclic objects (rows, compiled ranges, findings); the cyclic
+    collector's passes over the large long-lived caches would otherwise double its time. Reference
+    counting still frees everything; the collector resumes when the last concurrent match ends."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def merge(matches: Iterable[Match]) -> list[Finding]:
