@@ -101,6 +101,14 @@ def test_same_purl_twice_gets_distinct_bom_refs():
     assert [a["ref"] for a in admindocs["affects"]] == ["pkg:pypi/django@3.2"]
 
 
+def test_finding_without_a_path_affects_the_package_found_anywhere():
+    pathless = dataclasses.replace(facts.DJANGO_ADMINDOCS, path="")
+    text, bom = rendered(facts.bookworm_report((pathless,)))
+    assert validation_error(text) is None
+    assert [a["ref"] for a in bom["vulnerabilities"][0]["affects"]] == ["pkg:pypi/django@3.2"]
+    assert len(bom["components"]) == 1 + len(facts.bookworm_report().packages)
+
+
 def test_finding_for_an_unlisted_package_gets_a_component():
     report = dataclasses.replace(facts.bookworm_report((facts.LODASH_PROTO,)), packages=())
     text, bom = rendered(report)

@@ -46,11 +46,12 @@ _PackageKey = tuple[str, str, str, str]  # ecosystem, name, version, path
 
 
 def to_bom(report: ScanReport) -> Bom:
+    refs = _BomRefs()
     image = Component(
         type=ComponentType.CONTAINER,
         name=report.image,
         version=report.digest or None,
-        bom_ref=f"image:{report.digest or report.image}",
+        bom_ref=refs.claim(f"image:{report.digest or report.image}"),
         properties=_properties({"crscan:feed_build_id": report.feed_build_id}),
     )
     bom = Bom(metadata=BomMetaData(
@@ -58,7 +59,6 @@ def to_bom(report: ScanReport) -> Bom:
         tools=ToolRepository(components=[Component(type=ComponentType.APPLICATION, name="crscan",
                                                    version=crscan.__version__)]),
     ))
-    refs = _BomRefs()
     if report.distro is not None:
         bom.components.add(Component(
             type=ComponentType.OPERATING_SYSTEM,
@@ -67,25 +67,41 @@ def to_bom(report: ScanReport) -> Bom:
             description=report.distro.pretty_name or None,
             bom_ref=refs.claim(f"os:{report.distro.id}@{report.distro.version_id}"),
         ))
-    by_key: dict[_PackageKey, Component] = {}
+    index = _ComponentIndex()
     for package in report.packages:
         component = _component(package, refs)
         bom.components.add(component)
-        by_key.setdefault((package.ecosystem.value, package.name, package.version, package.path), component)
+        index.add((package.ecosystem.value, package.name, package.version, package.path), component)
 
     affected: dict[str, list[tuple[Finding, Component]]] = defaultdict(list)
     for finding in report.findings:
-        component = _component_for(finding, by_key)
+        key = (finding.source, finding.package, finding.version, finding.path)
+        component = index.find(key)
         if component is None:
             # A finding must name the component it affects; synthesize one rather than drop the finding.
             component = _finding_component(finding, refs)
-            by_key[(finding.source, finding.package, finding.version, finding.path)] = component
+            index.add(key, component)
             bom.components.add(component)
         affected[finding.name].append((finding, component))
     for name, pairs in affected.items():
         bom.vulnerabilities.add(_vulnerability(name, pairs))
     bom.register_dependency(image, bom.components)
     return bom
+
+
+class _ComponentIndex:
+    """Components by (ecosystem, name, version, path); a finding without a path matches any path."""
+
+    def __init__(self) -> None:
+        self.exact: dict[_PackageKey, Component] = {}
+        self.anywhere: dict[tuple[str, str, str], Component] = {}
+
+    def add(self, key: _PackageKey, component: Component) -> None:
+        self.exact.setdefault(key, component)
+        self.anywhere.setdefault(key[:3], component)
+
+    def find(self, key: _PackageKey) -> Component | None:
+        return self.exact.get(key) if key[3] else self.anywhere.get(key[:3])
 
 
 class _BomRefs:
@@ -130,15 +146,6 @@ def _finding_component(f: Finding, refs: _BomRefs) -> Component:
         bom_ref=refs.claim(f"{f.source}:{f.package}@{f.version}"),
         properties=_properties({"crscan:ecosystem": f.source, "crscan:path": f.path, **_layer_properties(f.layer)}),
     )
-
-
-def _component_for(f: Finding, by_key: dict[_PackageKey, Component]) -> Component | None:
-    exact = by_key.get((f.source, f.package, f.version, f.path))
-    if exact is not None or f.path:
-        return exact
-    # A finding without a path matches the package by name and version wherever it was found.
-    wanted = (f.source, f.package, f.version)
-    return next((c for (eco, name, version, _), c in by_key.items() if (eco, name, version) == wanted), None)
 
 
 def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnerability:
