@@ -186,6 +186,13 @@ def test_bad_yaml_ignore_file_is_named(text, message):
         parse_ignore_file(io.StringIO(text), "x.yaml")
 
 
+@pytest.mark.parametrize("name", ["ignores", "ignores.yaml"])
+def test_ignore_file_that_is_not_utf8_is_named(tmp_path, name):
+    (tmp_path / name).write_bytes("CVE-2021-33203 # caf\xe9\n".encode("latin-1"))
+    with open(tmp_path / name, encoding="utf-8") as reader, pytest.raises(ReportError, match=f"{name}: not UTF-8"):
+        parse_ignore_file(reader, name)
+
+
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=300), yaml_form=st.booleans())
 def test_any_ignore_file_parses_or_fails_with_report_error(text, yaml_form):

@@ -75,9 +75,12 @@ class IgnoreList:
 
 def parse_ignore_file(reader: TextIO, name: str) -> IgnoreList:
     """Read an ignore file, choosing the form by its name: YAML for `.yaml`/`.yml`, else the line form."""
-    if name.lower().endswith(_YAML_SUFFIXES):
-        return parse_ignore_yaml(reader, name)
-    return parse_ignore_lines(reader, name)
+    try:
+        if name.lower().endswith(_YAML_SUFFIXES):
+            return parse_ignore_yaml(reader, name)
+        return parse_ignore_lines(reader, name)
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{name}: not UTF-8 text ({exc.reason})") from None
 
 
 def parse_ignore_lines(reader: TextIO, name: str = "ignore file") -> IgnoreList:
