@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from crscan.cli import client as client_cli
 from crscan.cli import db as db_cli
 from crscan.cli import serve as serve_cli
 
@@ -22,6 +23,7 @@ def _root() -> None:
 
 
 app.add_typer(db_cli.app, name="db")
+app.add_typer(client_cli.app, name="image")
 app.command("serve")(serve_cli.serve)
 
 
