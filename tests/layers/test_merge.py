@@ -200,3 +200,15 @@ def test_stored_shadow_round_trips_and_bad_data_is_a_clear_error():
         LayerShadow.from_dict({**stored, "dirs": "not base64!"})
     with pytest.raises(ValueError, match="not a stored LayerShadow"):
         LayerShadow.from_dict({"whiteouts": []})
+
+
+def test_hard_link_loop_is_an_error_and_a_dangling_hard_link_yields_nothing():
+    with pytest.raises(LinkLoop, match=r"link loop: hard link /a"):
+        image([hardlink("a", "b"), hardlink("b", "a")], select=Select(["/a"]))
+    assert image([hardlink("a", "nowhere")], select=Select(["/a"])) == {}
+
+
+def test_hard_link_chain_within_a_layer_reaches_a_lower_file():
+    files = image([file("base", "B")], [hardlink("one", "base"), hardlink("two", "one")], select=Select(["/two", "/base"]))
+    assert contents(files) == {"/base": b"B", "/two": b"B"}
+    assert files["/two"].layer == layer_ref(1)
