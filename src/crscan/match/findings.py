@@ -29,17 +29,12 @@ def parsed(scheme: str, text: str) -> versions.Version | None:
         return None
 
 
-_identities: dict[tuple[str, tuple], int] = {}
-
-
 @lru_cache(maxsize=1 << 16)
-def identity(scheme: str, text: str) -> int | str:
-    """A small hashable standing for the version `text` means: equal for spellings of one version
-    ("2.3", "2.3.0"); the text itself when it does not parse. Cheaper to hash than the key."""
+def identity(scheme: str, text: str) -> tuple | str:
+    """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
+    "2.3.0"); the text itself when it does not parse."""
     version = parsed(scheme, text)
-    if version is None:
-        return text
-    return _identities.setdefault((scheme, version.key), len(_identities))
+    return text if version is None else version.key
 
 
 def installed_version(package: Package) -> str:

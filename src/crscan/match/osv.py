@@ -88,7 +88,7 @@ class PackageAdvisories:
         self._scheme = scheme
         self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories))
         self._identities = frozenset(map(partial(identity, scheme), self._listed))
-        self._by_identity: dict[int | str, set[str]] | None = None
+        self._by_identity: dict[tuple | str, set[str]] | None = None
 
     def spellings(self, text: str) -> set[str] | frozenset[str]:
         """The listed strings naming the installed version; empty if no list names it."""
