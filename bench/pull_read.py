@@ -240,7 +240,7 @@ def main() -> None:
                 f"{datetime.now(UTC):%Y-%m-%d %H:%M} pull_read memory: {size:.0f} MiB image (4 layers) pulled+read "
                 f"at peak RSS {ours_rss:.0f} MiB (target <= {RSS_TARGET_MIB}) "
                 f"{'OK' if ours_rss <= RSS_TARGET_MIB else 'MISSED'} vs pull-only process {pull_rss:.0f} MiB: "
-                f"ratio {ours_rss / pull_rss:.2f} [{machine}]")
+                f"ratio {ours_rss / pull_rss:.2f} [load {os.getloadavg()[0]:.1f}, {machine}]")
             print(lines[-1], flush=True)
     finally:
         registry.stop()
