@@ -27,8 +27,8 @@ def read_image(
 
     The iterable is consumed lazily, at most `workers` streams ahead, so a generator can open each blob
     when its turn comes; streams are not closed here. `Limits.max_image_bytes` and `max_picked_bytes` apply
-    to the image as a whole. The first failing layer (in manifest order) stops the others and its error is
-    raised.
+    to the image as a whole. The first layer to fail stops the others at their next chunk, and its error is
+    the one raised.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
