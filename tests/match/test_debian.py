@@ -44,15 +44,17 @@ def test_source_version_decides_not_the_binnmu_binary_version(fixture_db):
     assert ("libc6", "CVE-2023-4911") in _found(fixture_db, [binnmu], BOOKWORM)
 
 
-def test_fixed_version_zero_means_not_affected_and_open_means_unfixed(fixture_db):
-    found = _found(fixture_db, [_dpkg("libc6", "2.31-13+deb11u5", "glibc")], BULLSEYE)
+def test_open_means_unfixed_at_any_version(fixture_db):
+    found = _found(fixture_db, [_dpkg("libc6", "2.31-13+deb11u14", "glibc")], BULLSEYE)
     assert set(found) == {("libc6", "CVE-2019-1010022")}
     unfixed = found[("libc6", "CVE-2019-1010022")]
     assert (unfixed.fixed_by, unfixed.severity, unfixed.severity_source) == ("", Severity.NEGLIGIBLE, "debian")
+    assert ("libc6", "CVE-2023-4911") in _found(fixture_db, [_dpkg("libc6", "2.31-13+deb11u6", "glibc")], BULLSEYE)
 
 
-def test_undetermined_has_undefined_severity_and_nodsa_is_still_reported(fixture_db):
+def test_undetermined_has_undefined_severity_nodsa_is_still_reported_and_fix_zero_is_not_affected(fixture_db):
     found = _found(fixture_db, [_dpkg("crscan-fixture", "1.0-1")], BOOKWORM)
+    # TEMP-0000003-NOT-AFFECTED (resolved, fixed version 0) is absent.
     assert set(found) == {("crscan-fixture", "TEMP-0000001-UNDETERMINED"), ("crscan-fixture", "TEMP-0000002-NODSA")}
     assert found[("crscan-fixture", "TEMP-0000001-UNDETERMINED")].severity is Severity.UNDEFINED
     assert (found[("crscan-fixture", "TEMP-0000002-NODSA")].severity, found[("crscan-fixture", "TEMP-0000002-NODSA")]
