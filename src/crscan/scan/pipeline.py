@@ -20,7 +20,8 @@ from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
 from crscan.vulndb import FeedDB
 
-Progress = Callable[[str], None]
+# Called as each layer is read: (layer number, layer count, what is happening).
+Progress = Callable[[int, int, str], None]
 
 
 def index_layers(
@@ -40,7 +41,7 @@ def index_layers(
         index = cache.get(layer.digest, key) if cache else None
         if index is None:
             if progress:
-                progress(f"layer {number}/{len(source.layers)} {layer.digest[:19]} ({layer.size} bytes)")
+                progress(number, len(source.layers), f"{layer.digest[:19]} ({layer.size:,} bytes)")
             stream = source.open_layer(layer)
             try:
                 index = index_layer(layer.ref, stream, catalogers, limits)

