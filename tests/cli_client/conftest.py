@@ -14,6 +14,7 @@ import pytest
 from crscan.model import Severity
 from crscan.store import Layer, Store
 from tests.api.conftest import GZIP_LAYER, Seeded, _finding, seed_scanned_image
+from tests.api.conftest import shared_api  # noqa: F401  (in-process server that records each request's token)
 from tests.api.test_serve_cli import CRSCAN, serve
 
 MANY = 1234  # findings on the big scan: more than one maximum page (1000)

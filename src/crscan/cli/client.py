@@ -104,7 +104,7 @@ class ApiClient:
 
     def pages(self, path: str, params: dict, items_key: str, limit: int | None) -> Iterator[dict]:
         """Items across pages, following nextPageToken, at most `limit` (all when None)."""
-        token, served = "", 0
+        token, served, seen = "", 0, set()
         while True:
             page_size = min(limit - served, MAX_PAGE_SIZE) if limit is not None else 0
             answer = self.request("GET", path, params={**params, "pageSize": page_size or None, "pageToken": token})
@@ -114,6 +114,11 @@ class ApiClient:
                 served += 1
                 yield item
             token = answer.get("nextPageToken", "")
+            if not isinstance(token, str):
+                raise ClientError(f"the server's nextPageToken is not a string: {token!r:.100}")
+            if token in seen:  # a server that hands out the same page again would keep us here forever
+                raise ClientError("the server repeated a page token; stopping instead of looping")
+            seen.add(token)
             if not token or (limit is not None and served >= limit):
                 return
 
