@@ -94,8 +94,10 @@ BYTES_PULLED_HELP = "Bytes received from registries (manifests, configs, layers)
 
 
 def record_scan(status: str, seconds: float) -> None:
-    """Count one finished scan (`status` one of SCAN_STATUSES) and its duration."""
-    SCAN_DURATION.observe(seconds)  # validated first, so a bad duration does not leave a half-recorded scan
+    """Count one finished scan (`status` one of SCAN_STATUSES) and its duration; a bad argument records nothing."""
+    if status not in SCAN_STATUSES:
+        raise MetricsError(f"{SCANS.name}: status {status!r} is not one of {', '.join(SCAN_STATUSES)}")
+    SCAN_DURATION.observe(seconds)  # raises before anything is counted when the duration is impossible
     SCANS.inc(status)
 
 
