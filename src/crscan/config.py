@@ -14,7 +14,7 @@ import re
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path("~/.local/share/crscan")
@@ -42,6 +42,8 @@ ENVIRONMENT = {
     "CRSCAN_LOG_LEVEL": "log_level",
     "CRSCAN_LOG_FORMAT": "log_format",
     "CRSCAN_WORKER_CONCURRENCY": "worker_concurrency",
+    "CRSCAN_SECRET_KEY": "secret_key",
+    "CRSCAN_WEBHOOK_SECRET": "webhook_secret",
 }
 
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}")
@@ -71,6 +73,9 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
     worker_concurrency: int = 1  # scans run at once by this process's job workers
+    # Fernet key for registry passwords at rest; empty: generated once into <data_dir>/secret.key (crscan.secrets).
+    secret_key: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)  # bearer secret of POST /hooks/distribution; empty: off
 
     @classmethod
     def resolve(

@@ -73,10 +73,11 @@ class RunningRegistry:
 
 
 def start_registry(auth: str = "", username: str = "crscan", password: str = "s3cret-pass",
-                   schema1: bool = False, tls: bool = False) -> RunningRegistry:
+                   schema1: bool = False, tls: bool = False, notify: tuple[str, str] | None = None) -> RunningRegistry:
     """Start a registry on a free loopback port; `auth` is "", "htpasswd" or "token"; `schema1` lets it
     accept (deprecated) Docker schema 1 manifest pushes; `tls` serves HTTPS with a certificate from a fresh
-    CA whose PEM is `directory / "ca.pem"`."""
+    CA whose PEM is `directory / "ca.pem"`; `notify` = (url, bearer secret) sends its event notifications
+    to that endpoint."""
     directory = Path(tempfile.mkdtemp(prefix="crscan-registry-"))
     port = free_port()
     tls_config = ""
@@ -91,6 +92,11 @@ def start_registry(auth: str = "", username: str = "crscan", password: str = "s3
     ]
     if schema1:
         config.append("compatibility: {schema1: {enabled: true}}")
+    if notify:
+        config.append(
+            f"notifications: {{endpoints: [{{name: crscan, url: '{notify[0]}', "
+            f"headers: {{Authorization: ['Bearer {notify[1]}']}}, timeout: 5s, threshold: 3, backoff: 1s}}]}}"
+        )
     token_server = None
     if auth == "htpasswd":
         entry = subprocess.run(["htpasswd", "-Bbn", username, password], check=True, capture_output=True,

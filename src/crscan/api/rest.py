@@ -205,9 +205,11 @@ def build_rest_app(
     bindings: Sequence[ServiceBinding],
     authenticator: Authenticator,
     extra_pages: Mapping[str, PageHandler] | None = None,
+    hooks: Mapping[str, PageHandler] | None = None,
 ) -> Router:
     """The ASGI app: every route, plus GET-only unauthenticated pages (`/healthz`, `/openapi.json`, `/docs` and
-    `extra_pages`, e.g. the ops probes); all paths reach `dispatch`, so every miss is a Status body."""
+    `extra_pages`, e.g. the ops probes) and POST-only `hooks` that check their own credentials (the push
+    webhook); all paths reach `dispatch`, so every miss is a Status body."""
     routes = routes_for(bindings)
     document = openapi.document_json(routes)
 
@@ -226,6 +228,8 @@ def build_rest_app(
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
             return await pages[raw_path](request)
+        if request.method == "POST" and hooks and raw_path in hooks:
+            return await hooks[raw_path](request)
         matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
         chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
         if chosen is None:

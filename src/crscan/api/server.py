@@ -56,12 +56,14 @@ class ApiServer:
         *,
         log_level: str = "warning",
         extra_pages: Mapping[str, PageHandler] | None = None,
+        hooks: Mapping[str, PageHandler] | None = None,
     ):
         self.settings = settings
         self._servicers = list(servicers)
         self._authenticator = authenticator
         self._log_level = log_level
         self._extra_pages = dict(extra_pages or {})
+        self._hooks = dict(hooks or {})  # POST endpoints with their own auth, e.g. the push webhook
         self.tls: ServerTls | None = None
         self.grpc_port = 0
         self.http_port = 0
@@ -87,7 +89,7 @@ class ApiServer:
             for binding in bindings:
                 binding.add_to_server(binding.servicer, self._grpc)
             self._grpc.start()
-            self._start_http(build_rest_app(bindings, self._authenticator, self._extra_pages))
+            self._start_http(build_rest_app(bindings, self._authenticator, self._extra_pages, self._hooks))
         except BaseException:
             self._grpc.stop(None)
             raise

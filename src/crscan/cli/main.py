@@ -6,6 +6,7 @@ import typer
 
 from crscan.cli import client as client_cli
 from crscan.cli import db as db_cli
+from crscan.cli import registry as registry_cli
 from crscan.cli import scan as scan_cli
 from crscan.cli import serve as serve_cli
 
@@ -25,6 +26,7 @@ def _root() -> None:
 
 app.add_typer(db_cli.app, name="db")
 app.add_typer(client_cli.app, name="image")
+app.add_typer(registry_cli.app, name="registry")
 app.command("serve")(serve_cli.serve)
 app.command("scan")(scan_cli.scan)
 app.command("sbom")(scan_cli.sbom)

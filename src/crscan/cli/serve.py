@@ -62,7 +62,9 @@ def serve(
     from crscan.api.servicers import build_servicers
     from sqlalchemy.exc import SQLAlchemyError
 
+    from crscan.secrets import SecretError, load_secret_box
     from crscan.store import Store, StoreError
+    from crscan.sync import webhook_routes
 
     try:
         settings = Settings.resolve(flags, config_file=config)
@@ -80,6 +82,10 @@ def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.effective_database_url)
         store.migrate()
+        box = load_secret_box(settings.secret_key, settings.data_dir)
+    except SecretError as e:
+        typer.echo(f"crscan serve: error: {e}", err=True)
+        raise typer.Exit(2) from None
     except (OSError, StoreError, SQLAlchemyError) as e:
         log.debug("database setup failed", exc_info=True)
         summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -91,6 +97,7 @@ def serve(
         authenticator,
         log_level=settings.log_level,
         extra_pages=ops_routes(store, settings.effective_feed_db),
+        hooks=webhook_routes(store, box, settings.webhook_secret),
     )
     try:
         server.start()

@@ -64,6 +64,7 @@ class Registry(Base):
     username: Mapped[str] = mapped_column(String(255), default="")
     # Fernet token of the password; written by the registry-credentials code, never by the API.
     encrypted_password: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    ca_file: Mapped[str] = mapped_column(String(4096), default="")  # PEM bundle for TLS; "": system CAs
     labels: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("folder_id", "name"),)

@@ -1,0 +1,226 @@
+"""Walking an attached registry: `/v2/_catalog` → each repository's tags → the image each tag pulls.
+
+An image is what `docker pull <tag>` resolves to: its digest is the manifest's, or the index's (manifest list's)
+for a multi-platform tag, like Yandex's Image which has one digest. For an index, the config and layer blobs
+recorded are those of the default platform (linux/amd64; the first image entry when the index has none).
+Images that lost every tag stay while their manifest still exists in the registry (it is still pullable by
+digest); a sync removes them once it is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Container, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from crscan.registry import (
+    AuthError,
+    Credentials,
+    ManifestUnknown,
+    RegistryClient,
+    RegistryError,
+    RegistryUnavailable,
+    UnsupportedMediaType,
+)
+from crscan.registry.manifest import (
+    DEFAULT_PLATFORM,
+    IMAGE_MANIFESTS,
+    ImageIndex,
+    ImageManifest,
+    parse_manifest,
+    parse_platform,
+    select_platform,
+)
+from crscan.registry.reference import is_loopback, is_valid_registry, registry_host
+from crscan.secrets import SecretBox
+from crscan.store import Layer, Store
+from crscan.store import registries as stored
+from crscan.store import schema
+from crscan.store.registries import ObservedImage
+from crscan.sync.interface import RegistryView, SyncError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegistryAddress:
+    """A registry URL reduced to what is stored: `scheme://host[:port]`."""
+
+    scheme: str  # "http" or "https"
+    host: str  # host[:port]
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    @property
+    def plain_http(self) -> bool:
+        return self.scheme == "http"
+
+
+def parse_registry_url(text: str, insecure: bool = False) -> RegistryAddress:
+    """`registry.example.com`, `https://host:5000` or `http://127.0.0.1:5000`; plain HTTP only for loopback
+    hosts unless `insecure`. No path, query or credentials."""
+    text = text.strip()
+    if not text:
+        raise SyncError("registry URL is empty")
+    has_scheme = "://" in text
+    parts = urlsplit(text if has_scheme else f"https://{text}")
+    if parts.scheme not in ("http", "https"):
+        raise SyncError(f"registry URL scheme {parts.scheme!r} is not supported: use http:// or https://")
+    if "@" in parts.netloc:  # do not echo the URL: it carries credentials
+        raise SyncError("registry URL must not contain credentials: use --username and --password-stdin")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SyncError(f"registry URL {text!r} must be scheme://host[:port] without a path or query")
+    host = parts.netloc.lower()
+    if not is_valid_registry(host):
+        raise SyncError(f"registry URL {text!r} does not name a valid host[:port]")
+    if parts.scheme == "http" and not insecure and not is_loopback(registry_host(host)):
+        raise SyncError(
+            f"registry {host} over plain http:// would send credentials and images unprotected; "
+            "use https:// or pass --insecure"
+        )
+    return RegistryAddress(parts.scheme, host)
+
+
+class DistributionView(RegistryView):
+    """A `RegistryView` over the OCI Distribution API (`RegistryClient`)."""
+
+    def __init__(self, client: RegistryClient, platform: str = DEFAULT_PLATFORM, page_size: int = 100):
+        self.client = client
+        self.platform = parse_platform(platform)
+        self.page_size = page_size
+
+    def repositories(self) -> Iterator[str]:
+        return self.client.list_repositories(self.page_size)
+
+    def tags(self, repository: str) -> Iterator[str]:
+        return self.client.list_tags(repository, self.page_size)
+
+    def resolve(self, repository: str, reference: str, known: Container[str] = ()) -> ObservedImage | str:
+        fetched = self.client.get_manifest(repository, reference)
+        if fetched.digest in known:
+            return fetched.digest
+        what = f"manifest {self.client.registry}/{repository}@{fetched.digest}"
+        document = parse_manifest(fetched.content, fetched.media_type, what)
+        if isinstance(document, ImageIndex):
+            child = self._platform_entry(document, what)
+            child_fetched = self.client.get_manifest(repository, child.digest)
+            document = parse_manifest(child_fetched.content, child_fetched.media_type, f"{what} → {child.digest}")
+            if not isinstance(document, ImageManifest):
+                raise UnsupportedMediaType(f"{what}: its {self.platform} entry is another index")
+        return ObservedImage(
+            digest=fetched.digest,
+            config_digest=document.config.digest,
+            config_size=document.config.size,
+            layers=tuple(Layer(d.digest, d.size, d.media_type) for d in document.layers),
+        )
+
+    def exists(self, repository: str, digest: str) -> bool:
+        try:
+            self.client.get_manifest(repository, digest)
+        except ManifestUnknown:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _platform_entry(self, index: ImageIndex, what: str):
+        try:
+            return select_platform(index, self.platform, what)
+        except RegistryError:
+            images = [d for d in index.manifests if d.media_type in IMAGE_MANIFESTS and
+                      (d.platform is None or d.platform.os != "unknown")]  # "unknown/unknown": attestations
+            if not images:
+                raise
+            return images[0]
+
+
+def open_view(registry: schema.Registry, box: SecretBox) -> DistributionView:
+    """A view of a stored registry, with its decrypted credentials."""
+    credentials = None
+    if registry.username:
+        password = box.decrypt(registry.encrypted_password, f"the password of registry {registry.name!r}") \
+            if registry.encrypted_password else ""
+        credentials = Credentials(registry.username, password)
+    address = urlsplit(registry.url)
+    try:
+        client = RegistryClient(
+            address.netloc, credentials=credentials, insecure=address.scheme == "http",
+            ca_file=registry.ca_file or None,
+        )
+    except RegistryError as exc:
+        raise SyncError(f"registry {registry.name!r}: {exc}") from None
+    return DistributionView(client)
+
+
+@dataclass
+class SyncSummary:
+    registry: str
+    repositories: int = 0
+    tags: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    repositories_added: int = 0
+    repositories_removed: int = 0
+    skipped: list[str] = field(default_factory=list)  # "<repo>:<tag>: <why>" for tags that are not images
+    changed_image_ids: list[str] = field(default_factory=list)  # added or given a tag: scan-on-push candidates
+
+    def line(self) -> str:
+        text = (f"registry {self.registry}: {self.repositories} repositories, {self.tags} tags; images "
+                f"added {self.added}, updated {self.updated}, removed {self.removed}; repositories "
+                f"added {self.repositories_added}, removed {self.repositories_removed}")
+        return text + (f"; skipped {len(self.skipped)} tags" if self.skipped else "")
+
+
+def sync_registry(store: Store, registry: schema.Registry, view: RegistryView) -> SyncSummary:
+    """Walk the whole registry, then apply the difference to the store in one transaction (idempotent)."""
+    summary = SyncSummary(registry.name)
+    before = stored.stored_images(store, registry.id)
+    tagged: dict[str, dict[str, str]] = {}
+    observed: dict[str, ObservedImage] = {}
+    untagged_kept: dict[str, list[str]] = {}
+    try:
+        for repository in view.repositories():
+            known = set(before.get(repository, {}))
+            skip = known | observed.keys()  # stored here, or described already for another repository
+            tags: dict[str, str] = {}
+            for tag in view.tags(repository):
+                try:
+                    image = view.resolve(repository, tag, skip)
+                except ManifestUnknown:
+                    continue  # deleted between listing and fetching
+                except RegistryError as exc:
+                    if _is_unreachable(exc):
+                        raise
+                    summary.skipped.append(f"{repository}:{tag}: {exc}")
+                    log.warning("sync of %s skips %s:%s: %s", registry.name, repository, tag, exc)
+                    continue
+                if isinstance(image, ObservedImage):
+                    observed[image.digest] = image
+                    skip.add(image.digest)
+                    tags[tag] = image.digest
+                else:
+                    tags[tag] = image
+            tagged[repository] = tags
+            summary.tags += len(tags)
+            untagged_kept[repository] = [
+                digest for digest in known - set(tags.values()) if view.exists(repository, digest)
+            ]
+    except RegistryError as exc:
+        raise SyncError(f"sync of registry {registry.name!r} failed: {exc}") from None
+    changes = stored.apply_registry_state(store, registry.id, tagged, observed, untagged_kept)
+    summary.repositories = sum(1 for name, tags in tagged.items() if tags or untagged_kept.get(name))
+    summary.added, summary.updated, summary.removed = changes.added, changes.updated, changes.removed
+    summary.repositories_added = changes.repositories_added
+    summary.repositories_removed = changes.repositories_removed
+    summary.changed_image_ids = changes.changed_image_ids
+    return summary
+
+
+def _is_unreachable(exc: RegistryError) -> bool:
+    """Errors about the registry as a whole end the sync; errors about one tag's content skip the tag."""
+    return isinstance(exc, (AuthError, RegistryUnavailable))

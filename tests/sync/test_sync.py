@@ -1,0 +1,158 @@
+"""`sync_registry` against real registries: what it stores equals what the registry serves, and follows changes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from crscan.store.registries import create_registry
+from crscan.sync import SyncError, sync_registry
+from tests.sync.conftest import attach, repositories, snapshot, view_of
+
+OCI_ACCEPT = ", ".join((
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+))
+
+
+def run_sync(store, row, box, page_size: int = 100):
+    view = view_of(row, box, page_size)
+    try:
+        return sync_registry(store, row, view)
+    finally:
+        view.close()
+
+
+def expected_image(pushed: dict, tags: list[str]) -> dict:
+    return {
+        "tags": sorted(tags), "config_digest": pushed["config"]["digest"], "config_size": pushed["config"]["size"],
+        "compressed_size": sum(layer["size"] for layer in pushed["layers"]),
+        "layers": [(layer["digest"], layer["size"], layer["mediaType"]) for layer in pushed["layers"]],
+    }
+
+
+def without_id(images: dict) -> dict:
+    return {key: {k: v for k, v in fields.items() if k != "id"} for key, fields in images.items()}
+
+
+def test_sync_mirrors_every_repository_tag_and_blob_across_pages(store, box, scratch_registry, pusher):
+    one = pusher.image("team/app", "1", "one")
+    pusher.manifest("team/app", "stable", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                           "config": one["config"], "layers": one["layers"]},
+                    "application/vnd.oci.image.manifest.v1+json")
+    two = pusher.image("team/app", "2", "two")
+    three = pusher.image("team/app", "3", "three")
+    multi = pusher.index("team/multi", "latest", "multi")
+    other = pusher.image("other", "v1", "other")
+    row = attach(store, scratch_registry)
+
+    summary = run_sync(store, row, box, page_size=2)  # 3 repositories and 4 tags: both listings span pages
+
+    assert repositories(store, row.id) == {"team/app", "team/multi", "other"}
+    assert without_id(snapshot(store, row.id)) == {
+        ("team/app", one["digest"]): expected_image(one, ["1", "stable"]),
+        ("team/app", two["digest"]): expected_image(two, ["2"]),
+        ("team/app", three["digest"]): expected_image(three, ["3"]),
+        # a multi-arch tag is the index digest, with the blobs of its linux/amd64 image
+        ("team/multi", multi["digest"]): expected_image(multi["amd64"], ["latest"]),
+        ("other", other["digest"]): expected_image(other, ["v1"]),
+    }
+    assert (summary.added, summary.updated, summary.removed, summary.repositories_added) == (5, 0, 0, 3)
+    assert sorted(summary.changed_image_ids) == sorted(v["id"] for v in snapshot(store, row.id).values())
+
+    before = snapshot(store, row.id)
+    again = run_sync(store, row, box, page_size=2)
+    assert (again.added, again.updated, again.removed, again.changed_image_ids) == (0, 0, 0, [])
+    assert snapshot(store, row.id) == before  # same ids: nothing was recreated
+
+
+def test_sync_follows_new_moved_and_deleted_tags_and_manifests(sqlite_store, box, scratch_registry, pusher):
+    store = sqlite_store
+    first = pusher.image("app", "latest", "first")
+    gone = pusher.image("short-lived", "1", "gone")
+    row = attach(store, scratch_registry)
+    run_sync(store, row, box)
+    first_id = snapshot(store, row.id)[("app", first["digest"])]["id"]
+
+    second = pusher.image("app", "v2", "second")  # a new tag on a new image
+    summary = run_sync(store, row, box)
+    assert (summary.added, summary.updated, summary.removed) == (1, 0, 0)
+    second_id = snapshot(store, row.id)[("app", second["digest"])]["id"]
+    assert summary.changed_image_ids == [second_id]
+
+    pusher.manifest("app", "latest", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                      "config": second["config"], "layers": second["layers"]},
+                    "application/vnd.oci.image.manifest.v1+json")  # "latest" moves to the second image
+    summary = run_sync(store, row, box)
+    images = snapshot(store, row.id)
+    assert images[("app", second["digest"])]["tags"] == ["latest", "v2"]
+    # the first image lost its tag but is still pullable by digest, so it stays, untagged
+    assert images[("app", first["digest"])] == {**images[("app", first["digest"])], "id": first_id, "tags": []}
+    assert (summary.added, summary.updated, summary.removed) == (0, 2, 0)
+    assert summary.changed_image_ids == [second_id]
+
+    pusher.delete_manifest("app", first["digest"])
+    pusher.delete_manifest("short-lived", gone["digest"])  # its only image: the repository goes too
+    summary = run_sync(store, row, box)
+    assert set(snapshot(store, row.id)) == {("app", second["digest"])}
+    assert repositories(store, row.id) == {"app"}
+    assert (summary.removed, summary.repositories_removed) == (2, 1)
+
+
+def test_sync_of_the_pushed_test_images_matches_the_registry(store, box, local_registry, test_images):
+    row = attach(store, local_registry, "local")
+    summary = run_sync(store, row, box)
+    assert not [s for s in summary.skipped if s.startswith("test/")]
+    images = snapshot(store, row.id)
+    for name, image in test_images.items():
+        tag = image.tag_ref.rsplit(":", 1)[1]
+        stored = images[(image.repository, image.pushed_digest)]
+        assert tag in stored["tags"], name
+        assert stored == {**stored, **served_image(local_registry.url, image.repository, image.pushed_digest)}, name
+
+
+def served_image(base_url: str, repository: str, digest: str) -> dict:
+    """The blobs the registry itself lists for `digest` (its linux/amd64 image when it is an index)."""
+    manifest = httpx.get(f"{base_url}/v2/{repository}/manifests/{digest}", headers={"Accept": OCI_ACCEPT}).json()
+    if "manifests" in manifest:
+        entry = next(m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64")
+        manifest = httpx.get(f"{base_url}/v2/{repository}/manifests/{entry['digest']}",
+                             headers={"Accept": OCI_ACCEPT}).json()
+    for layer in manifest["layers"]:  # every recorded blob is really served, at the recorded size
+        head = httpx.head(f"{base_url}/v2/{repository}/blobs/{layer['digest']}")
+        assert int(head.headers["Content-Length"]) == layer["size"]
+    return {
+        "config_digest": manifest["config"]["digest"], "config_size": manifest["config"]["size"],
+        "compressed_size": sum(layer["size"] for layer in manifest["layers"]),
+        "layers": [(layer["digest"], layer["size"], layer["mediaType"]) for layer in manifest["layers"]],
+    }
+
+
+def test_sync_of_a_basic_auth_registry_needs_its_credentials(sqlite_store, box, auth_registry):
+    from tests.sync.tiny_images import Pusher
+
+    pusher = Pusher(auth_registry.url, (auth_registry.username, auth_registry.password))
+    try:
+        pushed = pusher.image("sync/basic", "1", "basic")
+    finally:
+        pusher.close()
+    row = attach(sqlite_store, auth_registry, "basic", box)
+    run_sync(sqlite_store, row, box)
+    assert snapshot(sqlite_store, row.id)[("sync/basic", pushed["digest"])]["tags"] == ["1"]
+
+    anonymous = create_registry(sqlite_store, "anon", auth_registry.url, folder_id="default", insecure=True)
+    with pytest.raises(SyncError, match="sync of registry 'anon' failed: .*"):
+        run_sync(sqlite_store, anonymous, box)
+
+
+def test_sync_skips_tags_that_are_not_images_and_reports_them(sqlite_store, box, scratch_registry, pusher):
+    pusher.image("mixed", "good", "good")
+    pusher.manifest("mixed", "index-of-nothing", {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []},
+        "application/vnd.oci.image.index.v1+json")
+    row = attach(sqlite_store, scratch_registry)
+    summary = run_sync(sqlite_store, row, box)
+    assert [tags["tags"] for tags in snapshot(sqlite_store, row.id).values()] == [["good"]]
+    assert len(summary.skipped) == 1 and summary.skipped[0].startswith("mixed:index-of-nothing: ")
+    assert "platform" in summary.skipped[0]
