@@ -123,9 +123,9 @@ def apply_registry_state(
         present = {name for name, tags in tagged.items() if tags or untagged_kept.get(name)}
         for name, row in repositories.items():
             if name not in present:
-                session.delete(row)
-                changes.repositories_removed += 1
                 changes.removed += len(_images_of(session, row.id))
+                session.delete(row)  # its images and their scans go with it (ON DELETE CASCADE)
+                changes.repositories_removed += 1
         for name in present:
             tags = tagged[name]
             repository = repositories.get(name)
