@@ -236,24 +236,26 @@ def test_rest_and_grpc_return_the_same_scan_data(served):
 
 
 def test_concurrent_scans_all_succeed(served):
-    """The gRPC server's worker threads writing at once: SQLite's WAL + busy timeout serialise them cleanly."""
-    image = add_image(served.store)
+    """The gRPC server's worker threads writing at once: SQLite's WAL + busy timeout serialise them cleanly,
+    and concurrent Scans of one image share its one running scan."""
+    images = [add_image(served.store, repository=f"library/app{n}") for n in range(8)]
     scanner = served.sdk.client(ScannerServiceStub)
-    operations, errors = [], []
+    operations, errors = {image.id: [] for image in images}, []
 
-    def scan_a_few():
-        for _ in range(5):
+    def scan_each_once():
+        for image in images:
             try:
-                operations.append(scanner.Scan(ss.ScanRequest(image_id=image.id)))
+                operations[image.id].append(scanner.Scan(ss.ScanRequest(image_id=image.id)))
             except grpc.RpcError as exc:  # collected, so the assertion shows the status
                 errors.append((exc.code(), exc.details()))
 
-    threads = [threading.Thread(target=scan_a_few) for _ in range(8)]
+    threads = [threading.Thread(target=scan_each_once) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    listed = scanner.List(ss.ListScanResultsRequest(image_id=image.id, page_size=100))
-    assert len(listed.scan_results) == len(operations) == 40
-    assert len({o.id for o in operations}) == 40
+    for image in images:
+        listed = scanner.List(ss.ListScanResultsRequest(image_id=image.id, page_size=100))
+        assert len(listed.scan_results) == 1 and len(operations[image.id]) == 5
+        assert len({o.id for o in operations[image.id]}) == 1

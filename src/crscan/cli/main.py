@@ -8,7 +8,9 @@ from crscan.cli import client as client_cli
 from crscan.cli import db as db_cli
 from crscan.cli import registry as registry_cli
 from crscan.cli import scan as scan_cli
+from crscan.cli import rescan as rescan_cli
 from crscan.cli import serve as serve_cli
+from crscan.cli import worker as worker_cli
 
 app = typer.Typer(
     name="crscan",
@@ -28,6 +30,8 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(client_cli.app, name="image")
 app.add_typer(registry_cli.app, name="registry")
 app.command("serve")(serve_cli.serve)
+app.command("worker")(worker_cli.worker)
+app.command("rescan")(rescan_cli.rescan)
 app.command("scan")(scan_cli.scan)
 app.command("sbom")(scan_cli.sbom)
 

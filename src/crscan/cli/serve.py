@@ -60,6 +60,7 @@ def serve(
     from crscan.api.ops import ops_routes
     from crscan.api.server import ApiServer, authenticator_for
     from crscan.api.servicers import build_servicers
+    from crscan.auth import Role
     from sqlalchemy.exc import SQLAlchemyError
 
     from crscan.secrets import SecretError, load_secret_box
@@ -69,7 +70,6 @@ def serve(
     try:
         settings = Settings.resolve(flags, config_file=config)
         configure_logging(settings.log_level, settings.log_format)
-        authenticator = authenticator_for(settings)
     except ConfigError as e:
         typer.echo(f"crscan serve: error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -91,9 +91,19 @@ def serve(
         summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         typer.echo(f"crscan serve: error: cannot prepare the database: {summary}", err=True)
         raise typer.Exit(1) from None
+    from crscan.jobs.interface import JobError
+    from crscan.jobs.service import start_background
+
+    try:
+        background = start_background(store, settings)
+    except JobError as e:
+        store.close()
+        typer.echo(f"crscan serve: error: {e}", err=True)
+        raise typer.Exit(2) from None
+    authenticator = authenticator_for(settings, store)
     server = ApiServer(
         settings,
-        build_servicers(store),
+        build_servicers(store, on_queued=background.wake),
         authenticator,
         log_level=settings.log_level,
         extra_pages=ops_routes(store, settings.effective_feed_db),
@@ -102,15 +112,21 @@ def serve(
     try:
         server.start()
     except Exception as e:
+        background.stop()
         store.close()
         typer.echo(f"crscan serve: error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
     if server.tls.ca_file is not None:
         typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")
+    if settings.auth_enabled and not authenticator.tokens.has_active(Role.ADMIN):
+        where = f"--data-dir {settings.data_dir}" if not settings.database_url else "the same --database-url"
+        typer.echo(f"no active admin token yet: create one with `crscan token create --role admin` ({where}); "
+                   "see docs/auth.md")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
     stop.wait()
     log.info("shutting down")
     server.stop()
+    background.stop()
     store.close()
     typer.echo("crscan serve: stopped")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from crscan.api.servicers.image import ImageServicer
 from crscan.api.servicers.operation import OperationServicer
 from crscan.api.servicers.registry import RegistryServicer
 from crscan.api.servicers.repository import RepositoryServicer
 from crscan.api.servicers.scanner import ScannerServicer
+from crscan.policies.servicer import ScanPolicyServicer
 from crscan.store import Store
 
 
-def build_servicers(store: Store) -> list:
-    """The servicers the gRPC and REST transports serve, all backed by `store`."""
+def build_servicers(store: Store, on_queued: Callable[[], None] | None = None) -> list:
+    """The servicers the gRPC and REST transports serve, all backed by `store`; `on_queued` is called after
+    a scan is queued (it wakes the job queue)."""
     return [
-        ScannerServicer(store),
+        ScannerServicer(store, on_queued),
+        ScanPolicyServicer(store),
         OperationServicer(store),
         RegistryServicer(store),
         RepositoryServicer(store),
@@ -26,6 +31,7 @@ __all__ = [
     "OperationServicer",
     "RegistryServicer",
     "RepositoryServicer",
+    "ScanPolicyServicer",
     "ScannerServicer",
     "build_servicers",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
 
@@ -10,6 +11,7 @@ from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import caller_subject, from_micros, require_id, store_errors, to_micros
 from crscan.store import Order, Store, messages, scan_sort_values
+from crscan.store.jobs import enqueue_scan
 
 SCAN_ORDER_FIELDS = {
     "status": "status",
@@ -48,13 +50,18 @@ def _name(value: str) -> str:
 
 
 class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_queued: Callable[[], None] | None = None):
         self.store = store
+        self.on_queued = on_queued  # wakes the job queue; None when no worker runs in this process
 
     def Scan(self, request, context):
+        """A new scan, or the operation of the image's scan already RUNNING (one running scan per image)."""
         image_id = require_id(request.image_id, "image_id")
         with store_errors():
-            return messages.operation(self.store.start_scan(image_id, created_by=caller_subject()))
+            operation = enqueue_scan(self.store, image_id, created_by=caller_subject())
+        if self.on_queued is not None:
+            self.on_queued()
+        return messages.operation(operation)
 
     def Get(self, request, context):
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")

@@ -1,0 +1,122 @@
+"""The embedded queue: worker threads over the store's `jobs` table, with leases.
+
+Works on SQLite (one `crscan serve`) and on PostgreSQL shared by many processes: a claim is one conditional
+UPDATE, a heartbeat renews the leases of running jobs, and a job whose worker died is claimed again once its
+lease expires — until `max_attempts`, after which its scan ends ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from crscan.jobs.interface import JobError, JobQueue
+from crscan.store import ScanNotRunning, Store
+from crscan.store import jobs as stored
+from crscan.store.jobs import ClaimedJob
+
+log = logging.getLogger(__name__)
+
+# Runs one claimed job to its end; returns "retry" to hand it back to the queue.
+Handler = Callable[..., str]
+
+DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+class EmbeddedQueue(JobQueue):
+    def __init__(
+        self,
+        store: Store,
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise JobError(f"worker concurrency must be at least 1, got {concurrency}")
+        if max_attempts < 1:
+            raise JobError(f"max attempts must be at least 1, got {max_attempts}")
+        if lease_seconds <= 0:
+            raise JobError(f"the job lease must be positive, got {lease_seconds} s")
+        self.store = store
+        self.handler = handler
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self._stopping = threading.Event()
+        self._work = threading.Condition()
+        self._running: set[int] = set()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._work_loop, name=f"crscan-worker-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        self._threads.append(threading.Thread(target=self._heartbeat, name="crscan-lease-heartbeat", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wake(self) -> None:
+        with self._work:
+            self._work.notify_all()
+
+    def _work_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = stored.claim_job(self.store, self.lease_seconds)
+            except Exception:  # the database is briefly unreachable: keep the worker alive
+                log.exception("cannot claim a job")
+                job = None
+            if job is None:
+                with self._work:
+                    self._work.wait(self.poll_interval)
+                continue
+            self._run(job)
+
+    def _run(self, job: ClaimedJob) -> None:
+        with self._work:
+            self._running.add(job.id)
+        try:
+            if job.attempts > self.max_attempts:
+                self._abandon(job)
+                return
+            outcome = self.handler(job, last_attempt=job.attempts >= self.max_attempts)
+            if outcome == "retry":
+                stored.release_job(self.store, job.id)
+        except Exception:
+            log.exception("job %s: the handler failed; the lease will expire and the job be retried", job.id)
+        finally:
+            with self._work:
+                self._running.discard(job.id)
+
+    def _abandon(self, job: ClaimedJob) -> None:
+        """A job claimed more often than allowed: its workers kept dying mid-scan."""
+        message = (
+            f"scan abandoned: the worker running it stopped {job.attempts - 1} times "
+            f"(killed or out of memory) before it finished"
+        )
+        try:
+            self.store.fail_scan(job.scan_result_id, message)
+        except ScanNotRunning:
+            stored.finish_job(self.store, job.id)
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(self.lease_seconds / 3):
+            with self._work:
+                running = list(self._running)
+            try:
+                stored.renew_leases(self.store, running, self.lease_seconds)
+            except Exception:
+                log.exception("cannot renew job leases")
