@@ -1,0 +1,134 @@
+"""The whole path as a user runs it: `crscan registry add|list|sync` subprocesses, a running `crscan serve`, and a
+Basic-auth registry whose `notifications:` POST to the server's webhook while `skopeo copy` pushes.
+
+The registry password is a known string; every captured stdout/stderr (server at debug level included) and
+every API answer is searched for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.api.test_serve_cli import CRSCAN, serve
+from tests.support.registry import skopeo_copy, start_registry
+
+PASSWORD = "Kn0wn-Registry-Passw0rd"
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+def crscan(*args: str, data_dir, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | (env or {})
+    return subprocess.run([str(CRSCAN), "registry", *args, "--data-dir", str(data_dir)], input=stdin,
+                          capture_output=True, text=True, env=environ, timeout=120)
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = serve("--data-dir", str(tmp_path / "data"), "--http-port", "0", "--grpc-port", "0", "--no-auth",
+                   "--log-level", "debug", env={"CRSCAN_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    yield served
+    if served.process.poll() is None:
+        served.stop(signal.SIGTERM)
+
+
+def test_attach_sync_and_push_webhook_without_leaking_the_password(tmp_path, server, built_images):
+    data_dir = tmp_path / "data"
+    registry = start_registry("htpasswd", password=PASSWORD,
+                              notify=(f"{server.rest_url}/hooks/distribution", WEBHOOK_SECRET))
+    outputs: list[str] = []
+    try:
+        creds = f"{registry.username}:{PASSWORD}"
+        synced_digest = skopeo_copy(built_images["bullseye"].oci_ref, f"docker://{registry.host}/team/synced:1",
+                                    creds=creds)
+
+        added = crscan("add", "corp", registry.url, "--username", registry.username, "--password-stdin",
+                       data_dir=data_dir, stdin=PASSWORD + "\n")
+        outputs += [added.stdout, added.stderr]
+        assert added.returncode == 0, added.stderr
+        registry_id = added.stdout.split("id ")[1].split(",")[0]
+
+        listed = crscan("list", data_dir=data_dir)
+        outputs += [listed.stdout, listed.stderr]
+        assert "corp" in listed.stdout and "stored" in listed.stdout
+
+        synced = crscan("sync", "corp", data_dir=data_dir)
+        outputs += [synced.stdout, synced.stderr]
+        assert synced.returncode == 0, synced.stderr
+        assert synced.stdout.startswith("registry corp: 1 repositories, 1 tags; images added 1, updated 0, removed 0")
+        assert images_of(server.rest_url, registry_id) == {("team/synced", synced_digest): ["1"]}
+
+        # a push reaches the server through the registry's notification, with no sync
+        pushed_digest = skopeo_copy(built_images["bookworm"].oci_ref, f"docker://{registry.host}/team/pushed:v1",
+                                    creds=creds)
+        deadline = time.monotonic() + 30
+        while ("team/pushed", pushed_digest) not in images_of(server.rest_url, registry_id):
+            assert time.monotonic() < deadline, "the pushed image never appeared through ImageService.List"
+            time.sleep(0.2)
+        assert images_of(server.rest_url, registry_id)[("team/pushed", pushed_digest)] == ["v1"]
+
+        resync = crscan("sync", "corp", data_dir=data_dir)  # the webhook left nothing for the sync to fix
+        outputs += [resync.stdout, resync.stderr]
+        assert "images added 0, updated 0, removed 0" in resync.stdout
+
+        api = [httpx.get(f"{server.rest_url}/container-registry/v1/registries/{registry_id}").text,
+               httpx.get(f"{server.rest_url}/container-registry/v1/registries", params={"folderId": "default"}).text]
+        assert registry_id in api[0] and registry_id in api[1]
+        outputs += api
+
+        wrong = crscan("add", "bad", f"http://{registry.username}:{PASSWORD}@{registry.host}", data_dir=data_dir)
+        outputs += [wrong.stdout, wrong.stderr]
+        assert wrong.returncode == 1 and "must not contain credentials" in wrong.stderr
+    finally:
+        registry.stop()
+    code, rest = server.stop(signal.SIGTERM)
+    outputs += [*server.lines, rest, server.process.stderr.read()]
+    assert any("POST /hooks/distribution" in text for text in outputs)  # the debug log did see the webhook
+    leaks = [text for text in outputs if PASSWORD in text]
+    assert leaks == []
+
+
+def test_wrong_credentials_fail_the_sync_with_a_clear_error(tmp_path, auth_registry):
+    added = crscan("add", "r", auth_registry.url, "--username", auth_registry.username, "--password-stdin",
+                   data_dir=tmp_path, stdin="not-the-password")
+    assert added.returncode == 0
+    synced = crscan("sync", "r", data_dir=tmp_path)
+    assert synced.returncode == 1
+    assert synced.stderr.startswith("crscan registry: error: sync of registry 'r' failed: ")
+    assert "not-the-password" not in synced.stderr + synced.stdout
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (["add", "r", "http://registry.example.com"], "", "plain http:// .* --insecure"),
+    (["add", "r", "127.0.0.1:5000", "--password-stdin"], "x", "--password-stdin needs --username"),
+    (["add", "r", "127.0.0.1:5000", "--username", "u", "--password-stdin"], "", "stdin was empty"),
+    (["add", "bad name!", "127.0.0.1:5000"], "", "registry name 'bad name!' must be"),
+    (["add", "r", "https://127.0.0.1:5000", "--ca-file", "/nonexistent/ca.pem"], "", "cannot load CA bundle"),
+    (["sync", "missing"], "", "registry 'missing' in folder default not found"),
+])
+def test_bad_input_is_named(tmp_path, args, stdin, message):
+    result = crscan(*args, data_dir=tmp_path, stdin=stdin)
+    assert result.returncode != 0
+    assert result.stderr.startswith("crscan registry: error: ")
+    assert re.search(message, result.stderr), result.stderr
+
+
+def test_a_second_add_with_the_same_name_is_refused(tmp_path):
+    assert crscan("add", "r", "127.0.0.1:5000", data_dir=tmp_path).returncode == 0
+    again = crscan("add", "r", "127.0.0.1:5001", data_dir=tmp_path)
+    assert again.returncode == 1 and "registry 'r' already exists in folder default" in again.stderr
+
+
+def images_of(rest_url: str, registry_id: str) -> dict[tuple[str, str], list[str]]:
+    """{(repository path, digest): tags} through the REST ImageService.List."""
+    response = httpx.get(f"{rest_url}/container-registry/v1/images", params={"registryId": registry_id})
+    response.raise_for_status()
+    prefix = registry_id + "/"
+    return {(image["name"].removeprefix(prefix), image["digest"]): sorted(image.get("tags", []))
+            for image in response.json().get("images", [])}
