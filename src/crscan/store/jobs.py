@@ -71,16 +71,16 @@ def enqueue_scan(store: Store, image_id: str, *, created_by: str = "", rematch: 
     now = utcnow()
     with _enqueue_lock, store.sessions.begin() as session:
         # On PostgreSQL the row lock serialises concurrent Scans of one image across processes.
-        image = session.scalars(
-            select(schema.Image).where(schema.Image.id == image_id).with_for_update()
-        ).one_or_none()
-        if image is None:
+        repository_id = session.scalar(
+            select(schema.Image.repository_id).where(schema.Image.id == image_id).with_for_update()
+        )
+        if repository_id is None:
             raise NotFound("image", image_id)
         running = _running_operation(session, image_id)
         if running is not None:
             return running
         result = schema.ScanResult(
-            id=ids.new_id(ids.SCAN_RESULT), image_id=image_id, repository_id=image.repository_id, status=RUNNING,
+            id=ids.new_id(ids.SCAN_RESULT), image_id=image_id, repository_id=repository_id, status=RUNNING,
             scanned_at=now, created_at=now, warnings=[],
         )
         operation = schema.Operation(

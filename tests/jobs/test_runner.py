@@ -1,0 +1,120 @@
+"""One scan job on the real test images in a real registry: READY with counts equal to the stored findings,
+re-match without pulling, and every failure an ERROR whose message says what to do."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from google.rpc import status_pb2
+from sqlalchemy import func, select
+from yandex.cloud.containerregistry.v1 import scanner_pb2
+
+from crscan.jobs import ScanRunner
+from crscan.registry import ByteCounter
+from crscan.store import jobs as stored
+from crscan.store import schema
+from crscan.vulndb import FeedDB
+from tests.jobs.conftest import register
+
+SEVERITY_FIELDS = ("critical", "high", "medium", "low", "negligible", "undefined")
+
+
+def run_one(store, runner, image_id, *, rematch=False, last_attempt=True):
+    operation = stored.enqueue_scan(store, image_id, rematch=rematch)
+    job = stored.claim_job(store, lease_seconds=60)
+    assert job is not None and job.scan_result_id == operation.resource_id
+    outcome = runner.run(job, last_attempt=last_attempt)
+    return outcome, store.get_scan_result(operation.resource_id), store.get_operation(operation.id)
+
+
+def findings_by_severity(store, scan_result_id) -> dict[str, int]:
+    with store.sessions() as session:
+        rows = session.execute(
+            select(schema.FindingRow.severity, func.count())
+            .where(schema.FindingRow.scan_result_id == scan_result_id)
+            .group_by(schema.FindingRow.severity)
+        ).all()
+    counts = collections.Counter()
+    for severity, count in rows:
+        counts[scanner_pb2.Vulnerability.Severity.Name(severity).lower()] += count
+    return {name: counts.get(name, 0) for name in SEVERITY_FIELDS}
+
+
+def error_message(operation) -> str:
+    return status_pb2.Status.FromString(operation.error_status).message
+
+
+def test_scan_is_ready_with_counts_equal_to_findings_then_rematches_without_pulling(
+    store, local_registry, test_images, feed_db_path
+):
+    image = register(store, local_registry, test_images["bookworm"])
+    counter = ByteCounter()
+    runner = ScanRunner(store, feed_db_path, counter=counter)
+
+    outcome, result, operation = run_one(store, runner, image.id)
+    assert outcome == "ready", result.error_message
+    assert result.status == scanner_pb2.ScanResult.READY
+    counts = findings_by_severity(store, result.id)
+    assert {name: getattr(result, name) for name in SEVERITY_FIELDS} == counts
+    assert sum(counts.values()) > 0  # bookworm's openssl & co. have advisories in the mirror
+    with FeedDB.open(feed_db_path) as db:
+        assert result.feed_build_id == db.build_id
+    assert operation.done and operation.error_status is None and operation.response_any
+    pulled = counter.total
+    assert pulled > 0
+
+    inventory = stored.get_inventory(store, image.id)
+    assert inventory is not None and len(inventory.layer_digests) == len(test_images["bookworm"].stages)
+    with store.sessions() as session:
+        cached = session.scalar(select(func.count()).select_from(stored.LayerIndexRow))
+    assert cached == len(inventory.layer_digests)
+
+    outcome, again, _ = run_one(store, runner, image.id, rematch=True)
+    assert outcome == "ready" and again.id != result.id
+    assert counter.total == pulled  # not one byte: manifest, config and layers all skipped
+    assert findings_by_severity(store, again.id) == counts
+
+    outcome, rescanned, _ = run_one(store, runner, image.id)  # a plain Scan resolves the manifest again...
+    assert outcome == "ready" and findings_by_severity(store, rescanned.id) == counts
+    assert counter.total - pulled < pulled / 50  # ...but reads no layer blob
+
+
+def test_a_deleted_manifest_ends_error_with_manifest_unknown(store, local_registry, test_images, feed_db_path):
+    image = register(store, local_registry, test_images["bookworm"], digest=f"sha256:{'e' * 64}")
+    outcome, result, operation = run_one(store, ScanRunner(store, feed_db_path), image.id)
+    assert outcome == "error" and result.status == scanner_pb2.ScanResult.ERROR
+    assert result.error_message.startswith("manifest unknown: ")
+    assert error_message(operation) == result.error_message
+
+
+def test_a_missing_feed_db_says_to_run_db_update(store, local_registry, test_images, tmp_path):
+    image = register(store, local_registry, test_images["bookworm"])
+    outcome, result, operation = run_one(store, ScanRunner(store, tmp_path / "feeds.db"), image.id)
+    assert outcome == "error"
+    assert error_message(operation).startswith("feed DB missing: run crscan db update")
+
+
+def test_an_unreachable_registry_is_retried_then_fails(store, test_images, feed_db_path):
+    from tests.support.postgres import free_port
+
+    registry_id = store.add_registry("gone", f"http://127.0.0.1:{free_port()}", folder_id="f").id
+    repository = store.add_repository(registry_id, "test/bookworm")
+    image = store.add_image(repository.id, test_images["bookworm"].pushed_digest)
+    runner = ScanRunner(store, feed_db_path)
+    runner_timeout_free = stored.enqueue_scan(store, image.id)
+    job = stored.claim_job(store, 60)
+    assert runner.run(job, last_attempt=False) == "retry"
+    assert store.get_scan_result(runner_timeout_free.resource_id).status == scanner_pb2.ScanResult.RUNNING
+    assert runner.run(job, last_attempt=True) == "error"
+    message = store.get_scan_result(runner_timeout_free.resource_id).error_message
+    assert message.startswith("registry unreachable for ") and "gave up after 1 attempts" in message
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_second_scan_of_a_running_image_returns_the_running_operation(store, local_registry, test_images):
+    image = register(store, local_registry, test_images["bookworm"])
+    first = stored.enqueue_scan(store, image.id)
+    assert stored.enqueue_scan(store, image.id).id == first.id
+    store.fail_scan(first.resource_id, "test")
+    assert stored.enqueue_scan(store, image.id).id != first.id
