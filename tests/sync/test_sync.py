@@ -8,6 +8,7 @@ import pytest
 from crscan.store.registries import create_registry
 from crscan.sync import SyncError, sync_registry
 from tests.sync.conftest import attach, repositories, snapshot, view_of
+from tests.sync.tiny_images import OCI_MANIFEST
 
 OCI_ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
@@ -24,6 +25,12 @@ def run_sync(store, row, box, page_size: int = 100):
         view.close()
 
 
+def retag(pusher, repository: str, tag: str, pushed: dict) -> None:
+    """Put `tag` on the already pushed image (the same manifest bytes, so the same digest)."""
+    document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": pushed["config"], "layers": pushed["layers"]}
+    assert pusher.manifest(repository, tag, document, OCI_MANIFEST) == pushed["digest"]
+
+
 def expected_image(pushed: dict, tags: list[str]) -> dict:
     return {
         "tags": sorted(tags), "config_digest": pushed["config"]["digest"], "config_size": pushed["config"]["size"],
@@ -38,9 +45,7 @@ def without_id(images: dict) -> dict:
 
 def test_sync_mirrors_every_repository_tag_and_blob_across_pages(store, box, scratch_registry, pusher):
     one = pusher.image("team/app", "1", "one")
-    pusher.manifest("team/app", "stable", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                                           "config": one["config"], "layers": one["layers"]},
-                    "application/vnd.oci.image.manifest.v1+json")
+    retag(pusher, "team/app", "stable", one)
     two = pusher.image("team/app", "2", "two")
     three = pusher.image("team/app", "3", "three")
     multi = pusher.index("team/multi", "latest", "multi")
@@ -81,9 +86,7 @@ def test_sync_follows_new_moved_and_deleted_tags_and_manifests(sqlite_store, box
     second_id = snapshot(store, row.id)[("app", second["digest"])]["id"]
     assert summary.changed_image_ids == [second_id]
 
-    pusher.manifest("app", "latest", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                                      "config": second["config"], "layers": second["layers"]},
-                    "application/vnd.oci.image.manifest.v1+json")  # "latest" moves to the second image
+    retag(pusher, "app", "latest", second)  # "latest" moves to the second image
     summary = run_sync(store, row, box)
     images = snapshot(store, row.id)
     assert images[("app", second["digest"])]["tags"] == ["latest", "v2"]

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from crscan.sync import EVENTS_MEDIA_TYPE, WEBHOOK_PATH, webhook_routes
 from tests.sync.conftest import attach, snapshot
+from tests.sync.tiny_images import OCI_INDEX
 
 SECRET = "webhook-secret-value"
 AUTH = {"Authorization": f"Bearer {SECRET}", "Content-Type": EVENTS_MEDIA_TYPE}
@@ -109,7 +110,7 @@ def test_a_multi_arch_push_records_the_index_digest(client, sqlite_store, box, s
     events = [
         push_event(scratch_registry.host, "hooked/multi", multi["arm64"]["digest"], None),  # children: by digest
         push_event(scratch_registry.host, "hooked/multi", multi["amd64"]["digest"], None),
-        push_event(scratch_registry.host, "hooked/multi", multi["digest"], "1", "application/vnd.oci.image.index.v1+json"),
+        push_event(scratch_registry.host, "hooked/multi", multi["digest"], "1", OCI_INDEX),
     ]
     assert post(client, events).json() == {"received": 3, "upserted": 1, "ignored": 2, "unknownRegistry": 0,
                                            "failed": 0}

@@ -148,8 +148,10 @@ def sync(
     database_url: DatabaseOption = None,
 ) -> None:
     """Walk the registry's catalog and tags; add, re-tag and remove repositories and images to match."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from crscan.secrets import SecretError
-    from crscan.store import NotFound
+    from crscan.store import NotFound, StoreError
     from crscan.store.registries import find_registry_by_name
     from crscan.sync import SyncError, open_view, sync_registry
 
@@ -161,8 +163,10 @@ def sync(
                 summary = sync_registry(context.store, registry, view)
             finally:
                 view.close()
-        except (NotFound, SyncError, SecretError) as exc:
+        except (NotFound, SyncError, SecretError, StoreError) as exc:
             raise _fail(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise _fail(f"database error: {_first_line(exc)}") from None
     for skipped in summary.skipped:
         typer.echo(f"skipped {skipped}", err=True)
     typer.echo(summary.line())

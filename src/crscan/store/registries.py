@@ -6,7 +6,8 @@ Functions take a `Store`; each is one transaction. The registry's password arriv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -113,7 +114,7 @@ def apply_registry_state(
     still exists. Repositories absent from `tagged` and images in neither are removed (with their scans).
     """
     changes = Changes()
-    with store.sessions.begin() as session:
+    with _concurrent_writes_refused(registry_id), store.sessions.begin() as session:
         _require_registry(session, registry_id)
         repositories = {
             row.name: row
@@ -149,7 +150,7 @@ def upsert_pushed_image(store: Store, registry_id: str, repository_name: str, ta
     exists in the registry (a sync removes it once the manifest is deleted).
     """
     changes = Changes()
-    with store.sessions.begin() as session:
+    with _concurrent_writes_refused(registry_id), store.sessions.begin() as session:
         _require_registry(session, registry_id)
         repository = session.scalars(
             select(schema.Repository).where(
@@ -228,6 +229,18 @@ def _new_image(session: Session, repository_id: str, image: ObservedImage, tags:
     session.add(row)
     session.flush()
     return row
+
+
+class ConcurrentChange(StoreError):
+    """Another sync or push wrote the same repository or image first; applying again will succeed."""
+
+
+@contextlib.contextmanager
+def _concurrent_writes_refused(registry_id: str) -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError:
+        raise ConcurrentChange(f"registry {registry_id} was changed by a concurrent sync or push; retry") from None
 
 
 def _require_registry(session: Session, registry_id: str) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -99,9 +100,10 @@ class WebhookHandler:
             try:
                 validate_repository(repository)
                 changes = self._upsert(registry, repository, tag, digest)
-            except (RegistryError, SyncError, SecretError, StoreError) as exc:
+            except (RegistryError, SyncError, SecretError, StoreError, SQLAlchemyError) as exc:
                 result.failed += 1
-                log.warning("push of %s:%s to registry %s not recorded: %s", repository, tag, registry.name, exc)
+                log.warning("push of %s:%s to registry %s not recorded: %s", repository, tag, registry.name,
+                            _first_line(exc))
                 continue
             result.upserted += 1
             result.changed_image_ids.extend(changes.changed_image_ids)
@@ -118,7 +120,10 @@ class WebhookHandler:
             image = view.resolve(repository, digest)  # by digest: the tag may have moved on since
         finally:
             view.close()
-        return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
+        try:
+            return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
+        except stored.ConcurrentChange:  # a sync or another push created the same row first: apply on top of it
+            return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
 
 
 def webhook_routes(store: Store, box: SecretBox, secret: str,
@@ -150,6 +155,11 @@ def webhook_routes(store: Store, box: SecretBox, secret: str,
         return JSONResponse(result.counts())
 
     return {WEBHOOK_PATH: distribution}
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
