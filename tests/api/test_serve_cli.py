@@ -146,18 +146,6 @@ def test_serve_from_environment_on_postgresql_stops_on_sigint(tmp_path, postgres
     assert served.stop(signal.SIGINT)[0] == 0
 
 
-def test_serve_refuses_to_start_without_an_explicit_auth_choice(tmp_path):
-    result = subprocess.run(
-        [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--http-port", "0", "--grpc-port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "--no-auth" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_serve_reports_a_busy_port_in_one_line(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

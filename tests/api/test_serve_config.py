@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from crscan.api.auth import AllowAll
 from crscan.api.server import authenticator_for
+from crscan.auth import TokenAuthenticator
 from crscan.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ConfigError, Settings
+from crscan.store import Store
 
 
 def test_defaults_apply_when_nothing_is_given(tmp_path):
@@ -69,10 +72,15 @@ def test_bad_settings_are_refused_naming_the_source(tmp_path, flags, environ, pr
 
 
 def test_auth_is_only_off_when_explicitly_disabled(tmp_path, caplog):
-    with pytest.raises(ConfigError, match="--no-auth"):
-        authenticator_for(Settings.resolve({"data_dir": tmp_path}, environ={}))
-    authenticator_for(Settings.resolve({"data_dir": tmp_path, "auth_enabled": False}, environ={}))
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store.migrate()
+    enabled = authenticator_for(Settings.resolve({"data_dir": tmp_path}, environ={}), store)
+    assert isinstance(enabled, TokenAuthenticator)
+    assert "AUTHENTICATION IS DISABLED" not in caplog.text
+    disabled = authenticator_for(Settings.resolve({"data_dir": tmp_path, "auth_enabled": False}, environ={}), store)
+    assert type(disabled) is AllowAll
     assert "AUTHENTICATION IS DISABLED" in caplog.text
+    store.close()
 
 
 def test_data_dir_defaults_to_the_user_data_directory(monkeypatch, tmp_path):

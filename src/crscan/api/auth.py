@@ -2,8 +2,8 @@
 
 Each request's metadata (gRPC metadata or HTTP headers, both lowercase keys) becomes `Credentials`; an
 `Authenticator` turns them into a `Caller` or raises `ApiError(UNAUTHENTICATED/PERMISSION_DENIED)`. Servicers
-read the result with `current_caller()`. Token and role checks (a later issue) are one more `Authenticator`
-subclass; the transports do not change.
+read the result with `current_caller()`. Token and role checks are `crscan.auth.TokenAuthenticator`; the
+transports do not change.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ class Caller:
 
     credentials: Credentials
     authenticated: bool  # False when auth is disabled or the method is public
-    subject: str = ""  # the identity behind the token, once tokens exist
+    subject: str = ""  # the identity behind the token ("token:<id>"); recorded as an Operation's created_by
+    token_id: str = ""  # binds page tokens to the caller who was given them
+    role: str = ""
+    registries: frozenset[str] | None = None  # the only registries the caller may see; None = no restriction
 
 
 class Authenticator(ABC):

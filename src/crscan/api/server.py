@@ -16,7 +16,8 @@ from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services, create_grpc_server
 from crscan.api.rest import PageHandler, build_rest_app
 from crscan.api.tls import ServerTls, ensure_self_signed, load_pair
-from crscan.config import ConfigError, Settings
+from crscan.config import Settings
+from crscan.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,16 @@ class ServerStartError(RuntimeError):
     """A transport could not start (port in use, bad TLS material)."""
 
 
-def authenticator_for(settings: Settings) -> Authenticator:
-    """The auth hook's policy. Token checking is a later issue; until then only `auth_enabled=false` can serve."""
+def authenticator_for(settings: Settings, store: Store) -> Authenticator:
+    """The auth hook's policy: bearer tokens from `store` checked for role and scope, unless `auth_enabled=false`
+    (an explicit setting, logged loudly)."""
+    from crscan.auth import TokenAuthenticator, TokenService
+    from crscan.store.tokens import SqlTokenRepository
+
     if not settings.auth_enabled:
         log.warning("AUTHENTICATION IS DISABLED (--no-auth): every request is allowed, tokens are not checked")
         return AllowAll()
-    raise ConfigError(
-        "authentication is enabled but token checking is not available yet; "
-        "start with --no-auth (or CRSCAN_AUTH_ENABLED=false) to serve without authentication"
-    )
+    return TokenAuthenticator(TokenService(SqlTokenRepository(store)))
 
 
 def server_tls(settings: Settings) -> ServerTls:

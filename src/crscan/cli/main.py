@@ -11,6 +11,7 @@ from crscan.cli import scan as scan_cli
 from crscan.cli import rescan as rescan_cli
 from crscan.cli import serve as serve_cli
 from crscan.cli import worker as worker_cli
+from crscan.cli import token as token_cli
 
 app = typer.Typer(
     name="crscan",
@@ -27,6 +28,7 @@ def _root() -> None:
 
 
 app.add_typer(db_cli.app, name="db")
+app.add_typer(token_cli.app, name="token")
 app.add_typer(client_cli.app, name="image")
 app.add_typer(registry_cli.app, name="registry")
 app.command("serve")(serve_cli.serve)

@@ -15,7 +15,7 @@ from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_servi
 
 from crscan import ids
 from crscan.api.errors import ApiError, invalid_argument, not_found
-from crscan.api.servicers.common import caller_subject, require_id, store_errors
+from crscan.api.servicers.common import caller_subject, check_access, require_id, store_errors
 from crscan.policies.interface import PolicyError
 from crscan.policies.rules import check_rules, policy_of, rules_from_json, rules_to_json
 from crscan.store import Store, messages, schema
@@ -49,10 +49,12 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
 
     def Get(self, request, context):
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
+        check_access(self.store, "scan_policy", policy_id)
         return policy_message(self._get(policy_id))
 
     def GetByRegistry(self, request, context):
         registry_id = require_id(request.registry_id, "registry_id")
+        check_access(self.store, "registry", registry_id)
         row = policy_of(self.store, registry_id)
         if row is None:
             raise not_found(f"registry {registry_id} has no scan policy")
@@ -60,6 +62,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
 
     def Create(self, request, context):
         registry_id = require_id(request.registry_id, "registry_id")
+        check_access(self.store, "registry", registry_id)
         _check(request.name, request.description, request.rules)
         with store_errors():
             self.store.get_registry(registry_id)
@@ -79,6 +82,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
 
     def Update(self, request, context):
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
+        check_access(self.store, "scan_policy", policy_id)
         paths = list(request.update_mask.paths) or list(UPDATABLE)
         for path in paths:
             if path not in UPDATABLE:
@@ -100,6 +104,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
 
     def Delete(self, request, context):
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
+        check_access(self.store, "scan_policy", policy_id)
         with self.store.sessions.begin() as session:
             row = session.get(schema.ScanPolicy, policy_id)
             if row is None:

@@ -12,6 +12,7 @@ Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`).
 
 from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, StaleCursor, StoreError
 from crscan.store.store import Layer, Order, Page, Store, scan_sort_values
+from crscan.store import tokens as _tokens  # noqa: E402,F401  registers the api_tokens table on the metadata
 from crscan.store import jobs as _jobs  # noqa: E402,F401 - its tables belong to the models' metadata
 
 __all__ = [

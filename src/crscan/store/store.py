@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -390,11 +390,21 @@ class Store(ScanSink):
             return page
 
     def list_registries(
-        self, folder_id: str, *, name: str | None, order: Order, after_id: str | None, limit: int
+        self,
+        folder_id: str,
+        *,
+        name: str | None,
+        registry_ids: Collection[str] | None = None,
+        order: Order,
+        after_id: str | None,
+        limit: int,
     ) -> Page:
+        """Registries of a folder; `registry_ids` (a caller's scope) limits them further, in the query."""
         model = schema.Registry
         with self.sessions() as session:
             query = select(model).where(model.folder_id == folder_id)
+            if registry_ids is not None:
+                query = query.where(model.id.in_(sorted(registry_ids)))
             if name is not None:
                 query = query.where(model.name == name)
             columns = REGISTRY_ORDERS[order.key] + (model.id,)
@@ -407,11 +417,13 @@ class Store(ScanSink):
         registry_id: str = "",
         folder_id: str = "",
         name: str | None = None,
+        registry_ids: Collection[str] | None = None,
         order: Order,
         after_id: str | None,
         limit: int,
     ) -> Page:
-        """Repositories matching every given constraint; `name` is the path in the registry."""
+        """Repositories matching every given constraint; `name` is the path in the registry, `registry_ids`
+        a caller's scope."""
         model = schema.Repository
         with self.sessions() as session:
             query = select(model).join(schema.Registry)
@@ -421,6 +433,8 @@ class Store(ScanSink):
                 query = query.where(schema.Registry.folder_id == folder_id)
             if name is not None:
                 query = query.where(model.name == name)
+            if registry_ids is not None:
+                query = query.where(model.registry_id.in_(sorted(registry_ids)))
             columns = REPOSITORY_ORDERS[order.key] + (model.id,)
             after = _values_of(session, model, after_id, columns)
             return _keyset(session, query, columns, order.descending, after, limit)
@@ -431,11 +445,12 @@ class Store(ScanSink):
         repository_id: str = "",
         registry_id: str = "",
         folder_id: str = "",
+        registry_ids: Collection[str] | None = None,
         order: Order,
         after_id: str | None,
         limit: int,
     ) -> Page:
-        """Images matching every given constraint (repository, registry, folder)."""
+        """Images matching every given constraint (repository, registry, folder, a caller's scope)."""
         model = schema.Image
         with self.sessions() as session:
             query = select(model).join(schema.Repository).join(schema.Registry)
@@ -445,6 +460,8 @@ class Store(ScanSink):
                 query = query.where(schema.Repository.registry_id == registry_id)
             if folder_id:
                 query = query.where(schema.Registry.folder_id == folder_id)
+            if registry_ids is not None:
+                query = query.where(schema.Repository.registry_id.in_(sorted(registry_ids)))
             columns = IMAGE_ORDERS[order.key] + (model.id,)
             after = _values_of(session, model, after_id, columns)
             return _keyset(session, query, columns, order.descending, after, limit)

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 from crscan import ids
 from crscan.api.auth import current_caller
-from crscan.api.errors import failed_precondition, invalid_argument, not_found
-from crscan.store import NotFound, ScanNotRunning, StaleCursor
+from crscan.api.errors import failed_precondition, invalid_argument, not_found, permission_denied
+from crscan.store import NotFound, ScanNotRunning, StaleCursor, Store
+from crscan.store.tokens import registry_of
 
 
 def require_id(value: str, field: str) -> str:
@@ -35,6 +36,33 @@ def store_errors() -> Iterator[None]:
         raise invalid_argument(f"page_token: {exc}") from None
     except ScanNotRunning as exc:
         raise failed_precondition(str(exc)) from None
+
+
+def visible_registries() -> frozenset[str] | None:
+    """The registries the caller may see, for list queries to filter on in SQL; None = every registry."""
+    return current_caller().registries
+
+
+def require_registry_access(registry_id: str | None, resource: str) -> None:
+    """PERMISSION_DENIED unless the caller may see `registry_id` (None: the resource does not exist).
+
+    A registry-scoped caller gets the same answer for a resource of another registry and for one that does not
+    exist, so a scoped token cannot probe which IDs exist elsewhere; unscoped callers still get NOT_FOUND.
+    """
+    scope = current_caller().registries
+    if scope is not None and registry_id not in scope:
+        raise permission_denied(f"{resource} is not in a registry this token may access")
+
+
+def check_access(store: Store, kind: str, resource_id: str) -> None:
+    """`require_registry_access` for a stored resource (kind as `crscan.store.tokens.registry_of` takes it)."""
+    if current_caller().registries is not None:  # unscoped callers cost no extra query
+        require_registry_access(registry_of(store, kind, resource_id), f"{kind.replace('_', ' ')} {resource_id}")
+
+
+def for_caller(request_context: str) -> str:
+    """A page token's signed context, bound to the caller's token: another caller's tokens fail verification."""
+    return f"{request_context}|caller={current_caller().token_id}"
 
 
 def caller_subject() -> str:

@@ -6,7 +6,16 @@ from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_p
 
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
-from crscan.api.servicers.common import caller_subject, optional_id, require_id, store_errors
+from crscan.api.servicers.common import (
+    caller_subject,
+    check_access,
+    for_caller,
+    optional_id,
+    require_id,
+    require_registry_access,
+    store_errors,
+    visible_registries,
+)
 from crscan.api.servicers.repository import split_repository_name
 from crscan.store import Order, Store, messages
 
@@ -20,11 +29,13 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
 
     def Get(self, request, context):
         image_id = require_id(request.image_id, "image_id")
+        check_access(self.store, "image", image_id)
         with store_errors():
             return messages.image(self.store.get_image(image_id))
 
     def Delete(self, request, context):
         image_id = require_id(request.image_id, "image_id")
+        check_access(self.store, "image", image_id)
         with store_errors():
             return messages.operation(self.store.delete_image(image_id, created_by=caller_subject()))
 
@@ -44,22 +55,25 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         order = Order(order_by.key, order_by.descending)
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"images|{repository_id}|{registry_id}|{folder_id}|{sorted(conditions.items())}|{order}"
-        after = tokens.read(request.page_token, request_context)
+        after = tokens.read(request.page_token, for_caller(request_context))
         if "name" in conditions:
             named = self.store.find_repository(*conditions["name"])
             if named is None or (repository_id and named.id != repository_id):
                 return image_service_pb2.ListImagesResponse()
             repository_id = named.id
+        if registry_id:
+            check_access(self.store, "registry", registry_id)
         with store_errors():
             if registry_id:
                 self.store.get_registry(registry_id)
             page = self.store.list_images(
-                repository_id=repository_id, registry_id=registry_id, folder_id=folder_id, order=order,
+                repository_id=repository_id, registry_id=registry_id, folder_id=folder_id,
+                registry_ids=visible_registries(), order=order,
                 after_id=after[0] if after else None, limit=limit,
             )
         response = image_service_pb2.ListImagesResponse(images=[messages.image(row) for row in page.rows])
         if page.has_more:
-            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+            response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response
 
     def _repository_id(self, name: str, field: str) -> str:
@@ -67,6 +81,7 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
             registry_id, path = split_repository_name(name)
         except ValueError as exc:
             raise invalid_argument(f"{field} {name!r} is malformed: {exc}") from None
+        require_registry_access(registry_id, f"repository {name}")
         row = self.store.find_repository(registry_id, path)
         if row is None:
             raise not_found(f"repository {name} not found")

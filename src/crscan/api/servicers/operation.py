@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from yandex.cloud.operation import operation_service_pb2_grpc
 
-from crscan.api.servicers.common import require_id, store_errors
+from crscan.api.servicers.common import check_access, require_id, store_errors
 from crscan.store import Store, messages
 
 
@@ -14,10 +14,12 @@ class OperationServicer(operation_service_pb2_grpc.OperationServiceServicer):
 
     def Get(self, request, context):
         operation_id = require_id(request.operation_id, "operation_id")
+        check_access(self.store, "operation", operation_id)
         with store_errors():
             return messages.operation(self.store.get_operation(operation_id))
 
     def Cancel(self, request, context):
         operation_id = require_id(request.operation_id, "operation_id")
+        check_access(self.store, "operation", operation_id)
         with store_errors():
             return messages.operation(self.store.cancel_operation(operation_id))

@@ -9,7 +9,7 @@ from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_ser
 
 from crscan.api.errors import ApiError
 from crscan.api.listing import PageTokens, page_size, parse_filter
-from crscan.api.servicers.common import require_id, store_errors
+from crscan.api.servicers.common import check_access, for_caller, require_id, store_errors, visible_registries
 from crscan.store import Order, Store, messages
 
 MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
@@ -30,6 +30,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
 
     def Get(self, request, context):
         registry_id = require_id(request.registry_id, "registry_id")
+        check_access(self.store, "registry", registry_id)
         with store_errors():
             return messages.registry(self.store.get_registry(registry_id))
 
@@ -39,15 +40,15 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         conditions = parse_filter(request.filter, {"name": _registry_name})
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"registries|{folder_id}|{sorted(conditions.items())}"
-        after = tokens.read(request.page_token, request_context)
+        after = tokens.read(request.page_token, for_caller(request_context))
         with store_errors():
             page = self.store.list_registries(
-                folder_id, name=conditions.get("name"), order=Order("name"), after_id=after[0] if after else None,
-                limit=limit,
+                folder_id, name=conditions.get("name"), registry_ids=visible_registries(), order=Order("name"),
+                after_id=after[0] if after else None, limit=limit,
             )
         response = registry_service_pb2.ListRegistriesResponse(registries=[messages.registry(r) for r in page.rows])
         if page.has_more:
-            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+            response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response
 
     def Create(self, request, context):

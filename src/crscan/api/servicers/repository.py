@@ -9,7 +9,15 @@ from yandex.cloud.containerregistry.v1 import repository_service_pb2, repository
 from crscan import ids
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
-from crscan.api.servicers.common import optional_id, require_id, store_errors
+from crscan.api.servicers.common import (
+    check_access,
+    for_caller,
+    optional_id,
+    require_id,
+    require_registry_access,
+    store_errors,
+    visible_registries,
+)
 from crscan.store import Order, Store, messages
 
 ORDER_FIELDS = {"name": "name"}
@@ -40,6 +48,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
 
     def Get(self, request, context):
         repository_id = require_id(request.repository_id, "repository_id")
+        check_access(self.store, "repository", repository_id)
         with store_errors():
             return messages.repository(self.store.get_repository(repository_id))
 
@@ -50,6 +59,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
             registry_id, path = split_repository_name(request.repository_name)
         except ValueError as exc:
             raise invalid_argument(f"repository_name {request.repository_name!r} is malformed: {exc}") from None
+        require_registry_access(registry_id, f"repository {request.repository_name}")
         row = self.store.find_repository(registry_id, path)
         if row is None:
             raise not_found(f"repository {request.repository_name} not found")
@@ -66,8 +76,9 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
         order = Order(order_by.key, order_by.descending)
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"repositories|{registry_id}|{folder_id}|{sorted(conditions.items())}|{order}"
-        after = tokens.read(request.page_token, request_context)
+        after = tokens.read(request.page_token, for_caller(request_context))
         if registry_id:
+            check_access(self.store, "registry", registry_id)
             with store_errors():
                 self.store.get_registry(registry_id)
         name = None
@@ -78,12 +89,12 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
             registry_id = named_registry
         with store_errors():
             page = self.store.list_repositories(
-                registry_id=registry_id, folder_id=folder_id, name=name, order=order,
+                registry_id=registry_id, folder_id=folder_id, name=name, registry_ids=visible_registries(), order=order,
                 after_id=after[0] if after else None, limit=limit,
             )
         response = repository_service_pb2.ListRepositoriesResponse(
             repositories=[messages.repository(row) for row in page.rows]
         )
         if page.has_more:
-            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+            response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response

@@ -9,7 +9,15 @@ from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, 
 
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
-from crscan.api.servicers.common import caller_subject, from_micros, require_id, store_errors, to_micros
+from crscan.api.servicers.common import (
+    caller_subject,
+    check_access,
+    for_caller,
+    from_micros,
+    require_id,
+    store_errors,
+    to_micros,
+)
 from crscan.store import Order, Store, messages, scan_sort_values
 from crscan.store.jobs import enqueue_scan
 
@@ -57,6 +65,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
     def Scan(self, request, context):
         """A new scan, or the operation of the image's scan already RUNNING (one running scan per image)."""
         image_id = require_id(request.image_id, "image_id")
+        check_access(self.store, "image", image_id)
         with store_errors():
             operation = enqueue_scan(self.store, image_id, created_by=caller_subject())
         if self.on_queued is not None:
@@ -65,11 +74,13 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
 
     def Get(self, request, context):
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
+        check_access(self.store, "scan_result", scan_result_id)
         with store_errors():
             return messages.scan_result(self.store.get_scan_result(scan_result_id))
 
     def GetLast(self, request, context):
         image_id = require_id(request.image_id, "image_id")
+        check_access(self.store, "image", image_id)
         with store_errors():
             row = self.store.last_finished_scan(image_id)
         if row is None:
@@ -83,13 +94,15 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             scope = {"image_id": require_id(request.image_id, "image_id")}
         else:
             scope = {"repository_id": require_id(request.repository_id, "repository_id")}
+        (field, resource_id), = scope.items()
+        check_access(self.store, field.removesuffix("_id"), resource_id)
         limit = page_size(request.page_size)
         conditions = parse_filter(request.filter, {"status": _status})
         order_by = parse_order_by(request.order_by, SCAN_ORDER_FIELDS, DEFAULT_SCAN_ORDER, CRITICAL_FIRST)
         order = Order(order_by.key, order_by.descending)
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"scans|{scope}|{sorted(conditions.items())}|{order}"
-        after = tokens.read(request.page_token, request_context)
+        after = tokens.read(request.page_token, for_caller(request_context))
         if after is not None and order.key == "scanned_at":
             after = (from_micros(after[0]), *after[1:])
         with store_errors():
@@ -102,18 +115,19 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         if page.has_more:
             values = scan_sort_values(page.rows[-1], order)
             values = tuple(to_micros(v) if isinstance(v, dt.datetime) else v for v in values)
-            response.next_page_token = tokens.issue(request_context, values)
+            response.next_page_token = tokens.issue(for_caller(request_context), values)
         return response
 
     def ListVulnerabilities(self, request, context):
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
+        check_access(self.store, "scan_result", scan_result_id)
         limit = page_size(request.page_size)
         conditions = parse_filter(request.filter, {"severity": _severity, "name": _name})
         order_by = parse_order_by(request.order_by, FINDING_ORDER_FIELDS, DEFAULT_FINDING_ORDER, SEVERITY_FIRST)
         order = Order(order_by.key, order_by.descending)
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"vulnerabilities|{scan_result_id}|{sorted(conditions.items())}|{order}"
-        after = tokens.read(request.page_token, request_context)
+        after = tokens.read(request.page_token, for_caller(request_context))
         with store_errors():
             page = self.store.list_findings(
                 scan_result_id,
@@ -127,5 +141,5 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             vulnerabilities=[messages.vulnerability(row) for row in page.rows]
         )
         if page.has_more:
-            response.next_page_token = tokens.issue(request_context, (page.rows[-1].id,))
+            response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response

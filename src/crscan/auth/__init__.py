@@ -1,0 +1,27 @@
+"""API tokens, roles and registry scopes.
+
+    from crscan.auth import Role, TokenService, TokenAuthenticator
+    service = TokenService(SqlTokenRepository(store))
+    issued = service.create(Role.VIEWER, registries={"crp…"}, expires_in=parse_duration("30d"))
+    issued.secret          # "crk….<secret>": shown once, stored only as its SHA-256
+    TokenAuthenticator(service)   # the API's auth hook: bearer token → Caller with role and scope
+
+Every error is an `AuthError`; `InvalidToken` says why a presented token was refused.
+"""
+
+from crscan.auth.authorizer import TokenAuthenticator, required_role
+from crscan.auth.interface import AuthError, InvalidToken, Role, TokenRecord, TokenRepository
+from crscan.auth.tokens import IssuedToken, TokenService, parse_duration
+
+__all__ = [
+    "AuthError",
+    "InvalidToken",
+    "IssuedToken",
+    "Role",
+    "TokenAuthenticator",
+    "TokenRecord",
+    "TokenRepository",
+    "TokenService",
+    "parse_duration",
+    "required_role",
+]

@@ -1,0 +1,74 @@
+"""What the auth package relies on: roles, the stored shape of a token, and where tokens are kept."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+
+class AuthError(Exception):
+    """Base of every auth error; the message says what was wrong and never contains a token secret."""
+
+
+class InvalidToken(AuthError):
+    """A presented token is missing, malformed, unknown, expired or revoked."""
+
+
+class Role(enum.IntEnum):
+    """Each role may do everything the lower ones may; the value orders them."""
+
+    VIEWER = 1  # Get and List
+    EDITOR = 2  # + Scan, Cancel, scan policies, image Delete
+    ADMIN = 3  # + registries, tokens
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise AuthError(f"unknown role {name!r}; one of viewer, editor, admin") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token as stored, without its secret. `registries` is None for a token that may see every registry."""
+
+    id: str
+    role: Role
+    registries: frozenset[str] | None
+    description: str
+    created_at: dt.datetime  # naive UTC, like every timestamp in the store
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def state(self, now: dt.datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+class TokenRepository(abc.ABC):
+    """Durable token records keyed by id, each with the SHA-256 of its secret."""
+
+    @abc.abstractmethod
+    def add(self, record: TokenRecord, secret_hash: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def find(self, token_id: str) -> tuple[TokenRecord, bytes] | None:
+        """The record and secret hash of `token_id`, None when there is no such token."""
+
+    @abc.abstractmethod
+    def all(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones included, oldest first."""
+
+    @abc.abstractmethod
+    def revoke(self, token_id: str, at: dt.datetime) -> TokenRecord:
+        """Mark the token revoked (kept for the audit trail); AuthError when there is no such token."""
