@@ -22,6 +22,8 @@ from yandex.cloud.containerregistry.v1 import (
     registry_service_pb2_grpc,
     repository_service_pb2,
     repository_service_pb2_grpc,
+    scan_policy_service_pb2,
+    scan_policy_service_pb2_grpc,
     scanner_service_pb2,
     scanner_service_pb2_grpc,
 )
@@ -39,6 +41,10 @@ SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescrip
     scanner_service_pb2_grpc.ScannerServiceServicer: (
         scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
         scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
+    ),
+    scan_policy_service_pb2_grpc.ScanPolicyServiceServicer: (
+        scan_policy_service_pb2_grpc.add_ScanPolicyServiceServicer_to_server,
+        scan_policy_service_pb2.DESCRIPTOR.services_by_name["ScanPolicyService"],
     ),
     registry_service_pb2_grpc.RegistryServiceServicer: (
         registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
