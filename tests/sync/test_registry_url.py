@@ -27,6 +27,7 @@ def test_accepted(text, insecure, url):
     ("https://registry.example.com/v2/", "without a path"),
     ("https://registry.example.com?x=1", "without a path or query"),
     ("https://bad_host!", "does not name a valid host"),
+    ("http://[::1:5000", "is malformed: Invalid IPv6 URL"),
 ])
 def test_refused_with_the_reason(text, message):
     with pytest.raises(SyncError, match=message):

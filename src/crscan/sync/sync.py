@@ -66,7 +66,10 @@ def parse_registry_url(text: str, insecure: bool = False) -> RegistryAddress:
     if not text:
         raise SyncError("registry URL is empty")
     has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"https://{text}")
+    try:
+        parts = urlsplit(text if has_scheme else f"https://{text}")
+    except ValueError as exc:  # e.g. an unbalanced "[" of an IPv6 address
+        raise SyncError(f"registry URL {text!r} is malformed: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise SyncError(f"registry URL scheme {parts.scheme!r} is not supported: use http:// or https://")
     if "@" in parts.netloc:  # do not echo the URL: it carries credentials
