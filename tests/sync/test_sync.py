@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import pytest
 
 from crscan.store.registries import create_registry
 from crscan.sync import SyncError, sync_registry
 from tests.sync.conftest import attach, repositories, snapshot, view_of
-from tests.sync.tiny_images import OCI_MANIFEST
+from tests.support.registry import start_registry
+from tests.sync.tiny_images import OCI_MANIFEST, Pusher
 
 OCI_ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
@@ -133,8 +136,6 @@ def served_image(base_url: str, repository: str, digest: str) -> dict:
 
 
 def test_sync_of_a_basic_auth_registry_needs_its_credentials(sqlite_store, box, auth_registry):
-    from tests.sync.tiny_images import Pusher
-
     pusher = Pusher(auth_registry.url, (auth_registry.username, auth_registry.password))
     try:
         pushed = pusher.image("sync/basic", "1", "basic")
@@ -159,3 +160,23 @@ def test_sync_skips_tags_that_are_not_images_and_reports_them(sqlite_store, box,
     assert [tags["tags"] for tags in snapshot(sqlite_store, row.id).values()] == [["good"]]
     assert len(summary.skipped) == 1 and summary.skipped[0].startswith("mixed:index-of-nothing: ")
     assert "platform" in summary.skipped[0]
+
+
+def test_sync_over_https_checks_the_certificate_against_the_ca_file(sqlite_store, box):
+    registry = start_registry(tls=True)
+    try:
+        pusher = Pusher(registry.url, verify=ssl.create_default_context(cafile=str(registry.ca_file)))
+        try:
+            pushed = pusher.image("tls/app", "1", "tls")
+        finally:
+            pusher.close()
+        trusted = create_registry(sqlite_store, "tls", registry.url, folder_id="default", insecure=False,
+                                  ca_file=str(registry.ca_file))
+        run_sync(sqlite_store, trusted, box)
+        assert snapshot(sqlite_store, trusted.id)[("tls/app", pushed["digest"])]["tags"] == ["1"]
+
+        untrusted = create_registry(sqlite_store, "no-ca", registry.url, folder_id="default", insecure=False)
+        with pytest.raises(SyncError, match="sync of registry 'no-ca' failed: .*(certificate|TLS)"):
+            run_sync(sqlite_store, untrusted, box)
+    finally:
+        registry.stop()

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import ssl
 import tarfile
 
 import httpx
@@ -34,8 +35,8 @@ def _layer(content: str) -> tuple[bytes, bytes]:
 class Pusher:
     """Pushes to `base_url` (http://host:port) with optional Basic credentials."""
 
-    def __init__(self, base_url: str, auth: tuple[str, str] | None = None):
-        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30)
+    def __init__(self, base_url: str, auth: tuple[str, str] | None = None, verify: ssl.SSLContext | bool = True):
+        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30, verify=verify)
 
     def close(self) -> None:
         self.http.close()
