@@ -23,7 +23,7 @@ TOKEN_PREFIX = "crk"
 SECRET_BYTES = 32
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of 32 bytes, unpadded
 _TOKEN_ID = re.compile(TOKEN_PREFIX + r"[0-9a-v]{17}")
-_DURATION = re.compile(r"(\d{1,6})([smhdw])")
+_DURATION = re.compile(r"([0-9]{1,6})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_DESCRIPTION = 256
 # Compared against when the id is unknown, so an unknown id costs the same hash-and-compare as a wrong secret.

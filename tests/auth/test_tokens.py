@@ -1,0 +1,159 @@
+"""Tokens on a real store (SQLite and PostgreSQL): secrets stored only as hashes, expiry, revocation, refusals
+that name the problem, and the migration that creates the table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import inspect, text
+
+from crscan.auth import AuthError, InvalidToken, Role, TokenService, parse_duration, required_role
+from crscan.store import Store
+from crscan.store.tokens import SqlTokenRepository
+from tests.auth.conftest import ISSUED_SECRETS, issue
+
+NOW = dt.datetime(2026, 1, 1, 12, 0, 0)
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def tokens(store) -> TokenService:
+    return TokenService(SqlTokenRepository(store))
+
+
+def test_migrations_have_one_head_and_create_the_tokens_table(store):
+    config = Config()
+    config.set_main_option("script_location", "crscan.store:migrations")
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1
+    with store.engine.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == heads[0]
+        columns = {column["name"] for column in inspect(connection).get_columns("api_tokens")}
+    assert {"id", "role", "registries", "secret_sha256", "expires_at", "revoked_at"} <= columns
+
+
+def test_only_the_hash_of_the_secret_is_stored(store, tokens):
+    secret = issue(tokens, Role.EDITOR, description="ci")
+    token_id, _, raw = secret.partition(".")
+    with store.engine.connect() as connection:
+        row = connection.execute(text("select * from api_tokens")).mappings().one()
+    assert row["id"] == token_id
+    assert bytes(row["secret_sha256"]) == hashlib.sha256(raw.encode()).digest()
+    stored = " ".join(str(value) for value in row.values())
+    assert raw not in stored and secret not in stored
+    assert tokens.verify(secret, NOW).role is Role.EDITOR
+
+
+def test_verify_refuses_with_a_reason_and_never_echoes_the_token(store, tokens):
+    secret = issue(tokens, Role.VIEWER)
+    token_id, _, raw = secret.partition(".")
+    wrong = token_id + "." + ("B" if raw[0] != "B" else "C") + raw[1:]
+    unknown = "crk" + "0" * 17 + "." + raw
+    cases = {
+        None: "requires a token",
+        "": "requires a token",
+        "t1.some-iam-token": "not a crscan API token",
+        secret + "x": "not a crscan API token",
+        wrong: "not valid",
+        unknown: "not valid",
+    }
+    for presented, reason in cases.items():
+        with pytest.raises(InvalidToken) as refused:
+            tokens.verify(presented, NOW)
+        assert reason in str(refused.value)
+        assert raw not in str(refused.value)
+
+
+def test_expired_and_revoked_tokens_are_refused(tokens):
+    expiring = tokens.create(Role.ADMIN, expires_in=dt.timedelta(hours=1), now=NOW)
+    ISSUED_SECRETS.append(expiring.secret)
+    assert tokens.verify(expiring.secret, NOW + dt.timedelta(minutes=59)).id == expiring.record.id
+    with pytest.raises(InvalidToken, match="expired at 2026-01-01 13:00:00 UTC"):
+        tokens.verify(expiring.secret, NOW + dt.timedelta(hours=1))
+    revoked = tokens.create(Role.ADMIN, now=NOW)
+    ISSUED_SECRETS.append(revoked.secret)
+    assert tokens.revoke(revoked.record.id, NOW).revoked_at == NOW
+    with pytest.raises(InvalidToken, match="was revoked"):
+        tokens.verify(revoked.secret, NOW)
+    assert tokens.revoke(revoked.record.id, NOW + dt.timedelta(days=1)).revoked_at == NOW  # first revocation stays
+    states = {record.id: record.state(NOW + dt.timedelta(hours=2)) for record in tokens.list()}
+    assert states == {expiring.record.id: "expired", revoked.record.id: "revoked"}
+
+
+def test_scopes_name_existing_registries_and_round_trip(store, tokens):
+    alpha = store.add_registry("alpha", "alpha.example", folder_id="f").id
+    beta = store.add_registry("beta", "beta.example", folder_id="f").id
+    secret = issue(tokens, Role.VIEWER, registries=[beta, alpha, alpha])
+    assert tokens.verify(secret, NOW).registries == {alpha, beta}
+    assert tokens.verify(issue(tokens, Role.VIEWER), NOW).registries is None
+    with pytest.raises(AuthError, match="registry crp0000000000000000 not found"):
+        tokens.create(Role.VIEWER, registries=["crp0000000000000000"])
+    with pytest.raises(AuthError, match="at least one registry"):
+        tokens.create(Role.VIEWER, registries=[])
+    with pytest.raises(ValueError, match="malformed"):
+        tokens.create(Role.VIEWER, registries=["../etc"])
+    assert len(tokens.list()) == 2  # the refused ones left nothing behind
+
+
+def test_revoke_refuses_unknown_ids_and_pasted_secrets(tokens):
+    secret = issue(tokens, Role.VIEWER)
+    with pytest.raises(AuthError) as refused:
+        tokens.revoke(secret)
+    assert secret.partition(".")[2] not in str(refused.value)
+    with pytest.raises(AuthError, match="not found"):
+        tokens.revoke("crk" + "1" * 17)
+
+
+def test_has_active_counts_only_live_tokens_of_the_role(tokens):
+    assert not tokens.has_active(Role.ADMIN)
+    issue(tokens, Role.EDITOR)
+    assert tokens.has_active(Role.VIEWER) and not tokens.has_active(Role.ADMIN)
+    admin = tokens.create(Role.ADMIN, expires_in=dt.timedelta(seconds=1), now=NOW)
+    ISSUED_SECRETS.append(admin.secret)
+    assert not tokens.has_active(Role.ADMIN, now=NOW + dt.timedelta(seconds=1))
+    assert tokens.has_active(Role.ADMIN, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("30d", dt.timedelta(days=30)), ("12h", dt.timedelta(hours=12)), ("90m", dt.timedelta(minutes=90)),
+     ("2w", dt.timedelta(weeks=2)), ("3600s", dt.timedelta(seconds=3600)), (" 7d ", dt.timedelta(days=7))],
+)
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=12))
+def test_anything_else_is_not_a_duration(text):
+    if re.fullmatch(r"[0-9]{1,6}[smhdw]", text.strip()) and int(text.strip()[:-1]):
+        assert parse_duration(text) > dt.timedelta(0)
+        return
+    with pytest.raises(AuthError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_roles_parse_by_name_and_order():
+    assert Role.parse("Editor") is Role.EDITOR
+    assert Role.VIEWER < Role.EDITOR < Role.ADMIN
+    with pytest.raises(AuthError, match="unknown role 'root'"):
+        Role.parse("root")
+
+
+def test_methods_unknown_to_the_table_need_admin():
+    assert required_role("/yandex.cloud.containerregistry.v1.LifecyclePolicyService/Create") is Role.ADMIN
+    assert required_role("/yandex.cloud.containerregistry.v1.LifecyclePolicyService/List") is Role.VIEWER
