@@ -169,8 +169,17 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
 def _by_host(registries) -> dict[str, list]:
     hosts: dict[str, list] = {}
     for registry in registries:
-        hosts.setdefault(urlsplit(registry.url).netloc.lower(), []).append(registry)
+        hosts.setdefault(_without_default_port(urlsplit(registry.url).netloc), []).append(registry)
     return hosts
+
+
+def _without_default_port(host: str) -> str:
+    """`registry.example.com:443` and `registry.example.com` are the same registry."""
+    host = host.lower()
+    for default in (":443", ":80"):
+        if host.endswith(default):
+            return host.removesuffix(default)
+    return host
 
 
 def _registry_of(event: dict, target: dict, registries: Mapping[str, list]):
@@ -185,7 +194,7 @@ def _registry_of(event: dict, target: dict, registries: Mapping[str, list]):
     if isinstance(request.get("host"), str):
         candidates.append(request["host"].lower())
     for host in candidates:
-        matches = registries.get(host, [])
+        matches = registries.get(_without_default_port(host), [])
         if len(matches) == 1:
             return matches[0]
     return None
