@@ -153,6 +153,7 @@ def sync(
     from crscan.secrets import SecretError
     from crscan.store import NotFound, StoreError
     from crscan.store.registries import find_registry_by_name
+    from crscan.policies import scan_on_push
     from crscan.sync import SyncError, open_view, sync_registry
 
     with _Context(config, data_dir, database_url) as context:
@@ -163,6 +164,7 @@ def sync(
                 summary = sync_registry(context.store, registry, view)
             finally:
                 view.close()
+            queued = scan_on_push(context.store, summary.changed_image_ids)  # run by serve/worker processes
         except (NotFound, SyncError, SecretError, StoreError) as exc:
             raise _fail(str(exc)) from None
         except SQLAlchemyError as exc:
@@ -170,6 +172,8 @@ def sync(
     for skipped in summary.skipped:
         typer.echo(f"skipped {skipped}", err=True)
     typer.echo(summary.line())
+    if queued:
+        typer.echo(f"queued {len(queued)} scans (scan policy push rule)")
 
 
 def _fail(message: str, status: int = 1) -> typer.Exit:

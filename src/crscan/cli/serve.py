@@ -93,6 +93,7 @@ def serve(
         raise typer.Exit(1) from None
     from crscan.jobs.interface import JobError
     from crscan.jobs.service import start_background
+    from crscan.policies import scan_on_push
 
     try:
         background = start_background(store, settings)
@@ -107,7 +108,9 @@ def serve(
         authenticator,
         log_level=settings.log_level,
         extra_pages=ops_routes(store, settings.effective_feed_db),
-        hooks=webhook_routes(store, box, settings.webhook_secret),
+        hooks=webhook_routes(
+            store, box, settings.webhook_secret, on_images=lambda ids: scan_on_push(store, ids, background.wake)
+        ),
     )
     try:
         server.start()

@@ -15,7 +15,7 @@ from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_servi
 
 from crscan import ids
 from crscan.api.errors import ApiError, invalid_argument, not_found
-from crscan.api.servicers.common import caller_subject, check_access, require_id, store_errors
+from crscan.api.servicers.common import caller_subject, check_access, require_id, require_registry_access, store_errors
 from crscan.policies.interface import PolicyError
 from crscan.policies.rules import check_rules, policy_of, rules_from_json, rules_to_json
 from crscan.store import Store, messages, schema
@@ -91,6 +91,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             row = session.get(schema.ScanPolicy, policy_id)
             if row is None:
                 raise not_found(f"scan policy {policy_id} not found")
+            require_registry_access(row.registry_id, f"scan policy {policy_id}")
             name = request.name if "name" in paths else row.name
             description = request.description if "description" in paths else row.description
             rules = request.rules if "rules" in paths else rules_from_json(row.rules)
@@ -109,6 +110,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             row = session.get(schema.ScanPolicy, policy_id)
             if row is None:
                 raise not_found(f"scan policy {policy_id} not found")
+            require_registry_access(row.registry_id, f"scan policy {policy_id}")
             session.delete(row)
             operation = self._done(
                 session, "Delete scan policy", policy_id,
@@ -121,6 +123,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             row = session.get(schema.ScanPolicy, policy_id)
         if row is None:
             raise not_found(f"scan policy {policy_id} not found")
+        require_registry_access(row.registry_id, f"scan policy {policy_id}")
         return row
 
     @staticmethod

@@ -9,13 +9,14 @@ from crscan.api.servicers.operation import OperationServicer
 from crscan.api.servicers.registry import RegistryServicer
 from crscan.api.servicers.repository import RepositoryServicer
 from crscan.api.servicers.scanner import ScannerServicer
-from crscan.policies.servicer import ScanPolicyServicer
 from crscan.store import Store
 
 
 def build_servicers(store: Store, on_queued: Callable[[], None] | None = None) -> list:
     """The servicers the gRPC and REST transports serve, all backed by `store`; `on_queued` is called after
     a scan is queued (it wakes the job queue)."""
+    from crscan.policies.servicer import ScanPolicyServicer  # here: it imports this package's helpers
+
     return [
         ScannerServicer(store, on_queued),
         ScanPolicyServicer(store),
@@ -31,7 +32,6 @@ __all__ = [
     "OperationServicer",
     "RegistryServicer",
     "RepositoryServicer",
-    "ScanPolicyServicer",
     "ScannerServicer",
     "build_servicers",
 ]
