@@ -107,7 +107,7 @@ def create(
     scope = ", ".join(sorted(record.registries)) if record.registries is not None else "every registry"
     expiry = f"expires {record.expires_at:%Y-%m-%d %H:%M:%S} UTC" if record.expires_at else "never expires"
     typer.echo(f"created token {record.id}: role {record.role.label}, {scope}, {expiry}", err=True)
-    typer.echo("the secret below is shown only now; store it safely", err=True)
+    typer.echo("the secret is printed only this once, on stdout; store it safely", err=True)
     typer.echo(issued.secret)
 
 
