@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from crscan.store.registries import create_registry
 from crscan.sync import SyncError, sync_registry
 from tests.sync.conftest import attach, repositories, snapshot, view_of
-from tests.support.registry import start_registry
+from tests.support.registry import CannedResponse, Fault, FaultProxy, start_registry
 from tests.sync.tiny_images import OCI_MANIFEST, Pusher
 
 OCI_ACCEPT = ", ".join((
@@ -180,3 +181,29 @@ def test_sync_over_https_checks_the_certificate_against_the_ca_file(sqlite_store
             run_sync(sqlite_store, untrusted, box)
     finally:
         registry.stop()
+
+
+def test_a_hostile_catalog_and_tag_list_are_skipped_by_name(sqlite_store, box, scratch_registry, pusher):
+    good = pusher.image("good", "1", "good")
+    proxy = FaultProxy(scratch_registry.url).start()
+    try:
+        def answer(path_prefix: str, body: dict | None, status: int = 200):
+            proxy.add(Fault(lambda method, path: path.startswith(path_prefix),
+                            CannedResponse(status, {"Content-Type": "application/json"},
+                                           json.dumps(body or {"errors": [{"code": "NAME_UNKNOWN"}]}).encode()),
+                            times=0))
+
+        answer("/v2/_catalog", {"repositories": ["good", "../evil", "gone"]})
+        answer("/v2/good/tags/list", {"tags": ["1", "../../x", "also bad"]})
+        answer("/v2/gone/tags/list", None, 404)  # deleted after the catalog listed it
+        row = create_registry(sqlite_store, "hostile", f"http://{proxy.host}", folder_id="default", insecure=True)
+        summary = run_sync(sqlite_store, row, box)
+    finally:
+        proxy.stop()
+    assert set(snapshot(sqlite_store, row.id)) == {("good", good["digest"])}
+    assert repositories(sqlite_store, row.id) == {"good"}
+    assert len(summary.skipped) == 3
+    assert "good:'../../x': not a valid tag name" in summary.skipped
+    assert "good:'also bad': not a valid tag name" in summary.skipped
+    evil = next(s for s in summary.skipped if s.startswith("'../evil': "))
+    assert "invalid" in evil.lower()

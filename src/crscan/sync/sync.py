@@ -10,6 +10,7 @@ digest); a sync removes them once it is deleted.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from crscan.registry import (
     AuthError,
     Credentials,
+    InvalidReference,
     ManifestUnknown,
     RegistryClient,
     RegistryError,
@@ -41,6 +43,8 @@ from crscan.store.registries import ObservedImage
 from crscan.sync.interface import RegistryView, SyncError
 
 log = logging.getLogger(__name__)
+
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # the distribution spec's tag grammar
 
 
 @dataclass(frozen=True)
@@ -190,24 +194,7 @@ def sync_registry(store: Store, registry: schema.Registry, view: RegistryView) -
         for repository in view.repositories():
             known = set(before.get(repository, {}))
             skip = known | observed.keys()  # stored here, or described already for another repository
-            tags: dict[str, str] = {}
-            for tag in view.tags(repository):
-                try:
-                    image = view.resolve(repository, tag, skip)
-                except ManifestUnknown:
-                    continue  # deleted between listing and fetching
-                except RegistryError as exc:
-                    if _is_unreachable(exc):
-                        raise
-                    summary.skipped.append(f"{repository}:{tag}: {exc}")
-                    log.warning("sync of %s skips %s:%s: %s", registry.name, repository, tag, exc)
-                    continue
-                if isinstance(image, ObservedImage):
-                    observed[image.digest] = image
-                    skip.add(image.digest)
-                    tags[tag] = image.digest
-                else:
-                    tags[tag] = image
+            tags = _walk_repository(view, registry.name, repository, skip, observed, summary)
             tagged[repository] = tags
             summary.tags += len(tags)
             untagged_kept[repository] = [
@@ -222,6 +209,39 @@ def sync_registry(store: Store, registry: schema.Registry, view: RegistryView) -
     summary.repositories_removed = changes.repositories_removed
     summary.changed_image_ids = changes.changed_image_ids
     return summary
+
+
+def _walk_repository(view: RegistryView, registry_name: str, repository: str, skip: set[str],
+                     observed: dict[str, ObservedImage], summary: SyncSummary) -> dict[str, str]:
+    """{tag: digest} of one repository; describes images not in `skip` into `observed`. A tag whose manifest
+    is not an image is reported in `summary.skipped`; a registry-wide failure propagates."""
+    tags: dict[str, str] = {}
+    try:
+        for tag in view.tags(repository):
+            if not _TAG.fullmatch(tag):
+                summary.skipped.append(f"{repository}:{tag[:130]!r}: not a valid tag name")
+                continue
+            try:
+                image = view.resolve(repository, tag, skip)
+            except ManifestUnknown:
+                continue  # deleted between listing and fetching
+            except RegistryError as exc:
+                if _is_unreachable(exc):
+                    raise
+                summary.skipped.append(f"{repository}:{tag}: {exc}")
+                log.warning("sync of %s skips %s:%s: %s", registry_name, repository, tag, exc)
+                continue
+            if isinstance(image, ObservedImage):
+                observed[image.digest] = image
+                skip.add(image.digest)
+                image = image.digest
+            tags[tag] = image
+    except ManifestUnknown:  # the repository went away after the catalog listed it
+        return {}
+    except InvalidReference as exc:  # a catalog entry that is not a repository name
+        summary.skipped.append(f"{repository[:300]!r}: {exc}")
+        return {}
+    return tags
 
 
 def _is_unreachable(exc: RegistryError) -> bool:
