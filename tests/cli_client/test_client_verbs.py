@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 
 import pytest
 import yaml
 
-from crscan.model import Severity
-from tests.api.conftest import _finding
-from tests.api.test_serve_cli import CRSCAN
 from tests.cli_client.conftest import MANY, crscan_image, parse_table
 
 FORMATS = ("json", "yaml", "table")
@@ -122,71 +117,3 @@ def test_paging_follows_next_page_token_up_to_the_limit(served):
     assert small == everything[:7]
     filtered = json.loads(crscan_image(*args, "--filter", 'severity="LOW"', "--limit", "500").stdout)
     assert len(filtered) == 412 and {v["severity"] for v in filtered} == {"LOW"}
-
-
-def test_scan_waits_for_the_operation_and_prints_the_result(served):
-    """The worker's part is played through the Store, as the job runner will: finish the queued scan."""
-    process = subprocess.Popen(
-        [str(CRSCAN), "image", "scan", served.seeded.image_id, "--endpoint", served.url, "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PATH": "/usr/bin:/bin", "CRSCAN_PROFILE": "/nonexistent.toml"},
-    )
-    running = _running_scan(served, served.seeded.image_id)
-    time.sleep(0.5)
-    assert process.poll() is None  # still waiting: the operation is not done
-    served.store.finish_scan(running, [_finding("CVE-2025-0001", Severity.LOW, "zlib", "1", "2")],
-                             {Severity.LOW: 1}, "build-2", [])
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert json.loads(out) == served.http.get(f"/container-registry/v1/scans/{running}").json()
-    assert json.loads(out)["vulnerabilities"] == {"low": "1"}
-
-
-def test_scan_async_returns_the_operation_at_once(served):
-    done = crscan_image("scan", served.big_image_id, "--async", "--endpoint", served.url, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    operation = json.loads(done.stdout)
-    assert "done" not in operation  # proto3 JSON leaves out false
-    assert operation["metadata"]["@type"].endswith("ScanMetadata")
-    assert operation == served.http.get(f"/operations/{operation['id']}").json()
-    table = crscan_image("scan", served.big_image_id, "--async", "--endpoint", served.url)
-    (row,) = parse_table(table.stdout)
-    assert row["DESCRIPTION"] == "Scan image" and row["DONE"] == "false"
-    for op in (operation["id"], row["ID"]):
-        _cancel(served, op)
-
-
-def test_a_failed_scan_is_one_line_and_exit_1(served):
-    process = subprocess.Popen(
-        [str(CRSCAN), "image", "scan", served.big_image_id, "--endpoint", served.url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PATH": "/usr/bin:/bin", "CRSCAN_PROFILE": "/nonexistent.toml"},
-    )
-    served.store.fail_scan(_running_scan(served, served.big_image_id), "registry unreachable: connection refused")
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 1 and out == ""
-    assert err == "crscan image: error: scan failed: registry unreachable: connection refused\n"
-
-
-def test_scan_gives_up_after_its_timeout(served):
-    done = crscan_image("scan", served.big_image_id, "--timeout", "1", "--endpoint", served.url)
-    assert done.returncode == 1
-    assert "is not done after 1 s" in done.stderr and done.stderr.count("\n") == 1
-    _cancel(served, done.stderr.split("operation ")[1].split()[0])
-
-
-def _cancel(served, operation_id: str) -> None:
-    assert served.http.get(f"/operations/{operation_id}:cancel").status_code == 200  # the protos make it a GET
-
-
-def _running_scan(served, image_id: str, timeout: float = 30) -> str:
-    """The id of the one scan of `image_id` still running (each test leaves none behind)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = served.http.get("/container-registry/v1/scans",
-                                 params={"imageId": image_id, "filter": 'status="RUNNING"'}).json()
-        if answer.get("scanResults"):
-            (running,) = answer["scanResults"]
-            return running["id"]
-        time.sleep(0.1)
-    raise AssertionError(f"no running scan of {image_id} appeared")
