@@ -132,3 +132,18 @@ def images_of(rest_url: str, registry_id: str) -> dict[tuple[str, str], list[str
     prefix = registry_id + "/"
     return {(image["name"].removeprefix(prefix), image["digest"]): sorted(image.get("tags", []))
             for image in response.json().get("images", [])}
+
+
+def test_the_configured_key_is_used_and_a_changed_key_is_named(tmp_path, auth_registry):
+    from cryptography.fernet import Fernet
+
+    key, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    added = crscan("add", "r", auth_registry.url, "--username", auth_registry.username, "--password-stdin",
+                   data_dir=tmp_path, stdin=auth_registry.password, env={"CRSCAN_SECRET_KEY": key})
+    assert added.returncode == 0, added.stderr
+    assert not (tmp_path / "secret.key").exists()  # the configured key, not a generated one
+    assert crscan("sync", "r", data_dir=tmp_path, env={"CRSCAN_SECRET_KEY": key}).returncode == 0
+    changed = crscan("sync", "r", data_dir=tmp_path, env={"CRSCAN_SECRET_KEY": other})
+    assert changed.returncode == 1
+    assert "the password of registry 'r' cannot be decrypted" in changed.stderr
+    assert key not in changed.stderr and other not in changed.stderr and auth_registry.password not in changed.stderr
