@@ -82,6 +82,7 @@ class ApiClient:
     def __init__(self, endpoint: str, token: str | None, *, timeout: float = 30.0):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.endpoint = endpoint
+        self.has_token = bool(token)
         self._http = httpx.Client(base_url=endpoint, headers=headers, timeout=timeout)
 
     def close(self) -> None:
@@ -99,7 +100,8 @@ class ApiClient:
         if response.is_success and isinstance(answer, dict):
             return answer
         if isinstance(answer, dict) and isinstance(answer.get("message"), str) and answer["message"]:
-            raise ClientError(answer["message"].splitlines()[0])
+            hint = " (give one with --token or CRSCAN_TOKEN)" if response.status_code == 401 and not self.has_token else ""
+            raise ClientError(answer["message"].splitlines()[0] + hint)
         raise ClientError(f"{method} {path}: HTTP {response.status_code} from {self.endpoint} without an API error body")
 
     def pages(self, path: str, params: dict, items_key: str, limit: int | None) -> Iterator[dict]:
