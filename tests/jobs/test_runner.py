@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections
 
+import httpx
+
 import pytest
 from google.rpc import status_pb2
 from sqlalchemy import func, select
@@ -118,3 +120,36 @@ def test_a_second_scan_of_a_running_image_returns_the_running_operation(store, l
     assert stored.enqueue_scan(store, image.id).id == first.id
     store.fail_scan(first.resource_id, "test")
     assert stored.enqueue_scan(store, image.id).id != first.id
+
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_workers_scanning_images_with_the_same_layers_pull_each_layer_once(store, local_registry, test_images,
+                                                                               feed_db_path):
+    import threading
+
+    from tests.support.registry import skopeo_copy
+
+    image = test_images["bookworm"]
+    skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/test/bookworm-copy:1")  # same blobs
+    first = register(store, local_registry, image)
+    registry_id = store.get_repository(first.repository_id).registry_id
+    second = store.add_image(store.add_repository(registry_id, "test/bookworm-copy").id, image.pushed_digest)
+    counter = ByteCounter()
+    runner = ScanRunner(store, feed_db_path, counter=counter)
+    jobs = []
+    for row in (first, second):
+        stored.enqueue_scan(store, row.id)
+        jobs.append(stored.claim_job(store, 60))
+    outcomes = []
+    threads = [threading.Thread(target=lambda job=job: outcomes.append(runner.run(job))) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["ready", "ready"]
+
+    manifest = httpx.get(f"{local_registry.url}/v2/{image.repository}/manifests/{image.pushed_digest}",
+                         headers={"Accept": image.pushed_media_type}).json()
+    blobs = sum(layer["size"] for layer in manifest["layers"])
+    assert blobs <= counter.total < blobs * 1.2  # once, plus manifests and configs; twice would be >= 2x

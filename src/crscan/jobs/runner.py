@@ -109,6 +109,12 @@ class ScanRunner:
         return "error"
 
     def _scan(self, job: ClaimedJob) -> ScanReport:
+        try:
+            return self._scan_image(job)
+        finally:
+            self.cache.release()  # layers this thread meant to index but did not: others may index them now
+
+    def _scan_image(self, job: ClaimedJob) -> ScanReport:
         db = self.feed_db()
         try:
             image = self.store.get_image(job.image_id)

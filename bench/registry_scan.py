@@ -1,0 +1,182 @@
+"""The scanning service at registry scale: shared base layers read once, and re-matching without pulling.
+
+Figure 1: N images (default 100) sharing the real bookworm test image's layers as their base, each with a
+distinct small top layer, pushed to a loopback docker-registry; all N scanned through the job queue (embedded
+workers, concurrency 2, SQLite store with its layer-index cache) → total time ÷ the time to scan ONE of them
+on an empty store, measured in the same run. Target <= 3: the base layers are pulled and read once.
+
+Figure 2: M stored inventories (default 1,000: the N images recorded in M/N repositories each) re-matched
+after `crscan db update` built a new feed DB (`crscan rescan --all` path) → total time ÷ their scan time
+(M × the one-image scan time above). Target <= 5 %, and 0 bytes pulled (a byte counter wraps every
+registry client). Appends to bench/RESULTS.md.
+
+    .venv/bin/python bench/registry_scan.py [--images 100] [--inventories 1000] [--concurrency 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from crscan.jobs import EmbeddedQueue, ScanRunner  # noqa: E402
+from crscan.registry import ByteCounter  # noqa: E402
+from crscan.store import Store, schema  # noqa: E402
+from crscan.store import jobs as stored  # noqa: E402
+from crscan.store.store import READY, RUNNING  # noqa: E402
+from tests.support.images import build_test_images  # noqa: E402
+from tests.support.registry import skopeo_copy, start_registry  # noqa: E402
+from tests.sync.tiny_images import OCI_LAYER, OCI_MANIFEST, Pusher, _digest, _layer  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+CRSCAN = Path(sys.executable).parent / "crscan"
+SCAN_TARGET, REMATCH_TARGET = 3.0, 0.05
+
+
+def feed_db(path: Path) -> Path:
+    done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(SHARED_DATA / "feeds"), "--db", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"crscan db update failed: {done.stderr}")
+    return path
+
+
+def push_images(registry, count: int) -> list[str]:
+    """`count` manifests in bench/app: bookworm's layers plus one distinct small layer each; their digests."""
+    base = build_test_images()["bookworm"]
+    skopeo_copy(base.oci_ref, f"docker://{registry.host}/bench/app:base")
+    pusher = Pusher(registry.url)
+    try:
+        manifest = pusher.http.get("/v2/bench/app/manifests/base", headers={"Accept": OCI_MANIFEST}).json()
+        config = json.loads(pusher.http.get(f"/v2/bench/app/blobs/{manifest['config']['digest']}").content)
+        config.pop("history", None)  # the top layers have no history entries
+        digests = []
+        for n in range(count):
+            blob, tar = _layer(f"app {n}")
+            layer = {"mediaType": OCI_LAYER, "digest": pusher.blob("bench/app", blob), "size": len(blob)}
+            own = dict(config, rootfs={"type": "layers", "diff_ids": [*config["rootfs"]["diff_ids"], _digest(tar)]})
+            body = json.dumps(own).encode()
+            descriptor = {"mediaType": manifest["config"]["mediaType"], "digest": pusher.blob("bench/app", body),
+                          "size": len(body)}
+            document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor,
+                        "layers": [*manifest["layers"], layer]}
+            digests.append(pusher.manifest("bench/app", f"v{n}", document, OCI_MANIFEST))
+        return digests
+    finally:
+        pusher.close()
+
+
+def new_store(directory: Path, registry, repositories: int, digests: list[str]) -> tuple[Store, list[list[str]]]:
+    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store.migrate()
+    registry_id = store.add_registry("local", f"http://{registry.host}", folder_id="bench").id
+    ids = []
+    for r in range(repositories):
+        repository = store.add_repository(registry_id, "bench/app" if r == 0 else f"bench/copy{r}")
+        ids.append([store.add_image(repository.id, digest).id for digest in digests])
+    return store, ids
+
+
+def statuses(store: Store, scan_result_ids: list[str]) -> dict[int, int]:
+    with store.sessions() as session:
+        return dict(session.execute(
+            select(schema.ScanResult.status, func.count())
+            .where(schema.ScanResult.id.in_(scan_result_ids))
+            .group_by(schema.ScanResult.status)
+        ).all())
+
+
+def run_all(store: Store, runner: ScanRunner, image_ids: list[str], concurrency: int, rematch: bool) -> float:
+    started = time.perf_counter()
+    results = [stored.enqueue_scan(store, i, rematch=rematch).resource_id for i in image_ids]
+    queue = EmbeddedQueue(store, runner.run, concurrency=concurrency, poll_interval=0.05)
+    queue.start()
+    try:
+        while statuses(store, results).get(RUNNING, 0):
+            time.sleep(0.05)
+    finally:
+        queue.stop()
+    elapsed = time.perf_counter() - started
+    ready = statuses(store, results).get(READY, 0)
+    if ready != len(results):
+        sys.exit(f"only {ready} of {len(results)} scans are READY")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--inventories", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    repositories = max(1, args.inventories // args.images)
+
+    registry = start_registry()
+    work = Path(tempfile.mkdtemp(prefix="crscan-bench-scan-"))
+    try:
+        digests = push_images(registry, args.images)
+        first_db = feed_db(work / "feeds-1.db")
+
+        # Baseline: one image on an empty store (nothing cached).
+        (work / "one").mkdir()
+        store, ids = new_store(work / "one", registry, 1, digests[:1])
+        one = run_all(store, ScanRunner(store, first_db), ids[0], 1, rematch=False)
+        store.close()
+
+        # Figure 1: every image, base layers shared.
+        (work / "all").mkdir()
+        store, ids = new_store(work / "all", registry, repositories, digests)
+        pulled = ByteCounter()
+        everything = run_all(store, ScanRunner(store, first_db, counter=pulled), ids[0], args.concurrency,
+                             rematch=False)
+        ratio = everything / one
+        load = os.getloadavg()[0]
+        env = f"{platform.machine()}, {os.cpu_count()} cpus, load {load:.1f}, python {platform.python_version()}"
+        line1 = (f"registry_scan: {args.images} images sharing bookworm's base layers (+1 small layer each) scanned "
+                 f"in {everything:.2f} s ({pulled.total / 2**20:.1f} MiB pulled) vs one image on an empty store "
+                 f"{one:.2f} s: ratio {ratio:.2f} (target <= {SCAN_TARGET}) "
+                 f"{'OK' if ratio <= SCAN_TARGET else 'MISSED'} [embedded queue, concurrency {args.concurrency}, "
+                 f"SQLite, {env}]")
+        print(line1)
+
+        # Figure 2: every inventory re-matched against a newly built feed DB, nothing pulled.
+        for repository_ids, source_ids in zip(ids[1:], [ids[0]] * (repositories - 1)):
+            for copy, source in zip(repository_ids, source_ids):
+                inventory = stored.get_inventory(store, source)
+                stored.save_inventory(store, copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
+        second_db = feed_db(work / "feeds-2.db")
+        rematch_pulled = ByteCounter()
+        everyone = [i for repository_ids in ids for i in repository_ids]
+        rematched = run_all(store, ScanRunner(store, second_db, counter=rematch_pulled), everyone, args.concurrency,
+                            rematch=True)
+        baseline = len(everyone) * one
+        fraction = rematched / baseline
+        ok = fraction <= REMATCH_TARGET and rematch_pulled.total == 0
+        line2 = (f"registry_scan rematch: {len(everyone)} stored inventories re-matched after a feed DB rebuild in "
+                 f"{rematched:.2f} s, {rematch_pulled.total} bytes pulled, vs their scan time {len(everyone)} x "
+                 f"{one:.2f} s = {baseline:.0f} s: {fraction:.1%} (target <= {REMATCH_TARGET:.0%}, 0 bytes) "
+                 f"{'OK' if ok else 'MISSED'} [{rematched / len(everyone) * 1000:.0f} ms each, "
+                 f"concurrency {args.concurrency}, SQLite, {env}]")
+        print(line2)
+        store.close()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        with open(REPO / "bench" / "RESULTS.md", "a") as results:
+            results.write(f"{stamp} {line1}\n{stamp} {line2}\n")
+    finally:
+        registry.stop()
+
+
+if __name__ == "__main__":
+    main()
