@@ -39,9 +39,21 @@ def test_migration_creates_every_table_and_matches_the_models(store):
 
 
 def test_migrate_twice_is_a_no_op(store):
+    with store.engine.connect() as connection:
+        before = connection.execute(text("select version_num from alembic_version")).scalar()
     store.migrate()
     with store.engine.connect() as connection:
-        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == before
+    assert before == _head()
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "crscan.store:migrations")
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
