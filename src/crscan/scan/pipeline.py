@@ -18,6 +18,7 @@ from crscan.model import LayerRef, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
+from crscan.scan.limits import ImageLimits, check_image
 from crscan.vulndb import FeedDB
 
 # Called as each layer is read: (layer number, layer count, what is happening).
@@ -30,10 +31,12 @@ def index_layers(
     *,
     cache: LayerIndexCache | None = None,
     limits: Limits | None = None,
+    image_limits: ImageLimits | None = None,
     progress: Progress | None = None,
 ) -> list[LayerIndex]:
     """Each layer's index, bottom first: from the cache when present, else pulled, read and cached."""
     limits = limits or Limits()
+    check_image(source, image_limits or ImageLimits())
     key = cache_key(catalogers)
     indexes: list[LayerIndex] = []
     total = 0

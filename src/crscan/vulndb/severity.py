@@ -65,7 +65,8 @@ def from_osv(record: dict[str, Any], affected: dict[str, Any]) -> tuple[Severity
         scores = holder.get("severity")
         if not isinstance(scores, list):
             continue
-        vectors = {s.get("type"): s.get("score") for s in scores if isinstance(s, dict)}
+        # A non-string type (a list, an object) is junk and must not be used as a dict key.
+        vectors = {s["type"]: s.get("score") for s in scores if isinstance(s, dict) and isinstance(s.get("type"), str)}
         for kind in ("CVSS_V3", "CVSS_V4"):
             vector = vectors.get(kind)
             if isinstance(vector, str):

@@ -1,0 +1,51 @@
+"""Inputs the fuzz targets found that once crashed a parser, kept as plain regression tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+
+import pytest
+
+from crscan.catalog.interface import CatalogError
+from crscan.catalog.rpm.parse_header import parse_header
+from crscan.vulndb.interface import Tally
+from crscan.vulndb.osv import parse_all_zip, parse_record
+
+
+def test_osv_severity_with_a_non_string_type_is_ignored_not_a_crash():
+    record = {"id": "GHSA-x", "affected": [{"package": {"ecosystem": "PyPI", "name": "a"}, "versions": ["1.0"],
+                                            "severity": [{"type": ["CVSS_V3"], "score": "x"}]}]}
+    (row,) = parse_record(record)
+    assert (row.package, row.data["severity"], row.data["severity_source"]) == ("a", "UNDEFINED", "none")
+
+
+def test_one_such_record_does_not_end_the_feed_build():
+    good = {"id": "GHSA-good", "affected": [{"package": {"ecosystem": "PyPI", "name": "b"}, "versions": ["2"]}]}
+    odd = {"id": "GHSA-odd", "affected": [{"package": {"ecosystem": "PyPI", "name": "a"}, "versions": ["1"],
+                                          "severity": [{"type": {"v": 3}, "score": "x"}]}]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("GHSA-good.json", json.dumps(good))
+        archive.writestr("GHSA-odd.json", json.dumps(odd))
+    tally = Tally()
+    rows = list(parse_all_zip(io.BytesIO(buffer.getvalue()), tally))
+    assert sorted(row.advisory_id for row in rows) == ["GHSA-good", "GHSA-odd"]
+    assert (tally.records, tally.skipped) == (2, 0)
+
+
+def rpm_header(strings: dict[int, str]) -> bytes:
+    """A minimal rpm header blob: one STRING (type 6) entry per tag, values NUL-terminated in the data store."""
+    index, store = b"", b""
+    for tag, value in strings.items():
+        index += struct.pack(">IIiI", tag, 6, len(store), 1)
+        store += value.encode() + b"\0"
+    return struct.pack(">II", len(strings), len(store)) + index + store
+
+
+def test_rpm_header_with_an_empty_name_is_a_catalog_error():
+    assert parse_header(rpm_header({1000: "bash", 1001: "5.1", 1002: "2.el9"}), "/p").name == "bash"
+    with pytest.raises(CatalogError, match="lacks name"):
+        parse_header(rpm_header({1000: "", 1001: "5.1", 1002: "2.el9"}), "/p")
