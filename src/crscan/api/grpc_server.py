@@ -69,6 +69,8 @@ SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescrip
 }
 
 MAX_WORKERS = 16
+# Same bound as a REST body: every API request is a few ids and expressions (gRPC's own default is 4 MiB).
+MAX_REQUEST_BYTES = 1 << 20
 INTERNAL_MESSAGE = "internal error; the server log has the details"
 
 
@@ -173,6 +175,7 @@ def create_grpc_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="crscan-grpc"),
         interceptors=[ApiInterceptor(authenticator)],
+        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )
     credentials = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
