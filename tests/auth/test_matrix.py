@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pool, message_factory
 from yandex.cloud.containerregistry.v1 import (
     image_service_pb2,
     registry_service_pb2,
@@ -19,9 +21,7 @@ from yandex.cloud.containerregistry.v1 import (
 from yandex.cloud.endpoint import api_endpoint_service_pb2
 from yandex.cloud.operation import operation_service_pb2
 
-from google.api import annotations_pb2
-from google.protobuf import descriptor_pool, message_factory
-
+from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role
@@ -57,9 +57,8 @@ def unimplemented(method: str, role: Role, **fields: str) -> Row:
     )
 
 
-sc, rg, rp, im, sp = scanner_service_pb2, registry_service_pb2, repository_service_pb2, image_service_pb2, (
-    scan_policy_service_pb2
-)
+sc, rg, rp, im = scanner_service_pb2, registry_service_pb2, repository_service_pb2, image_service_pb2
+sp = scan_policy_service_pb2
 V, E, A = Role.VIEWER, Role.EDITOR, Role.ADMIN
 MATRIX = [
     Row(CR + "ScannerService/Scan", E, lambda w: sc.ScanRequest(image_id=w.alpha_image)),
@@ -125,19 +124,13 @@ def expected(row: Row, caller: str) -> grpc.StatusCode:
     return row.allowed if Role[caller.upper()] >= row.role else DENIED
 
 
-def test_the_matrix_covers_every_served_method(tmp_path):
-    from crscan.store import Store
-
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
-    from crscan.api.endpoint import EndpointServicer
-
+def test_the_matrix_covers_every_served_method():
     served = {
         binding.method_path(method.name)
-        for binding in bind_services([*build_servicers(store), EndpointServicer("localhost:1")])
+        for binding in bind_services([*build_servicers(None), EndpointServicer("localhost:1")])
         for method in binding.descriptor.methods
     }
     assert served == {row.method for row in MATRIX}
-    store.close()
 
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])
