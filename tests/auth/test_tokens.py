@@ -157,3 +157,27 @@ def test_roles_parse_by_name_and_order():
 def test_methods_unknown_to_the_table_need_admin():
     assert required_role("/yandex.cloud.containerregistry.v1.LifecyclePolicyService/Create") is Role.ADMIN
     assert required_role("/yandex.cloud.containerregistry.v1.LifecyclePolicyService/List") is Role.VIEWER
+
+
+
+@pytest.fixture(scope="module")
+def fuzz_tokens(tmp_path_factory):
+    """One store for every example (a store per example would dominate the run)."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'crscan.db'}")
+    store.migrate()
+    service = TokenService(SqlTokenRepository(store))
+    issue(service, Role.ADMIN)
+    yield service
+    store.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(presented=st.one_of(
+    st.text(max_size=120),
+    st.builds(lambda tail: "crk" + "0" * 17 + "." + tail, st.text(max_size=60)),
+))
+def test_any_presented_string_is_refused_cleanly(fuzz_tokens, presented):
+    """Hostile bearer values: never a crash, never an accepted token, never echoed."""
+    with pytest.raises(InvalidToken) as refused:
+        fuzz_tokens.verify(presented, NOW)
+    assert len(presented) < 20 or presented not in str(refused.value)
