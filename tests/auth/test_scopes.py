@@ -180,3 +180,30 @@ def test_page_tokens_are_bound_to_the_caller(scoped_api, transport):
             call(method, registry_service_pb2.ListRegistriesRequest(folder_id=FOLDER, page_size=1, page_token=token))
         assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, other
         assert "page_token is not valid for this request" in caught.value.message
+
+
+def test_a_scoped_token_works_inside_its_registries(scoped_api, transport):
+    world, store = scoped_api.world, scoped_api.store
+    service = TokenService(SqlTokenRepository(store))
+    call = scoped_api.caller(transport, issue(service, Role.EDITOR, registries=[world.alpha]))
+    reads = [
+        (CR + "RegistryService/Get", registry_service_pb2.GetRegistryRequest(registry_id=world.alpha)),
+        (CR + "RepositoryService/List", repository_service_pb2.ListRepositoriesRequest(registry_id=world.alpha)),
+        (CR + "RepositoryService/GetByName",
+         repository_service_pb2.GetRepositoryByNameRequest(repository_name=world.alpha_repository_name)),
+        (CR + "ImageService/List", image_service_pb2.ListImagesRequest(repository_name=world.alpha_repository_name)),
+        (CR + "ImageService/Get", image_service_pb2.GetImageRequest(image_id=world.alpha_image)),
+        (CR + "ScannerService/GetLast", scanner_service_pb2.GetLastScanResultRequest(image_id=world.alpha_image)),
+        (CR + "ScannerService/List", scanner_service_pb2.ListScanResultsRequest(image_id=world.alpha_image)),
+        (CR + "ScannerService/ListVulnerabilities",
+         scanner_service_pb2.ListVulnerabilitiesRequest(scan_result_id=world.alpha_scan)),
+    ]
+    for method, request in reads:
+        call(method, request)  # raises Failure if refused
+    operation = call(CR + "ScannerService/Scan", scanner_service_pb2.ScanRequest(image_id=world.alpha_image))
+    assert operation.created_by.startswith("token:crk")
+    got = call("/yandex.cloud.operation.OperationService/Get",
+               operation_service_pb2.GetOperationRequest(operation_id=operation.id))
+    assert got.id == operation.id
+    deleted = call(CR + "ImageService/Delete", image_service_pb2.DeleteImageRequest(image_id=world.fresh_image()))
+    assert deleted.done
