@@ -40,7 +40,6 @@ class Caller:
     authenticated: bool  # False when auth is disabled or the method is public
     subject: str = ""  # the identity behind the token ("token:<id>"); recorded as an Operation's created_by
     token_id: str = ""  # binds page tokens to the caller who was given them
-    role: str = ""
     registries: frozenset[str] | None = None  # the only registries the caller may see; None = no restriction
 
 

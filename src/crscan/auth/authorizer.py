@@ -61,6 +61,5 @@ class TokenAuthenticator(Authenticator):
             authenticated=True,
             subject=f"token:{record.id}",
             token_id=record.id,
-            role=record.role.label,
             registries=record.registries,
         )
