@@ -1,8 +1,9 @@
 """Who may call what: each API method needs a role, each token may be limited to some registries.
 
 The role check runs in the auth hook, before any servicer, so no servicer code (and no database read about
-the request's resources) runs for a caller who may not call the method. Registry scopes are checked by the servicers, which know each resource's
-registry (`crscan.api.servicers.common.require_registry_access`, and the scope filter in their list queries).
+the request's resources) runs for a caller who may not call the method. Registry scopes are checked by the
+servicers, which know each resource's registry (`crscan.api.servicers.common.require_registry_access`, and the
+scope filter in their list queries).
 """
 
 from __future__ import annotations
