@@ -6,12 +6,13 @@ import io
 import json
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from crscan.catalog.interface import CatalogError
 from crscan.catalog.rpm.parse_header import parse_header
-from crscan.vulndb.interface import Tally
+from crscan.vulndb.interface import FeedError, Tally
 from crscan.vulndb.osv import parse_all_zip, parse_record
 
 
@@ -49,3 +50,26 @@ def test_rpm_header_with_an_empty_name_is_a_catalog_error():
     assert parse_header(rpm_header({1000: "bash", 1001: "5.1", 1002: "2.el9"}), "/p").name == "bash"
     with pytest.raises(CatalogError, match="lacks name"):
         parse_header(rpm_header({1000: "", 1001: "5.1", 1002: "2.el9"}), "/p")
+
+
+CRASHES = Path(__file__).parent / "crashes"  # inputs bench/fuzz_long.py found, kept byte for byte
+
+
+def test_rpm_header_with_a_blank_name_is_a_catalog_error():
+    with pytest.raises(CatalogError, match="lacks name"):
+        parse_header(rpm_header({1000: "\r", 1001: "", 1002: ""}), "/p")
+    with pytest.raises(CatalogError, match="lacks name"):
+        parse_header((CRASHES / "rpm-header-blank-name.bin").read_bytes(), "/p")
+
+
+@pytest.mark.parametrize("name", ["zip-version-16.2", "zip-undecodable-name"])
+def test_zip_with_a_damaged_central_directory_is_a_feed_error(name):
+    with pytest.raises(FeedError, match="osv/PyPI/all.zip: not a zip archive"):
+        list(parse_all_zip((CRASHES / f"osv-all-{name}.zip").open("rb"), Tally(), source="osv/PyPI/all.zip"))
+
+
+@pytest.mark.parametrize("name", ["zip-empty-member-name", "zip-corrupt-deflate"])
+def test_zip_members_that_cannot_be_read_are_skipped_and_counted(name):
+    tally = Tally()
+    list(parse_all_zip((CRASHES / f"osv-all-{name}.zip").open("rb"), tally))
+    assert 0 <= tally.skipped <= tally.records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -46,13 +47,15 @@ class OsvUpdater(Updater):
 
 def parse_all_zip(reader: IO[bytes], tally: Tally, *, source: str = "all.zip") -> Iterator[Advisory]:
     """Rows of every record in an OSV `all.zip`; malformed, oversized or non-JSON members are counted."""
+    # zipfile reports a damaged central directory in many ways: unsupported versions (NotImplementedError),
+    # undecodable names (UnicodeDecodeError), bad offsets (ValueError).
     try:
         archive = zipfile.ZipFile(reader)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
         raise FeedError(f"{source}: not a zip archive ({exc})") from exc
     with archive:
         for member in archive.infolist():
-            if member.is_dir() or not member.filename.endswith(".json"):
+            if not member.filename.endswith(".json") or member.is_dir():  # is_dir() fails on an empty name
                 continue
             tally.records += 1
             if member.file_size > MAX_RECORD_BYTES:
@@ -61,7 +64,7 @@ def parse_all_zip(reader: IO[bytes], tally: Tally, *, source: str = "all.zip") -
             try:
                 record = json.loads(archive.read(member))
                 rows = parse_record(record)
-            except (MalformedRecord, ValueError, zipfile.BadZipFile, RuntimeError, EOFError):
+            except (MalformedRecord, ValueError, zipfile.BadZipFile, RuntimeError, EOFError, zlib.error):
                 tally.skipped += 1
                 continue
             yield from rows

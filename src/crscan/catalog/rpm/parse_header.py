@@ -85,7 +85,7 @@ def parse_header(blob: bytes, path: str, distro: Distro | None = None, where: st
     where = where or path
     tags = parse_header_tags(blob, where)
     name, version, release = tags.get(TAG_NAME), tags.get(TAG_VERSION), tags.get(TAG_RELEASE)
-    if not (isinstance(name, str) and name and isinstance(version, str) and isinstance(release, str)):
+    if not (isinstance(name, str) and name.strip() and isinstance(version, str) and isinstance(release, str)):
         raise CatalogError(f"{where}: header lacks name, version or release")
     if name == PUBKEY_PSEUDO_PACKAGE:
         return None
