@@ -100,8 +100,8 @@ OSV_WORDS = st.sampled_from([
     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N",
 ])
 OSV_LEAF = json_values(OSV_KEYS, max_leaves=6) | OSV_WORDS
-_event = mostly(st.builds(lambda kind, version: {kind: version},
-                          st.sampled_from(["introduced", "fixed", "last_affected", "limit"]), mostly(OSV_WORDS, OSV_LEAF)),
+EVENT_KINDS = st.sampled_from(["introduced", "fixed", "last_affected", "limit"])
+_event = mostly(st.builds(lambda kind, version: {kind: version}, EVENT_KINDS, mostly(OSV_WORDS, OSV_LEAF)),
                 st.dictionaries(OSV_KEYS, OSV_LEAF, max_size=2))
 _range = st.fixed_dictionaries({
     "type": mostly(st.sampled_from(["ECOSYSTEM", "SEMVER"]), OSV_WORDS | OSV_LEAF),
@@ -229,7 +229,8 @@ def run_config(case: tuple[bytes, int]) -> None:
 
 @functools.cache
 def rpm_headers() -> tuple[bytes, ...]:
-    with sqlite3.connect(f"file:{RPM_SQLITE}?mode=ro", uri=True) as connection:
+    # immutable: read the fixture without creating -wal/-shm files next to it
+    with sqlite3.connect(f"file:{RPM_SQLITE}?immutable=1", uri=True) as connection:
         return tuple(blob for (blob,) in connection.execute("SELECT blob FROM Packages ORDER BY hnum"))
 
 

@@ -12,13 +12,15 @@ from crscan.scan.limits import CompressedImageTooLarge, ImageLimits, TooManyLaye
 from crscan.scan.pipeline import index_layers
 
 
+GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
 class ManifestOnly(ImageSource):
     """An image known only by its manifest's layer list; opening a layer is a test failure."""
 
     def __init__(self, sizes: list[int]) -> None:
         self._layers = tuple(
-            ImageLayer(LayerRef(f"sha256:{i:064x}", f"sha256:{i + 1:064x}"), "application/vnd.oci.image.layer.v1.tar+gzip",
-                       size)
+            ImageLayer(LayerRef(f"sha256:{i:064x}", f"sha256:{i + 1:064x}"), GZIP_LAYER, size)
             for i, size in enumerate(sizes)
         )
 
