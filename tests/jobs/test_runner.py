@@ -97,6 +97,7 @@ def test_a_missing_feed_db_says_to_run_db_update(store, local_registry, test_ima
     assert error_message(operation).startswith("feed DB missing: run crscan db update")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the client's retries take ~15 s
 def test_an_unreachable_registry_is_retried_then_fails(store, test_images, feed_db_path):
     from tests.support.postgres import free_port
 

@@ -19,7 +19,7 @@ from crscan.catalog import default_catalogers
 from crscan.catalog.interface import Cataloger
 from crscan.jobs.interface import RetryLater
 from crscan.layers import Limits
-from crscan.layers.interface import LayerError
+from crscan.layers.interface import LayerError, LimitExceeded
 from crscan.model import ScanReport
 from crscan.registry import (
     AuthError,
@@ -36,7 +36,7 @@ from crscan.scan.layer_index import cache_key
 from crscan.scan.pipeline import assemble, report_for, scan_image
 from crscan.scan.store_cache import StoreCache
 from crscan.secrets import SecretBox, SecretError
-from crscan.store import ScanNotRunning, Store, schema
+from crscan.store import NotFound, ScanNotRunning, Store, schema
 from crscan.store import jobs as stored
 from crscan.store.jobs import ClaimedJob
 from crscan.vulndb import FeedDB
@@ -75,7 +75,8 @@ class ScanRunner:
         self._db_stamp: tuple[int, int] | None = None
 
     def run(self, job: ClaimedJob, *, last_attempt: bool = True) -> str:
-        """Run the job to its end: "ready", "error", or "retry" (handed back; only when not `last_attempt`)."""
+        """Run the job to its end: "ready", "error", "cancelled" (ended meanwhile), or "retry" (handed back;
+        only when not `last_attempt`)."""
         started = time.monotonic()
         try:
             report = self._scan(job)
@@ -96,7 +97,8 @@ class ScanRunner:
             )
         except ScanNotRunning:
             log.info("scan %s ended (cancelled or image deleted) before it finished", job.scan_result_id)
-            return "error"
+            metrics.record_scan("cancelled", time.monotonic() - started)
+            return "cancelled"
         metrics.record_scan("ready", time.monotonic() - started)
         return "ready"
 
@@ -118,7 +120,7 @@ class ScanRunner:
         db = self.feed_db()
         try:
             image = self.store.get_image(job.image_id)
-        except Exception:
+        except NotFound:
             raise ScanFailed(f"image {job.image_id} no longer exists") from None
         if job.rematch:
             report = self._rematch(image, db)
@@ -162,6 +164,8 @@ class ScanRunner:
             raise RetryLater(f"registry unreachable for {reference}: {exc}") from None
         except RegistryError as exc:
             raise ScanFailed(f"cannot pull {reference}: {exc}") from None
+        except LimitExceeded as exc:
+            raise ScanFailed(f"{reference} is over a scan limit: {exc}") from None
         except LayerError as exc:
             raise ScanFailed(f"cannot read a layer of {reference}: {exc}") from None
         stored.save_inventory(self.store, image.id, self.cache_key, reference, [layer.digest for layer in report.layers])
