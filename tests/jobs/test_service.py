@@ -154,3 +154,45 @@ def test_a_worker_killed_mid_scan_leaves_the_scan_to_another(store, database_url
     assert rows == sum(findings_by_severity(store, result.id).values()) == sum(
         getattr(result, name) for name in SEVERITY_FIELDS
     )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_queued_rematches_survive_a_worker_restart_none_lost_or_run_twice(store, database_url, local_registry,
+                                                                         test_images, feed_db_path, tmp_path):
+    """Real scans in real worker processes: 60 queued re-matches, the worker stopped part-way (SIGTERM) and a
+    new one started — every scan READY exactly once, every job run by exactly one attempt."""
+    from crscan.jobs import ScanRunner
+    from tests.store.seeding import add_image
+
+    source = register(store, local_registry, test_images["bookworm"])
+    stored.enqueue_scan(store, source.id)
+    assert ScanRunner(store, feed_db_path).run(stored.claim_job(store, 60)) == "ready"
+    inventory = stored.get_inventory(store, source.id)
+    copies = [add_image(store, repository=f"copies/{n}") for n in range(60)]
+    for copy in copies:
+        stored.save_inventory(store, copy.id, inventory.cache_key, inventory.reference, inventory.layer_digests)
+    operations = [stored.enqueue_scan(store, copy.id, rematch=True) for copy in copies]
+
+    def ready() -> int:
+        return sum(store.get_scan_result(o.resource_id).status == READY for o in operations)
+
+    first = start_worker(database_url, tmp_path / "data", feed_db_path)
+    deadline = time.monotonic() + 120
+    while ready() < 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop(first)
+    assert first.returncode == 0 and 10 <= ready() < 60
+    second = start_worker(database_url, tmp_path / "data", feed_db_path)
+    try:
+        deadline = time.monotonic() + 180
+        while ready() < 60 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop(second)
+    assert ready() == 60
+    jobs = [store.jobs(o.resource_id) for o in operations]
+    assert all(len(j) == 1 and j[0].attempts == 1 and j[0].status == schema.JOB_DONE for j in jobs)
+    expected = {name: getattr(store.last_finished_scan(source.id), name) for name in SEVERITY_FIELDS}
+    for operation in operations[::10]:
+        result = store.get_scan_result(operation.resource_id)
+        assert {name: getattr(result, name) for name in SEVERITY_FIELDS} == expected
