@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Router, request_response
 
 from crscan.api import openapi
-from crscan.api.auth import Authenticator
+from crscan.api.auth import Authenticator, authenticated
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, ServiceBinding, invoke_servicer
 
@@ -207,9 +207,10 @@ def build_rest_app(
     extra_pages: Mapping[str, PageHandler] | None = None,
     hooks: Mapping[str, PageHandler] | None = None,
 ) -> Router:
-    """The ASGI app: every route, plus GET-only unauthenticated pages (`/healthz`, `/openapi.json`, `/docs` and
-    `extra_pages`, e.g. the ops probes) and POST-only `hooks` that check their own credentials (the push
-    webhook); all paths reach `dispatch`, so every miss is a Status body."""
+    """The ASGI app: every route, plus GET-only pages (`/healthz`, `/openapi.json`, `/docs` and `extra_pages`,
+    e.g. the ops probes) and POST-only `hooks` that check their own credentials (the push webhook); all paths
+    reach `dispatch`, so every miss is a Status body. Every page but `/healthz` needs a caller the
+    authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
     document = openapi.document_json(routes)
 
@@ -227,6 +228,11 @@ def build_rest_app(
     async def dispatch(request: Request) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
+            if raw_path not in PUBLIC_PAGES:
+                try:
+                    await run_in_threadpool(_authenticate_page, authenticator, request)
+                except ApiError as e:
+                    return status_response(e.code, e.message)
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
@@ -267,6 +273,17 @@ def build_rest_app(
 
     # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
     return Router(default=request_response(dispatch))
+
+
+# Liveness must answer without credentials (orchestrators probe it); nothing it says depends on data.
+PUBLIC_PAGES = frozenset({"/healthz"})
+# The method name the auth hook sees for the other pages: a read, so any viewer token may fetch them.
+OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
+
+
+def _authenticate_page(authenticator: Authenticator, request: Request) -> None:
+    with authenticated(authenticator, OPS_PAGE_METHOD, "rest", tuple(request.headers.items()), _peer(request)):
+        pass
 
 
 # The docs page runs only its own inline script and fetches only from this server.
