@@ -12,6 +12,7 @@ import pytest
 
 from crscan.catalog.interface import CatalogError
 from crscan.catalog.rpm.parse_header import parse_header
+from crscan.vulndb.debian import parse_tracker_json
 from crscan.vulndb.interface import FeedError, Tally
 from crscan.vulndb.osv import parse_all_zip, parse_record
 
@@ -73,3 +74,13 @@ def test_zip_members_that_cannot_be_read_are_skipped_and_counted(name):
     tally = Tally()
     list(parse_all_zip((CRASHES / f"osv-all-{name}.zip").open("rb"), tally))
     assert 0 <= tally.skipped <= tally.records
+
+
+def test_debian_entries_with_empty_names_are_skipped_and_counted():
+    document = {"": {"CVE-1": {"releases": {"bookworm": {"status": "open"}}}},
+                "pkg": {"": {"releases": {"bookworm": {"status": "open"}}},
+                        "CVE-2": {"releases": {"": {"status": "open"}, "bookworm": {"status": "open"}}}}}
+    tally = Tally()
+    rows = list(parse_tracker_json(io.BytesIO(json.dumps(document).encode()), tally))
+    assert [(row.package, row.advisory_id, row.namespace) for row in rows] == [("pkg", "CVE-2", "debian:bookworm")]
+    assert (tally.records, tally.skipped) == (4, 3)

@@ -31,19 +31,19 @@ def parse_tracker_json(reader: IO[bytes], tally: Tally, *, source: str = "debian
     if not isinstance(document, dict):
         raise FeedError(f"{source}: top level is not an object of source packages")
     for package, vulnerabilities in document.items():
-        if not isinstance(vulnerabilities, dict):
+        if not isinstance(vulnerabilities, dict) or not package:  # a row keyed by "" matches nothing
             tally.records += 1
             tally.skipped += 1
             continue
         for vulnerability, entry in vulnerabilities.items():
             releases = entry.get("releases") if isinstance(entry, dict) else None
-            if not isinstance(releases, dict):
+            if not isinstance(releases, dict) or not vulnerability:
                 tally.records += 1
                 tally.skipped += 1
                 continue
             for codename, state in releases.items():
                 tally.records += 1
-                data = _release_state(state)
+                data = _release_state(state) if codename else None
                 if data is None:
                     tally.skipped += 1
                     continue
