@@ -177,3 +177,57 @@ def test_a_short_scheduled_rule_rematches_without_pulling(store, local_registry,
 def _results(store, image_id):
     with store.sessions() as session:
         return list(session.query(schema.ScanResult).filter_by(image_id=image_id))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_scans_a_push_its_policy_selects_and_ignores_one_it_does_not(store, database_url, local_registry,
+                                                                          test_images, feed_db_path, tmp_path):
+    """All of it in `crscan serve`: the policy created over the API, push notifications POSTed to the webhook,
+    the selected image scanned to READY by the embedded workers, the other one left alone."""
+    import json
+    import signal
+
+    import httpx
+    import yandexcloud
+    from yandex.cloud.containerregistry.v1 import scan_policy_service_pb2 as sps
+    from yandex.cloud.containerregistry.v1.scan_policy_service_pb2_grpc import ScanPolicyServiceStub
+
+    from crscan.sync import EVENTS_MEDIA_TYPE, WEBHOOK_PATH
+    from tests.api.test_serve_cli import serve
+
+    registry = store.add_registry("local", f"http://{local_registry.host}", folder_id="f")
+    served = serve("--data-dir", str(tmp_path / "data"), "--database-url", database_url, "--feed-db",
+                   str(feed_db_path), "--http-port", "0", "--grpc-port", "0", "--no-auth",
+                   env={"CRSCAN_WEBHOOK_SECRET": "hook-secret"})
+    try:
+        sdk = yandexcloud.SDK(endpoint=served.grpc_address, iam_token="t1.x",
+                              root_certificates=served.ca_file.read_bytes())
+        sdk.client(ScanPolicyServiceStub).Create(sps.CreateScanPolicyRequest(
+            registry_id=registry.id, rules=scan_policy_pb2.ScanRules(
+                push_rule=scan_policy_pb2.PushRule(repository_prefixes=["test/bookworm"]))))
+        events = []
+        for name in ("bookworm", "bullseye"):
+            image = test_images[name]
+            events.append({"action": "push", "request": {"host": local_registry.host}, "target": {
+                "mediaType": image.pushed_media_type, "digest": image.pushed_digest, "repository": image.repository,
+                "tag": "1", "url": f"http://{local_registry.host}/v2/{image.repository}/manifests/x"}})
+        answer = httpx.post(served.rest_url + WEBHOOK_PATH, content=json.dumps({"events": events}),
+                            headers={"Authorization": "Bearer hook-secret", "Content-Type": EVENTS_MEDIA_TYPE})
+        assert answer.status_code == 200, answer.text
+
+        def image_of(name):
+            repository = store.find_repository(registry.id, test_images[name].repository)
+            return _images_of(store, repository.id)[0]
+
+        deadline = time.monotonic() + 120
+        while store.last_finished_scan(image_of("bookworm").id) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert store.last_finished_scan(image_of("bookworm").id).status == READY
+        assert _results(store, image_of("bullseye").id) == []  # recorded, but not selected: not scanned
+    finally:
+        assert served.stop(signal.SIGTERM)[0] == 0
+
+
+def _images_of(store, repository_id):
+    with store.sessions() as session:
+        return list(session.query(schema.Image).filter_by(repository_id=repository_id))
