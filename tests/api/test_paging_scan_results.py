@@ -168,10 +168,6 @@ def test_exactly_one_scope_is_required(client, listed):
           "repository crt000 not found")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the REST transcoder (api/rest.py) keeps the last member of a oneof instead of rejecting both",
-)
 def test_rest_with_both_image_and_repository_is_rejected(served, listed):
     image = listed[0]
     response = served.http.get(

@@ -314,10 +314,18 @@ async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], st
     if route.body == "*" and request.query_params:
         names = ", ".join(sorted(set(request.query_params.keys())))
         raise invalid_argument(f"query parameters ({names}) are not accepted here; send all fields in the body")
+    oneof_members: dict[tuple, str] = {}  # (message path, oneof) → the parameter that set it
     for key in dict.fromkeys(request.query_params.keys()):
         fields = _resolve(message.DESCRIPTOR, tuple(key.split(".")), f"query parameter {key!r}")
         if tuple(f.name for f in fields) in bound:
             raise invalid_argument(f"query parameter {key!r} sets a field already given in the path or body")
+        # A oneof takes one member; JSON parsing would silently keep the last one given.
+        if (oneof := fields[-1].containing_oneof) is not None:
+            slot = (tuple(f.name for f in fields[:-1]), oneof.name)
+            if slot in oneof_members:
+                names = " and ".join((oneof_members[slot], key))
+                raise invalid_argument(f"{names} are exclusive ({oneof.name}): give exactly one of them")
+            oneof_members[slot] = key
         _assign(message, fields, request.query_params.getlist(key), f"query parameter {key!r}")
     return message
 
