@@ -13,6 +13,8 @@ fi
 
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# The test images install old npm packages; Debian's nodejs ships without npm (NodeSource's includes it).
+if [ -n "$extras" ] && ! command -v npm >/dev/null; then missing="$missing npm"; fi
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   echo "installing Debian packages:$missing" >&2
