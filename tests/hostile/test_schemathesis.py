@@ -7,6 +7,7 @@ Bounded by CRSCAN_SCHEMATHESIS_EXAMPLES per operation and generation mode (defau
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterator
@@ -44,8 +45,9 @@ OUT_OF_SCOPE = re.compile(
 
 
 class Served:
-    def __init__(self, server: ApiServer, token: str, document: dict) -> None:
+    def __init__(self, server: ApiServer, token: str, document: dict, scan_result_id: str) -> None:
         self.server, self.token, self.document = server, token, document
+        self.scan_result_id = scan_result_id
         self.schema = schemathesis.openapi.from_dict(document)
 
 
@@ -56,19 +58,37 @@ def served(tmp_path_factory) -> Iterator[Served]:
                                  environ={})
     store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
     store.migrate()
-    seed_scanned_image(store)  # real ids exist, so some generated requests reach the servicers' success paths
+    seeded = seed_scanned_image(store)  # real ids exist, so some generated requests reach success paths
     token = TokenService(SqlTokenRepository(store)).create(Role.ADMIN).secret
     server = ApiServer(settings_, build_servicers(store), authenticator_for(settings_, store),
                        extra_pages=ops_routes(store, data_dir / "feeds.db"))
     with server:
-        document = httpx.get(f"{server.http_url}/openapi.json", timeout=30).json()
-        yield Served(server, token, document)
+        document = httpx.get(f"{server.http_url}/openapi.json", headers={"Authorization": f"Bearer {token}"},
+                             timeout=30).json()
+        yield Served(server, token, document, seeded.scan_result_id)
     store.close()
 
 
 def listed_operations(document: dict) -> set[str]:
     return {f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item
             if method in ("get", "post", "put", "patch", "delete")}
+
+
+def test_the_checks_catch_an_answer_that_breaks_the_document(served):
+    """The harness can fail: a document demanding a field the real answer lacks is reported."""
+    document = copy.deepcopy(served.document)
+    path = next(p for p in document["paths"] if p.endswith("/scans/{scan_result_id}"))
+    answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    name = answer["$ref"].rsplit("/", 1)[1]
+    document["components"]["schemas"][name]["required"] = ["noSuchField"]
+    operation = schemathesis.openapi.from_dict(document)[path]["GET"]
+    case = operation.Case(path_parameters={"scan_result_id": served.scan_result_id})
+    headers = {"Authorization": f"Bearer {served.token}"}
+    response = case.call(base_url=served.server.http_url, headers=headers, timeout=30)
+    assert response.status_code == 200
+    with pytest.raises(BaseExceptionGroup) as caught:
+        case.validate_response(response, checks=[response_schema_conformance], headers=headers)
+    assert any("noSuchField" in failure.message for failure in caught.value.exceptions), caught.value
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
