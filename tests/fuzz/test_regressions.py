@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crscan.catalog.interface import CatalogError
+from crscan.catalog.purl import purl
 from crscan.catalog.rpm.parse_header import parse_header
 from crscan.vulndb.debian import parse_tracker_json
 from crscan.vulndb.interface import FeedError, Tally
@@ -84,3 +85,16 @@ def test_debian_entries_with_empty_names_are_skipped_and_counted():
     rows = list(parse_tracker_json(io.BytesIO(json.dumps(document).encode()), tally))
     assert [(row.package, row.advisory_id, row.namespace) for row in rows] == [("pkg", "CVE-2", "debian:bookworm")]
     assert (tally.records, tally.skipped) == (4, 3)
+
+
+@pytest.mark.parametrize("name", ["/", " ", "\r"])
+def test_a_name_the_purl_library_normalises_away_is_a_catalog_error(name):
+    with pytest.raises(CatalogError, match="cannot form a package URL"):
+        purl("rpm", name, "1.0-1")
+    with pytest.raises(CatalogError):
+        parse_header(rpm_header({1000: name, 1001: "1.0", 1002: "1"}), "/p")
+
+
+def test_rpm_header_named_slash_found_by_fuzz_long_is_a_catalog_error():
+    with pytest.raises(CatalogError, match="cannot form a package URL"):
+        parse_header((CRASHES / "rpm-header-slash-name.bin").read_bytes(), "/p")
