@@ -190,7 +190,8 @@ def test_hostile_images_end_in_error_naming_the_problem_and_the_server_keeps_ser
      " at most 2,000,000,000 are scanned"),
 ])
 def test_images_past_the_yandex_limits_fail_from_the_manifest_without_pulling_layers(service, layers, sizes, message):
-    # Distinct 256 KiB layers: pulling even one would move the byte counter far more than manifest + config.
+    # 256 KiB layers (one blob repeated in the 128-layer image): pulling any would move the byte counter far
+    # more than the manifest and config do.
     blobs = [random_layer(256 << 10) for _ in range(layers)] if layers < 10 else [random_layer(256 << 10)] * layers
     repository = f"limits/l{layers}"
     image_id = service.push(repository, blobs, sizes=sizes)
