@@ -1,6 +1,7 @@
 """The embedded queue: worker threads over the store's `jobs` table, with leases.
 
-Works on SQLite (one `crscan serve`) and on PostgreSQL shared by many processes: a claim is one conditional
+The queue of SQLite installations (one `crscan serve`); it also works on PostgreSQL shared by many processes,
+where `crscan serve`/`worker` use procrastinate instead (procrastinate_queue.py). A claim is one conditional
 UPDATE, a heartbeat renews the leases of running jobs, and a job whose worker died is claimed again once its
 lease expires — until `max_attempts`, after which its scan ends ERROR.
 """

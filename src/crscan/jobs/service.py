@@ -1,5 +1,8 @@
 """The background half of `crscan serve` and all of `crscan worker`: job workers and the rescan scheduler.
 
+On SQLite the workers are the embedded queue's threads; on PostgreSQL they are procrastinate workers, and any
+number of `crscan worker` processes on any machines share the queue.
+
 Tuning that is not in `Settings` comes from the environment: CRSCAN_JOB_LEASE_SECONDS (how long a dead
 worker's job waits before another worker takes it, default 60), CRSCAN_JOB_MAX_ATTEMPTS (default 3) and
 CRSCAN_RESCAN_INTERVAL (seconds between scheduled-rule checks, default 60).
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 
 from crscan.config import Settings
 from crscan.jobs.embedded import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS, EmbeddedQueue
-from crscan.jobs.interface import JobError
+from crscan.jobs.interface import JobError, JobQueue
+from crscan.jobs.procrastinate_queue import ProcrastinateQueue
 from crscan.jobs.runner import ScanRunner
 from crscan.policies.scheduler import DEFAULT_INTERVAL, Scheduler
 from crscan.secrets import SecretError, load_secret_box
@@ -22,7 +26,7 @@ from crscan.store import Store
 
 @dataclass
 class Background:
-    queue: EmbeddedQueue
+    queue: JobQueue
     scheduler: Scheduler | None
 
     def wake(self) -> None:
@@ -61,10 +65,14 @@ def start_background(
     except SecretError as exc:
         raise JobError(str(exc)) from None
     runner = ScanRunner(store, settings.effective_feed_db, box=box)
-    queue = EmbeddedQueue(
-        store, runner.run, concurrency=concurrency or settings.worker_concurrency, lease_seconds=lease,
-        max_attempts=attempts,
-    )
+    concurrency = concurrency or settings.worker_concurrency
+    if store.engine.dialect.name == "postgresql":
+        queue: JobQueue = ProcrastinateQueue(
+            store, settings.effective_database_url, runner.run, concurrency=concurrency, lease_seconds=lease,
+            max_attempts=attempts,
+        )
+    else:
+        queue = EmbeddedQueue(store, runner.run, concurrency=concurrency, lease_seconds=lease, max_attempts=attempts)
     queue.start()
     scheduler = None
     if with_scheduler:

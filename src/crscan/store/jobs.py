@@ -8,11 +8,13 @@ dies leaves a lease that expires, and the job is claimed again until its attempt
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String, and_, delete, func, or_, select, update
+from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String, and_, delete, func, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from yandex.cloud.containerregistry.v1 import scanner_service_pb2
@@ -62,6 +64,28 @@ class ClaimedJob:
 # SQLite has no row locks: serialise this process's check-then-insert so one image gets one running scan.
 _enqueue_lock = threading.Lock()
 
+# procrastinate's queue and task for scan jobs (crscan.jobs.procrastinate_queue runs them).
+PROCRASTINATE_QUEUE = "crscan-scans"
+PROCRASTINATE_TASK = "crscan.scan"
+
+
+def defer_to_procrastinate(connection: Connection, job_id: int) -> None:
+    """On PostgreSQL with procrastinate's schema applied (by `crscan worker`/`serve` at start), defer the job to
+    procrastinate in this same transaction: the scan and its procrastinate job are committed together. This
+    is procrastinate's own defer statement (its versioned SQL API), so every process that queues scans —
+    server, `crscan rescan`, `registry sync` — dispatches them without any procrastinate setup of its own."""
+    if connection.dialect.name != "postgresql":
+        return
+    if connection.scalar(text("SELECT to_regtype('procrastinate_job_to_defer_v1')")) is None:
+        return
+    connection.execute(
+        text(
+            "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), NULL)"
+            "::procrastinate_job_to_defer_v1])"
+        ),
+        {"queue": PROCRASTINATE_QUEUE, "task": PROCRASTINATE_TASK, "args": json.dumps({"job_id": job_id})},
+    )
+
 
 def enqueue_scan(store: Store, image_id: str, *, created_by: str = "", rematch: bool = False) -> schema.Operation:
     """Start a scan of the image, or return the operation of its scan already RUNNING (one per image).
@@ -94,6 +118,8 @@ def enqueue_scan(store: Store, image_id: str, *, created_by: str = "", rematch: 
             resource_id=result.id, status=schema.JOB_QUEUED, created_at=now,
         )
         session.add_all([result, operation, job])
+        session.flush()
+        defer_to_procrastinate(session.connection(), job.id)
         return operation
 
 
@@ -107,13 +133,42 @@ def _running_operation(session: Session, image_id: str) -> schema.Operation | No
     ).one_or_none()
 
 
-def claim_job(store: Store, lease_seconds: float) -> ClaimedJob | None:
-    """The oldest queued job, or a running one whose lease expired, now leased to the caller."""
+def claim_job_by_id(store: Store, job_id: int, lease_seconds: float) -> ClaimedJob | None:
+    """That job, leased to the caller, if it is queued or its lease expired; else None (done, cancelled, or
+    running elsewhere)."""
     now = utcnow()
-    claimable = or_(
+    with store.sessions.begin() as session:
+        claimed = session.execute(
+            update(schema.Job)
+            .where(schema.Job.id == job_id, _claimable(now))
+            .values(status=schema.JOB_RUNNING, attempts=schema.Job.attempts + 1,
+                    lease_until=now + dt.timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return None
+        return _claimed(session.get(schema.Job, job_id))
+
+
+def _claimable(now: dt.datetime):
+    return or_(
         schema.Job.status == schema.JOB_QUEUED,
         and_(schema.Job.status == schema.JOB_RUNNING, schema.Job.lease_until < now),
     )
+
+
+def _claimed(row: schema.Job) -> ClaimedJob:
+    payload = row.payload
+    return ClaimedJob(
+        id=row.id, scan_result_id=payload["scan_result_id"], image_id=payload["image_id"],
+        rematch=bool(payload.get("rematch")), attempts=row.attempts,
+    )
+
+
+def claim_job(store: Store, lease_seconds: float) -> ClaimedJob | None:
+    """The oldest queued job, or a running one whose lease expired, now leased to the caller."""
+    now = utcnow()
+    claimable = _claimable(now)
     for _ in range(20):  # another worker may win each candidate; try the next one
         with store.sessions.begin() as session:
             row = session.scalars(
@@ -138,6 +193,15 @@ def claim_job(store: Store, lease_seconds: float) -> ClaimedJob | None:
                     rematch=bool(payload.get("rematch")), attempts=row.attempts + 1,
                 )
     return None
+
+
+def lease_left(store: Store, job_id: int) -> float | None:
+    """Seconds until a running job's lease expires (0 when expired); None when it is not running."""
+    with store.sessions() as session:
+        row = session.get(schema.Job, job_id)
+    if row is None or row.status != schema.JOB_RUNNING or row.lease_until is None:
+        return None
+    return max((row.lease_until - utcnow()).total_seconds(), 0.0)
 
 
 def renew_leases(store: Store, job_ids: Sequence[int], lease_seconds: float) -> None:
