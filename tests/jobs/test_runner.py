@@ -105,12 +105,12 @@ def test_an_unreachable_registry_is_retried_then_fails(store, test_images, feed_
     repository = store.add_repository(registry_id, "test/bookworm")
     image = store.add_image(repository.id, test_images["bookworm"].pushed_digest)
     runner = ScanRunner(store, feed_db_path)
-    runner_timeout_free = stored.enqueue_scan(store, image.id)
+    operation = stored.enqueue_scan(store, image.id)
     job = stored.claim_job(store, 60)
     assert runner.run(job, last_attempt=False) == "retry"
-    assert store.get_scan_result(runner_timeout_free.resource_id).status == scanner_pb2.ScanResult.RUNNING
+    assert store.get_scan_result(operation.resource_id).status == scanner_pb2.ScanResult.RUNNING
     assert runner.run(job, last_attempt=True) == "error"
-    message = store.get_scan_result(runner_timeout_free.resource_id).error_message
+    message = store.get_scan_result(operation.resource_id).error_message
     assert message.startswith("registry unreachable for ") and "gave up after 1 attempts" in message
 
 

@@ -84,7 +84,8 @@ def check_listing(scanner, image, result):
 
 
 def sdk_for(served) -> yandexcloud.SDK:
-    return yandexcloud.SDK(endpoint=served.grpc_address, iam_token="t1.e2e", root_certificates=served.ca_file.read_bytes())
+    return yandexcloud.SDK(endpoint=served.grpc_address, iam_token="t1.e2e",
+                           root_certificates=served.ca_file.read_bytes())
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -119,11 +120,13 @@ def test_two_workers_on_postgresql_scan_end_to_end(store, database_url, local_re
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("max_attempts", [3, 1])
 def test_a_worker_killed_mid_scan_leaves_the_scan_to_another(store, database_url, local_registry, test_images,
-                                                            feed_db_path, tmp_path):
+                                                            feed_db_path, tmp_path, max_attempts):
+    """Retried to READY by the surviving worker; or, with no attempts left, ended ERROR — never left RUNNING."""
     image = register(store, local_registry, test_images["bookworm"])
     operation = stored.enqueue_scan(store, image.id)
-    env = {"CRSCAN_JOB_LEASE_SECONDS": "2"}
+    env = {"CRSCAN_JOB_LEASE_SECONDS": "2", "CRSCAN_JOB_MAX_ATTEMPTS": str(max_attempts)}
     doomed = start_worker(database_url, tmp_path / "data", feed_db_path, **env)
 
     def job():
@@ -145,6 +148,13 @@ def test_a_worker_killed_mid_scan_leaves_the_scan_to_another(store, database_url
     finally:
         stop(survivor)
     result = store.get_scan_result(operation.resource_id)
+    if max_attempts == 1:
+        assert result.status == scanner_pb2.ScanResult.ERROR
+        assert result.error_message == (
+            "scan abandoned: its worker stopped (killed or out of memory) before finishing, on its only attempt"
+        )
+        assert job().status == schema.JOB_FAILED
+        return
     assert result.status == READY, result.error_message
     assert job().attempts == 2 and job().status == schema.JOB_DONE
     with store.sessions() as session:  # the killed attempt left no findings behind

@@ -101,7 +101,8 @@ def test_a_pushed_image_is_scanned_through_the_webhook(store, local_registry, te
     image = test_images["bookworm"]
     registry = store.add_registry("local", f"http://{local_registry.host}", folder_id="f")
     add_policy(store, registry.id, push=["test"])
-    handler = WebhookHandler(store, SecretBox(Fernet.generate_key(), "test"), on_images=lambda ids: scan_on_push(store, ids))
+    box = SecretBox(Fernet.generate_key(), "test")
+    handler = WebhookHandler(store, box, on_images=lambda ids: scan_on_push(store, ids))
     target = {"mediaType": image.pushed_media_type, "digest": image.pushed_digest, "repository": image.repository,
               "tag": "1", "url": f"http://{local_registry.host}/v2/{image.repository}/manifests/{image.pushed_digest}"}
     result = handler.handle([{"action": "push", "target": target, "request": {"host": local_registry.host}}])

@@ -26,6 +26,12 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_MAX_ATTEMPTS = 3
 
 
+def abandoned_message(attempts: int) -> str:
+    """Why a scan ended ERROR after its workers died mid-scan on every attempt it was allowed."""
+    tries = "its only attempt" if attempts == 1 else f"all {attempts} attempts"
+    return f"scan abandoned: its worker stopped (killed or out of memory) before finishing, on {tries}"
+
+
 class EmbeddedQueue(JobQueue):
     def __init__(
         self,
@@ -104,12 +110,8 @@ class EmbeddedQueue(JobQueue):
 
     def _abandon(self, job: ClaimedJob) -> None:
         """A job claimed more often than allowed: its workers kept dying mid-scan."""
-        message = (
-            f"scan abandoned: the worker running it stopped {job.attempts - 1} times "
-            f"(killed or out of memory) before it finished"
-        )
         try:
-            self.store.fail_scan(job.scan_result_id, message)
+            self.store.fail_scan(job.scan_result_id, abandoned_message(job.attempts - 1))
         except ScanNotRunning:
             stored.finish_job(self.store, job.id)
 

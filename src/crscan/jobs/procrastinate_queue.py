@@ -1,11 +1,11 @@
 """Scale-out on PostgreSQL: scan jobs dispatched through procrastinate to `crscan worker` processes anywhere.
 
-A job is deferred to procrastinate inside the transaction that queues it (`crscan.store.jobs.enqueue_scan`, once
-procrastinate's schema exists), so a scan is never queued without its procrastinate job nor the reverse. The store's `jobs` row stays the record of
-the scan's attempts and lease: the task claims it by id, so a duplicate delivery does nothing. A worker killed
-mid-scan stops sending procrastinate heartbeats; every worker periodically asks procrastinate for jobs stalled
-that way and retries them, and the retried task finds the row's lease expired and claims it again — until the
-attempts run out and the scan ends ERROR.
+A job is deferred to procrastinate inside the transaction that queues it (`crscan.store.jobs.enqueue_scan`,
+once procrastinate's schema exists), so a scan is never queued without its procrastinate job nor the reverse.
+The store's `jobs` row stays the record of the scan's attempts and lease: the task claims it by id, so a
+duplicate delivery does nothing. A worker killed mid-scan stops sending procrastinate heartbeats; every worker
+periodically asks procrastinate for jobs stalled that way and retries them, and the retried task finds the
+row's lease expired and claims it again — until the attempts run out and the scan ends ERROR.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from procrastinate.schema import SchemaManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from crscan.jobs.embedded import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS, Handler
+from crscan.jobs.embedded import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS, Handler, abandoned_message
 from crscan.jobs.interface import JobError, JobQueue
 from crscan.store import ScanNotRunning, Store
 from crscan.store import jobs as stored
@@ -172,10 +172,8 @@ class ProcrastinateQueue(JobQueue):
             self._running.add(job.id)
         try:
             if job.attempts > self.max_attempts:
-                message = (f"scan abandoned: the worker running it stopped {job.attempts - 1} times "
-                           "(killed or out of memory) before it finished")
                 try:
-                    self.store.fail_scan(job.scan_result_id, message)
+                    self.store.fail_scan(job.scan_result_id, abandoned_message(job.attempts - 1))
                 except ScanNotRunning:
                     stored.finish_job(self.store, job.id)
                 return

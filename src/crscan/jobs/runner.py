@@ -168,7 +168,8 @@ class ScanRunner:
             raise ScanFailed(f"{reference} is over a scan limit: {exc}") from None
         except LayerError as exc:
             raise ScanFailed(f"cannot read a layer of {reference}: {exc}") from None
-        stored.save_inventory(self.store, image.id, self.cache_key, reference, [layer.digest for layer in report.layers])
+        layer_digests = [layer.digest for layer in report.layers]
+        stored.save_inventory(self.store, image.id, self.cache_key, reference, layer_digests)
         return report
 
     def _credentials(self, registry: schema.Registry) -> Credentials | None:

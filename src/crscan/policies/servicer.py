@@ -10,7 +10,6 @@ import re
 
 import grpc
 from google.protobuf import empty_pb2
-from sqlalchemy.exc import IntegrityError
 from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_service_pb2, scan_policy_service_pb2_grpc
 
 from crscan import ids
