@@ -8,22 +8,22 @@ digest is the digest of the member as stored — named in its path by skopeo (`<
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 from typing import BinaryIO
 
 from crscan.model import LayerRef
-from crscan.registry.digest import VerifyingReader, digest_of
-from crscan.registry.interface import ImageLayer, ImageSource, InvalidManifest, ManifestUnknown
+from crscan.registry.digest import digest_of
+from crscan.registry.interface import ImageLayer, InvalidManifest, ManifestUnknown
 from crscan.registry.manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, load_json_document, parse_config
-from crscan.registry.sources.archive import CHUNK, TarMembers
+from crscan.registry.sources.archive import TarMembers
+from crscan.registry.sources.base import ResolvedImageSource, verified_layer_stream
 
 UNCOMPRESSED_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 _CONTENT_ADDRESSED = re.compile(r"^(?:blobs/sha256/([0-9a-f]{64})|([0-9a-f]{64})\.tar)$")
 
 
-class DockerArchiveSource(ImageSource):
+class DockerArchiveSource(ResolvedImageSource):
     def __init__(self, path: Path, name: str = "", *, reference: str = "") -> None:
         self.path = Path(path)
         self._reference = reference or f"docker-archive:{path}{':' + name if name else ''}"
@@ -71,29 +71,8 @@ class DockerArchiveSource(ImageSource):
                                   f"docker-archive:{self.path}:NAME:TAG ({', '.join(tags)})")
         return images[0]
 
-    @property
-    def reference(self) -> str:
-        return self._reference
-
-    @property
-    def digest(self) -> str:
-        return self._digest
-
-    @property
-    def config(self) -> dict:
-        return self._config
-
-    @property
-    def layers(self) -> tuple[ImageLayer, ...]:
-        return self._layers
-
     def open_layer(self, layer: ImageLayer) -> BinaryIO:
         name = self._layer_names.get(layer.digest)
         if name is None:
             raise ManifestUnknown(f"docker archive {self.path} has no layer {layer.digest}")
-        chunks = self._members.chunks(name)
-        return io.BufferedReader(
-            VerifyingReader(chunks, layer.digest, size=layer.size, what=f"layer {name} in {self.path}",
-                            on_close=chunks.close),
-            buffer_size=CHUNK,
-        )
+        return verified_layer_stream(self._members.chunks(name), layer, f"layer {name} in {self.path}")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import BinaryIO
 
-from crscan.registry.digest import VerifyingReader, validate_digest, verify_bytes
+from crscan.registry.digest import validate_digest, verify_bytes
 from crscan.registry.interface import (
     BlobUnknown,
     ImageLayer,
-    ImageSource,
     InvalidManifest,
     ManifestUnknown,
     RegistryError,
@@ -31,6 +29,7 @@ from crscan.registry.manifest import (
     select_platform,
 )
 from crscan.registry.sources.archive import CHUNK, TarMembers
+from crscan.registry.sources.base import ResolvedImageSource, verified_layer_stream
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_INDEX_DEPTH = 2
@@ -46,7 +45,7 @@ class _DirectoryBlobs:
     def size(self, name: str) -> int:
         return (self.root / name).stat().st_size
 
-    def chunks(self, name: str) -> Iterator[bytes]:
+    def chunks(self, name: str) -> Generator[bytes, None, None]:
         with open(self.root / name, "rb") as file:
             while chunk := file.read(CHUNK):
                 yield chunk
@@ -62,11 +61,11 @@ class _TarBlobs:
     def size(self, name: str) -> int:
         return self.members.size(name)
 
-    def chunks(self, name: str) -> Iterator[bytes]:
+    def chunks(self, name: str) -> Generator[bytes, None, None]:
         return self.members.chunks(name)
 
 
-class OciLayoutSource(ImageSource):
+class OciLayoutSource(ResolvedImageSource):
     def __init__(self, path: Path, tag: str = "", *, platform: str | Platform = DEFAULT_PLATFORM,
                  reference: str = "") -> None:
         self.path = Path(path)
@@ -131,25 +130,5 @@ class OciLayoutSource(ImageSource):
         verify_bytes(content, digest, what)
         return content
 
-    @property
-    def reference(self) -> str:
-        return self._reference
-
-    @property
-    def digest(self) -> str:
-        return self._digest
-
-    @property
-    def config(self) -> dict:
-        return self._config
-
-    @property
-    def layers(self) -> tuple[ImageLayer, ...]:
-        return self._layers
-
     def open_layer(self, layer: ImageLayer) -> BinaryIO:
-        chunks = self._files.chunks(self._blob_name(layer.digest))
-        return io.BufferedReader(
-            VerifyingReader(chunks, layer.digest, size=layer.size, what=f"layer in {self.path}", on_close=chunks.close),
-            buffer_size=CHUNK,
-        )
+        return verified_layer_stream(self._files.chunks(self._blob_name(layer.digest)), layer, f"layer in {self.path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from crscan.registry.client import RegistryClient
-from crscan.registry.interface import ImageLayer, ImageSource, InvalidManifest
+from crscan.registry.interface import ImageLayer, InvalidManifest
 from crscan.registry.manifest import (
     DEFAULT_PLATFORM,
     MAX_CONFIG_BYTES,
@@ -18,17 +18,19 @@ from crscan.registry.manifest import (
     select_platform,
 )
 from crscan.registry.reference import ImageReference
+from crscan.registry.sources.base import ResolvedImageSource
 
 MAX_INDEX_DEPTH = 2
 
 
-class RegistryImageSource(ImageSource):
+class RegistryImageSource(ResolvedImageSource):
     """Resolves the manifest and config eagerly; layers are streamed on demand through `client`."""
 
     def __init__(self, client: RegistryClient, reference: ImageReference, *,
                  platform: str | Platform = DEFAULT_PLATFORM, owns_client: bool = False) -> None:
         self.client = client
         self.image = reference
+        self._reference = str(reference)
         self._owns_client = owns_client
         wanted = platform if isinstance(platform, Platform) else parse_platform(platform)
         repository = reference.repository
@@ -54,22 +56,6 @@ class RegistryImageSource(ImageSource):
         except BaseException:
             self.close()
             raise
-
-    @property
-    def reference(self) -> str:
-        return str(self.image)
-
-    @property
-    def digest(self) -> str:
-        return self._digest
-
-    @property
-    def config(self) -> dict:
-        return self._config
-
-    @property
-    def layers(self) -> tuple[ImageLayer, ...]:
-        return self._layers
 
     def open_layer(self, layer: ImageLayer) -> BinaryIO:
         return self.client.open_blob(self.image.repository, layer.digest, size=layer.size, what="layer")
