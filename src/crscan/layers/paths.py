@@ -91,6 +91,10 @@ class PathSet:
     def to_bytes(self) -> bytes:
         return self._keys.tobytes()
 
+    def keys(self) -> array:
+        """The sorted `path_key` values."""
+        return self._keys
+
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.has_key(path_key(path))
 

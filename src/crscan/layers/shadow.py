@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
-from crscan.layers.paths import ROOT, PathSet, ancestors
+from crscan.layers.paths import ROOT, PathSet, ancestors, path_key
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,32 @@ class LayerShadow:
     def shadows(self, path: str) -> bool:
         """Whether a lower layer's non-directory at `path` is invisible once this layer is applied: deleted,
         replaced by this layer's own entry, or beneath a whiteout, an opaque directory or a non-directory."""
-        if path in self.whiteouts or path in self.opaque_dirs or path in self.dirs or path in self.non_dirs:
+        if path in self._hiding or path_key(path) in self._entry_keys:
             return True
-        for ancestor in ancestors(path):
-            if ancestor in self.whiteouts or ancestor in self.opaque_dirs or ancestor in self.non_dirs:
-                return True
-        return ROOT in self.opaque_dirs and path != ROOT
+        if self._hides_everything:
+            return path != ROOT
+        if self._hiding or self._non_dir_keys:  # merge asks for thousands of lower paths per layer
+            for ancestor, key in _ancestry(path):
+                if ancestor in self._hiding or key in self._non_dir_keys:
+                    return True
+        return False
+
+    # Built on first use: O(1) hash lookups instead of a bisect per path and ancestor.
+    @cached_property
+    def _hiding(self) -> frozenset[str]:
+        return self.whiteouts | self.opaque_dirs
+
+    @cached_property
+    def _hides_everything(self) -> bool:
+        return ROOT in self.opaque_dirs
+
+    @cached_property
+    def _entry_keys(self) -> frozenset[int]:
+        return frozenset(self.dirs.keys()) | frozenset(self.non_dirs.keys())
+
+    @cached_property
+    def _non_dir_keys(self) -> frozenset[int]:
+        return frozenset(self.non_dirs.keys())
 
     def to_dict(self) -> dict:
         """JSON-ready; path sets as base64 of 8 bytes a path."""
@@ -51,6 +72,11 @@ class LayerShadow:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"not a stored LayerShadow: {error}") from None
+
+
+@lru_cache(maxsize=1 << 16)  # the same lower paths are asked about layer after layer, image after image
+def _ancestry(path: str) -> tuple[tuple[str, int], ...]:
+    return tuple((ancestor, path_key(ancestor)) for ancestor in ancestors(path))
 
 
 def visible(path: str, found_in: int, shadows: Sequence[LayerShadow]) -> bool:
