@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_pb2_grpc
 
-from crscan.api.errors import invalid_argument, not_found
+from crscan.api.errors import invalid_argument
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
     caller_subject,
@@ -12,11 +12,10 @@ from crscan.api.servicers.common import (
     for_caller,
     optional_id,
     require_id,
-    require_registry_access,
     store_errors,
     visible_registries,
 )
-from crscan.api.servicers.repository import split_repository_name
+from crscan.api.servicers.repository import find_repository_by_name, split_repository_name
 from crscan.store import Order, Store, messages
 
 ORDER_FIELDS = {"createdAt": "created_at", "created_at": "created_at", "digest": "digest"}
@@ -42,7 +41,7 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
     def List(self, request, context):
         repository_id = ""
         if request.repository_name:  # the proto: registry and folder are ignored when a repository is named
-            repository_id = self._repository_id(request.repository_name, "repository_name")
+            repository_id = find_repository_by_name(self.store, request.repository_name, "repository_name").id
             registry_id = folder_id = ""
         else:
             registry_id = optional_id(request.registry_id, "registry_id")
@@ -75,14 +74,3 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         if page.has_more:
             response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response
-
-    def _repository_id(self, name: str, field: str) -> str:
-        try:
-            registry_id, path = split_repository_name(name)
-        except ValueError as exc:
-            raise invalid_argument(f"{field} {name!r} is malformed: {exc}") from None
-        require_registry_access(registry_id, f"repository {name}")
-        row = self.store.find_repository(registry_id, path)
-        if row is None:
-            raise not_found(f"repository {name} not found")
-        return row.id

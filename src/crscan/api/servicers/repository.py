@@ -18,7 +18,7 @@ from crscan.api.servicers.common import (
     store_errors,
     visible_registries,
 )
-from crscan.store import Order, Store, messages
+from crscan.store import Order, Store, messages, schema
 
 ORDER_FIELDS = {"name": "name"}
 DEFAULT_ORDER = OrderBy("name", descending=False)
@@ -42,6 +42,20 @@ def split_repository_name(value: str) -> tuple[str, str]:
     return registry_id, path
 
 
+def find_repository_by_name(store: Store, name: str, field: str) -> schema.Repository:
+    """The repository the request's `field` names, checked against the caller's registries; INVALID_ARGUMENT
+    for a malformed name, NOT_FOUND for an unknown one."""
+    try:
+        registry_id, path = split_repository_name(name)
+    except ValueError as exc:
+        raise invalid_argument(f"{field} {name!r} is malformed: {exc}") from None
+    require_registry_access(registry_id, f"repository {name}")
+    row = store.find_repository(registry_id, path)
+    if row is None:
+        raise not_found(f"repository {name} not found")
+    return row
+
+
 class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
     def __init__(self, store: Store):
         self.store = store
@@ -55,15 +69,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
     def GetByName(self, request, context):
         if not request.repository_name:
             raise invalid_argument("repository_name is required")
-        try:
-            registry_id, path = split_repository_name(request.repository_name)
-        except ValueError as exc:
-            raise invalid_argument(f"repository_name {request.repository_name!r} is malformed: {exc}") from None
-        require_registry_access(registry_id, f"repository {request.repository_name}")
-        row = self.store.find_repository(registry_id, path)
-        if row is None:
-            raise not_found(f"repository {request.repository_name} not found")
-        return messages.repository(row)
+        return messages.repository(find_repository_by_name(self.store, request.repository_name, "repository_name"))
 
     def List(self, request, context):
         registry_id = optional_id(request.registry_id, "registry_id")
