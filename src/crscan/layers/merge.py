@@ -7,11 +7,22 @@ then adds its own entries. Picked symlinks and hard links are then resolved insi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from crscan.layers.interface import LayerError, LinkEscapesRoot, LinkLoop, LinkTooDeep
 from crscan.layers.limits import Limits
 from crscan.layers.reader import LayerContents
 from crscan.model import ImageFile, LayerRef
+
+
+@dataclass(frozen=True)
+class MergedLayers:
+    """The state after applying some bottom layers, before picked symlinks are resolved: what `merge_onto`
+    builds on, so images sharing base layers can merge the base once."""
+
+    files: Mapping[str, ImageFile] = field(default_factory=dict)
+    symlinks: Mapping[str, tuple[str, LayerRef]] = field(default_factory=dict)
+    picked_symlinks: frozenset[str] = frozenset()
 
 
 def merge(layers: Sequence[LayerContents], limits: Limits | None = None) -> dict[str, ImageFile]:
@@ -20,27 +31,35 @@ def merge(layers: Sequence[LayerContents], limits: Limits | None = None) -> dict
     A picked symlink yields its target's bytes when that target (after following every link on the way)
     is itself a picked file; a hard link, when its target was picked in the same or a lower layer.
     """
-    max_depth = (limits or Limits()).max_link_depth
-    files: dict[str, ImageFile] = {}
-    symlinks: dict[str, tuple[str, LayerRef]] = {}
-    picked_symlinks: set[str] = set()
+    state = MergedLayers()
     for contents in layers:
-        linked = _hardlinked_files(contents, files, max_depth)
-        for state in (files, symlinks):
-            for path in [p for p in state if contents.shadows(p)]:
-                del state[path]
-        picked_symlinks.intersection_update(symlinks)
-        files.update(contents.files)
-        files.update(linked)
-        for path, target in contents.symlinks.items():
-            symlinks[path] = (target, contents.layer)
-        picked_symlinks.update(p for p in contents.picked_links if p in contents.symlinks)
+        state = merge_onto(state, contents, limits)
+    return final_files(state, limits)
 
-    merged = dict(files)
-    for path in picked_symlinks:
-        real = resolve(path, symlinks, max_depth)
-        if real in files:
-            found = files[real]
+
+def merge_onto(below: MergedLayers, contents: LayerContents, limits: Limits | None = None) -> MergedLayers:
+    """`below` with one more layer applied on top; `below` is left as it was."""
+    max_depth = (limits or Limits()).max_link_depth
+    linked = _hardlinked_files(contents, below.files, max_depth)
+    files = {p: f for p, f in below.files.items() if not contents.shadows(p)}
+    symlinks = {p: link for p, link in below.symlinks.items() if not contents.shadows(p)}
+    picked = {p for p in below.picked_symlinks if p in symlinks}  # before this layer's own links replace them
+    files.update(contents.files)
+    files.update(linked)
+    for path, target in contents.symlinks.items():
+        symlinks[path] = (target, contents.layer)
+    picked.update(p for p in contents.picked_links if p in contents.symlinks)
+    return MergedLayers(files, symlinks, frozenset(picked))
+
+
+def final_files(state: MergedLayers, limits: Limits | None = None) -> dict[str, ImageFile]:
+    """The merged files with each picked symlink resolved to its target's content, sorted by path."""
+    max_depth = (limits or Limits()).max_link_depth
+    merged = dict(state.files)
+    for path in state.picked_symlinks:
+        real = resolve(path, state.symlinks, max_depth)
+        if real in state.files:
+            found = state.files[real]
             merged[path] = ImageFile(path, found.data, found.layer, found.mode)
     return dict(sorted(merged.items()))
 
