@@ -8,13 +8,16 @@ pulled again, and a stored inventory can be re-matched after a feed update witho
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from crscan.catalog import Inventory, catalog_image, default_catalogers, merge_packages
+from crscan.catalog import Inventory, catalog_image, catalog_version, default_catalogers, merge_packages
 from crscan.catalog.interface import Cataloger, FileCataloger
-from crscan.layers import ImageTooLarge, Limits, merge, visible
+from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
+from crscan.layers.merge import MergedLayers, final_files, merge_onto
 from crscan.match import match
-from crscan.model import LayerRef, ScanReport
+from crscan.model import ImageFile, LayerRef, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
@@ -68,11 +71,70 @@ def assemble(indexes: Sequence[LayerIndex], catalogers: Sequence[Cataloger], lim
     unless a higher layer deletes or replaces the file it was found in.
     """
     whole_view = [c for c in catalogers if not isinstance(c, FileCataloger)]
-    system = catalog_image(merge([i.contents for i in indexes], limits), whole_view)
+    files = final_files(_merged([i.contents for i in indexes], limits), limits)
+    system = _catalog_whole_view(files, whole_view)
     shadows = [i.contents.shadow for i in indexes]
     per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
     warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
     return Inventory(system.distro, merge_packages([*system.packages, *per_file]), tuple(warnings))
+
+
+class _LRU:
+    """A small thread-safe LRU: images scanned one after another mostly share their base layers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+# Layer prefix (digests and limits) → (the LayerContents objects merged, their state). A hit needs the very
+# same objects (the layer cache hands them out), so a digest never stands for contents read differently.
+_PREFIX_STATES = _LRU(64)
+# (cataloger versions, merged files) → their whole-view inventory: an image whose top layers add no package
+# database or release file and shadow none re-uses its base's catalog (the dpkg status parse dominates).
+_WHOLE_VIEW_INVENTORIES = _LRU(16)
+
+
+def _merged(layers: Sequence[LayerContents], limits: Limits | None) -> MergedLayers:
+    """`merge_onto` over `layers`, starting from the longest prefix merged before."""
+    keys = []
+    for n in range(1, len(layers) + 1):
+        keys.append((limits, tuple(c.layer.digest for c in layers[:n])))
+    state, start = MergedLayers(), 0
+    for n in range(len(layers), 0, -1):
+        cached = _PREFIX_STATES.get(keys[n - 1])
+        if cached is not None and all(a is b for a, b in zip(cached[0], layers[:n])):
+            state, start = cached[1], n
+            break
+    for n in range(start, len(layers)):
+        state = merge_onto(state, layers[n], limits)
+        _PREFIX_STATES.put(keys[n], (tuple(layers[: n + 1]), state))
+    return state
+
+
+def _catalog_whole_view(files: dict[str, ImageFile], catalogers: Sequence[Cataloger]) -> Inventory:
+    # ImageFile compares by value; the same bytes objects make equal keys cheap to compare.
+    key = (catalog_version(catalogers), tuple(files.values()))
+    inventory = _WHOLE_VIEW_INVENTORIES.get(key)
+    if inventory is None:
+        inventory = catalog_image(files, catalogers)
+        _WHOLE_VIEW_INVENTORIES.put(key, inventory)
+    return inventory
 
 
 def scan_image(
