@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 
 import typer
 
-from crscan.config import ConfigError, Settings, configure_logging
+from crscan.cli.startup import fail, open_store, resolve_settings, start_workers, stop_on_signals
 
 log = logging.getLogger("crscan.serve")
 
@@ -61,46 +59,18 @@ def serve(
     from crscan.api.server import ApiServer, authenticator_for
     from crscan.api.servicers import build_servicers
     from crscan.auth import Role
-    from sqlalchemy.exc import SQLAlchemyError
-
+    from crscan.policies import scan_on_push
     from crscan.secrets import SecretError, load_secret_box
-    from crscan.store import Store, StoreError
     from crscan.sync import webhook_routes
 
+    settings = resolve_settings("serve", flags, config)
+    stop = stop_on_signals()
+    store = open_store("serve", settings, create_data_dir=True)
     try:
-        settings = Settings.resolve(flags, config_file=config)
-        configure_logging(settings.log_level, settings.log_format)
-    except ConfigError as e:
-        typer.echo(f"crscan serve: error: {e}", err=True)
-        raise typer.Exit(2) from None
-
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda number, frame: stop.set())
-
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.effective_database_url)
-        store.migrate()
         box = load_secret_box(settings.secret_key, settings.data_dir)
     except SecretError as e:
-        typer.echo(f"crscan serve: error: {e}", err=True)
-        raise typer.Exit(2) from None
-    except (OSError, StoreError, SQLAlchemyError) as e:
-        log.debug("database setup failed", exc_info=True)
-        summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        typer.echo(f"crscan serve: error: cannot prepare the database: {summary}", err=True)
-        raise typer.Exit(1) from None
-    from crscan.jobs.interface import JobError
-    from crscan.jobs.service import start_background
-    from crscan.policies import scan_on_push
-
-    try:
-        background = start_background(store, settings)
-    except JobError as e:
-        store.close()
-        typer.echo(f"crscan serve: error: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail("serve", e, 2)
+    background = start_workers("serve", store, settings, with_scheduler=True)
     authenticator = authenticator_for(settings, store)
     server = ApiServer(
         settings,

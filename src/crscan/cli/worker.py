@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 
 import typer
 
-from crscan.config import ConfigError, Settings, configure_logging
+from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
 
 log = logging.getLogger("crscan.worker")
 
@@ -27,34 +25,10 @@ def worker(
         "data_dir": data_dir, "database_url": database_url, "feed_db": feed_db, "worker_concurrency": concurrency,
         "log_level": log_level,
     }
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from crscan.jobs.interface import JobError
-    from crscan.jobs.service import start_background
-    from crscan.store import Store, StoreError
-
-    try:
-        settings = Settings.resolve(flags, config_file=config)
-        configure_logging(settings.log_level, settings.log_format)
-    except ConfigError as e:
-        typer.echo(f"crscan worker: error: {e}", err=True)
-        raise typer.Exit(2) from None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda number, frame: stop.set())
-    try:
-        store = Store(settings.effective_database_url)
-        store.migrate()
-    except (OSError, StoreError, SQLAlchemyError) as e:
-        summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        typer.echo(f"crscan worker: error: cannot prepare the database: {summary}", err=True)
-        raise typer.Exit(1) from None
-    try:
-        background = start_background(store, settings, with_scheduler=False)
-    except JobError as e:
-        store.close()
-        typer.echo(f"crscan worker: error: {e}", err=True)
-        raise typer.Exit(2) from None
+    settings = resolve_settings("worker", flags, config)
+    stop = stop_on_signals()
+    store = open_store("worker", settings)
+    background = start_workers("worker", store, settings, with_scheduler=False)
     typer.echo(f"crscan worker: running {background.queue.concurrency} scans at once")  # scripts wait for this
     stop.wait()
     log.info("stopping: waiting for running scans")
