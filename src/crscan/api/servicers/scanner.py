@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
 
@@ -21,6 +22,9 @@ from crscan.api.servicers.common import (
 from crscan.store import Order, Store, messages, scan_sort_values
 from crscan.store.jobs import enqueue_scan
 
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 SCAN_ORDER_FIELDS = {
     "status": "status",
     "scannedAt": "scanned_at",
@@ -35,20 +39,20 @@ DEFAULT_FINDING_ORDER = OrderBy("severity", descending=False)
 SEVERITY_FIRST = {"severity": False}  # severity numbers ascending: CRITICAL (1) first
 
 
-def _status(name: str) -> int:
-    try:
-        return scanner_pb2.ScanResult.Status.Value(name)
-    except ValueError:
-        allowed = ", ".join(scanner_pb2.ScanResult.Status.keys())
-        raise ValueError(f"not a scan status; one of {allowed}") from None
+def _enum_value(enum: EnumTypeWrapper, what: str) -> Callable[[str], int]:
+    """A filter converter from a proto enum's value name to its number; ValueError listing the names."""
+
+    def convert(name: str) -> int:
+        try:
+            return enum.Value(name)
+        except ValueError:
+            raise ValueError(f"not a {what}; one of {', '.join(enum.keys())}") from None
+
+    return convert
 
 
-def _severity(name: str) -> int:
-    try:
-        return scanner_pb2.Vulnerability.Severity.Value(name)
-    except ValueError:
-        allowed = ", ".join(scanner_pb2.Vulnerability.Severity.keys())
-        raise ValueError(f"not a severity; one of {allowed}") from None
+_status = _enum_value(scanner_pb2.ScanResult.Status, "scan status")
+_severity = _enum_value(scanner_pb2.Vulnerability.Severity, "severity")
 
 
 def _name(value: str) -> str:
