@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-from crscan.match.findings import installed_version, make_finding, parsed
-from crscan.match.interface import Match, Matcher
-from crscan.model import Distro, Ecosystem, Package, Severity
-from crscan.vulndb import FeedDB, namespaces
+from crscan.match.distro_feed import DistroFeedMatcher
+from crscan.match.findings import parsed
+from crscan.model import Distro, Ecosystem, Severity
+from crscan.versions import Version
+from crscan.vulndb import namespaces
 
 LINK = "https://security.alpinelinux.org/vuln/{}"
 NOT_AFFECTED = "0"  # secfixes list `0` for vulnerabilities that never affected the package
@@ -19,27 +18,22 @@ def release(distro: Distro) -> str:
     return f"v{parts[0]}.{parts[1]}" if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else ""
 
 
-class AlpineMatcher(Matcher):
+class AlpineMatcher(DistroFeedMatcher):
     feed = "alpine"
+    distro_id = "alpine"
+    ecosystem = Ecosystem.APK
+    scheme = "apk"
+    link = LINK
 
-    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
-        if distro is None or distro.id != "alpine" or not release(distro):
-            return
-        namespace = namespaces.alpine(release(distro))
-        ours = [p for p in packages if p.ecosystem is Ecosystem.APK]
-        rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
-        for package in ours:
-            installed = parsed("apk", installed_version(package))
-            for advisory in rows.get(package.source_name or package.name, ()):
-                fixed = advisory.data["fixed_version"]
-                if fixed == NOT_AFFECTED or installed is None:
-                    continue
-                fix = parsed("apk", fixed)
-                if fix is None or not installed < fix:
-                    continue
-                finding = make_finding(
-                    package, distro, name=advisory.advisory_id, advisory_id=advisory.advisory_id,
-                    link=LINK.format(advisory.advisory_id), fixed_by=fixed,
-                    severity=Severity.UNDEFINED, severity_source="none", feed=self.feed,
-                )
-                yield Match(package, finding, frozenset((advisory.advisory_id,)))
+    def namespace(self, distro: Distro) -> str:
+        return namespaces.alpine(release(distro)) if release(distro) else ""
+
+    def fixed_by(self, installed: Version | None, data: dict) -> str | None:
+        fixed = data["fixed_version"]
+        if fixed == NOT_AFFECTED or installed is None:
+            return None
+        fix = parsed("apk", fixed)
+        return fixed if fix is not None and installed < fix else None
+
+    def severity(self, data: dict) -> tuple[Severity, str]:
+        return Severity.UNDEFINED, "none"  # secdb rates nothing

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-from crscan.match.findings import installed_version, make_finding, parsed
-from crscan.match.interface import Match, Matcher
-from crscan.model import Distro, Ecosystem, Package, Severity
-from crscan.vulndb import FeedDB, namespaces
+from crscan.match.distro_feed import DistroFeedMatcher
+from crscan.match.findings import parsed
+from crscan.model import Distro, Ecosystem, Severity
+from crscan.versions import Version
+from crscan.vulndb import namespaces
 
 LINK = "https://security-tracker.debian.org/tracker/{}"
 # os-release of Debian images often lacks VERSION_CODENAME (slim, older releases); the tracker keys by it.
@@ -22,31 +21,24 @@ def codename(distro: Distro) -> str:
     return distro.codename or CODENAMES.get(distro.version_id.split(".")[0], "")
 
 
-class DebianMatcher(Matcher):
+class DebianMatcher(DistroFeedMatcher):
     feed = "debian"
+    distro_id = "debian"
+    ecosystem = Ecosystem.DPKG
+    scheme = "deb"
+    link = LINK
 
-    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
-        if distro is None or distro.id != "debian" or not codename(distro):
-            return
-        namespace = namespaces.debian(codename(distro))
-        ours = [p for p in packages if p.ecosystem is Ecosystem.DPKG]
-        rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
-        for package in ours:
-            installed = parsed("deb", installed_version(package))
-            for advisory in rows.get(package.source_name or package.name, ()):
-                fixed_by = vulnerable(installed, advisory.data)
-                if fixed_by is None:
-                    continue
-                finding = make_finding(
-                    package, distro, name=advisory.advisory_id, advisory_id=advisory.advisory_id,
-                    link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
-                    severity=Severity[advisory.data["severity"]],
-                    severity_source=advisory.data["severity_source"], feed=self.feed,
-                )
-                yield Match(package, finding, frozenset((advisory.advisory_id,)))
+    def namespace(self, distro: Distro) -> str:
+        return namespaces.debian(codename(distro)) if codename(distro) else ""
+
+    def fixed_by(self, installed: Version | None, data: dict) -> str | None:
+        return vulnerable(installed, data)
+
+    def severity(self, data: dict) -> tuple[Severity, str]:
+        return Severity[data["severity"]], data["severity_source"]
 
 
-def vulnerable(installed, data: dict) -> str | None:
+def vulnerable(installed: Version | None, data: dict) -> str | None:
     """None when not affected; else the fixed version ("" while the tracker knows no fix).
 
     open: affected, no fix yet. undetermined: affected as far as anyone knows (reported with
