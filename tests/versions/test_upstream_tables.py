@@ -273,3 +273,13 @@ def test_go_pseudo_versions_and_incompatible():
     assert not versions.parse("go", "v1.2.4-rc.1").is_pseudo
     _assert_equal("go", [("v2.0.0+incompatible", "v2.0.0"), ("2.0.0", "v2.0.0"), ("0", "v0.0.0")])
     assert str(versions.parse("go", "2.0.0+incompatible")) == "v2.0.0+incompatible"
+
+
+# rpm 4.18's rpm.vercmp (Debian's rpm, Lua `rpm.vercmp`): a missing release sorts below any release, even an
+# empty one or "~"; found by test_rpm_agrees_with_rpm_vercmp.
+@pytest.mark.parametrize("a,b,expected", [
+    ("0", "0-~", -1), ("0", "0-1", -1), ("1.0", "1.0-0", -1), ("1.0-~", "1.0", 1), ("1.0", "1.0-", -1),
+    ("0-~", "0-", -1), ("1:1.0", "1:1.0-0", -1),
+])
+def test_rpm_missing_release_sorts_lowest(a, b, expected):
+    assert versions.compare("rpm", a, b) == expected

@@ -35,7 +35,8 @@ def _segment_key(text: str) -> tuple:
 
 
 class RpmVersion(Version):
-    """`[epoch:]version[-release]`. A missing epoch is 0; a missing release compares as an empty one."""
+    """`[epoch:]version[-release]`. A missing epoch is 0; a missing release sorts below every release, even an
+    empty one or `~` (rpm.vercmp: `0` < `0-~` < `0-`)."""
 
     __slots__ = ()
     scheme = "rpm"
@@ -50,10 +51,10 @@ class RpmVersion(Version):
             epoch = int(epoch_text)
         else:
             epoch, rest = 0, text
-        version, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
+        version, dash, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
         if not version:
             raise self._invalid("no version before the release")
-        return (epoch, _segment_key(version), _segment_key(release))
+        return (epoch, _segment_key(version), _segment_key(release) if dash else ())
 
     @property
     def epoch(self) -> int:
