@@ -18,7 +18,7 @@ from crscan.registry import (
     open_source,
 )
 from crscan.registry.manifest import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from tests.support.registry import skopeo_copy
+from tests.support.registry import skopeo_copy, start_registry
 
 pytestmark = pytest.mark.registry
 
@@ -123,12 +123,17 @@ def test_unknown_tag_repository_and_digest(local_registry, test_images):
         client.open_blob("test/bookworm", missing).read()
 
 
-def test_docker_schema1_is_rejected_as_unsupported(local_registry, built_images):
-    # a real schema 1 push: skopeo converts (and signs), the registry was started with schema 1 allowed
-    skopeo_copy(built_images["bookworm"].oci_ref.replace(":bookworm", ":bookworm-python"),
-                f"docker://{local_registry.host}/test/schema1:1", format="v2s1")
-    with pytest.raises(UnsupportedMediaType, match="schema 1"):
-        open_source(f"{local_registry.host}/test/schema1:1")
+def test_docker_schema1_is_rejected_as_unsupported(built_images):
+    # a real schema 1 push: skopeo converts (and signs) into a registry of its own that allows schema 1, so
+    # the shared registry holds only scannable images (tests that sync all of it expect no skips)
+    registry = start_registry(schema1=True)
+    try:
+        skopeo_copy(built_images["bookworm"].oci_ref.replace(":bookworm", ":bookworm-python"),
+                    f"docker://{registry.host}/test/schema1:1", format="v2s1")
+        with pytest.raises(UnsupportedMediaType, match="schema 1"):
+            open_source(f"{registry.host}/test/schema1:1")
+    finally:
+        registry.stop()
 
 
 def test_local_sources_match_the_registry_source(test_images):
