@@ -85,3 +85,20 @@ def test_a_layer_read_differently_under_the_same_digest_is_not_taken_from_the_me
     assembled = assemble(image, CATALOGERS)
     assert assembled.distro is None  # the emptied bottom layer held the release files
     assert assembled == _from_scratch(image, monkeypatch)
+
+
+def test_findings_are_reused_only_for_the_same_packages_and_feed_db(bookworm_indexes, feed_db):
+    from crscan.catalog import Inventory
+    from crscan.match import match
+    from crscan.scan.pipeline import report_for
+
+    inventory = assemble(bookworm_indexes, CATALOGERS)
+    first = report_for("a", "sha256:a", inventory, feed_db)
+    again = report_for("b", "sha256:b", inventory, feed_db)
+    assert first.findings == again.findings == tuple(match(inventory.packages, inventory.distro, feed_db))
+    assert len(first.findings) > 10
+    vulnerable = first.findings[0].package
+    fewer = Inventory(inventory.distro, tuple(p for p in inventory.packages if p.name != vulnerable))
+    without = report_for("c", "sha256:c", fewer, feed_db)
+    assert vulnerable not in {f.package for f in without.findings}
+    assert without.findings == tuple(match(fewer.packages, fewer.distro, feed_db))

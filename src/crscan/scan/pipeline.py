@@ -9,6 +9,7 @@ pulled again, and a stored inventory can be re-matched after a feed update witho
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,7 @@ from crscan.catalog.interface import Cataloger, FileCataloger
 from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
 from crscan.layers.merge import MergedLayers, final_files, merge_onto
 from crscan.match import match
-from crscan.model import ImageFile, LayerRef, ScanReport
+from crscan.model import Finding, ImageFile, LayerRef, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
@@ -154,8 +155,23 @@ def scan_image(
 
 def report_for(image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()) -> ScanReport:
     """Match an inventory against the feed DB; also the re-match path for stored inventories."""
-    findings = match(inventory.packages, inventory.distro, db)
     return ScanReport(
         image=image, digest=digest, distro=inventory.distro, packages=tuple(inventory.packages),
-        findings=tuple(findings), warnings=tuple(inventory.warnings), feed_build_id=db.build_id, layers=layers,
+        findings=_findings(inventory, db), warnings=tuple(inventory.warnings), feed_build_id=db.build_id,
+        layers=layers,
     )
+
+
+# (feed DB, distro, packages) → findings: images on one base with top layers that add no package share them.
+# Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path or build id.
+_FINDINGS = _LRU(16)
+
+
+def _findings(inventory: Inventory, db: FeedDB) -> tuple[Finding, ...]:
+    key = (id(db), db.build_id, inventory.distro, tuple(inventory.packages))
+    cached = _FINDINGS.get(key)
+    if cached is not None and cached[0]() is db:
+        return cached[1]
+    findings = tuple(match(inventory.packages, inventory.distro, db))
+    _FINDINGS.put(key, (weakref.ref(db), findings))
+    return findings
