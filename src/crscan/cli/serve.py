@@ -87,8 +87,7 @@ def serve(
     except Exception as e:
         background.stop()
         store.close()
-        typer.echo(f"crscan serve: error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail("serve", e, 1)
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
     if server.tls.ca_file is not None:
         typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")
