@@ -29,23 +29,22 @@ class StoreCache(LayerIndexCache):
 
     def get(self, digest: str, key: str) -> LayerIndex | None:
         """The index; None means "not cached, index it yourself" — and the caller must then `put` or `release`."""
-        slot = (digest, key)
-        with self._changed:
-            while True:
+        slot, me = (digest, key), threading.get_ident()
+        while True:
+            with self._changed:
+                while slot not in self._decoded and self._indexing.get(slot, me) != me:
+                    self._changed.wait(INDEXING_WAIT_SECONDS)
                 if slot in self._decoded:
                     self._decoded.move_to_end(slot)
                     return self._decoded[slot]
-                owner = self._indexing.get(slot)
-                if owner is None or owner == threading.get_ident():
-                    break
-                self._changed.wait(INDEXING_WAIT_SECONDS)
-        index = self._load(digest, key)
-        with self._changed:
-            if index is None:
-                self._indexing[slot] = threading.get_ident()
-            else:
-                self._remember(slot, index)
-        return index
+            index = self._load(digest, key)
+            with self._changed:
+                if index is not None:
+                    self._remember(slot, index)
+                    return index
+                # Claim the layer only if no other thread did while this one read the store (both would pull it).
+                if slot not in self._decoded and self._indexing.setdefault(slot, me) == me:
+                    return None
 
     def put(self, digest: str, key: str, index: LayerIndex) -> None:
         stored.put_layer_index(self.store, digest, key, encode(index))
