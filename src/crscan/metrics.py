@@ -70,7 +70,7 @@ class Histogram:
         with self._lock:
             rows = [
                 (f"{self.name}_bucket", {"le": _number(bound)}, float(count))
-                for bound, count in zip(self._bounds, self._bucket_counts)
+                for bound, count in zip(self._bounds, self._bucket_counts, strict=True)
             ]
             rows.append((f"{self.name}_bucket", {"le": "+Inf"}, float(self._count)))
             rows.append((f"{self.name}_sum", {}, self._sum))
@@ -119,7 +119,9 @@ def exposition(gauges: Iterable[Gauge] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _family(lines: list[str], name: str, help: str, kind: str, samples) -> None:
+def _family(
+    lines: list[str], name: str, help: str, kind: str, samples: Iterable[tuple[str, dict[str, str], float]]
+) -> None:
     lines.append(f"# HELP {name} {help.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
     lines.append(f"# TYPE {name} {kind}")
     for sample_name, labels, value in samples:

@@ -49,13 +49,13 @@ from crscan.layers.limits import Limits
 from crscan.layers.merge import merge
 from crscan.layers.paths import PathSet, normalize
 from crscan.layers.reader import LayerContents, read_layer
-from crscan.layers.shadow import LayerShadow, visible
 from crscan.layers.select import Select, executable
+from crscan.layers.shadow import LayerShadow, visible
 
 __all__ = [
     "BadTarHeader", "CorruptStream", "DecompressionBomb", "DeviceFile", "FileSelector", "ImageTooLarge",
-    "LayerContents", "LayerError", "LayerShadow", "LayerTooLarge", "LimitExceeded", "Limits", "LinkEscapesRoot", "LinkLoop",
-    "LinkTooDeep", "PathSet", "PathTooLong", "PickedTooMuch", "Select", "TooManyEntries", "TruncatedLayer",
+    "LayerContents", "LayerError", "LayerShadow", "LayerTooLarge", "LimitExceeded", "Limits", "LinkEscapesRoot",
+    "LinkLoop", "LinkTooDeep", "PathSet", "PathTooLong", "PickedTooMuch", "Select", "TooManyEntries", "TruncatedLayer",
     "UnsafePath", "UnsupportedCompression", "executable", "merge", "normalize", "read_image", "read_layer",
     "visible",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 from isal import igzip_lib
@@ -24,7 +24,7 @@ from crscan.layers.interface import (
     TruncatedLayer,
     UnsupportedCompression,
 )
-from crscan.layers.limits import KiB, MiB, Limits
+from crscan.layers.limits import KiB, Limits, MiB
 
 CHUNK = 1 * MiB
 # Compressed bytes handed to the inflater at a time: small enough that the ratio check sees a bomb early.
@@ -35,6 +35,12 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 OTHER_MAGICS = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x04\x22\x4d\x18": "lz4"}
 # libzstd's own default cap (windowLog 27): `zstd --long` output decodes, a frame demanding more is refused.
 ZSTD_MAX_WINDOW = 1 << 27
+
+
+class Readable(Protocol):
+    """What the decompressor reads from: a blob stream, or one of the wrappers below."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Budget:
@@ -179,7 +185,7 @@ class _ZstdFrameWalker:
 class _Meter:
     """Counts (and, for zstd, walks) the compressed bytes as the decompressor pulls them."""
 
-    def __init__(self, source: BinaryIO, walker: _ZstdFrameWalker | None = None) -> None:
+    def __init__(self, source: Readable, walker: _ZstdFrameWalker | None = None) -> None:
         self.source = source
         self.walker = walker
         self.count = 0
@@ -195,7 +201,7 @@ class _Meter:
 class LayerStream(io.RawIOBase):
     """The uncompressed tar bytes of one layer; every read is checked against the limits."""
 
-    def __init__(self, source: BinaryIO, limits: Limits, budget: Budget) -> None:
+    def __init__(self, source: Readable, limits: Limits, budget: Budget) -> None:
         self._limits = limits
         self._budget = budget
         self.produced = 0
@@ -210,7 +216,10 @@ class LayerStream(io.RawIOBase):
             self._gzip = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
         elif self.compression == "zstd":
             dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-            self._zstd = dctx.stream_reader(self._meter, read_size=INPUT_CHUNK, read_across_frames=True)
+            # zstandard only calls read() on its source, which is all _Meter has of IO[bytes].
+            self._zstd = dctx.stream_reader(
+                self._meter, read_size=INPUT_CHUNK, read_across_frames=True  # type: ignore[arg-type]
+            )
 
     def readable(self) -> bool:
         return True
@@ -276,7 +285,7 @@ class LayerStream(io.RawIOBase):
                     raise TruncatedLayer(f"gzip stream ends after {self.compressed} bytes, before its trailer")
             try:
                 data = self._gzip.decompress(self._gzip_pending, size)
-            except igzip_lib.IsalError as error:
+            except igzip_lib.IsalError as error:  # type: ignore[misc]  # isal's stub types it as an instance
                 raise CorruptStream(f"gzip: {error}") from None
             self._gzip_pending = b""
             if data:
@@ -287,6 +296,7 @@ class LayerStream(io.RawIOBase):
             data = self._zstd.read(size)
         except zstandard.ZstdError as error:
             raise CorruptStream(f"zstd: {error}") from None
+        assert self._meter.walker is not None  # zstd streams always have a frame walker
         if not data and not self._meter.walker.complete:
             raise TruncatedLayer(f"zstd stream ends after {self.compressed} bytes, inside a frame")
         return data
@@ -295,7 +305,7 @@ class LayerStream(io.RawIOBase):
 class _Prepended:
     """The bytes already read to sniff the magic, then the rest of the source."""
 
-    def __init__(self, head: bytes, source: BinaryIO) -> None:
+    def __init__(self, head: bytes, source: Readable) -> None:
         self._head = head
         self._source = source
 
@@ -306,7 +316,7 @@ class _Prepended:
         return self._source.read(size)
 
 
-def _read_exactly(source: BinaryIO, size: int) -> bytes:
+def _read_exactly(source: Readable, size: int) -> bytes:
     data = b""
     while len(data) < size and (chunk := source.read(size - len(data))):
         data += chunk

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+import itertools
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from crscan.layers.interface import PathTooLong, UnsafePath
 
@@ -82,7 +83,7 @@ class PathSet:
             raise ValueError(f"PathSet bytes must be a multiple of 8, got {len(data)}")
         keys = array("Q")
         keys.frombytes(data)
-        if any(a >= b for a, b in zip(keys, keys[1:])):
+        if any(a >= b for a, b in itertools.pairwise(keys)):
             raise ValueError("PathSet bytes are not strictly sorted hashes")
         pathset = cls()
         pathset._keys = keys
@@ -91,7 +92,7 @@ class PathSet:
     def to_bytes(self) -> bytes:
         return self._keys.tobytes()
 
-    def keys(self) -> array:
+    def keys(self) -> array[int]:
         """The sorted `path_key` values."""
         return self._keys
 

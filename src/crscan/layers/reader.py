@@ -11,9 +11,9 @@ import tarfile
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
-from crscan.layers.decompress import Budget, LayerStream, Prefetch
+from crscan.layers.decompress import Budget, LayerStream, Prefetch, Readable
 from crscan.layers.interface import (
     BadTarHeader,
     DeviceFile,
@@ -86,7 +86,9 @@ def read_layer(layer: LayerRef, stream: BinaryIO, select: FileSelector, limits: 
     return _read_layer(layer, stream, select, limits or Limits(), Budget())
 
 
-def _read_layer(layer: LayerRef, stream: BinaryIO, select: FileSelector, limits: Limits, budget: Budget) -> LayerContents:
+def _read_layer(
+    layer: LayerRef, stream: BinaryIO, select: FileSelector, limits: Limits, budget: Budget
+) -> LayerContents:
     prefetched = Prefetch(stream)
     try:
         return _LayerReader(layer, select, limits, budget).read(prefetched)
@@ -115,12 +117,13 @@ class _LayerReader:
         self.skipped: list[tuple[str, str]] = []
         self.last_path = ""
 
-    def read(self, source: BinaryIO) -> LayerContents:
+    def read(self, source: Readable) -> LayerContents:
         tar_bytes = LayerStream(source, self.limits, self.budget)
         try:
             with tarfile.open(fileobj=tar_bytes, mode="r|", tarinfo=_strict_tarinfo(self.limits)) as tar:
                 while (member := tar.next()) is not None:
-                    tar.members.clear()  # tarfile keeps every header it has seen; we need none
+                    # tarfile keeps every header it has seen; we need none (`members` is not in typeshed)
+                    tar.members.clear()  # type: ignore[attr-defined]
                     self._entry(tar, member)
             tar_bytes.drain()
         except tarfile.ReadError as error:  # what tarfile still reports itself: data ending inside a member
@@ -216,12 +219,18 @@ class _LayerReader:
         if self.budget.picked_bytes > self.limits.max_picked_bytes:
             raise PickedTooMuch(f"over {self.limits.max_picked_bytes} bytes when picking {path}")
         try:
-            data = tar.extractfile(member).read(member.size)
+            extracted = tar.extractfile(member)
+            assert extracted is not None  # regular files always have a data stream
+            data = extracted.read(member.size)
         except tarfile.ReadError:
             data = b""
         if len(data) != member.size:
             raise TruncatedLayer(f"{path}: data ends before its {member.size} bytes")
         self.files[path] = ImageFile(path, data, self.layer, mode)
+
+
+# tarfile's own "no more headers" signal: real but undocumented, so typeshed leaves it out.
+_EOFHeaderError: type[tarfile.HeaderError] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 
 
 def _strict_tarinfo(limits: Limits) -> type[tarfile.TarInfo]:
@@ -233,16 +242,16 @@ def _strict_tarinfo(limits: Limits) -> type[tarfile.TarInfo]:
 
     class StrictTarInfo(tarfile.TarInfo):
         @classmethod
-        def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        def fromtarfile(cls, tar: tarfile.TarFile) -> Self:
             offset = tar.fileobj.tell()
             buf = tar.fileobj.read(tarfile.BLOCKSIZE)
             if not buf:
-                raise tarfile.EOFHeaderError("end of file")  # no end-of-archive blocks: a clean end, as in Go
+                raise _EOFHeaderError("end of file")  # no end-of-archive blocks: a clean end, as in Go
             if len(buf) < tarfile.BLOCKSIZE:
                 raise TruncatedLayer(f"tar header at offset {offset} cut short ({len(buf)} bytes)")
             try:
                 obj = cls.frombuf(buf, tar.encoding, tar.errors)
-            except tarfile.EOFHeaderError:
+            except _EOFHeaderError:
                 raise
             except tarfile.HeaderError as error:
                 raise BadTarHeader(f"at offset {offset}: {error}") from None
@@ -253,7 +262,8 @@ def _strict_tarinfo(limits: Limits) -> type[tarfile.TarInfo]:
                     f"at offset {offset}: extended header of {obj.size} bytes (limit {limits.max_header_bytes})")
             obj.offset = offset
             try:
-                return obj._proc_member(tar)
+                # the private hook stock fromtarfile ends with too (PAX / GNU records); not in typeshed
+                return obj._proc_member(tar)  # type: ignore[attr-defined, no-any-return]
             except (tarfile.HeaderError, ValueError) as error:  # inside a PAX / GNU record
                 raise BadTarHeader(f"at offset {offset}: {error}") from None
 

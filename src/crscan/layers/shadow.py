@@ -6,6 +6,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 from crscan.layers.paths import ROOT, PathSet, ancestors, path_key
 
@@ -52,7 +53,7 @@ class LayerShadow:
     def _non_dir_keys(self) -> frozenset[int]:
         return frozenset(self.non_dirs.keys())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, list[str] | str]:
         """JSON-ready; path sets as base64 of 8 bytes a path."""
         return {
             "whiteouts": sorted(self.whiteouts),
@@ -62,7 +63,7 @@ class LayerShadow:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> LayerShadow:
+    def from_dict(cls, data: dict[str, Any]) -> LayerShadow:  # parsed JSON, checked here
         try:
             return cls(
                 whiteouts=frozenset(data["whiteouts"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -62,7 +63,7 @@ CATALOG_SCOPE = "registry:catalog:*"
 class TokenCache:
     """Bearer tokens by (realm, service, scope), reused until shortly before they expire. Thread-safe."""
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
         self._clock = clock

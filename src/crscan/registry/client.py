@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
 import httpx
@@ -128,7 +128,7 @@ class RegistryClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "RegistryClient":
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -205,7 +205,7 @@ class RegistryClient:
                 raise InvalidManifest(f"{what}: response has no 'tags' list")
             yield from (t for t in tags if isinstance(t, str))
 
-    def _pages(self, path: str, scope: str, what: str) -> Iterator[dict]:
+    def _pages(self, path: str, scope: str, what: str) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         url: str | None = path
         while url:
@@ -305,7 +305,8 @@ class RegistryClient:
         return f"the credentials of user {self.credentials.username!r}" if self.credentials else "anonymous access"
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))
+        wait: float = min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))
+        return wait
 
     def _error_for(self, response: httpx.Response, detail: str, what: str) -> RegistryError:
         status = response.status_code

@@ -26,7 +26,7 @@ def validate_digest(digest: str, *, error: type[Exception] = InvalidReference) -
     return digest
 
 
-def hasher_for(digest: str) -> "hashlib._Hash":
+def hasher_for(digest: str) -> hashlib._Hash:
     return hashlib.new(validate_digest(digest).split(":", 1)[0])
 
 
@@ -73,7 +73,8 @@ class VerifyingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    # BufferedReader passes a memoryview; the base class types it as any writable buffer.
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self.closed:
             raise ValueError("I/O operation on closed stream")
         while not self._pending:

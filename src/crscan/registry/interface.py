@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crscan.model import LayerRef
 
@@ -86,7 +86,7 @@ class ImageSource(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The image config JSON (`architecture`, `os`, `config`, `rootfs.diff_ids`, `history`, …)."""
 
     @property
@@ -110,7 +110,7 @@ class ImageSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 - sources without resources need no cleanup
         """Release what the source holds open."""
 
-    def __enter__(self) -> "ImageSource":
+    def __enter__(self) -> ImageSource:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from crscan.model import LayerRef
 from crscan.registry.digest import validate_digest
@@ -50,7 +51,7 @@ class Descriptor:
     media_type: str
     digest: str
     size: int
-    platform: "Platform | None" = None
+    platform: Platform | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Platform:
     def __str__(self) -> str:
         return "/".join(filter(None, (self.os, self.architecture, self.variant)))
 
-    def matches(self, other: "Platform") -> bool:
+    def matches(self, other: Platform) -> bool:
         """`self` is the wanted platform: an empty variant accepts the architecture's default variant."""
         if (self.os, self.architecture) != (other.os, other.architecture):
             return False
@@ -99,7 +100,7 @@ class ImageIndex:
     manifests: tuple[Descriptor, ...]
 
 
-def load_json_document(content: bytes, what: str, limit: int = MAX_MANIFEST_BYTES) -> dict:
+def load_json_document(content: bytes, what: str, limit: int = MAX_MANIFEST_BYTES) -> dict[str, Any]:
     if len(content) > limit:
         raise InvalidManifest(f"{what} is {len(content)} bytes, more than the {limit} allowed")
     try:
@@ -178,7 +179,7 @@ def select_platform(index: ImageIndex, wanted: Platform, what: str) -> Descripto
     raise PlatformNotFound(f"{what} has no image for platform {wanted}; it offers: {', '.join(offered) or 'none'}")
 
 
-def parse_config(content: bytes, what: str) -> dict:
+def parse_config(content: bytes, what: str) -> dict[str, Any]:
     config = load_json_document(content, what, MAX_CONFIG_BYTES)
     diff_ids = config.get("rootfs", {}).get("diff_ids") if isinstance(config.get("rootfs"), dict) else None
     if not isinstance(diff_ids, list):
@@ -188,7 +189,7 @@ def parse_config(content: bytes, what: str) -> dict:
     return config
 
 
-def pair_layers(manifest_layers: tuple[Descriptor, ...], config: dict, what: str) -> tuple[ImageLayer, ...]:
+def pair_layers(manifest_layers: tuple[Descriptor, ...], config: dict[str, Any], what: str) -> tuple[ImageLayer, ...]:
     """Zip manifest layers with the config's diff_ids, which must correspond one to one."""
     diff_ids = config["rootfs"]["diff_ids"]
     if len(diff_ids) != len(manifest_layers):
@@ -197,5 +198,5 @@ def pair_layers(manifest_layers: tuple[Descriptor, ...], config: dict, what: str
         )
     return tuple(
         ImageLayer(LayerRef(layer.digest, diff_id), layer.media_type, layer.size)
-        for layer, diff_id in zip(manifest_layers, diff_ids)
+        for layer, diff_id in zip(manifest_layers, diff_ids, strict=True)
     )

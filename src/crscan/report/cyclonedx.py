@@ -14,8 +14,8 @@ from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -76,13 +76,13 @@ def to_bom(report: ScanReport) -> Bom:
     affected: dict[str, list[tuple[Finding, Component]]] = defaultdict(list)
     for finding in report.findings:
         key = (finding.source, finding.package, finding.version, finding.path)
-        component = index.find(key)
-        if component is None:
+        target = index.find(key)
+        if target is None:
             # A finding must name the component it affects; synthesize one rather than drop the finding.
-            component = _finding_component(finding, refs)
-            index.add(key, component)
-            bom.components.add(component)
-        affected[finding.name].append((finding, component))
+            target = _finding_component(finding, refs)
+            index.add(key, target)
+            bom.components.add(target)
+        affected[finding.name].append((finding, target))
     for name, pairs in affected.items():
         bom.vulnerabilities.add(_vulnerability(name, pairs))
     bom.register_dependency(image, bom.components)
@@ -148,9 +148,15 @@ def _finding_component(f: Finding, refs: _BomRefs) -> Component:
     )
 
 
+def _ref(component: Component) -> str:
+    ref = component.bom_ref.value
+    assert ref is not None  # every component here gets its bom-ref from _BomRefs.claim
+    return ref
+
+
 def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnerability:
     first = pairs[0][0]
-    ratings = {}
+    ratings: dict[tuple[str, Severity], VulnerabilityRating] = {}
     for finding, _ in pairs:
         ratings.setdefault((finding.severity_source, finding.severity), VulnerabilityRating(
             source=VulnerabilitySource(name=finding.severity_source or None),
@@ -168,7 +174,7 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnera
         ratings=ratings.values(),
         recommendation=("Upgrade to " + ", ".join(fixes)) if fixes else None,
         affects=[
-            BomTarget(ref=component.bom_ref.value, versions=[
+            BomTarget(ref=_ref(component), versions=[
                 BomTargetVersionRange(version=finding.version, status=ImpactAnalysisAffectedStatus.AFFECTED),
             ] if finding.version else None)
             for finding, component in pairs

@@ -195,7 +195,7 @@ class FindingFilter:
     def apply(self, report: ScanReport) -> ScanReport:
         """The report with only the kept findings, and a warning for each expired ignore rule."""
         expired = tuple(
-            f"ignore rule for {rule.id} expired on {rule.expires.isoformat()}; it no longer ignores"
+            f"ignore rule for {rule.id} expired on {rule.expires}; it no longer ignores"
             for rule in self.ignore.expired(self.today)
         )
         return dataclasses.replace(

@@ -22,7 +22,10 @@ SCHEMA_VERSION = 1
 @functools.cache
 def load_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every document `to_document` builds conforms to."""
-    return json.loads(resources.files(__package__).joinpath("schema/report.schema.json").read_text("utf-8"))
+    schema: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath("schema/report.schema.json").read_text("utf-8")
+    )
+    return schema
 
 
 def to_document(report: ScanReport) -> dict[str, Any]:

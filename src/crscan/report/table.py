@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
@@ -113,7 +113,7 @@ def render_table(report: ScanReport, console: Console) -> None:
         console.print(Text(f"WARNING: {printable(warning)}", style="yellow"))
 
 
-def column_widths(rows: list[tuple[str, ...]], width: int) -> list[int]:
+def column_widths(rows: Sequence[tuple[str, ...]], width: int) -> list[int]:
     """Each column's natural width, narrowed to fit `width` by trimming the widest columns first.
 
     The id narrows only once the other columns are down to a few cells (it is what people copy and search for);
@@ -151,15 +151,17 @@ def _write_findings_table(findings: list[Finding], console: Console) -> None:
         return left + middle.join("─" * (w + 2) for w in widths) + right
 
     lines = [rule("┌", "┬", "┐")]
-    header_cells = [[_styled(console, line, "bold") for line in _folded(h, w)] for h, w in zip(HEADERS, widths)]
+    header_cells = [
+        [_styled(console, line, "bold") for line in _folded(h, w)] for h, w in zip(HEADERS, widths, strict=True)
+    ]
     for n in range(max(map(len, header_cells))):
-        lines.append(_row_line([cell[n] if n < len(cell) else " " * w for cell, w in zip(header_cells, widths)]))
+        lines.append(_row_line(_nth_lines(header_cells, widths, n)))
     lines.append(rule("├", "┼", "┤"))
-    for finding, row in zip(ordered, rows):
-        cells = [_folded(text, w) for text, w in zip(row, widths)]
+    for finding, row in zip(ordered, rows, strict=True):
+        cells = [_folded(text, w) for text, w in zip(row, widths, strict=True)]
         cells[_SEVERITY_COLUMN] = [severity_cells[finding.severity] + " " * (widths[_SEVERITY_COLUMN] - len(row[2]))]
         for n in range(max(map(len, cells))):
-            lines.append(_row_line([cell[n] if n < len(cell) else " " * w for cell, w in zip(cells, widths)]))
+            lines.append(_row_line(_nth_lines(cells, widths, n)))
     lines.append(rule("└", "┴", "┘"))
     console.file.write("\n".join(lines) + "\n")
 
@@ -168,6 +170,11 @@ def _folded(text: str, width: int) -> list[str]:
     """The cell's lines, each padded to `width` cells; folded (never cut) when longer."""
     parts = [text] if cell_len(text) <= width else chop_cells(text, width)
     return [part + " " * (width - cell_len(part)) for part in parts]
+
+
+def _nth_lines(cells: list[list[str]], widths: list[int], n: int) -> list[str]:
+    """Line `n` of each folded cell; blank where a cell has fewer lines."""
+    return [cell[n] if n < len(cell) else " " * w for cell, w in zip(cells, widths, strict=True)]
 
 
 def _row_line(cells: list[str]) -> str:

@@ -12,6 +12,7 @@ lookup and a tuple comparison.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from crscan.model import Ecosystem
 from crscan.versions.apk import ApkVersion
@@ -26,7 +27,7 @@ from crscan.versions.rpm import RpmVersion
 from crscan.versions.rubygems import GemVersion
 from crscan.versions.semver import SemverVersion
 
-__all__ = ["InvalidVersion", "Version", "SCHEMES", "compare", "parse", "scheme_for"]
+__all__ = ["SCHEMES", "InvalidVersion", "Version", "compare", "parse", "scheme_for"]
 
 SCHEMES: dict[str, type[Version]] = {
     cls.scheme: cls
@@ -74,7 +75,7 @@ def _parse(scheme: str, text: str) -> Version:
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _ordering_key(scheme: str, text: str) -> tuple:
+def _ordering_key(scheme: str, text: str) -> tuple[Any, ...]:
     return _scheme_class(scheme).ordering_key(text)
 
 
@@ -82,7 +83,7 @@ def _reject_unhashable(scheme: object, *texts: object) -> None:
     """Turn lru_cache's TypeError for a list or dict argument into the errors the API promises; returns
     (so the caller re-raises) when the arguments were fine and the TypeError came from elsewhere."""
     if not isinstance(scheme, str):
-        _scheme_class(scheme)  # type: ignore[arg-type]
+        _scheme_class(scheme)  # type: ignore[arg-type]  # on purpose: raises the unknown-scheme ValueError
     for text in texts:
         if not isinstance(text, str):
             raise InvalidVersion(f"{scheme} version must be a string, not {type(text).__name__}")

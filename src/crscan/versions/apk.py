@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import MAX_VERSION_LENGTH, InvalidVersion, Version
 
@@ -35,25 +36,30 @@ _ALLOWED_AFTER = {
 }
 _INITIAL = re.compile(r"[0-9]+")
 
+# A key item's value: a suffix rank or number, a letter or hash, or a `_digit_value`.
+_Item = int | str | tuple[int, str | int]
 
-def _digit_value(digits: str) -> tuple:
+
+def _digit_value(digits: str) -> tuple[int, str | int]:
     # apk compares components with a leading zero as strings (Gentoo rule), others as numbers; every
     # string starting with '0' sorts below every number not starting with '0', so both fit one order.
     return (0, digits) if digits[0] == "0" else (1, int(digits))
 
 
-def _tokens(text: str) -> tuple[list, str]:
+def _tokens(text: str) -> tuple[list[tuple[int, _Item]], str]:
     """The key items of the longest valid prefix of `text`, and what is wrong after it ("" if nothing)."""
     initial = _INITIAL.match(text)
     if not initial:
         return [], "does not start with a digit"
-    key = [(-_INITIAL_DIGIT, int(initial.group()))]
+    key: list[tuple[int, _Item]] = [(-_INITIAL_DIGIT, int(initial.group()))]
     kind, pos = _INITIAL_DIGIT, initial.end()
     while pos < len(text):
         token = _TOKEN.match(text, pos)
         if token is None:
             return key, f"unexpected {text[pos:pos + 10]!r} at offset {pos}"
         group = token.lastgroup
+        assert group is not None  # every alternative of _TOKEN is a named group
+        item: _Item
         value = token.group(group)
         if group == "dot":
             new_kind, item = _DIGIT, _digit_value(value[1:])
@@ -73,7 +79,7 @@ def _tokens(text: str) -> tuple[list, str]:
             new_kind, item = _REVISION, int(value)
         if kind not in _ALLOWED_AFTER[new_kind]:
             return key, f"{token.group()!r} at offset {pos} is out of place"
-        rank = _PRE_RELEASE_RANK if new_kind == _SUFFIX and item < _NO_SUFFIX else -new_kind
+        rank = _PRE_RELEASE_RANK if new_kind == _SUFFIX and isinstance(item, int) and item < _NO_SUFFIX else -new_kind
         key.append((rank, item))
         kind, pos = new_kind, token.end()
     key.append((-_END, 0))
@@ -84,14 +90,14 @@ class ApkVersion(Version):
     __slots__ = ()
     scheme = "apk"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         key, problem = _tokens(text)
         if problem:
             raise self._invalid(problem)
         return tuple(key)
 
     @classmethod
-    def ordering_key(cls, text: str) -> tuple:
+    def ordering_key(cls, text: str) -> tuple[Any, ...]:
         """Like `apk version -t`: a string with junk after a valid start compares up to the junk."""
         try:
             return cls(text).key

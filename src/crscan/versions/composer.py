@@ -11,6 +11,7 @@ Named branches (`dev-main`) have no order and are rejected.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 
@@ -70,7 +71,7 @@ class ComposerVersion(Version):
     __slots__ = ("normalized",)
     scheme = "composer"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         normalized = normalize(text)
         if normalized is None:
             if text.strip().lower().startswith("dev-"):

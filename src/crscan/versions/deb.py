@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 
@@ -24,14 +25,14 @@ def _char_order(c: str) -> int:
     return ord(c) + 256
 
 
-def _fragment_key(text: str) -> tuple:
+def _fragment_key(text: str) -> tuple[Any, ...]:
     """Alternating (non-digit run, number) pairs, closed by an empty pair.
 
     dpkg pads the shorter string with empty non-digit runs and zero numbers; every pair after the first
     starts with a non-empty run, so closing the key with the padding pair ((_END,), 0) reproduces that
     padding exactly. An empty string is the padding pair itself, so "1.0" equals "1.0-0".
     """
-    key: list = []
+    key: list[tuple[int, ...] | int] = []
     for match in _FRAGMENTS.finditer(text):
         letters, digits = match.groups()
         if not letters and not digits:
@@ -54,7 +55,7 @@ class DebVersion(Version):
     __slots__ = ()
     scheme = "deb"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         if not text:
             raise self._invalid("empty")
         epoch_text, colon, rest = text.partition(":")
@@ -79,4 +80,5 @@ class DebVersion(Version):
 
     @property
     def epoch(self) -> int:
-        return self._key[0]
+        epoch: int = self._key[0]
+        return epoch

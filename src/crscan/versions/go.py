@@ -9,6 +9,7 @@ feed writes versions without it ("1.2.3", and "0" for "from the beginning").
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 from crscan.versions.semver import prerelease_key, split_identifiers
@@ -25,10 +26,10 @@ _PSEUDO = re.compile(r"(?:.*[.-])?[0-9]{14}-[0-9a-f]{12}")  # the prerelease of 
 
 
 class GoVersion(Version):
-    __slots__ = ("major", "minor", "patch", "prerelease", "build")
+    __slots__ = ("build", "major", "minor", "patch", "prerelease")
     scheme = "go"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         match = _GO.fullmatch(text)
         if not match:
             raise self._invalid("not a Go module version (vMAJOR[.MINOR[.PATCH[-PRERELEASE][+BUILD]]])")

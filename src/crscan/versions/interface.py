@@ -63,7 +63,7 @@ class Version(ABC):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._key == other._key  # type: ignore[attr-defined]
+        return self._key == other._key
 
     def __lt__(self, other: Version) -> bool:
         if type(other) is not type(self):

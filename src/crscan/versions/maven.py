@@ -13,6 +13,7 @@ same position, yet 0 equals the end); here a 0 before a qualifier counts as the 
 from __future__ import annotations
 
 import re
+from typing import Any, TypeAlias
 
 from crscan.versions.interface import Version
 
@@ -22,6 +23,8 @@ _SHORT_BEFORE_DIGIT = {"a": "alpha", "b": "beta", "m": "milestone"}
 _RELEASE = str(_QUALIFIERS.index(""))
 _PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII without space
 
+# A parsed item: a number, a comparable qualifier, or a sub-list.
+_Item: TypeAlias = int | str | list["_Item"]
 # Item kinds in Maven's cross-type order: a qualifier < a sub-list < a number.
 _STRING, _LIST, _INT = 0, 1, 2
 # Block classes of a list key, see _list_key.
@@ -41,11 +44,11 @@ def _string_item(value: str, followed_by_digit: bool) -> str:
     return _comparable_qualifier(_ALIASES.get(value, value))
 
 
-def _is_null(item: int | str | list) -> bool:
+def _is_null(item: _Item) -> bool:
     return item == 0 or item == _RELEASE or item == []
 
 
-def _normalize(items: list) -> None:
+def _normalize(items: list[_Item]) -> None:
     """Drop trailing null items, looking past non-null sub-lists (ListItem.normalize)."""
     for i in range(len(items) - 1, -1, -1):
         if _is_null(items[i]):
@@ -54,14 +57,14 @@ def _normalize(items: list) -> None:
             break
 
 
-def _parse(version: str) -> list:
+def _parse(version: str) -> list[_Item]:
     """ComparableVersion.parseVersion: nested lists of ints and comparable qualifier strings."""
     version = version.lower()
-    items: list = []
+    items: list[_Item] = []
     lists = [items]
 
-    def nest() -> list:
-        sub: list = []
+    def nest() -> list[_Item]:
+        sub: list[_Item] = []
         lists[-1].append(sub)
         lists.append(sub)
         return sub
@@ -102,14 +105,14 @@ def _item(text: str, is_digit: bool) -> int | str:
     return int(text) if is_digit else _string_item(text, False)
 
 
-def _list_key(items: list) -> tuple:
+def _list_key(items: list[_Item]) -> tuple[Any, ...]:
     """A tuple ordering lists the way ListItem.compareTo does, a shorter list padded with nulls.
 
     Runs of non-trailing nulls are folded into the item after them (`skipped`), which makes the
     padding comparable: where one list ends, what decides is whether the other's next item sorts
     below a release (qualifiers like alpha, sub-lists starting with one) or above it.
     """
-    key = []
+    key: list[tuple[int, ...] | tuple[int, int, int, tuple[Any, ...] | str]] = []
     skipped = 0
     for entry in items:
         if _is_null(entry):
@@ -118,8 +121,9 @@ def _list_key(items: list) -> tuple:
         if isinstance(entry, int):
             key.append((_NUMBER, -skipped, entry))
         else:
+            value: tuple[Any, ...] | str
             kind, value = (_LIST, _list_key(entry)) if isinstance(entry, list) else (_STRING, entry)
-            below = value[0][0] == _BELOW_RELEASE if kind == _LIST else value < _RELEASE
+            below = value[0][0] == _BELOW_RELEASE if isinstance(value, tuple) else value < _RELEASE
             key.append((_BELOW_RELEASE if below else _ABOVE_RELEASE, skipped, kind, value))
         skipped = 0
     key.append((_END,))
@@ -130,7 +134,7 @@ class MavenVersion(Version):
     __slots__ = ()
     scheme = "maven"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         if not _PRINTABLE.fullmatch(text):
             raise self._invalid("empty or contains whitespace or non-ASCII characters")
         return _list_key(_parse(text))

@@ -8,6 +8,7 @@ ignored `+metadata`. Parts are Int32 as in System.Version; leading zeros are acc
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 from crscan.versions.semver import prerelease_key
@@ -21,10 +22,10 @@ _NUGET = re.compile(
 
 
 class NugetVersion(Version):
-    __slots__ = ("numbers", "release_labels", "metadata")
+    __slots__ = ("metadata", "numbers", "release_labels")
     scheme = "nuget"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         match = _NUGET.fullmatch(text.strip())
         if not match:
             raise self._invalid("not MAJOR[.MINOR[.PATCH[.REVISION]]][-PRERELEASE][+METADATA]")

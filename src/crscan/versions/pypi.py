@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import packaging.version
 
 from crscan.versions.interface import Version
@@ -13,7 +15,7 @@ class PypiVersion(Version):
     __slots__ = ("_parsed",)
     scheme = "pypi"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         try:
             self._parsed = packaging.version.Version(text)
         except packaging.version.InvalidVersion:

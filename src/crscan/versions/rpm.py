@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 
@@ -19,8 +20,8 @@ _ALPHA = 3
 _NUMERIC = 4
 
 
-def _segment_key(text: str) -> tuple:
-    key = []
+def _segment_key(text: str) -> tuple[Any, ...]:
+    key: list[tuple[int] | tuple[int, int | str]] = []
     for token in _TOKENS.findall(text):
         if token == "~":
             key.append(_TILDE)
@@ -41,7 +42,7 @@ class RpmVersion(Version):
     __slots__ = ()
     scheme = "rpm"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         if not _PRINTABLE.fullmatch(text):
             raise self._invalid("empty or contains whitespace or non-ASCII characters")
         epoch_text, colon, rest = text.partition(":")
@@ -58,4 +59,5 @@ class RpmVersion(Version):
 
     @property
     def epoch(self) -> int:
-        return self._key[0]
+        epoch: int = self._key[0]
+        return epoch

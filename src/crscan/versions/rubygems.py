@@ -9,6 +9,7 @@ numbers, letters case-sensitively.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 
@@ -19,14 +20,14 @@ _SEGMENT = re.compile(r"[0-9]+|[A-Za-z]+")
 _WORD, _END, _NUMBER = 0, 1, 2
 
 
-def _segments_key(segments: list[int | str]) -> tuple:
+def _segments_key(segments: list[int | str]) -> tuple[Any, ...]:
     """A tuple ordering segment lists as Gem::Version does with its zero padding.
 
     A run of zeros is folded into the segment after it (`zeros`): where one list ends, the padding
     zeros lose to the other's next number and beat its next word; a word after more zeros is newer,
     a number after more zeros is older.
     """
-    key = []
+    key: list[tuple[int, ...] | tuple[int, int, int | str]] = []
     zeros = 0
     for segment in segments:
         if segment == 0:
@@ -51,7 +52,7 @@ class GemVersion(Version):
     __slots__ = ("segments",)
     scheme = "rubygems"
 
-    def _cmpkey(self, text: str) -> tuple:
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
         version = text.strip() or "0"  # RubyGems reads an empty version as "0"
         if not _GEM.fullmatch(version):
             raise self._invalid("not a gem version (digits, then dot-separated digits and letters)")

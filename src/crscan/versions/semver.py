@@ -8,6 +8,7 @@ Surrounding whitespace and a leading `v` or `=` are tolerated, as node-semver do
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crscan.versions.interface import Version
 
@@ -22,7 +23,7 @@ _LOOSE_PREFIX = re.compile(r"[\sv=]*")
 _RELEASE = (1,)  # above (0, identifiers...): a release sorts after all its pre-releases
 
 
-def prerelease_key(identifiers: tuple[int | str, ...]) -> tuple:
+def prerelease_key(identifiers: tuple[int | str, ...]) -> tuple[Any, ...]:
     """The key part for a pre-release; `_RELEASE` when there is none."""
     if not identifiers:
         return _RELEASE
@@ -36,11 +37,13 @@ def split_identifiers(dotted: str | None) -> tuple[int | str, ...]:
 
 
 class SemverVersion(Version):
-    __slots__ = ("major", "minor", "patch", "prerelease", "build")
+    __slots__ = ("build", "major", "minor", "patch", "prerelease")
     scheme = "semver"
 
-    def _cmpkey(self, text: str) -> tuple:
-        core = text[_LOOSE_PREFIX.match(text).end():].rstrip()
+    def _cmpkey(self, text: str) -> tuple[Any, ...]:
+        prefix = _LOOSE_PREFIX.match(text)
+        assert prefix is not None  # `[\sv=]*` matches every string
+        core = text[prefix.end():].rstrip()
         match = _SEMVER.fullmatch(core)
         if not match:
             raise self._invalid("not MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (numbers without leading zeros)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from crscan.registry.interface import RegistryError
@@ -22,7 +22,8 @@ class TarMembers:
         self.what = what
         with open(path, "rb") as file:
             magic = file.read(6)
-        if magic[:2] == b"\x1f\x8b" or magic[:4] == b"\x28\xb5\x2f\xfd" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00":
+        if (magic[:2] == b"\x1f\x8b" or magic[:4] == b"\x28\xb5\x2f\xfd" or magic[:3] == b"BZh"
+                or magic == b"\xfd7zXZ\x00"):
             raise RegistryError(f"{what} {path} is compressed; decompress it first (only plain tar is read)")
         self._members: dict[str, tuple[int, int]] = {}
         try:
@@ -39,7 +40,7 @@ class TarMembers:
     def size(self, name: str) -> int:
         return self._entry(name)[1]
 
-    def chunks(self, name: str) -> Iterator[bytes]:
+    def chunks(self, name: str) -> Generator[bytes, None, None]:
         offset, remaining = self._entry(name)
         with open(self.path, "rb") as file:
             file.seek(offset)

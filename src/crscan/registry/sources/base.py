@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Generator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crscan.registry.digest import VerifyingReader
 from crscan.registry.interface import ImageLayer, ImageSource
@@ -17,7 +17,7 @@ class ResolvedImageSource(ImageSource):
 
     _reference: str
     _digest: str
-    _config: dict
+    _config: dict[str, Any]
     _layers: tuple[ImageLayer, ...]
 
     @property
@@ -29,7 +29,7 @@ class ResolvedImageSource(ImageSource):
         return self._digest
 
     @property
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return self._config
 
     @property

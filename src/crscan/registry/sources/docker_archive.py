@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crscan.model import LayerRef
 from crscan.registry.digest import digest_of
@@ -47,16 +47,16 @@ class DockerArchiveSource(ResolvedImageSource):
             )
         self._layer_names: dict[str, str] = {}
         layers = []
-        for layer_name, diff_id in zip(layer_names, diff_ids):
+        for layer_name, diff_id in zip(layer_names, diff_ids, strict=True):
             named = _CONTENT_ADDRESSED.match(layer_name.removeprefix("./"))
             digest = f"sha256:{named.group(1) or named.group(2)}" if named else diff_id
             self._layer_names[digest] = layer_name
             layers.append(ImageLayer(LayerRef(digest, diff_id), UNCOMPRESSED_LAYER, self._members.size(layer_name)))
         self._layers = tuple(layers)
 
-    def _pick(self, manifest_json: bytes, name: str) -> dict:
+    def _pick(self, manifest_json: bytes, name: str) -> dict[str, Any]:
         document = load_json_document(b'{"images": %s}' % manifest_json, f"{self.path}: manifest.json")
-        images = document["images"]
+        images: list[dict[str, Any]] = document["images"]
         if not isinstance(images, list) or not images or not all(isinstance(i, dict) for i in images):
             raise InvalidManifest(f"{self.path}: manifest.json is not a non-empty list of images")
         if name:

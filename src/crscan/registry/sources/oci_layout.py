@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crscan.registry.digest import validate_digest, verify_bytes
 from crscan.registry.interface import (
@@ -18,6 +18,7 @@ from crscan.registry.manifest import (
     DEFAULT_PLATFORM,
     MAX_CONFIG_BYTES,
     MAX_MANIFEST_BYTES,
+    Descriptor,
     ImageIndex,
     ImageManifest,
     Platform,
@@ -101,10 +102,10 @@ class OciLayoutSource(ResolvedImageSource):
         )
         self._layers = pair_layers(manifest.layers, self._config, what)
 
-    def _pick(self, raw_index: dict, index: ImageIndex, tag: str):
+    def _pick(self, raw_index: dict[str, Any], index: ImageIndex, tag: str) -> Descriptor:
         names = [(d.get("annotations") or {}).get(REF_NAME, "") for d in raw_index.get("manifests", [])]
         if tag:
-            for name, descriptor in zip(names, index.manifests):
+            for name, descriptor in zip(names, index.manifests, strict=False):
                 if name == tag:
                     return descriptor
             raise ManifestUnknown(f"OCI layout {self.path} has no tag {tag!r}; tags: {', '.join(filter(None, names))}")
