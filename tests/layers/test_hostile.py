@@ -17,9 +17,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crscan.layers import (
-    BadTarHeader, CorruptStream, DecompressionBomb, DeviceFile, ImageTooLarge, LayerError, LayerTooLarge,
-    Limits, LinkEscapesRoot, LinkLoop, LinkTooDeep, PathTooLong, PickedTooMuch, Select, TooManyEntries, TruncatedLayer,
-    UnsafePath, UnsupportedCompression, read_image, read_layer,
+    BadTarHeader,
+    CorruptStream,
+    DecompressionBomb,
+    DeviceFile,
+    ImageTooLarge,
+    LayerError,
+    LayerTooLarge,
+    Limits,
+    LinkEscapesRoot,
+    LinkLoop,
+    LinkTooDeep,
+    PathTooLong,
+    PickedTooMuch,
+    Select,
+    TooManyEntries,
+    TruncatedLayer,
+    UnsafePath,
+    UnsupportedCompression,
+    read_image,
+    read_layer,
 )
 from tests.layers.bombs import GiB, MiB, gzip_bomb, zstd_bomb
 from tests.layers.tarfactory import Entry, compress, file, hardlink, layer_ref, symlink, tar_bytes
@@ -33,7 +50,7 @@ ESCAPE_TARGET = "/tmp/crscan-layers-hostile-escape"
 
 def _writes(event: str, args: tuple) -> bool:
     if event == "open":
-        path, mode, flags = args
+        _path, mode, flags = args
         return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)) or any(c in (mode or "") for c in "wax+")
     return event in ("os.mkdir", "os.rename", "os.symlink", "os.link", "os.remove", "shutil.copyfile")
 

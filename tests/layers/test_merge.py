@@ -6,9 +6,27 @@ import io
 
 import pytest
 
-from crscan.layers import LayerShadow, LinkEscapesRoot, LinkLoop, LinkTooDeep, Limits, Select, merge, read_image, read_layer
+from crscan.layers import (
+    LayerShadow,
+    Limits,
+    LinkEscapesRoot,
+    LinkLoop,
+    LinkTooDeep,
+    Select,
+    merge,
+    read_image,
+    read_layer,
+)
 from tests.layers.tarfactory import (
-    compress, directory, file, hardlink, layer_ref, opaque, symlink, tar_bytes, whiteout,
+    compress,
+    directory,
+    file,
+    hardlink,
+    layer_ref,
+    opaque,
+    symlink,
+    tar_bytes,
+    whiteout,
 )
 
 EVERYTHING = Select(["/**"])
@@ -209,6 +227,8 @@ def test_hard_link_loop_is_an_error_and_a_dangling_hard_link_yields_nothing():
 
 
 def test_hard_link_chain_within_a_layer_reaches_a_lower_file():
-    files = image([file("base", "B")], [hardlink("one", "base"), hardlink("two", "one")], select=Select(["/two", "/base"]))
+    files = image(
+        [file("base", "B")], [hardlink("one", "base"), hardlink("two", "one")], select=Select(["/two", "/base"])
+    )
     assert contents(files) == {"/base": b"B", "/two": b"B"}
     assert files["/two"].layer == layer_ref(1)

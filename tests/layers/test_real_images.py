@@ -175,7 +175,9 @@ def test_symlinks_resolve_as_the_kernel_resolves_them_inside_the_root(bookworm, 
     checked against what a chroot into the final rootfs reads through it."""
     select = Select(["/etc/**", "/usr/bin/*"])
     with open_source(bookworm.oci_ref) as source, ExitStack() as streams:
-        merged = read_image(((l.ref, streams.enter_context(source.open_layer(l))) for l in source.layers), select)
+        merged = read_image(
+            ((layer.ref, streams.enter_context(source.open_layer(layer))) for layer in source.layers), select
+        )
     final = bookworm.rootfs()
     candidates = [p for p in rootfs_listing(final) if p.startswith("/etc/") or p.rsplit("/", 1)[0] == "/usr/bin"]
     run = subprocess.run([sys.executable, "-c", CHROOT_READER, str(final)], input=json.dumps(candidates),

@@ -54,7 +54,9 @@ def test_predicates_see_mode_and_size():
 def test_reader_passes_normalised_paths_and_full_modes_to_predicates():
     seen = []
     select = Select(predicates=[lambda p, m, s: seen.append((p, m, s)) or executable(p, m, s)])
-    blob = tar_bytes(file("./usr//bin/tool/", "ELF", mode=0o755), file("etc/conf", "x"), symlink("bin/t", "../usr/bin/tool"))
+    blob = tar_bytes(
+        file("./usr//bin/tool/", "ELF", mode=0o755), file("etc/conf", "x"), symlink("bin/t", "../usr/bin/tool")
+    )
     contents = read_layer(layer_ref(1), io.BytesIO(blob), select)
     assert seen == [("/usr/bin/tool", stat.S_IFREG | 0o755, 3), ("/etc/conf", REG, 1),
                     ("/bin/t", stat.S_IFLNK | 0o777, 0)]

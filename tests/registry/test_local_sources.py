@@ -73,14 +73,15 @@ def read_layer(source, index: int = 0) -> bytes:
 
 def test_layout_directory_by_tag(small_layout):
     with open_source(f"oci:{small_layout.path}:one") as source:
-        assert tarfile.open(fileobj=io.BytesIO(gzip.decompress(read_layer(source)))).getnames() == ["etc/one"]
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(read_layer(source)))) as tar:
+            assert tar.getnames() == ["etc/one"]
         assert source.digest == small_layout.descriptor("one")["digest"]
 
 
 def test_layout_with_one_image_needs_no_tag_but_several_do(small_layout):
     assert open_source(f"oci:{small_layout.path}").digest == small_layout.descriptor("one")["digest"]
     write_synthetic_image(small_layout, "two", {"etc/two": b"2\n"})
-    with pytest.raises(ManifestUnknown, match="holds 2 images.*tags: one, two"):
+    with pytest.raises(ManifestUnknown, match=r"holds 2 images.*tags: one, two"):
         open_source(f"oci:{small_layout.path}")
     with pytest.raises(ManifestUnknown, match="no tag 'three'; tags: one, two"):
         open_source(f"oci:{small_layout.path}:three")
@@ -102,7 +103,7 @@ def test_layout_missing_and_tampered_blobs(small_layout):
 def test_layout_path_errors(tmp_path):
     with pytest.raises(InvalidReference, match="does not exist"):
         open_source(f"oci:{tmp_path}/nowhere:tag")
-    with pytest.raises(RegistryError, match="no index.json"):
+    with pytest.raises(RegistryError, match=r"no index.json"):
         open_source(f"oci:{tmp_path}")
     (tmp_path / "index.json").write_text("[]")
     with pytest.raises(InvalidManifest, match="not a JSON object"):
@@ -131,11 +132,12 @@ def test_oci_archive_tar_reads_like_the_directory(built_images, tmp_path):
 def test_docker_archive_with_several_images_is_picked_by_name(tmp_path):
     path = tmp_path / "two.tar"
     diff_ids = docker_archive(path, {"app/one:1": {"one": b"1"}, "app/two:2": {"two": b"22"}})
-    with pytest.raises(ManifestUnknown, match="holds 2 images.*app/one:1, app/two:2"):
+    with pytest.raises(ManifestUnknown, match=r"holds 2 images.*app/one:1, app/two:2"):
         open_source(f"docker-archive:{path}")
     with open_source(f"docker-archive:{path}:app/two:2") as source:
         assert source.layers[0].diff_id == source.layers[0].digest == diff_ids["app/two:2"]
-        assert tarfile.open(fileobj=io.BytesIO(read_layer(source))).getnames() == ["two"]
+        with tarfile.open(fileobj=io.BytesIO(read_layer(source))) as tar:
+            assert tar.getnames() == ["two"]
     with pytest.raises(ManifestUnknown, match="no image 'app/three:3'"):
         open_source(f"docker-archive:{path}:app/three:3")
 

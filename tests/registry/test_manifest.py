@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -93,10 +94,8 @@ def test_bad_manifests_name_the_problem(content, media_type, error, message):
                     max_leaves=20),
        st.sampled_from([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, ""]))
 def test_arbitrary_json_is_parsed_or_rejected_with_a_registry_error(document, media_type):
-    try:
+    with contextlib.suppress(RegistryError):
         parse_manifest(json.dumps(document).encode(), media_type, "m")
-    except RegistryError:
-        pass
 
 
 AMD64 = {"os": "linux", "architecture": "amd64"}
@@ -134,7 +133,7 @@ def test_config_needs_diff_ids_matching_the_layers():
     assert (paired.digest, paired.diff_id, paired.size) == (D2, D3, 20)
     with pytest.raises(InvalidManifest, match="1 layers but its config has 2 diff_ids"):
         pair_layers(layers, {"rootfs": {"diff_ids": [D3, D3]}}, "m")
-    with pytest.raises(InvalidManifest, match="no rootfs.diff_ids"):
+    with pytest.raises(InvalidManifest, match=r"no rootfs.diff_ids"):
         parse_config(b'{"rootfs": "x"}', "c")
     with pytest.raises(InvalidManifest, match="malformed digest"):
         parse_config(b'{"rootfs": {"diff_ids": ["nope"]}}', "c")

@@ -118,7 +118,7 @@ def test_https_with_a_custom_ca_pulls(tls_registry, built_images):
 
 def test_https_without_the_ca_fails_fast_with_a_tls_error(tls_registry):
     client = RegistryClient(tls_registry.host, insecure=False, sleep=pytest.fail)  # no retry on a bad certificate
-    with client, pytest.raises(RegistryUnavailable, match="TLS handshake .* failed.*CERTIFICATE_VERIFY_FAILED"):
+    with client, pytest.raises(RegistryUnavailable, match=r"TLS handshake .* failed.*CERTIFICATE_VERIFY_FAILED"):
         client.get_manifest("tls/app", "1")
 
 

@@ -45,9 +45,12 @@ def test_tampered_layer_blob_fails_at_eof_naming_the_digest(tamperable):
     registry, image, ref = tamperable
     layer = image.layers[0]
     flip_a_byte(registry.blob_file(layer.digest))
-    with open_source(f"{ref}:1") as source:  # manifest and config are intact
-        with source.open_layer(source.layers[0]) as stream, pytest.raises(DigestMismatch) as error:
-            stream.read()
+    with (
+        open_source(f"{ref}:1") as source,  # manifest and config are intact
+        source.open_layer(source.layers[0]) as stream,
+        pytest.raises(DigestMismatch) as error,
+    ):
+        stream.read()
     assert error.value.expected == layer.digest
     assert layer.digest in str(error.value)
 
@@ -162,7 +165,7 @@ def test_a_registry_that_never_answers_times_out():
         host = f"127.0.0.1:{listener.getsockname()[1]}"
         started = time.monotonic()
         with RegistryClient(host, timeout=0.3, max_retries=1, backoff=0.01) as client, \
-                pytest.raises(RegistryUnavailable, match="timed out.*after 2 attempts"):
+                pytest.raises(RegistryUnavailable, match=r"timed out.*after 2 attempts"):
             client.get_manifest("test/app", "1")
         assert time.monotonic() - started < 3
 
@@ -182,7 +185,7 @@ def test_error_statuses_map_to_errors_with_the_registry_message(fault_proxy):
     fault_proxy.add(Fault(on("GET", "/manifests/huge"), CannedResponse(404, {}, b"x" * (8 << 20))))
     fault_proxy.add(Fault(on("GET", "/manifests/teapot"), CannedResponse(418, {}, b"short and stout")))
     with RegistryClient(fault_proxy.host) as client:
-        with pytest.raises(AuthError, match="access denied to anonymous access .*DENIED requested access"):
+        with pytest.raises(AuthError, match=r"access denied to anonymous access .*DENIED requested access"):
             client.get_manifest("test/arm64", "denied")
         with pytest.raises(ManifestUnknown, match=r"test/arm64:huge not found \(HTTP 404\)"):
             client.get_manifest("test/arm64", "huge")

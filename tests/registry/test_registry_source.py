@@ -112,7 +112,7 @@ def test_absent_platform_is_a_clear_error(test_images, platform):
 
 
 def test_unknown_tag_repository_and_digest(local_registry, test_images):
-    with pytest.raises(ManifestUnknown, match="test/bookworm:nope.*MANIFEST_UNKNOWN"):
+    with pytest.raises(ManifestUnknown, match=r"test/bookworm:nope.*MANIFEST_UNKNOWN"):
         open_source(f"{local_registry.host}/test/bookworm:nope")
     with pytest.raises(ManifestUnknown, match="no/such"):
         open_source(f"{local_registry.host}/no/such:1")

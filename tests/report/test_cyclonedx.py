@@ -128,7 +128,7 @@ def test_malformed_purl_is_left_out_and_the_sbom_stays_valid(purl):
 
 
 def test_validator_catches_a_broken_sbom():
-    text, bom = rendered(facts.bookworm_report())
+    _text, bom = rendered(facts.bookworm_report())
     bom["vulnerabilities"][0]["ratings"][0]["severity"] = "moderate"
     assert validation_error(json.dumps(bom)) is not None
 

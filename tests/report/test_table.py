@@ -4,9 +4,9 @@ import dataclasses
 import fcntl
 import io
 import os
+import re
 import struct
 import termios
-import re
 
 import pytest
 from hypothesis import given, settings
@@ -138,7 +138,7 @@ def test_column_widths_fit_the_console(width):
     assert sum(widths) + 3 * len(widths) + 1 <= width
     assert widths[2] == len("NEGLIGIBLE")
     natural = column_widths(rows, 1000)
-    assert all(0 < w <= n for w, n in zip(widths, natural))
+    assert all(0 < w <= n for w, n in zip(widths, natural, strict=True))
     if width >= 80:
         assert widths[1] == natural[1]  # the id narrows last
 

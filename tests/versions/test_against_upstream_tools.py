@@ -5,6 +5,8 @@ valid versions. One tool run checks a whole batch, so each test costs a few proc
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +29,7 @@ def _disagreements(scheme, pairs, theirs):
     assert len(theirs) == len(pairs), "the tool answered a different number of comparisons"
     return [
         f"{a!r} vs {b!r}: upstream {want}, ours {versions.compare(scheme, a, b)}"
-        for (a, b), want in zip(pairs, theirs)
+        for (a, b), want in zip(pairs, theirs, strict=True)
         if versions.compare(scheme, a, b) != want
     ]
 
@@ -87,7 +89,7 @@ def test_maven_agrees_with_comparable_version():
     @settings(max_examples=8, deadline=None)
     @given(st.lists(strategies.maven_consistent, min_size=60, max_size=60))
     def check(ordered):
-        pairs = list(zip(ordered, ordered[1:]))
+        pairs = list(itertools.pairwise(ordered))
         assert not _disagreements("maven", pairs, upstream_tools.maven(ordered))
 
     check()
@@ -98,7 +100,7 @@ def test_maven_where_comparable_version_is_cyclic_we_pick_the_documented_side():
     # A qualifier before a '.' is where Maven 3.8 contradicts itself, so no order can agree with it.
     cycle = ["1.0.alpha.2", "1.sp.2", "1", "1.0.alpha.2"]
     assert upstream_tools.maven(cycle) == [1, 1, 1]
-    assert [versions.compare("maven", a, b) for a, b in zip(cycle, cycle[1:])] == [-1, 1, 1]
+    assert [versions.compare("maven", a, b) for a, b in itertools.pairwise(cycle)] == [-1, 1, 1]
 
 
 @pytest.mark.skipif(not upstream_tools.have("ruby"), reason="ruby not installed")
@@ -112,7 +114,8 @@ def test_rubygems_agrees_with_gem_version():
 
 
 @pytest.mark.skipif(
-    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()), reason="php or composer/semver missing"
+    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()),
+    reason="php or composer/semver missing",
 )
 def test_composer_agrees_with_composer_semver(tmp_path):
     @_batches

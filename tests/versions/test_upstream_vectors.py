@@ -59,7 +59,7 @@ def test_apk_compares_like_apk_tools_past_an_invalid_tail():
     # to the bad token, which sorts below the end. parse() still refuses the string.
     assert versions.compare("apk", "1.0", "1.0bc") == -1
     assert versions.compare("apk", "1.0bc", "1.0bd") == 0
-    with pytest.raises(versions.InvalidVersion, match="1.0bc"):
+    with pytest.raises(versions.InvalidVersion, match=r"1.0bc"):
         versions.parse("apk", "1.0bc")
     with pytest.raises(versions.InvalidVersion, match="does not start with a digit"):
         versions.compare("apk", "junk", "1.0")
