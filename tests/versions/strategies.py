@@ -50,7 +50,7 @@ apk = _joined(
     _optional(_small.map(lambda r: f"-r{r}")),
 )
 
-pypi = _joined(
+_pep440 = _joined(
     _optional(st.integers(0, 2).map(lambda e: f"{e}!")),
     _dotted(_small, max_size=4),
     _optional(_joined(st.sampled_from(["a", "b", "rc", "c", "alpha", "-beta", ".pre"]), _optional(_small))),
@@ -58,6 +58,17 @@ pypi = _joined(
     _optional(_joined(st.sampled_from([".dev", "dev"]), _optional(_small))),
     _optional(_joined(st.just("+"), _dotted(st.sampled_from(["0", "1", "abc", "ubuntu", "09"]), max_size=3))),
 )
+# Legacy (non-PEP 440) versions as PyPI carries them: pieces of real ones, glued with the separators
+# setuptools' old parser split on.
+_legacy_piece = st.sampled_from(
+    ["0", "1", "2", "00", "10", "3m1", "p1", "final", "pre", "rc", "dev", "SNAPSHOT", "svn", "r2010", "fix1", "trunk",
+     "a", "b", "c", "doduo", "T20", "+0100", "git", "@", "preview"]
+)
+_legacy = _joined(
+    _small,
+    st.lists(_joined(st.sampled_from([".", "-", "", "_"]), _legacy_piece), min_size=1, max_size=5).map("".join),
+)
+pypi = st.one_of(_pep440, _legacy)
 
 _prerelease_id = st.sampled_from(["0", "1", "2", "11", "alpha", "beta", "rc", "a1", "1a", "-", "x-y", "A", "Z"])
 _core = _joined(_small, st.just("."), _small, st.just("."), _small)

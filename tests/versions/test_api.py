@@ -62,7 +62,7 @@ def test_invalid_version_is_a_value_error_naming_string_and_scheme():
         ("rpm", "-1", "no version before the release"),
         ("apk", "1.0-r", "unexpected '-r'"),
         ("apk", "1.0_foo", "unknown suffix '_foo'"),
-        ("pypi", "1.0-junk", "not a PEP 440 version"),
+        ("pypi", " ", "empty"),
         ("semver", "1.02.3", "leading zeros"),
         ("semver", "1.2", "MAJOR.MINOR.PATCH"),
         ("go", "v1.2-pre", "not a Go module version"),
@@ -117,3 +117,14 @@ def test_parse_is_cached():
 def test_pypi_str_is_the_normalized_form():
     assert str(versions.parse("pypi", "1.0-Alpha-1")) == "1.0a1"
     assert versions.parse("pypi", "1.0rc1").is_prerelease
+
+
+def test_pypi_legacy_versions_keep_their_text_and_sort_below_pep440():
+    # packaging 21.3 tests/test_version.py: test_legacy_version_str_repr, test_legacy_version_is_prerelease,
+    # test_compare_legacyversion_version (LegacyVersion("1") < Version("0")).
+    for text in ["foobar", "a cat is fine too", "lolwut", "1.0-SNAPSHOT", "2.0.0-final"]:
+        legacy = versions.parse("pypi", text)
+        assert (str(legacy), legacy.is_legacy, legacy.is_prerelease) == (text, True, False)
+    assert not versions.parse("pypi", "1.0").is_legacy
+    assert versions.compare("pypi", "1-1-1", "0") == -1  # a legacy "1-1-1" sorts below PEP 440's lowest
+    assert versions.compare("pypi", "2019-09-12", "0") == -1
