@@ -32,7 +32,8 @@ RANGE_PKG = {
     "2.0.5": {"TEST-INTRO-FIXED": "2.1", "TEST-LIMIT": ""},
     "2.1": {"TEST-LIMIT": ""},
     "3.0": {},
-    "not a version!": {},
+    # Not PEP 440: a legacy version, below every PEP 440 one as pip's LegacyVersion put it.
+    "not a version!": {"TEST-LAST-AFFECTED": "", "TEST-LIMIT": "", "TEST-LIST-AUTHORITATIVE": "2.0"},
 }
 
 

@@ -1,8 +1,10 @@
 """Matching installed packages against the feed DB.
 
     findings = match(packages, distro, FeedDB.open(path))
+    findings, warnings = match_with_warnings(packages, distro, FeedDB.open(path))
 
 Each feed has its own matcher; their results are merged into one finding per (package, vulnerability).
+A package whose version its scheme cannot order is a warning, never a silent "not affected".
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import dataclasses
 import gc
 import threading
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from crscan.match.alpine import AlpineMatcher
 from crscan.match.debian import DebianMatcher
-from crscan.match.interface import Match, Matcher, MatchError
+from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.model import Distro, Finding, Package, Severity
 from crscan.vulndb import FeedDB
@@ -24,11 +27,32 @@ from crscan.vulndb import FeedDB
 MATCHERS: tuple[Matcher, ...] = (DebianMatcher(), AlpineMatcher(), OsvMatcher())
 
 
+class MatchResult(NamedTuple):
+    findings: list[Finding]
+    warnings: list[str]  # one per package version that could not be ordered against its advisories
+
+
 def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> list[Finding]:
     """Every vulnerability affecting the packages, one finding per (package, vulnerability)."""
+    return match_with_warnings(packages, distro, db).findings
+
+
+def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> MatchResult:
+    """The findings, and what matching could not decide."""
     packages = list(packages)
+    warnings: dict[str, None] = {}  # ordered set: packages at several paths warn once
+
+    def matches() -> Iterator[Match]:
+        for matcher in MATCHERS:
+            for found in matcher.match(packages, distro, db):
+                if isinstance(found, Unordered):
+                    warnings[found.warning] = None
+                else:
+                    yield found
+
     with _cyclic_gc_paused():
-        return merge(m for matcher in MATCHERS for m in matcher.match(packages, distro, db))
+        findings = merge(matches())
+    return MatchResult(findings, list(warnings))
 
 
 _gc_lock = threading.Lock()
@@ -81,4 +105,5 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 
-__all__ = ["MATCHERS", "Match", "MatchError", "Matcher", "match", "merge"]
+__all__ = ["MATCHERS", "Match", "MatchError", "MatchResult", "Matcher", "Unordered", "match", "match_with_warnings",
+           "merge"]

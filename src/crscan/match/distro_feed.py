@@ -6,8 +6,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 
-from crscan.match.findings import installed_version, make_finding, parsed
-from crscan.match.interface import Match, Matcher
+from crscan.match.findings import installed_version, make_finding, parsed, unorderable
+from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Ecosystem, Package, Severity
 from crscan.versions import Version
 from crscan.vulndb import FeedDB
@@ -33,7 +33,7 @@ class DistroFeedMatcher(Matcher):
     def severity(self, data: dict) -> tuple[Severity, str]:
         """The advisory's severity and where it came from."""
 
-    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
+    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         if distro is None or distro.id != self.distro_id:
             return
         namespace = self.namespace(distro)
@@ -43,7 +43,10 @@ class DistroFeedMatcher(Matcher):
         rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
         for package in ours:
             installed = parsed(self.scheme, installed_version(package))
-            for advisory in rows.get(package.source_name or package.name, ()):
+            advisories = rows.get(package.source_name or package.name, ())
+            if installed is None and advisories:
+                yield Unordered(package, self.scheme, self.feed, unorderable(self.scheme, installed_version(package)))
+            for advisory in advisories:
                 fixed_by = self.fixed_by(installed, advisory.data)
                 if fixed_by is None:
                     continue

@@ -30,6 +30,16 @@ def parsed(scheme: str, text: str) -> versions.Version | None:
 
 
 @lru_cache(maxsize=1 << 16)
+def unorderable(scheme: str, text: str) -> str:
+    """Why `text` is not a version of the scheme ("" when it is one): the warning's reason."""
+    try:
+        versions.parse(scheme, text)
+    except versions.InvalidVersion as exc:
+        return str(exc)
+    return ""
+
+
+@lru_cache(maxsize=1 << 16)
 def identity(scheme: str, text: str) -> tuple | str:
     """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
     "2.3.0"); the text itself when it does not parse."""

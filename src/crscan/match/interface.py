@@ -22,11 +22,28 @@ class Match(NamedTuple):
     ids: frozenset[str]
 
 
+class Unordered(NamedTuple):
+    """An installed version the scheme cannot order, while the feed has advisories for its package: their
+    verdict is unknown, which the report must say rather than count the package as not affected."""
+
+    package: Package
+    scheme: str
+    feed: str
+    problem: str  # the InvalidVersion message
+
+    @property
+    def warning(self) -> str:
+        package = self.package
+        return (f"{package.ecosystem.value} package {package.name} {package.version}: version cannot be ordered "
+                f"under scheme {self.scheme}, so its {self.feed} advisories were not checked ({self.problem})")
+
+
 class Matcher(ABC):
     """Decides which advisories of one feed apply to which installed packages."""
 
     feed: str
 
     @abstractmethod
-    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
-        """Every (package, vulnerability) the feed says affects the installed version."""
+    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
+        """Every (package, vulnerability) the feed says affects the installed version, and every package
+        whose version could not be ordered against advisories that needed it."""

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
 
-from crscan.match.findings import identity, installed_version, make_finding, parsed
-from crscan.match.interface import Match, Matcher
+from crscan.match.findings import identity, installed_version, make_finding, parsed, unorderable
+from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Ecosystem, Package, Severity
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
@@ -113,7 +113,7 @@ class OsvMatcher(Matcher):
         self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
         self._lock = threading.Lock()
 
-    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match]:
+    def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         wanted = []
         for package in packages:
             if package.ecosystem.is_os:
@@ -133,6 +133,8 @@ class OsvMatcher(Matcher):
             version = parsed(scheme, text)
             known = loaded[key]
             spellings = known.spellings(text)
+            if version is None and any(c.ranges and not (c.listed and spellings) for c in known.advisories):
+                yield Unordered(package, scheme, self.feed, unorderable(scheme, text))
             for compiled in known.advisories:
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:

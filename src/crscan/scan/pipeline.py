@@ -17,8 +17,8 @@ from crscan.catalog import Inventory, catalog_image, catalog_version, default_ca
 from crscan.catalog.interface import Cataloger, FileCataloger
 from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
 from crscan.layers.merge import MergedLayers, final_files, merge_onto
-from crscan.match import match
-from crscan.model import Finding, ImageFile, LayerRef, ScanReport
+from crscan.match import MatchResult, match_with_warnings
+from crscan.model import ImageFile, LayerRef, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
@@ -155,10 +155,11 @@ def scan_image(
 
 def report_for(image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()) -> ScanReport:
     """Match an inventory against the feed DB; also the re-match path for stored inventories."""
+    matched = _findings(inventory, db)
     return ScanReport(
         image=image, digest=digest, distro=inventory.distro, packages=tuple(inventory.packages),
-        findings=_findings(inventory, db), warnings=tuple(inventory.warnings), feed_build_id=db.build_id,
-        layers=layers,
+        findings=tuple(matched.findings), warnings=(*inventory.warnings, *matched.warnings),
+        feed_build_id=db.build_id, layers=layers,
     )
 
 
@@ -167,11 +168,11 @@ def report_for(image: str, digest: str, inventory: Inventory, db: FeedDB, layers
 _FINDINGS = _LRU(16)
 
 
-def _findings(inventory: Inventory, db: FeedDB) -> tuple[Finding, ...]:
+def _findings(inventory: Inventory, db: FeedDB) -> MatchResult:
     key = (id(db), db.build_id, inventory.distro, tuple(inventory.packages))
     cached = _FINDINGS.get(key)
     if cached is not None and cached[0]() is db:
         return cached[1]
-    findings = tuple(match(inventory.packages, inventory.distro, db))
-    _FINDINGS.put(key, (weakref.ref(db), findings))
-    return findings
+    matched = match_with_warnings(inventory.packages, inventory.distro, db)
+    _FINDINGS.put(key, (weakref.ref(db), matched))
+    return matched
