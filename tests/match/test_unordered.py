@@ -15,11 +15,11 @@ def test_unorderable_npm_version_with_advisories_is_a_warning(fixture_db):
     # TEST-NPM-1 affects semver-pkg from 1.0.0; "1.2" is no SemVer version, so its verdict is unknown.
     findings, warnings = match_with_warnings([Package(Ecosystem.NPM, "semver-pkg", "1.2")], None, fixture_db)
     assert findings == []
-    assert warnings == [
+    assert warnings == [(
         "npm package semver-pkg 1.2: version cannot be ordered under scheme semver, so its osv advisories were "
         "not checked (invalid semver version '1.2': not MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (numbers without "
         "leading zeros))"
-    ]
+    )]
 
 
 def test_orderable_versions_and_packages_without_advisories_do_not_warn(fixture_db):
@@ -32,10 +32,10 @@ def test_orderable_versions_and_packages_without_advisories_do_not_warn(fixture_
 def test_unorderable_os_versions_warn_per_distro_feed(fixture_db):
     apk = Package(Ecosystem.APK, "zlib", "junk", source_name="zlib", source_version="junk")
     _, warnings = match_with_warnings([apk], ALPINE_318, fixture_db)
-    assert warnings == [
+    assert warnings == [(
         "apk package zlib junk: version cannot be ordered under scheme apk, so its alpine advisories were not "
         "checked (invalid apk version 'junk': does not start with a digit)"
-    ]
+    )]
     # The tracker's unfixed advisories still apply at any version; the resolved ones could not be decided.
     deb = Package(Ecosystem.DPKG, "libssl3", "1:", source_name="openssl", source_version="1:")
     findings, warnings = match_with_warnings([deb], BOOKWORM, fixture_db)

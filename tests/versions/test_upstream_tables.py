@@ -146,6 +146,8 @@ NUGET_INVALID = [
     "1beta", "$version$", "1.2Av^c", "1.2..", "1.2.3.4.5", "1.2.3.Beta", "1.2.3.4This version is full of awesomeness!!",
     "So.is.this", "1.34.2Alpha", "1.34.2Release Candidate", "1.4.7-", "1.4.7-*", "1.4.7+*", "1.4.7-AA.01^",
     "1.4.7-AA.0A^", "1.4.7-A^A", "1.4.7+AA.01^", "",
+    # NuGetVersionFactory.TryParse: numeric labels with a leading zero (IsValidPart, allowLeadingZeros: false).
+    "1.0.0-beta.01", "1.0.0-00",
 ]
 
 
