@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 
 from crscan import versions
 from tests.versions import strategies, upstream_tools
+from tests.versions.test_upstream_fixtures import FIXTURES, normalized_cases, pair_cases
 
 _batches = settings(max_examples=12, deadline=None)
+needs_php_composer = pytest.mark.skipif(
+    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()), reason="php or composer/semver missing"
+)
+needs_ruby = pytest.mark.skipif(not upstream_tools.have("ruby"), reason="ruby not installed")
 needs_maven = pytest.mark.skipif(
     not (upstream_tools.have("java") and upstream_tools.MAVEN_ARTIFACT_JAR.is_file()),
     reason="java or maven-artifact missing",
@@ -127,3 +132,38 @@ def test_composer_agrees_with_composer_semver(tmp_path):
         assert not _disagreements("composer", pairs, [order for _, _, order in answers])
 
     check()
+
+
+# The fixture tables replayed against the installed tools: the facts they hold are still what the tool says.
+
+@needs_maven
+def test_maven_fixture_pairs_are_what_comparable_version_says():
+    cases = pair_cases(FIXTURES / "maven-3.8.7.tsv")
+    assert upstream_tools.maven_pairs([(a, b) for a, b, _ in cases]) == [expected for _, _, expected in cases]
+
+
+@needs_ruby
+def test_rubygems_fixture_pairs_are_what_gem_version_says():
+    cases = pair_cases(FIXTURES / "rubygems-gem-version.tsv")
+    assert upstream_tools.rubygems([(a, b) for a, b, _ in cases]) == [expected for _, _, expected in cases]
+
+
+@needs_php_composer
+def test_composer_fixture_pairs_are_what_composer_semver_says(tmp_path):
+    cases = pair_cases(FIXTURES / "composer-comparator.tsv")
+    answers = upstream_tools.composer([(a, b) for a, b, _ in cases], tmp_path)
+    assert [order for _, _, order in answers] == [expected for _, _, expected in cases]
+    ours = [tuple(versions.parse("composer", text).normalized for text in (a, b)) for a, b, _ in cases]
+    assert ours == [(a, b) for a, b, _ in answers]
+
+
+@needs_php_composer
+def test_composer_normalizes_like_composer_semver_where_debian_has_the_rule(tmp_path):
+    # Debian's composer/semver 3.3 predates the CalVer rules of the fixture's source (it rejects
+    # 20230131.0.0); everything it does normalize must come out the same.
+    cases = normalized_cases(FIXTURES / "composer-normalized.tsv")
+    answers = upstream_tools.composer([(text, text) for text, _ in cases], tmp_path)
+    differing = [(text, theirs) for (text, _), (theirs, _, _) in zip(cases, answers)
+                 if theirs is not None and versions.parse("composer", text).normalized != theirs]
+    assert not differing
+    assert sum(theirs is not None for theirs, _, _ in answers) >= len(cases) - 5

@@ -125,6 +125,15 @@ def test_rubygems_prerelease(text, prerelease):
     assert versions.parse("rubygems", text).is_prerelease is prerelease
 
 
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    # test_gem_version.rb test_canonical_segments
+    [("1.0.0", (1,)), ("1.0.0.a.1.0", (1, "a", 1)), ("1.2.3-1", (1, 2, 3, "pre", 1))],
+)
+def test_rubygems_canonical_segments(text, canonical):
+    assert versions.parse("rubygems", text).canonical_segments == canonical
+
+
 # --- NuGet: NuGet/NuGet.Client test/NuGet.Core.Tests/NuGet.Versioning.Test/VersionComparerTests.cs
 #     (VersionComparisonDefaultEqual/Less) and NuGetVersionTest.cs (SemVerEqualsOperatorWorks,
 #     SemVerLessThanAndGreaterThanOperatorsWorks, ParseThrowsIfStringIsNotAValidSemVer).

@@ -105,16 +105,29 @@ def maven(ordered: Sequence[str]) -> list[int]:
     return [signs[line.split()[1]] for line in done.stdout.splitlines() if line.startswith("   ")]
 
 
+def maven_pairs(pairs: Pairs) -> list[int]:
+    """ComparableVersion on each pair, in one JVM: main() compares neighbours, so every other answer is a pair's."""
+    return maven([text for pair in pairs for text in pair])[0::2]
+
+
 COMPOSER_SEMVER = Path("/usr/share/php/Composer/Semver/autoload.php")  # Debian's php-composer-semver
 _COMPOSER_SCRIPT = """<?php
 require '%s';
 use Composer\\Semver\\Comparator;
 use Composer\\Semver\\VersionParser;
 $parser = new VersionParser();
+function normalized($parser, $version) {
+    try {
+        return $parser->normalize($version);
+    } catch (UnexpectedValueException $e) {
+        return null;
+    }
+}
 foreach (json_decode(stream_get_contents(STDIN)) as [$a, $b]) {
-    $a = $parser->normalize($a);
-    $b = $parser->normalize($b);
-    $order = Comparator::greaterThan($a, $b) ? 1 : (Comparator::lessThan($a, $b) ? -1 : 0);
+    $a = normalized($parser, $a);
+    $b = normalized($parser, $b);
+    $order = ($a === null || $b === null) ? null
+        : (Comparator::greaterThan($a, $b) ? 1 : (Comparator::lessThan($a, $b) ? -1 : 0));
     echo json_encode([$a, $b, $order]), "\\n";
 }
 """
@@ -126,7 +139,8 @@ def rubygems(pairs: Pairs) -> list[int]:
 
 
 def composer(pairs: Pairs, workdir: Path) -> list[tuple[str, str, int]]:
-    """composer/semver's VersionParser::normalize of both sides and Comparator's verdict on them."""
+    """composer/semver's VersionParser::normalize of both sides and Comparator's verdict on them (None for
+    what normalize rejects)."""
     script = workdir / "compare.php"
     script.write_text(_COMPOSER_SCRIPT % COMPOSER_SEMVER)
     done = subprocess.run(

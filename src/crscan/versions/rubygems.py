@@ -49,7 +49,7 @@ def _strip_zeros(segments: list[int | str]) -> list[int | str]:
 
 
 class GemVersion(Version):
-    __slots__ = ("segments",)
+    __slots__ = ("canonical_segments", "segments")
     scheme = "rubygems"
 
     def _cmpkey(self, text: str) -> tuple[Any, ...]:
@@ -62,6 +62,8 @@ class GemVersion(Version):
         first_word = next((i for i, s in enumerate(self.segments) if isinstance(s, str)), len(self.segments))
         release = _strip_zeros(list(self.segments[:first_word]))
         prerelease = _strip_zeros(list(self.segments[first_word:]))
+        # Gem::Version#canonical_segments: what the order (and RubyGems' hash) looks at.
+        self.canonical_segments: tuple[int | str, ...] = (*release, *prerelease)
         return _segments_key(release + prerelease)
 
     @property
