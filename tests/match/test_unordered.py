@@ -55,3 +55,26 @@ def test_scan_report_carries_the_warning_after_the_inventory_ones(fixture_db):
     assert report.findings == ()
     assert report.warnings[0] == "catalog warning"
     assert report.warnings[1].startswith("npm package semver-pkg 1.2: version cannot be ordered under scheme semver")
+
+
+def test_an_advisory_version_that_cannot_be_ordered_is_a_warning(fixture_db):
+    # TEST-NPM-UNORDERED's range is fixed at "1.2", no SemVer version: which 1.x releases it affects is unknown.
+    package = Package(Ecosystem.NPM, "unordered-pkg", "1.0.0")
+    findings, warnings = match_with_warnings([package], None, fixture_db)
+    assert findings == []
+    assert warnings == [(
+        "npm package unordered-pkg 1.0.0: osv advisory TEST-NPM-UNORDERED cannot be ordered under scheme semver, "
+        "so it was not checked (invalid semver version '1.2': not MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (numbers "
+        "without leading zeros))"
+    )]
+
+
+def test_a_distro_fixed_version_that_cannot_be_ordered_is_a_warning(fixture_db):
+    # The secdb's "1.18.-r2" (a stray dot, as Alpine v3.5's secdb has it) is no apk version.
+    package = Package(Ecosystem.APK, "crscan-typo", "1.18-r1", source_name="crscan-typo", source_version="1.18-r1")
+    findings, warnings = match_with_warnings([package], ALPINE_318, fixture_db)
+    assert findings == []
+    assert warnings == [(
+        "apk package crscan-typo 1.18-r1: alpine advisory CVE-0000-0003 cannot be ordered under scheme apk, so it "
+        "was not checked (invalid apk version '1.18.-r2': unexpected '.-r2' at offset 4)"
+    )]

@@ -12,6 +12,8 @@ from crscan.model import Distro, Ecosystem, Package, Severity
 from crscan.versions import Version
 from crscan.vulndb import FeedDB
 
+NOT_AFFECTED = "0"  # the fixed version both trackers give a vulnerability that never affected the release
+
 
 class DistroFeedMatcher(Matcher):
     """Subclasses name the distro, its package ecosystem and version scheme, and read an advisory's verdict."""
@@ -49,6 +51,10 @@ class DistroFeedMatcher(Matcher):
             for advisory in advisories:
                 fixed_by = self.fixed_by(installed, advisory.data)
                 if fixed_by is None:
+                    fixed = advisory.data.get("fixed_version", "")
+                    if installed is not None and fixed not in ("", NOT_AFFECTED) and parsed(self.scheme, fixed) is None:
+                        yield Unordered(package, self.scheme, self.feed, unorderable(self.scheme, fixed),
+                                        advisory.advisory_id)
                     continue
                 severity, severity_source = self.severity(advisory.data)
                 finding = make_finding(

@@ -23,19 +23,25 @@ class Match(NamedTuple):
 
 
 class Unordered(NamedTuple):
-    """An installed version the scheme cannot order, while the feed has advisories for its package: their
-    verdict is unknown, which the report must say rather than count the package as not affected."""
+    """A version the scheme cannot order where a verdict needed it: the installed one (the feed's advisories
+    for the package), or an advisory's (`advisory_id` set). The verdict is unknown, which the report must say
+    rather than count the package as not affected."""
 
     package: Package
     scheme: str
     feed: str
     problem: str  # the InvalidVersion message
+    advisory_id: str = ""
 
     @property
     def warning(self) -> str:
         package = self.package
-        return (f"{package.ecosystem.value} package {package.name} {package.version}: version cannot be ordered "
-                f"under scheme {self.scheme}, so its {self.feed} advisories were not checked ({self.problem})")
+        subject = f"{package.ecosystem.value} package {package.name} {package.version}"
+        if self.advisory_id:
+            return (f"{subject}: {self.feed} advisory {self.advisory_id} cannot be ordered under scheme {self.scheme}, "
+                    f"so it was not checked ({self.problem})")
+        return (f"{subject}: version cannot be ordered under scheme {self.scheme}, so its {self.feed} advisories "
+                f"were not checked ({self.problem})")
 
 
 class Matcher(ABC):

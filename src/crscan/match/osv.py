@@ -72,6 +72,7 @@ class CompiledAdvisory(NamedTuple):
     fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
     severity: Severity
+    unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
 
 
 class PackageAdvisories:
@@ -138,6 +139,8 @@ class OsvMatcher(Matcher):
             for compiled in known.advisories:
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:
+                    if compiled.unreadable and version is not None and not (compiled.listed and spellings):
+                        yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory.advisory_id)
                     continue
                 advisory, data = compiled.advisory, compiled.advisory.data
                 finding = make_finding(
@@ -176,20 +179,33 @@ class OsvMatcher(Matcher):
 def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     data = advisory.data
     ranges = []
+    unreadable = ""
     for _range_type, events in data["ranges"]:
         compiled = _compile_range(scheme, events)
         if compiled is not None:
             ranges.append(compiled)
+        elif not unreadable:
+            unreadable = _unreadable(scheme, events)
     listed = frozenset(data["versions"])
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
     ids = frozenset((advisory.advisory_id, data["name"], *data["aliases"]))
     return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
-                            Severity[data["severity"]])
+                            Severity[data["severity"]], unreadable)
 
 
 def _by_version(event: Event) -> Version:
     return event.version
+
+
+def _is_unbounded(kind: str, text: str) -> bool:
+    """ "introduced 0" (before everything) and "limit *" (after everything) name no version."""
+    return (text == "0" and kind == "introduced") or (text == "*" and kind == "limit")
+
+
+def _unreadable(scheme: str, events: list[list[str]]) -> str:
+    """Why the first unreadable version of a range cannot be ordered."""
+    return next(problem for kind, text in events if not _is_unbounded(kind, text) and (problem := unorderable(scheme, text)))
 
 
 def _compile_range(scheme: str, events: list[list[str]]) -> CompiledRange | None:
@@ -199,7 +215,7 @@ def _compile_range(scheme: str, events: list[list[str]]) -> CompiledRange | None
     limits: list[Event] = []
     in_order = True
     for kind, text in events:
-        if (text == "0" and kind == "introduced") or (text == "*" and kind == "limit"):
+        if _is_unbounded(kind, text):
             version = None
         elif (version := parsed(scheme, text)) is None:
             return None
