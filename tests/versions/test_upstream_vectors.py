@@ -117,3 +117,27 @@ def test_semver_fixture_lists_not_covered_are_ranges(semver_fixtures):
     # range-include / range-exclude test range syntax (^1.2.3, 1.0.0 - 2.0.0), which is the matcher's
     # business, not a version's; this pins that no other list exists that we silently skip.
     assert set(semver_fixtures) == {"comparisons", "equality", "valid-versions", "range-include", "range-exclude"}
+
+
+# Typos in the secdb files themselves (a stray '.', a Debian-style revision, a doubled -r): apk-tools
+# rejects them too (version.c token_next), so they are the only strings that may fail.
+SECDB_TYPOS = {
+    "0.8.21.r2", "1.18.-r2", "4.8.0.-r1", "10.2.26.r0", "10.2.24.r0", "10.2.22.r0", "1.11-20-r0", "4.10-1-r1",
+    "6.6.2p1-r0", "2.7.16-33", "57-1-r2", "1.7.5.-r1", "1.0.4.-r0", "0.12.5.-r0", "2.15.r-r1", "1.1.0-r1-r0",
+}
+
+
+def test_every_apk_version_the_alpine_and_wolfi_secdbs_name_parses(shared_data):
+    feeds = shared_data / "feeds"
+    seen = set()
+    for path in [*sorted((feeds / "alpine").glob("v*/*.json")), feeds / "wolfi" / "security.json"]:
+        for entry in json.loads(path.read_text()).get("packages") or ():
+            seen.update(version for version in entry["pkg"].get("secfixes") or {} if version != "0")
+    assert len(seen) > 8_000
+    rejected = set()
+    for text in seen:
+        try:
+            assert str(versions.parse("apk", text)) == text
+        except versions.InvalidVersion:
+            rejected.add(text)
+    assert rejected <= SECDB_TYPOS
