@@ -41,7 +41,8 @@ def test_unorderable_os_versions_warn_per_distro_feed(fixture_db):
     findings, warnings = match_with_warnings([deb], BOOKWORM, fixture_db)
     assert "CVE-2023-0286" not in {f.advisory_id for f in findings}
     assert len(warnings) == 1 and warnings[0].startswith(
-        "dpkg package libssl3 1:: version cannot be ordered under scheme deb, so its debian advisories were not checked")
+        "dpkg package libssl3 1:: version cannot be ordered under scheme deb, so its debian advisories were not "
+        "checked")
 
 
 def test_the_same_package_at_two_paths_warns_once(fixture_db):

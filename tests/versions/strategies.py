@@ -125,7 +125,9 @@ rubygems = _joined(
 
 nuget = _joined(
     _dotted(st.sampled_from(["0", "1", "2", "01", "10"]), max_size=4),
-    _optional(_joined(st.just("-"), _dotted(st.sampled_from(["0", "1", "0a", "beta", "BETA", "rc-1", "Alpha", "x", "-1"])))),
+    _optional(_joined(
+        st.just("-"), _dotted(st.sampled_from(["0", "1", "0a", "beta", "BETA", "rc-1", "Alpha", "x", "-1"]))
+    )),
     _optional(_joined(st.just("+"), _dotted(st.sampled_from(["meta", "AA", "1"])))),
 )
 

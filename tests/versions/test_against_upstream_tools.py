@@ -17,7 +17,8 @@ from tests.versions.test_upstream_fixtures import FIXTURES, normalized_cases, pa
 
 _batches = settings(max_examples=12, deadline=None)
 needs_php_composer = pytest.mark.skipif(
-    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()), reason="php or composer/semver missing"
+    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()),
+    reason="php or composer/semver missing",
 )
 needs_ruby = pytest.mark.skipif(not upstream_tools.have("ruby"), reason="ruby not installed")
 needs_maven = pytest.mark.skipif(
@@ -108,7 +109,7 @@ def test_maven_where_comparable_version_is_cyclic_we_pick_the_documented_side():
     assert [versions.compare("maven", a, b) for a, b in itertools.pairwise(cycle)] == [-1, 1, 1]
 
 
-@pytest.mark.skipif(not upstream_tools.have("ruby"), reason="ruby not installed")
+@needs_ruby
 def test_rubygems_agrees_with_gem_version():
     @_batches
     @given(_pairs(strategies.rubygems))
@@ -118,10 +119,7 @@ def test_rubygems_agrees_with_gem_version():
     check()
 
 
-@pytest.mark.skipif(
-    not (upstream_tools.have("php") and upstream_tools.COMPOSER_SEMVER.is_file()),
-    reason="php or composer/semver missing",
-)
+@needs_php_composer
 def test_composer_agrees_with_composer_semver(tmp_path):
     @_batches
     @given(_pairs(strategies.composer))
@@ -163,7 +161,7 @@ def test_composer_normalizes_like_composer_semver_where_debian_has_the_rule(tmp_
     # 20230131.0.0); everything it does normalize must come out the same.
     cases = normalized_cases(FIXTURES / "composer-normalized.tsv")
     answers = upstream_tools.composer([(text, text) for text, _ in cases], tmp_path)
-    differing = [(text, theirs) for (text, _), (theirs, _, _) in zip(cases, answers)
+    differing = [(text, theirs) for (text, _), (theirs, _, _) in zip(cases, answers, strict=True)
                  if theirs is not None and versions.parse("composer", text).normalized != theirs]
     assert not differing
     assert sum(theirs is not None for theirs, _, _ in answers) >= len(cases) - 5

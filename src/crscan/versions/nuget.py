@@ -3,8 +3,9 @@
 One to four numeric parts (missing ones are 0; `1.0` equals `1.0.0.0`), then an optional SemVer
 pre-release whose labels compare case-insensitively (numbers numerically and below words), then
 ignored `+metadata`. Parts are Int32 as in System.Version (NuGet rejects larger ones); leading zeros
-are accepted as NuGet does in version parts, not in numeric labels. A label is a number only where `int.TryParse` reads it, so a digit run
-beyond Int32 compares as a word, as in NuGet (1.0.0-2147483648 > 1.0.0-10000000000 > 1.0.0-9).
+are accepted as NuGet does in version parts, not in numeric labels. A label is a number only where
+`int.TryParse` reads it, so a digit run beyond Int32 compares as a word, as in NuGet
+(1.0.0-2147483648 > 1.0.0-10000000000 > 1.0.0-9).
 """
 
 from __future__ import annotations
