@@ -160,7 +160,7 @@ class World:
         """A scan policy of `registry_id`, or of a new registry (a registry holds one policy)."""
         from yandex.cloud.containerregistry.v1 import scan_policy_service_pb2
 
-        from crscan.policies.servicer import ScanPolicyServicer
+        from crscan.api.servicers import ScanPolicyServicer
 
         registry_id = registry_id or self.fresh_registry()
         # Through the servicer's own code path, with auth off (no caller context is needed for Create).

@@ -1,4 +1,4 @@
-"""Scan policies: the ScanPolicyService, push rules (`scan_on_push`) and scheduled rescans (`Scheduler`)."""
+"""Scan policies: push rules (`scan_on_push`) and scheduled rescans (`Scheduler`)."""
 
 from crscan.policies.interface import PolicyError
 from crscan.policies.rules import due_for_rescan, scan_on_push, selects

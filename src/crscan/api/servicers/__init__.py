@@ -8,6 +8,7 @@ from crscan.api.servicers.image import ImageServicer
 from crscan.api.servicers.operation import OperationServicer
 from crscan.api.servicers.registry import RegistryServicer
 from crscan.api.servicers.repository import RepositoryServicer
+from crscan.api.servicers.scan_policy import ScanPolicyServicer
 from crscan.api.servicers.scanner import ScannerServicer
 from crscan.store import Store
 
@@ -15,8 +16,6 @@ from crscan.store import Store
 def build_servicers(store: Store, on_queued: Callable[[], None] | None = None) -> list:
     """The servicers the gRPC and REST transports serve, all backed by `store`; `on_queued` is called after
     a scan is queued (it wakes the job queue)."""
-    from crscan.policies.servicer import ScanPolicyServicer  # here: it imports this package's helpers
-
     return [
         ScannerServicer(store, on_queued),
         ScanPolicyServicer(store),
@@ -32,6 +31,7 @@ __all__ = [
     "OperationServicer",
     "RegistryServicer",
     "RepositoryServicer",
+    "ScanPolicyServicer",
     "ScannerServicer",
     "build_servicers",
 ]
