@@ -11,7 +11,7 @@ from yandex.cloud.endpoint.api_endpoint_service_pb2_grpc import ApiEndpointServi
 
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import SERVICES, ServiceBindingError, bind_services
-from crscan.api.rest import TemplateError, Variable, parse_template, routes_for
+from crscan.api.routes import TemplateError, Variable, parse_template, routes_for
 
 
 def test_parse_template_splits_literals_variables_and_verb():

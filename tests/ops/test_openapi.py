@@ -12,7 +12,7 @@ from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services
 from crscan.api.openapi import build_document
-from crscan.api.rest import routes_for
+from crscan.api.routes import routes_for
 from crscan.api.servicers import build_servicers
 
 SCHEMAS = "#/components/schemas/"

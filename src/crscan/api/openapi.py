@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 import crscan
-
-if TYPE_CHECKING:
-    from crscan.api.rest import HttpRoute
+from crscan.api.routes import HttpRoute
 
 OPENAPI_VERSION = "3.0.3"
 STATUS_SCHEMA = "google.rpc.Status"
@@ -63,7 +60,7 @@ _WELL_KNOWN = {
 
 
 def build_document(routes: Sequence[HttpRoute]) -> dict:
-    """The OpenAPI 3.0 document for `routes` (as `crscan.api.rest.routes_for` returns them)."""
+    """The OpenAPI 3.0 document for `routes` (as `crscan.api.routes.routes_for` returns them)."""
     schemas: dict[str, dict] = {}
     paths: dict[str, dict] = {}
     operation_ids: set[str] = set()
