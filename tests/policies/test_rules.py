@@ -193,7 +193,7 @@ def test_serve_scans_a_push_its_policy_selects_and_ignores_one_it_does_not(store
     from yandex.cloud.containerregistry.v1 import scan_policy_service_pb2 as sps
     from yandex.cloud.containerregistry.v1.scan_policy_service_pb2_grpc import ScanPolicyServiceStub
 
-    from crscan.sync import EVENTS_MEDIA_TYPE, WEBHOOK_PATH
+    from crscan.api.webhook import EVENTS_MEDIA_TYPE, WEBHOOK_PATH
     from tests.api.test_serve_cli import serve
 
     registry = store.add_registry("local", f"http://{local_registry.host}", folder_id="f")

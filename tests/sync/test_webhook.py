@@ -8,7 +8,7 @@ import pytest
 from starlette.routing import Route, Router
 from starlette.testclient import TestClient
 
-from crscan.sync import EVENTS_MEDIA_TYPE, WEBHOOK_PATH, webhook_routes
+from crscan.api.webhook import EVENTS_MEDIA_TYPE, WEBHOOK_PATH, webhook_routes
 from tests.sync.conftest import attach, snapshot
 from tests.sync.tiny_images import OCI_INDEX
 

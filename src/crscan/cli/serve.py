@@ -61,7 +61,7 @@ def serve(
     from crscan.auth import Role
     from crscan.policies import scan_on_push
     from crscan.secrets import SecretError, load_secret_box
-    from crscan.sync import webhook_routes
+    from crscan.api.webhook import webhook_routes
 
     settings = resolve_settings("serve", flags, config)
     stop = stop_on_signals()

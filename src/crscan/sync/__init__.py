@@ -1,5 +1,6 @@
 """Attached registries: mirror a registry's repositories, tags and images into the store (`sync_registry`),
-and upsert pushed images from the CNCF distribution notification webhook (`webhook_routes`).
+and upsert pushed images reported by the CNCF distribution notification webhook (`WebhookHandler`; its HTTP
+endpoint is `crscan.api.webhook`).
 
 Both report the ids of images that were added or gained a tag, for scan-on-push.
 """
@@ -13,9 +14,9 @@ from crscan.sync.sync import (
     parse_registry_url,
     sync_registry,
 )
-from crscan.sync.webhook import EVENTS_MEDIA_TYPE, WEBHOOK_PATH, WebhookHandler, webhook_routes
+from crscan.sync.webhook import WebhookHandler
 
 __all__ = [
-    "EVENTS_MEDIA_TYPE", "WEBHOOK_PATH", "DistributionView", "RegistryAddress", "RegistryView", "SyncError",
-    "SyncSummary", "WebhookHandler", "open_view", "parse_registry_url", "sync_registry", "webhook_routes",
+    "DistributionView", "RegistryAddress", "RegistryView", "SyncError", "SyncSummary", "WebhookHandler",
+    "open_view", "parse_registry_url", "sync_registry",
 ]

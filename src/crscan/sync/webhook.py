@@ -1,16 +1,13 @@
-"""`POST /hooks/distribution`: the CNCF distribution registry's notification endpoint.
+"""Pushes reported by the CNCF distribution registry's notifications, applied to the store.
 
-The registry is configured with `notifications.endpoints[].headers: {Authorization: [Bearer <secret>]}`; the
-secret is compared in constant time. Each `push` event of a tagged manifest or index is resolved to an attached
-registry by the host of `target.url` (or `request.host`) and the image is upserted, its blobs read from the
-registry itself (never trusted from the event). Other events are counted and ignored. The answer is 200 with
-the counts, so the registry does not redeliver an envelope that was understood; a failed event is counted, and
-the next `crscan registry sync` catches up.
+The HTTP endpoint that receives them is `crscan.api.webhook`. Each `push` event of a tagged manifest or index is
+resolved to an attached registry by the host of `target.url` (or `request.host`) and the image is upserted, its
+blobs read from the registry itself (never trusted from the event). Other events are counted and ignored. A
+failed event is counted, and the next `crscan registry sync` catches up.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -18,9 +15,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from crscan.registry import RegistryError
 from crscan.registry.manifest import IMAGE_MANIFESTS, INDEXES
@@ -33,9 +27,6 @@ from crscan.sync.sync import open_view
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/hooks/distribution"
-EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
-MAX_ENVELOPE_BYTES = 1 << 20
 MAX_EVENTS = 1000  # distribution batches at most a few dozen events
 
 ImagesHook = Callable[[Sequence[str]], None]
@@ -126,44 +117,9 @@ class WebhookHandler:
             return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
 
 
-def webhook_routes(store: Store, box: SecretBox, secret: str,
-                   on_images: ImagesHook | None = None) -> dict[str, Callable]:
-    """POST handlers by path, for `ApiServer(hooks=…)`. With an empty `secret` the endpoint answers 404."""
-    handler = WebhookHandler(store, box, on_images)
-    expected = f"Bearer {secret}".encode()
-
-    async def distribution(request: Request) -> Response:
-        if not secret:
-            return _error(404, "the push webhook is disabled: set webhook_secret (CRSCAN_WEBHOOK_SECRET)")
-        given = request.headers.get("authorization", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, expected):
-            return _error(401, "missing or wrong webhook secret: send Authorization: Bearer <webhook_secret>",
-                          {"WWW-Authenticate": 'Bearer realm="crscan-webhook"'})
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in (EVENTS_MEDIA_TYPE, "application/json"):
-            return _error(415, f"content type {content_type!r} is not {EVENTS_MEDIA_TYPE}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_ENVELOPE_BYTES:
-                return _error(413, f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
-        try:
-            events = parse_envelope(bytes(body))
-        except EnvelopeError as exc:
-            return _error(400, str(exc))
-        result = await run_in_threadpool(handler.handle, events)
-        return JSONResponse(result.counts())
-
-    return {WEBHOOK_PATH: distribution}
-
-
 def _first_line(error: Exception) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=dict(headers or {}))
 
 
 def _by_host(registries) -> dict[str, list]:
