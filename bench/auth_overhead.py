@@ -28,10 +28,10 @@ import httpx  # noqa: E402
 from crscan.api.auth import AllowAll  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
-from crscan.auth import Role, TokenAuthenticator, TokenService  # noqa: E402
+from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
 from crscan.config import Settings  # noqa: E402
 from crscan.store import Store  # noqa: E402
-from crscan.store.tokens import ApiToken, SqlTokenRepository  # noqa: E402
+from crscan.store.tokens import ApiToken  # noqa: E402
 
 TARGET = 1.5
 

@@ -25,11 +25,10 @@ from google.protobuf import json_format, message_factory
 
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
-from crscan.auth import Role, TokenAuthenticator, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
 from crscan.config import Settings
 from crscan.model import Finding, Severity
 from crscan.store import Layer, Store
-from crscan.store.tokens import SqlTokenRepository
 
 ISSUED_SECRETS: list[str] = []
 CODES = {code.value[0]: code for code in grpc.StatusCode}

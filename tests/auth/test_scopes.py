@@ -16,9 +16,8 @@ from yandex.cloud.containerregistry.v1 import (
 )
 from yandex.cloud.operation import operation_service_pb2
 
-from crscan.auth import Role, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.auth.conftest import FOLDER, Failure, issue, start_auth_api
 
 CR = "/yandex.cloud.containerregistry.v1."

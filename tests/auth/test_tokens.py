@@ -14,9 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
-from crscan.auth import AuthError, InvalidToken, Role, TokenService, parse_duration, required_role
+from crscan.auth import AuthError, InvalidToken, Role, SqlTokenRepository, TokenService, parse_duration, required_role
 from crscan.store import Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.auth.conftest import ISSUED_SECRETS, issue
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0)

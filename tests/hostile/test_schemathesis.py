@@ -27,10 +27,9 @@ from schemathesis.specs.openapi.checks import (
 from crscan.api.ops import ops_routes
 from crscan.api.server import ApiServer, authenticator_for
 from crscan.api.servicers import build_servicers
-from crscan.auth import Role, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.config import Settings
 from crscan.store import Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.api.conftest import seed_scanned_image
 
 EXAMPLES = int(os.environ.get("CRSCAN_SCHEMATHESIS_EXAMPLES", "25"))

@@ -24,9 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crscan.auth import Role, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.api.test_serve_cli import CRSCAN, serve
 from tests.layers.test_hostile import CASES
 from tests.support.registry import start_registry

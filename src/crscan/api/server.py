@@ -32,8 +32,7 @@ class ServerStartError(RuntimeError):
 def authenticator_for(settings: Settings, store: Store) -> Authenticator:
     """The auth hook's policy: bearer tokens from `store` checked for role and scope, unless `auth_enabled=false`
     (an explicit setting, logged loudly)."""
-    from crscan.auth import TokenAuthenticator, TokenService
-    from crscan.store.tokens import SqlTokenRepository
+    from crscan.auth import SqlTokenRepository, TokenAuthenticator, TokenService
 
     if not settings.auth_enabled:
         log.warning("AUTHENTICATION IS DISABLED (--no-auth): every request is allowed, tokens are not checked")

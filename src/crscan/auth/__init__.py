@@ -11,6 +11,7 @@ Every error is an `AuthError`; `InvalidToken` says why a presented token was ref
 
 from crscan.auth.authorizer import TokenAuthenticator, required_role
 from crscan.auth.interface import AuthError, InvalidToken, Role, TokenRecord, TokenRepository
+from crscan.auth.repository import SqlTokenRepository
 from crscan.auth.tokens import IssuedToken, TokenService, parse_duration
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidToken",
     "IssuedToken",
     "Role",
+    "SqlTokenRepository",
     "TokenAuthenticator",
     "TokenRecord",
     "TokenRepository",

@@ -36,9 +36,8 @@ class _Tokens:
     """The token service on the configured store, for one command; errors become one line and an exit status."""
 
     def __init__(self, config: Path | None, data_dir: Path | None, database_url: str | None):
-        from crscan.auth import TokenService
+        from crscan.auth import SqlTokenRepository, TokenService
         from crscan.store import Store, StoreError
-        from crscan.store.tokens import SqlTokenRepository
 
         try:
             settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
