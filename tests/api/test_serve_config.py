@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from crscan.api.auth import AllowAll
-from crscan.api.server import authenticator_for
 from crscan.auth import TokenAuthenticator
+from crscan.cli.serve import authenticator_for
 from crscan.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ConfigError, Settings
 from crscan.store import Store
 

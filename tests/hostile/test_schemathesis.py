@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crscan.api.ops import ops_routes
-from crscan.api.server import ApiServer, authenticator_for
+from crscan.api.server import ApiServer
+from crscan.cli.serve import authenticator_for
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.config import Settings

@@ -1,53 +1,23 @@
 """The auth hook both transports call before a servicer runs.
 
 Each request's metadata (gRPC metadata or HTTP headers, both lowercase keys) becomes `Credentials`; an
-`Authenticator` turns them into a `Caller` or raises `ApiError(UNAUTHENTICATED/PERMISSION_DENIED)`. Servicers
-read the result with `current_caller()`. Token and role checks are `crscan.auth.TokenAuthenticator`; the
-transports do not change.
+`Authenticator` (`crscan.auth.interface`) turns them into a `Caller` or refuses them with an auth error, which
+becomes `ApiError(UNAUTHENTICATED/PERMISSION_DENIED)` here. Servicers read the result with `current_caller()`.
+Which authenticator runs is the entry point's choice (`crscan serve`: `crscan.auth.TokenAuthenticator`, or
+`AllowAll` when auth is disabled); the transports do not change.
 """
 
 from __future__ import annotations
 
 import contextvars
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+
+from crscan.api.errors import permission_denied, unauthenticated
+from crscan.auth.interface import AccessDenied, Authenticator, Caller, Credentials, InvalidToken
 
 # Methods a client calls before it has a token: the SDK's auth plugin sends none for endpoint discovery.
 PUBLIC_SERVICES = frozenset({"yandex.cloud.endpoint.ApiEndpointService"})
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What a request presents, independent of transport."""
-
-    method: str  # full gRPC method name, "/yandex.cloud.containerregistry.v1.ScannerService/List"
-    transport: str  # "grpc" or "rest"
-    bearer_token: str | None  # from `authorization: Bearer …`; None when absent
-    peer: str = ""
-
-    @property
-    def service(self) -> str:
-        return self.method.strip("/").split("/")[0]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who made the current request, as the authenticator established it."""
-
-    credentials: Credentials
-    authenticated: bool  # False when auth is disabled or the method is public
-    subject: str = ""  # the identity behind the token ("token:<id>"); recorded as an Operation's created_by
-    token_id: str = ""  # binds page tokens to the caller who was given them
-    registries: frozenset[str] | None = None  # the only registries the caller may see; None = no restriction
-
-
-class Authenticator(ABC):
-    """Decides who a request comes from, or refuses it with an `ApiError`."""
-
-    @abstractmethod
-    def authenticate(self, credentials: Credentials) -> Caller: ...
 
 
 class AllowAll(Authenticator):
@@ -91,7 +61,12 @@ def authenticated(
     if credentials.service in PUBLIC_SERVICES:
         caller = Caller(credentials=credentials, authenticated=False)
     else:
-        caller = authenticator.authenticate(credentials)
+        try:
+            caller = authenticator.authenticate(credentials)
+        except InvalidToken as exc:
+            raise unauthenticated(str(exc)) from None
+        except AccessDenied as exc:
+            raise permission_denied(str(exc)) from None
     token = _current.set(caller)
     try:
         yield caller

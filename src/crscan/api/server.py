@@ -11,13 +11,12 @@ from collections.abc import Mapping, Sequence
 import grpc
 import uvicorn
 
-from crscan.api.auth import AllowAll, Authenticator
+from crscan.api.auth import Authenticator
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services, create_grpc_server
 from crscan.api.rest import PageHandler, build_rest_app
 from crscan.api.tls import ServerTls, ensure_self_signed, load_pair
 from crscan.config import Settings
-from crscan.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +26,6 @@ _LOOPBACK_OR_ANY = {"", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost"}
 
 class ServerStartError(RuntimeError):
     """A transport could not start (port in use, bad TLS material)."""
-
-
-def authenticator_for(settings: Settings, store: Store) -> Authenticator:
-    """The auth hook's policy: bearer tokens from `store` checked for role and scope, unless `auth_enabled=false`
-    (an explicit setting, logged loudly)."""
-    from crscan.auth import SqlTokenRepository, TokenAuthenticator, TokenService
-
-    if not settings.auth_enabled:
-        log.warning("AUTHENTICATION IS DISABLED (--no-auth): every request is allowed, tokens are not checked")
-        return AllowAll()
-    return TokenAuthenticator(TokenService(SqlTokenRepository(store)))
 
 
 def server_tls(settings: Settings) -> ServerTls:

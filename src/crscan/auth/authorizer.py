@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from crscan.api.auth import Authenticator, Caller, Credentials
-from crscan.api.errors import permission_denied, unauthenticated
-from crscan.auth.interface import InvalidToken, Role
+from crscan.auth.interface import AccessDenied, Authenticator, Caller, Credentials, InvalidToken, Role
 from crscan.auth.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -50,11 +48,11 @@ class TokenAuthenticator(Authenticator):
             record = self.tokens.verify(credentials.bearer_token)
         except InvalidToken as exc:
             log.info("refused %s %s from %s: %s", credentials.transport, credentials.method, credentials.peer, exc)
-            raise unauthenticated(str(exc)) from None
+            raise
         needed = required_role(credentials.method)
         if record.role < needed:
             log.info("denied %s to token %s (%s)", credentials.method, record.id, record.role.label)
-            raise permission_denied(
+            raise AccessDenied(
                 f"token {record.id} has role {record.role.label}; {credentials.method} needs {needed.label}"
             )
         return Caller(

@@ -1,4 +1,5 @@
-"""What the auth package relies on: roles, the stored shape of a token, and where tokens are kept."""
+"""What the auth package relies on: roles, the stored shape of a token, where tokens are kept, and the shape of
+an authenticator (what a request presents → who the caller is)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ class AuthError(Exception):
 
 class InvalidToken(AuthError):
     """A presented token is missing, malformed, unknown, expired or revoked."""
+
+
+class AccessDenied(AuthError):
+    """The caller is known but may not call the method (its role is too low)."""
 
 
 class Role(enum.IntEnum):
@@ -72,3 +77,36 @@ class TokenRepository(abc.ABC):
     @abc.abstractmethod
     def revoke(self, token_id: str, at: dt.datetime) -> TokenRecord:
         """Mark the token revoked (kept for the audit trail); AuthError when there is no such token."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents, independent of transport."""
+
+    method: str  # full gRPC method name, "/yandex.cloud.containerregistry.v1.ScannerService/List"
+    transport: str  # "grpc" or "rest"
+    bearer_token: str | None  # from `authorization: Bearer …`; None when absent
+    peer: str = ""
+
+    @property
+    def service(self) -> str:
+        return self.method.strip("/").split("/")[0]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made the current request, as the authenticator established it."""
+
+    credentials: Credentials
+    authenticated: bool  # False when auth is disabled or the method is public
+    subject: str = ""  # the identity behind the token ("token:<id>"); recorded as an Operation's created_by
+    token_id: str = ""  # binds page tokens to the caller who was given them
+    registries: frozenset[str] | None = None  # the only registries the caller may see; None = no restriction
+
+
+class Authenticator(abc.ABC):
+    """Decides who a request comes from, or refuses it: `InvalidToken` (the API answers UNAUTHENTICATED) or
+    `AccessDenied` (PERMISSION_DENIED)."""
+
+    @abc.abstractmethod
+    def authenticate(self, credentials: Credentials) -> Caller: ...

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from crscan.cli.startup import fail, open_store, resolve_settings, start_workers, stop_on_signals
+from crscan.config import Settings
+
+if TYPE_CHECKING:
+    from crscan.auth import Authenticator
+    from crscan.store import Store
 
 log = logging.getLogger("crscan.serve")
 
@@ -56,7 +62,7 @@ def serve(
     }
     # Imported here: the server stack is heavy and the other verbs do not need it.
     from crscan.api.ops import ops_routes
-    from crscan.api.server import ApiServer, authenticator_for
+    from crscan.api.server import ApiServer
     from crscan.api.servicers import build_servicers
     from crscan.auth import Role
     from crscan.policies import scan_on_push
@@ -102,3 +108,15 @@ def serve(
     background.stop()
     store.close()
     typer.echo("crscan serve: stopped")
+
+
+def authenticator_for(settings: Settings, store: Store) -> Authenticator:
+    """The auth hook's policy: bearer tokens from `store` checked for role and scope, unless `auth_enabled=false`
+    (an explicit setting, logged loudly). Chosen here, by the entry point, and handed to the server."""
+    from crscan.api.auth import AllowAll
+    from crscan.auth import SqlTokenRepository, TokenAuthenticator, TokenService
+
+    if not settings.auth_enabled:
+        log.warning("AUTHENTICATION IS DISABLED (--no-auth): every request is allowed, tokens are not checked")
+        return AllowAll()
+    return TokenAuthenticator(TokenService(SqlTokenRepository(store)))
