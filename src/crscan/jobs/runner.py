@@ -18,6 +18,7 @@ from crscan import metrics
 from crscan.catalog import default_catalogers
 from crscan.catalog.interface import Cataloger
 from crscan.jobs.interface import RetryLater
+from crscan.jobs.store_cache import StoreCache
 from crscan.layers import Limits
 from crscan.layers.interface import LayerError, LimitExceeded
 from crscan.model import ScanReport
@@ -34,7 +35,6 @@ from crscan.registry import (
 from crscan.report.severity import severity_counts
 from crscan.scan.layer_index import cache_key
 from crscan.scan.pipeline import assemble, report_for, scan_image
-from crscan.scan.store_cache import StoreCache
 from crscan.secrets import SecretBox, SecretError
 from crscan.store import NotFound, ScanNotRunning, Store, schema
 from crscan.store import jobs as stored

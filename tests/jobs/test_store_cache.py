@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from crscan.scan.store_cache import StoreCache
+from crscan.jobs.store_cache import StoreCache
 from crscan.store import Store
 
 DIGEST = "sha256:" + "1" * 64
