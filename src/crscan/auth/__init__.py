@@ -1,6 +1,6 @@
 """API tokens, roles and registry scopes.
 
-    from crscan.auth import Role, TokenService, TokenAuthenticator
+    from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
     service = TokenService(SqlTokenRepository(store))
     issued = service.create(Role.VIEWER, registries={"crp…"}, expires_in=parse_duration("30d"))
     issued.secret          # "crk….<secret>": shown once, stored only as its SHA-256
