@@ -3,7 +3,7 @@
 The endpoint and token come from `--endpoint`/`--token`, else `CRSCAN_ENDPOINT`/`CRSCAN_TOKEN`, else the profile
 file (`~/.config/crscan/profile.toml`, or `$CRSCAN_PROFILE`) with keys `endpoint` and `token`. Output is the API's
 own JSON objects (`--format json|yaml`) or a table of their main fields. Any failure is one line on stderr
-(the server's message when it sent one) and exit status 1.
+(the server's message when it sent one) and exit status 2.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import httpx
 import typer
 import yaml
 
+from crscan.cli.interface import CliError
+
 DEFAULT_PROFILE = Path("~/.config/crscan/profile.toml")
 PROFILE_KEYS = ("endpoint", "token")
 MAX_PAGE_SIZE = 1000  # the server's bound (crscan.api.listing.MAX_PAGE_SIZE)
@@ -30,11 +32,11 @@ SEVERITIES = ("critical", "high", "medium", "low", "negligible", "undefined")
 app = typer.Typer(
     name="image",
     help="Query and scan images on a running crscan server (like `yc container image`).",
-    no_args_is_help=True,
+    no_args_is_help=True, rich_markup_mode=None,
 )
 
 
-class ClientError(Exception):
+class ClientError(CliError):
     """A request failed or the client is misconfigured; the message is the one line the user sees."""
 
 
@@ -240,18 +242,13 @@ FILTER = typer.Option(None, "--filter", help='Server-side filter, e.g. status="R
 
 
 def _run(endpoint: str | None, token: str | None, action: Callable[[ApiClient], str]) -> None:
+    client = ApiClient(*connection(endpoint, token))
     try:
-        client = ApiClient(*connection(endpoint, token))
-        try:
-            typer.echo(action(client))
-        finally:
-            client.close()
-    except ClientError as e:
-        typer.echo(f"crscan image: error: {e}", err=True)
-        raise typer.Exit(1) from None
+        typer.echo(action(client))
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # an answer not shaped like the API's
-        typer.echo(f"crscan image: error: unexpected answer from the server ({type(e).__name__}: {e})", err=True)
-        raise typer.Exit(1) from None
+        raise ClientError(f"unexpected answer from the server ({type(e).__name__}: {e})") from e
+    finally:
+        client.close()
 
 
 @app.command("list")
@@ -319,8 +316,7 @@ def list_scan_results(
 ) -> None:
     """List scan results of an image or a repository, newest first."""
     if bool(image_id) == bool(repository_id):
-        typer.echo("crscan image: error: give exactly one of --image-id and --repository-id", err=True)
-        raise typer.Exit(1)
+        raise ClientError("give exactly one of --image-id and --repository-id")
     params = {"imageId": image_id, "repositoryId": repository_id, "filter": filter}
     _run(endpoint, token, lambda client: render(
         list(client.pages("/container-registry/v1/scans", params, "scanResults", limit)), output, SCAN_RESULT_COLUMNS))

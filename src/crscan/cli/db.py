@@ -7,19 +7,15 @@ from typing import Annotated
 
 import typer
 
-from crscan.vulndb import FeedDB, VulnDBError, default_db_path, update as update_db
+from crscan.cli.interface import CliError
+from crscan.vulndb import FeedDB, default_db_path, update as update_db
 
 app = typer.Typer(name="db", help="Vulnerability feed DB: update it from feeds, show what it holds.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Feed DB file [default: $CRSCAN_DATA_DIR/feeds.db].", dir_okay=False)
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 @app.command()
@@ -31,12 +27,11 @@ def update(
     force: Annotated[bool, typer.Option("--force", help="Re-parse every source even if unchanged.")] = False,
 ) -> None:
     """Fetch the feeds (upstream, or --mirror) and atomically replace the feed DB."""
+    path = db or default_db_path()
     try:
-        report = update_db(db or default_db_path(), mirror, force=force)
-    except VulnDBError as exc:
-        raise _fail(str(exc)) from None
+        report = update_db(path, mirror, force=force)
     except OSError as exc:
-        raise _fail(f"cannot write the feed DB: {exc}") from None
+        raise CliError(f"cannot write the feed DB {path}: {exc.strerror or exc}") from exc
     state = "built" if report.rebuilt else "unchanged, kept"
     rows = sum(s.rows for s in report.sources)
     typer.echo(f"{report.path}: {state} build {report.build_id}: {len(report.sources)} sources, {rows} rows"
@@ -47,15 +42,12 @@ def update(
 def status(db: DbOption = None) -> None:
     """Show the feed DB's schema version, build id, and per-source counts and fetch times."""
     path = db or default_db_path()
-    try:
-        with FeedDB.open(path) as feeds:
-            typer.echo(f"path: {path}")
-            typer.echo(f"schema version: {feeds.schema_version}")
-            typer.echo(f"build id: {feeds.build_id}")
-            typer.echo(f"built at: {feeds.built_at}")
-            typer.echo(f"{'source':<32} {'records':>8} {'skipped':>8} {'rows':>8}  fetched at            fingerprint")
-            for s in feeds.sources:
-                typer.echo(f"{s.name:<32} {s.records:>8} {s.skipped:>8} {s.rows:>8}  {s.fetched_at}  "
-                           f"{s.fingerprint[:19]}")
-    except VulnDBError as exc:
-        raise _fail(str(exc)) from None
+    with FeedDB.open(path) as feeds:
+        typer.echo(f"path: {path}")
+        typer.echo(f"schema version: {feeds.schema_version}")
+        typer.echo(f"build id: {feeds.build_id}")
+        typer.echo(f"built at: {feeds.built_at}")
+        typer.echo(f"{'source':<32} {'records':>8} {'skipped':>8} {'rows':>8}  fetched at            fingerprint")
+        for s in feeds.sources:
+            typer.echo(f"{s.name:<32} {s.records:>8} {s.skipped:>8} {s.rows:>8}  {s.fetched_at}  "
+                       f"{s.fingerprint[:19]}")

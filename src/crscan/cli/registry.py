@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 
-from crscan.config import ConfigError, Settings
+from crscan.cli.interface import CliError
+from crscan.cli.startup import open_store, resolve_settings
 
 app = typer.Typer(name="registry", help="Attach OCI registries and sync their repositories and images.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 DEFAULT_FOLDER = "default"  # the folder CLI-attached registries live in unless --folder-id says otherwise
 
@@ -31,24 +32,14 @@ FolderOption = Annotated[str, typer.Option("--folder-id", help="Folder the regis
 
 
 class _Context:
-    """Settings, store and secret box opened for one command; errors become one line and exit status."""
+    """Settings, migrated store and secret box for one command; failures raise `CliError` (one line, exit 2)."""
 
     def __init__(self, config: Path | None, data_dir: Path | None, database_url: str | None):
-        from crscan.secrets import SecretError, load_secret_box
-        from crscan.store import Store, StoreError
+        from crscan.secrets import load_secret_box
 
-        try:
-            self.settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
-        except ConfigError as exc:
-            raise _fail(str(exc), 2) from None
-        try:
-            self.box = load_secret_box(self.settings.secret_key, self.settings.data_dir)
-            self.store = Store(self.settings.effective_database_url)
-            self.store.migrate()
-        except (SecretError, StoreError) as exc:
-            raise _fail(str(exc)) from None
-        except Exception as exc:  # the database is unreachable (SQLAlchemy's OperationalError, OSError, …)
-            raise _fail(f"cannot open the database: {_first_line(exc)}") from None
+        self.settings = resolve_settings({"data_dir": data_dir, "database_url": database_url}, config)
+        self.box = load_secret_box(self.settings.secret_key, self.settings.data_dir)
+        self.store = open_store(self.settings)
 
     def __enter__(self) -> _Context:
         return self
@@ -74,46 +65,33 @@ def add(
 ) -> None:
     """Attach a registry; then `crscan registry sync NAME` mirrors its images."""
     from crscan import ids
-    from crscan.registry import RegistryClient, RegistryError
-    from crscan.store import StoreError
+    from crscan.registry import RegistryClient
     from crscan.store.registries import create_registry
-    from crscan.sync import SyncError, parse_registry_url
+    from crscan.sync import parse_registry_url
 
     if not 1 <= len(name) <= 63 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise _fail(f"registry name {name!r} must be 1-63 letters, digits, '-', '_' or '.'")
-    try:
-        ids.check_id(folder_id, "--folder-id")
-    except ids.InvalidId as exc:
-        raise _fail(str(exc)) from None
-    try:
-        address = parse_registry_url(url, insecure)
-    except SyncError as exc:
-        raise _fail(str(exc)) from None
+        raise CliError(f"registry name {name!r} must be 1-63 letters, digits, '-', '_' or '.'")
+    ids.check_id(folder_id, "--folder-id")
+    address = parse_registry_url(url, insecure)
     if password_stdin and not username:
-        raise _fail("--password-stdin needs --username")
+        raise CliError("--password-stdin needs --username")
     password = ""
     if password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
         if not password:
-            raise _fail("--password-stdin: stdin was empty")
+            raise CliError("--password-stdin: stdin was empty")
     ca_path = ""
     if ca_file is not None:
         if address.plain_http:
-            raise _fail("--ca-file is for https:// registries; this one is plain http://")
+            raise CliError("--ca-file is for https:// registries; this one is plain http://")
         ca_path = str(ca_file.resolve())
-        try:  # fails early on an unreadable or malformed bundle, the way a sync would
-            RegistryClient(address.host, ca_file=ca_path).close()
-        except RegistryError as exc:
-            raise _fail(str(exc)) from None
+        RegistryClient(address.host, ca_file=ca_path).close()  # fails early on a bad bundle, as a sync would
     with _Context(config, data_dir, database_url) as context:
-        try:
-            row = create_registry(
-                context.store, name, address.url, folder_id=folder_id, insecure=address.plain_http,
-                username=username, encrypted_password=context.box.encrypt(password) if password else None,
-                ca_file=ca_path,
-            )
-        except StoreError as exc:
-            raise _fail(str(exc)) from None
+        row = create_registry(
+            context.store, name, address.url, folder_id=folder_id, insecure=address.plain_http,
+            username=username, encrypted_password=context.box.encrypt(password) if password else None,
+            ca_file=ca_path,
+        )
     typer.echo(f"registry {row.name} added: id {row.id}, {row.url}" + (f", user {username}" if username else ""))
 
 
@@ -148,39 +126,20 @@ def sync(
     database_url: DatabaseOption = None,
 ) -> None:
     """Walk the registry's catalog and tags; add, re-tag and remove repositories and images to match."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from crscan.secrets import SecretError
-    from crscan.store import NotFound, StoreError
-    from crscan.store.registries import find_registry_by_name
     from crscan.policies import scan_on_push
-    from crscan.sync import SyncError, open_view, sync_registry
+    from crscan.store.registries import find_registry_by_name
+    from crscan.sync import open_view, sync_registry
 
     with _Context(config, data_dir, database_url) as context:
+        registry = find_registry_by_name(context.store, name, folder_id)
+        view = open_view(registry, context.box)
         try:
-            registry = find_registry_by_name(context.store, name, folder_id)
-            view = open_view(registry, context.box)
-            try:
-                summary = sync_registry(context.store, registry, view)
-            finally:
-                view.close()
-            queued = scan_on_push(context.store, summary.changed_image_ids)  # run by serve/worker processes
-        except (NotFound, SyncError, SecretError, StoreError) as exc:
-            raise _fail(str(exc)) from None
-        except SQLAlchemyError as exc:
-            raise _fail(f"database error: {_first_line(exc)}") from None
+            summary = sync_registry(context.store, registry, view)
+        finally:
+            view.close()
+        queued = scan_on_push(context.store, summary.changed_image_ids)  # run by serve/worker processes
     for skipped in summary.skipped:
         typer.echo(f"skipped {skipped}", err=True)
     typer.echo(summary.line())
     if queued:
         typer.echo(f"queued {len(queued)} scans (scan policy push rule)")
-
-
-def _fail(message: str, status: int = 1) -> typer.Exit:
-    typer.echo(f"crscan registry: error: {message}", err=True)
-    return typer.Exit(status)
-
-
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

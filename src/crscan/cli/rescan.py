@@ -10,7 +10,8 @@ from pathlib import Path
 
 import typer
 
-from crscan.config import ConfigError, Settings
+from crscan.cli.interface import CliError
+from crscan.cli.startup import open_store, resolve_settings
 
 
 def rescan(
@@ -22,18 +23,11 @@ def rescan(
 ) -> None:
     """Queue re-matches of stored inventories (e.g. after `crscan db update`)."""
     if all_images == bool(image_id):
-        typer.echo("crscan rescan: error: give exactly one of --all and --image-id", err=True)
-        raise typer.Exit(2)
-    from crscan.store import NotFound, Store, StoreError
+        raise CliError("give exactly one of --all and --image-id")
+    from crscan.store import NotFound
     from crscan.store import jobs as stored
 
-    try:
-        settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
-        store = Store(settings.effective_database_url)
-        store.migrate()
-    except (ConfigError, StoreError) as e:
-        typer.echo(f"crscan rescan: error: {e}", err=True)
-        raise typer.Exit(2) from None
+    store = open_store(resolve_settings({"data_dir": data_dir, "database_url": database_url}, config))
     try:
         targets = stored.inventoried_image_ids(store) if all_images else list(image_id)
         queued = []
@@ -41,8 +35,7 @@ def rescan(
             try:
                 queued.append(stored.enqueue_scan(store, target, rematch=True))
             except NotFound:
-                typer.echo(f"crscan rescan: error: image {target} not found", err=True)
-                raise typer.Exit(1) from None
+                raise CliError(f"image {target} not found") from None
     finally:
         store.close()
     typer.echo(f"queued {len(queued)} re-match scans")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Iterator, TextIO
@@ -19,17 +18,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crscan.catalog import default_catalogers
+from crscan.cli.interface import CliError
 from crscan.cli.sbom import inventory_to_cyclonedx
-from crscan.layers import LayerError
-from crscan.registry import Credentials, RegistryError, open_source
-from crscan.report import FORMATS, FindingFilter, ReportError, exit_code, parse_ignore_file, render
+from crscan.registry import Credentials, open_source
+from crscan.report import FORMATS, FindingFilter, exit_code, parse_ignore_file, render
 from crscan.report.severity import parse_severity, parse_severity_list
 from crscan.scan.cache import DirectoryCache
 from crscan.scan.pipeline import assemble, index_layers, scan_image
-from crscan.vulndb import FeedDB, VulnDBError, default_db_path
+from crscan.vulndb import FeedDB, default_db_path
 from crscan.vulndb.paths import data_dir
 
-ERROR_EXIT = 2
 # A feed DB older than this still scans, with a one-line warning naming the fix.
 STALE_AFTER = dt.timedelta(days=7)
 
@@ -37,37 +35,10 @@ Image = Annotated[str, typer.Argument(help="Registry ref (host[:port]/repo[:tag|
 Platform = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform index.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.", dir_okay=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 Username = Annotated[str | None, typer.Option("--username", help="Registry user; the password is read from stdin.")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Plain HTTP to the registry (loopback is by default).")]
 CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Layer index cache [default: $CRSCAN_DATA_DIR/cache/layers].", file_okay=False)]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Read every layer, cache nothing.")]
-
-
-class ScanFailed(Exception):
-    """Any failure the user can act on; the message is the one line printed."""
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(ERROR_EXIT)
-
-
-@contextmanager
-def _errors(debug: bool) -> Iterator[None]:
-    """Every error as one line and exit 2; the traceback only with --debug."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except (ScanFailed, RegistryError, LayerError, ReportError, VulnDBError) as exc:
-        if debug:
-            traceback.print_exc()
-        raise _fail(str(exc)) from None
-    except OSError as exc:
-        if debug:
-            traceback.print_exc()
-        raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
 
 
 class _ProgressReporter:
@@ -101,7 +72,7 @@ class _ProgressReporter:
 def _open_feed_db(path: Path | None) -> FeedDB:
     path = path or default_db_path()
     if not path.is_file():
-        raise ScanFailed(f"feed DB missing at {path}: run `crscan db update` (offline: `crscan db update --mirror DIR|URL`)")
+        raise CliError(f"feed DB missing at {path}: run `crscan db update` (offline: `crscan db update --mirror DIR|URL`)")
     db = FeedDB.open(path)
     built = _parse_time(db.built_at)
     if built and dt.datetime.now(dt.timezone.utc) - built > STALE_AFTER:
@@ -122,7 +93,7 @@ def _credentials(username: str | None) -> Credentials | None:
         return None
     password = sys.stdin.readline().rstrip("\n")
     if not password:
-        raise ScanFailed("--username given but no password on stdin")
+        raise CliError("--username given but no password on stdin")
     return Credentials(username, password)
 
 
@@ -155,35 +126,33 @@ def scan(
     username: Username = None,
     insecure: Insecure = False,
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Scan an image for vulnerabilities, like `trivy image`."""
-    with _errors(debug):
-        if format not in FORMATS:
-            raise ScanFailed(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-        findings_filter = FindingFilter(
-            today=dt.date.today(),
-            severities=parse_severity_list(severity) if severity else None,
-            ignore_unfixed=ignore_unfixed,
-            **({"ignore": _read_ignore_file(ignore_file)} if ignore_file else {}),
-        )
-        threshold = parse_severity(fail_on) if fail_on else None
-        feeds = _open_feed_db(db)
-        progress = _ProgressReporter(quiet)
-        try:
-            with open_source(image, platform=platform, credentials=_credentials(username),
-                             insecure=insecure or None) as source:
-                report = scan_image(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
-        finally:
-            progress.close()
-            feeds.close()
-        report = findings_filter.apply(report)
-        with _output(output) as stream:
-            render(report, format, stream, color=output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        for warning in report.warnings:
-            if not quiet:
-                typer.echo(f"warning: {warning}", err=True)
-        code = exit_code(report.findings, fail_on=threshold, code=exit_code_on_findings)
+    if format not in FORMATS:
+        raise CliError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    findings_filter = FindingFilter(
+        today=dt.date.today(),
+        severities=parse_severity_list(severity) if severity else None,
+        ignore_unfixed=ignore_unfixed,
+        **({"ignore": _read_ignore_file(ignore_file)} if ignore_file else {}),
+    )
+    threshold = parse_severity(fail_on) if fail_on else None
+    feeds = _open_feed_db(db)
+    progress = _ProgressReporter(quiet)
+    try:
+        with open_source(image, platform=platform, credentials=_credentials(username),
+                         insecure=insecure or None) as source:
+            report = scan_image(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
+    finally:
+        progress.close()
+        feeds.close()
+    report = findings_filter.apply(report)
+    with _output(output) as stream:
+        render(report, format, stream, color=output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    for warning in report.warnings:
+        if not quiet:
+            typer.echo(f"warning: {warning}", err=True)
+    code = exit_code(report.findings, fail_on=threshold, code=exit_code_on_findings)
     raise typer.Exit(code)
 
 
@@ -201,22 +170,21 @@ def sbom(
     username: Username = None,
     insecure: Insecure = False,
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Write the image's package inventory as a CycloneDX JSON SBOM."""
-    with _errors(debug):
-        catalogers = default_catalogers()
-        progress = _ProgressReporter(quiet)
-        try:
-            with open_source(image, platform=platform, credentials=_credentials(username),
-                             insecure=insecure or None) as source:
-                indexes = index_layers(source, catalogers, cache=_cache(cache_dir, no_cache), progress=progress)
-                inventory = assemble(indexes, catalogers)
-                document = inventory_to_cyclonedx(inventory, image=source.reference, digest=source.digest,
-                                                  layers=[i.layer for i in indexes])
-        finally:
-            progress.close()
-        with _output(output) as stream:
-            stream.write(document)
-            stream.write("\n")
+    catalogers = default_catalogers()
+    progress = _ProgressReporter(quiet)
+    try:
+        with open_source(image, platform=platform, credentials=_credentials(username),
+                         insecure=insecure or None) as source:
+            indexes = index_layers(source, catalogers, cache=_cache(cache_dir, no_cache), progress=progress)
+            inventory = assemble(indexes, catalogers)
+            document = inventory_to_cyclonedx(inventory, image=source.reference, digest=source.digest,
+                                              layers=[i.layer for i in indexes])
+    finally:
+        progress.close()
+    with _output(output) as stream:
+        stream.write(document)
+        stream.write("\n")
+
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from crscan.cli.startup import fail, open_store, resolve_settings, start_workers, stop_on_signals
+from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
 from crscan.config import Settings
 
 if TYPE_CHECKING:
@@ -43,40 +43,22 @@ def serve(
     log_format: str = typer.Option(None, help="text or json, one object per line (env CRSCAN_LOG_FORMAT)."),
 ) -> None:
     """Serve the Container Registry scanner API (gRPC + REST) until SIGTERM or Ctrl-C."""
-    flags = {
-        "data_dir": data_dir,
-        "host": host,
-        "http_port": http_port,
-        "grpc_port": grpc_port,
-        "database_url": database_url,
-        "public_address": public_address,
-        "auth_enabled": False if no_auth else None,
-        "tls_cert": tls_cert,
-        "tls_key": tls_key,
-        "http_tls_cert": http_tls_cert,
-        "http_tls_key": http_tls_key,
-        "feed_db": feed_db,
-        "worker_concurrency": worker_concurrency,
-        "log_level": log_level,
-        "log_format": log_format,
-    }
+    # Every parameter but these two is the Settings field of the same name.
+    flags = {name: value for name, value in locals().items() if name not in ("config", "no_auth")}
+    settings = resolve_settings({**flags, "auth_enabled": False if no_auth else None}, config, logging=True)
     # Imported here: the server stack is heavy and the other verbs do not need it.
     from crscan.api.ops import ops_routes
     from crscan.api.server import ApiServer
     from crscan.api.servicers import build_servicers
     from crscan.auth import Role
     from crscan.policies import scan_on_push
-    from crscan.secrets import SecretError, load_secret_box
     from crscan.api.webhook import webhook_routes
+    from crscan.secrets import load_secret_box
 
-    settings = resolve_settings("serve", flags, config)
     stop = stop_on_signals()
-    store = open_store("serve", settings, create_data_dir=True)
-    try:
-        box = load_secret_box(settings.secret_key, settings.data_dir)
-    except SecretError as e:
-        fail("serve", e, 2)
-    background = start_workers("serve", store, settings, with_scheduler=True)
+    store = open_store(settings, create_data_dir=True)
+    box = load_secret_box(settings.secret_key, settings.data_dir)
+    background = start_workers(store, settings, with_scheduler=True)
     authenticator = authenticator_for(settings, store)
     server = ApiServer(
         settings,
@@ -90,10 +72,10 @@ def serve(
     )
     try:
         server.start()
-    except Exception as e:
+    except BaseException:
         background.stop()
         store.close()
-        fail("serve", e, 1)
+        raise
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
     if server.tls.ca_file is not None:
         typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")

@@ -1,18 +1,16 @@
-"""Start-up shared by the long-running verbs (`serve`, `worker`): settings, signals, database, scan workers.
+"""Start-up shared by every verb that works on the server's data: settings, database, signals, scan workers.
 
-Each step that fails prints `crscan <verb>: error: …` and exits (2: fix the configuration, 1: the database).
+Each step that fails raises `CliError` with one line naming what failed; `crscan.cli.main` prints it (exit 2).
 """
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from crscan.cli.interface import CliError
 from crscan.config import ConfigError, Settings, configure_logging
 
 if TYPE_CHECKING:  # the store and job stack are heavy; the other verbs do not import them
@@ -20,19 +18,35 @@ if TYPE_CHECKING:  # the store and job stack are heavy; the other verbs do not i
     from crscan.store import Store
 
 
-def fail(verb: str, message: object, code: int) -> NoReturn:
-    typer.echo(f"crscan {verb}: error: {message}", err=True)
-    raise typer.Exit(code) from None
-
-
-def resolve_settings(verb: str, flags: dict[str, Any], config_file: Path | None) -> Settings:
-    """Settings from the config file, env and flags, with logging configured as they say."""
+def resolve_settings(flags: dict[str, Any], config_file: Path | None, *, logging: bool = False) -> Settings:
+    """Settings from the config file, env and flags (`None` flags are unset); with `logging`, configured as they say."""
     try:
         settings = Settings.resolve(flags, config_file=config_file)
-        configure_logging(settings.log_level, settings.log_format)
+        if logging:
+            configure_logging(settings.log_level, settings.log_format)
     except ConfigError as e:
-        fail(verb, e, 2)
+        raise CliError(str(e)) from e
     return settings
+
+
+def open_store(settings: Settings, *, create_data_dir: bool = False) -> Store:
+    """The migrated store; an unreachable, corrupt or foreign database is one line naming it and the problem."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crscan.store import Store, StoreError
+
+    store = None
+    try:
+        if create_data_dir:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.effective_database_url)
+        store.migrate()
+    except (OSError, StoreError, SQLAlchemyError) as e:
+        if store is not None:
+            store.close()
+        where = _shown(settings.effective_database_url)
+        raise CliError(f"cannot open the database {where}: {_first_line(e)}") from e
+    return store
 
 
 def stop_on_signals() -> threading.Event:
@@ -43,25 +57,7 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def open_store(verb: str, settings: Settings, *, create_data_dir: bool = False) -> Store:
-    """The migrated store; an unreachable or broken database exits with its first line of error."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from crscan.store import Store, StoreError
-
-    try:
-        if create_data_dir:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.effective_database_url)
-        store.migrate()
-    except (OSError, StoreError, SQLAlchemyError) as e:
-        logging.getLogger(f"crscan.{verb}").debug("database setup failed", exc_info=True)
-        summary = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        fail(verb, f"cannot prepare the database: {summary}", 1)
-    return store
-
-
-def start_workers(verb: str, store: Store, settings: Settings, *, with_scheduler: bool) -> Background:
+def start_workers(store: Store, settings: Settings, *, with_scheduler: bool) -> Background:
     """The scan workers (and, with the scheduler, rescans and syncs); the store is closed if they cannot start."""
     from crscan.jobs.interface import JobError
     from crscan.jobs.service import start_background
@@ -70,4 +66,22 @@ def start_workers(verb: str, store: Store, settings: Settings, *, with_scheduler
         return start_background(store, settings, with_scheduler=with_scheduler)
     except JobError as e:
         store.close()
-        fail(verb, e, 2)
+        raise CliError(str(e)) from e
+
+
+def _shown(url: str) -> str:
+    """The database URL without its password: a SQLite file by its path, a server by its URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unparsable URL is shown by its scheme only; the error says what is wrong
+        return url.split(":", 1)[0]
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from crscan.config import ConfigError, Settings
+from crscan.cli.startup import open_store, resolve_settings
 
 app = typer.Typer(name="token", help="Create, list and revoke API tokens (roles viewer, editor, admin).",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML config file (env CRSCAN_CONFIG).")]
 DataDirOption = Annotated[
@@ -27,31 +27,14 @@ DatabaseOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"crscan token: error: {message}", err=True)
-    return typer.Exit(code)
-
-
 class _Tokens:
-    """The token service on the configured store, for one command; errors become one line and an exit status."""
+    """The token service on the configured store, for one command; failures raise `CliError` (one line, exit 2)."""
 
     def __init__(self, config: Path | None, data_dir: Path | None, database_url: str | None):
         from crscan.auth import SqlTokenRepository, TokenService
-        from crscan.store import Store, StoreError
 
-        try:
-            settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
-        except ConfigError as exc:
-            raise _fail(str(exc), 2) from None
-        try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self.store = Store(settings.effective_database_url)
-            self.store.migrate()
-        except StoreError as exc:
-            raise _fail(str(exc)) from None
-        except Exception as exc:  # unreachable database: SQLAlchemy's OperationalError, OSError, …
-            summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise _fail(f"cannot open the database: {summary}") from None
+        settings = resolve_settings({"data_dir": data_dir, "database_url": database_url}, config)
+        self.store = open_store(settings, create_data_dir=True)
         self.service = TokenService(SqlTokenRepository(self.store))
 
     def __enter__(self) -> _Tokens:
@@ -88,20 +71,13 @@ def create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create a token and print its secret once (stdout); only its SHA-256 is stored."""
-    from crscan.auth import AuthError, Role, parse_duration
+    from crscan.auth import Role, parse_duration
 
-    try:
-        parsed_role = Role.parse(role)
-        lifetime = parse_duration(expires_in) if expires_in is not None else None
-    except AuthError as exc:
-        raise _fail(str(exc), 2) from None
+    parsed_role = Role.parse(role)
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
     with _Tokens(config, data_dir, database_url) as tokens:
-        try:
-            issued = tokens.service.create(
-                parsed_role, registries=registry or None, expires_in=lifetime, description=description
-            )
-        except (AuthError, ValueError) as exc:
-            raise _fail(str(exc), 2) from None
+        issued = tokens.service.create(parsed_role, registries=registry or None, expires_in=lifetime,
+                                       description=description)
     record = issued.record
     scope = ", ".join(sorted(record.registries)) if record.registries is not None else "every registry"
     expiry = f"expires {record.expires_at:%Y-%m-%d %H:%M:%S} UTC" if record.expires_at else "never expires"
@@ -142,11 +118,6 @@ def revoke(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke a token: requests with it are refused from now on. The record stays for the audit trail."""
-    from crscan.auth import AuthError
-
     with _Tokens(config, data_dir, database_url) as tokens:
-        try:
-            record = tokens.service.revoke(token_id)
-        except AuthError as exc:
-            raise _fail(str(exc)) from None
+        record = tokens.service.revoke(token_id)
     typer.echo(f"revoked token {record.id} ({record.role.label})")

@@ -21,14 +21,12 @@ def worker(
     log_level: str = typer.Option(None, help="debug, info, warning or error (env CRSCAN_LOG_LEVEL)."),
 ) -> None:
     """Run queued scans until SIGTERM or Ctrl-C; a killed worker's scans are retried by the others."""
-    flags = {
-        "data_dir": data_dir, "database_url": database_url, "feed_db": feed_db, "worker_concurrency": concurrency,
-        "log_level": log_level,
-    }
-    settings = resolve_settings("worker", flags, config)
+    flags = {"data_dir": data_dir, "database_url": database_url, "feed_db": feed_db, "worker_concurrency": concurrency,
+             "log_level": log_level}
+    settings = resolve_settings(flags, config, logging=True)
     stop = stop_on_signals()
-    store = open_store("worker", settings)
-    background = start_workers("worker", store, settings, with_scheduler=False)
+    store = open_store(settings)
+    background = start_workers(store, settings, with_scheduler=False)
     typer.echo(f"crscan worker: running {background.queue.concurrency} scans at once")  # scripts wait for this
     stop.wait()
     log.info("stopping: waiting for running scans")
