@@ -158,7 +158,7 @@ def test_serve_reports_a_busy_port_in_one_line(tmp_path):
             text=True,
             timeout=60,
         )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"cannot listen for HTTP on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -184,6 +184,6 @@ def test_serve_reports_an_unusable_database_in_one_line(tmp_path):
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
-    assert "cannot prepare the database" in result.stderr
+    assert result.returncode == 2
+    assert f"cannot open the database {tmp_path}/missing/dir/crscan.db" in result.stderr
     assert "Traceback" not in result.stderr

@@ -117,7 +117,7 @@ def test_bad_flags(args, needle, tmp_path):
     (("image", "list", "--folder-id", "f"), "image", "no server endpoint"),
     (("image", "list", "--folder-id", "f", "--endpoint", "http://127.0.0.1:9"), "image", "127.0.0.1:9"),
     (("registry", "add", "r", "http://user:pw@127.0.0.1:5000"), "registry", "credentials"),
-    (("token", "revoke", "crknosuch"), "token", "crknosuch"),
+    (("token", "revoke", "crknosuch"), "token", "not a token id"),
     (("rescan", "--image-id", "crpnosuch"), "rescan", "crpnosuch"),
     (("scan", "--format", "xml", "x:y"), "scan", "xml"),
     (("sbom", "docker-archive:{tmp}/missing.tar"), "sbom", "missing.tar"),

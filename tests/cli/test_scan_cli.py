@@ -129,7 +129,7 @@ def test_errors_are_one_line_with_exit_code_2(env, feeds, tmp_path):
         done = crscan(env, *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), (args, done.stderr)
+        assert len(lines) == 1 and lines[0].startswith("crscan scan: error: "), (args, done.stderr)
         assert "Traceback" not in done.stderr
     missing = crscan(env, "scan", "oci:/x", "--db", str(tmp_path / "missing.db"))
     assert "crscan db update" in missing.stderr and "--mirror" in missing.stderr

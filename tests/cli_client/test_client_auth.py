@@ -26,7 +26,7 @@ def test_a_viewer_token_lists_and_a_missing_or_wrong_token_is_one_line(tmp_path)
     assert allowed.returncode == 0 and allowed.stdout.strip() == "[]", allowed.stderr
     assert from_env.returncode == 0
     for refused in (anonymous, wrong):
-        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.startswith("crscan image: error: ") and refused.stderr.count("\n") == 1
         assert token not in refused.stderr
     assert anonymous.stderr.rstrip().endswith("(give one with --token or CRSCAN_TOKEN)")

@@ -55,18 +55,18 @@ def test_server_errors_are_the_servers_message_on_one_line(shared_api):
     url = shared_api.server.http_url
     expected = shared_api.http.get("/container-registry/v1/images/crp00000000000000000:lastScanResult").json()
     done = crscan_image("get-last-scan-result", "crp00000000000000000", "--endpoint", url)
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"crscan image: error: {expected['message']}\n"
 
     bad_filter = crscan_image("list-vulnerabilities", "--scan-result-id", "che00000000000000000",
                               "--filter", 'colour="red"', "--endpoint", url)
-    assert bad_filter.returncode == 1 and bad_filter.stderr.count("\n") == 1 and "colour" in bad_filter.stderr
+    assert bad_filter.returncode == 2 and bad_filter.stderr.count("\n") == 1 and "colour" in bad_filter.stderr
 
 
 @pytest.mark.parametrize("hostile", ["../../registries", "a/b", "x:cancel", "%2e%2e", "id?pageSize=5"])
 def test_ids_cannot_change_the_route(shared_api, hostile):
     done = crscan_image("get-last-scan-result", hostile, "--endpoint", shared_api.server.http_url)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert shared_api.callers[-1].method == "/yandex.cloud.containerregistry.v1.ScannerService/GetLast"
     assert done.stderr.startswith("crscan image: error: image_id is malformed") and done.stderr.count("\n") == 1
 
@@ -87,7 +87,7 @@ def test_configuration_problems_are_one_line(tmp_path, profile_text, env, proble
     if profile_text is not None:
         profile.write_text(profile_text)
     done = crscan_image("list", "--registry-id", "crr00000000000000000", profile=profile, env=env)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert problem in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
 
@@ -132,6 +132,6 @@ def test_answers_not_shaped_like_the_api_are_one_line_not_a_crash(hostile_server
     hostile_server.answer = (status, body)
     url = f"http://127.0.0.1:{hostile_server.server_address[1]}"
     done = crscan_image("list", "--registry-id", "crr00000000000000000", "--endpoint", url)
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == 2, done.stdout
     assert problem in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr

@@ -93,7 +93,7 @@ def test_scan_async_prints_the_operation_without_waiting(scanning):
 
 def test_a_failed_scan_is_one_line_with_the_operations_error(scanning):
     done = crscan_image("scan", scanning.missing.id, "--endpoint", scanning.url, timeout=300)
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     listed = scanning.http.get("/container-registry/v1/scans", params={"imageId": scanning.missing.id}).json()
     (result,) = listed["scanResults"]
     assert result["status"] == "ERROR"
@@ -102,6 +102,6 @@ def test_a_failed_scan_is_one_line_with_the_operations_error(scanning):
 
 def test_scan_gives_up_waiting_after_its_timeout(scanning):
     done = crscan_image("scan", scanning.image.id, "--timeout", "0", "--endpoint", scanning.url)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "is not done after 0 s" in done.stderr and done.stderr.count("\n") == 1
     wait_done(scanning, done.stderr.split("operation ")[1].split()[0])  # leave nothing running

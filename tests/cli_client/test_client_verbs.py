@@ -82,7 +82,7 @@ def test_list_scan_results_passes_the_filter_and_needs_one_scope(served):
                         "--endpoint", served.url, "--format", "json")
     assert done.returncode == 0 and json.loads(done.stdout) == []
     neither = crscan_image("list-scan-results", "--endpoint", served.url)
-    assert neither.returncode == 1 and "exactly one of --image-id and --repository-id" in neither.stderr
+    assert neither.returncode == 2 and "exactly one of --image-id and --repository-id" in neither.stderr
 
 
 @pytest.mark.parametrize("format", FORMATS)

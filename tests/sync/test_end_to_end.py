@@ -84,7 +84,7 @@ def test_attach_sync_and_push_webhook_without_leaking_the_password(tmp_path, ser
 
         wrong = crscan("add", "bad", f"http://{registry.username}:{PASSWORD}@{registry.host}", data_dir=data_dir)
         outputs += [wrong.stdout, wrong.stderr]
-        assert wrong.returncode == 1 and "must not contain credentials" in wrong.stderr
+        assert wrong.returncode == 2 and "must not contain credentials" in wrong.stderr
     finally:
         registry.stop()
     code, rest = server.stop(signal.SIGTERM)
@@ -99,7 +99,7 @@ def test_wrong_credentials_fail_the_sync_with_a_clear_error(tmp_path, auth_regis
                    data_dir=tmp_path, stdin="not-the-password")
     assert added.returncode == 0
     synced = crscan("sync", "r", data_dir=tmp_path)
-    assert synced.returncode == 1
+    assert synced.returncode == 2
     assert synced.stderr.startswith("crscan registry: error: sync of registry 'r' failed: ")
     assert "not-the-password" not in synced.stderr + synced.stdout
 
@@ -122,7 +122,7 @@ def test_bad_input_is_named(tmp_path, args, stdin, message):
 def test_a_second_add_with_the_same_name_is_refused(tmp_path):
     assert crscan("add", "r", "127.0.0.1:5000", data_dir=tmp_path).returncode == 0
     again = crscan("add", "r", "127.0.0.1:5001", data_dir=tmp_path)
-    assert again.returncode == 1 and "registry 'r' already exists in folder default" in again.stderr
+    assert again.returncode == 2 and "registry 'r' already exists in folder default" in again.stderr
 
 
 def images_of(rest_url: str, registry_id: str) -> dict[tuple[str, str], list[str]]:
@@ -144,6 +144,6 @@ def test_the_configured_key_is_used_and_a_changed_key_is_named(tmp_path, auth_re
     assert not (tmp_path / "secret.key").exists()  # the configured key, not a generated one
     assert crscan("sync", "r", data_dir=tmp_path, env={"CRSCAN_SECRET_KEY": key}).returncode == 0
     changed = crscan("sync", "r", data_dir=tmp_path, env={"CRSCAN_SECRET_KEY": other})
-    assert changed.returncode == 1
+    assert changed.returncode == 2
     assert "the password of registry 'r' cannot be decrypted" in changed.stderr
     assert key not in changed.stderr and other not in changed.stderr and auth_registry.password not in changed.stderr
