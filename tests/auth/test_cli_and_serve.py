@@ -59,9 +59,9 @@ def test_token_verbs(tmp_path):
         (["create", "--role", "viewer", "--registry", "crp0000000000000000"], 2,
          "registry crp0000000000000000 not found"),
         (["create", "--role", "viewer", "--registry", "UPPER"], 2, "registry id is malformed"),
-        (["revoke", "crk00000000000000000"], 1, "token crk00000000000000000 not found"),
-        (["revoke", "crkxyz.secret-pasted-here"], 1, "not a token id"),
-        (["list", "--database-url", "mysql://x/y"], 1, "not supported"),
+        (["revoke", "crk00000000000000000"], 2, "token crk00000000000000000 not found"),
+        (["revoke", "crkxyz.secret-pasted-here"], 2, "not a token id"),
+        (["list", "--database-url", "mysql://x/y"], 2, "not supported"),
     ],
 )
 def test_token_errors_are_one_line(tmp_path, args, code, message):
