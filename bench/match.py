@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crscan.match import MATCHERS, findings, match
-from crscan.match.osv import LANGUAGE_ECOSYSTEMS
 from crscan.model import Distro, Ecosystem, Package
 from crscan.vulndb import FeedDB, update
 
@@ -33,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_MIRROR = Path(os.environ.get("CRSCAN_SHARED_DATA", HERE.parent.parent / "shared" / "data")) / "feeds"
 TARGET_SECONDS = 1.0
 BOOKWORM = Distro("debian", "12", "bookworm", "Debian GNU/Linux 12 (bookworm)")
-_OSV_TO_ECOSYSTEM = {osv_name: ecosystem for ecosystem, (osv_name, _) in LANGUAGE_ECOSYSTEMS.items()}
+_OSV_TO_ECOSYSTEM = {ecosystem.facts.osv: ecosystem for ecosystem in Ecosystem if ecosystem.facts.osv}
 
 
 def draw_packages(db: FeedDB, count: int, seed: int = 5) -> list[Package]:
@@ -46,10 +45,10 @@ def draw_packages(db: FeedDB, count: int, seed: int = 5) -> list[Package]:
         if ecosystem is None:
             continue
         mentioned = versions.setdefault((ecosystem, advisory.package), set())
-        mentioned.update(text for _, events in advisory.data["ranges"] for _, text in events if text not in ("0", "*"))
-        mentioned.update(advisory.data["versions"][:5])
+        mentioned.update(text for r in advisory.record.ranges for _, text in r.events if text not in ("0", "*"))
+        mentioned.update(advisory.record.versions[:5])
     for advisory in db.iter_advisories("debian:bookworm"):
-        fixed = advisory.data["fixed_version"]
+        fixed = advisory.record.fixed_version
         if fixed and fixed != "0":
             below = fixed.replace("-", "~bench-", 1) if "-" in fixed else fixed + "~bench"
             versions.setdefault((Ecosystem.DPKG, advisory.package), set()).update((fixed, below))
@@ -72,7 +71,7 @@ def lookup_floor(db: FeedDB, packages: list[Package]) -> float:
     start = time.perf_counter()
     for package in packages:
         namespace = "debian:bookworm" if package.ecosystem is Ecosystem.DPKG else \
-            "osv:" + LANGUAGE_ECOSYSTEMS[package.ecosystem][0]
+            "osv:" + package.ecosystem.facts.osv
         db.advisories(namespace, package.name.lower() if package.ecosystem is Ecosystem.PYPI else package.name)
     return time.perf_counter() - start
 

@@ -22,7 +22,7 @@ def test_osv_severity_with_a_non_string_type_is_ignored_not_a_crash():
     record = {"id": "GHSA-x", "affected": [{"package": {"ecosystem": "PyPI", "name": "a"}, "versions": ["1.0"],
                                             "severity": [{"type": ["CVSS_V3"], "score": "x"}]}]}
     (row,) = parse_record(record)
-    assert (row.package, row.data["severity"], row.data["severity_source"]) == ("a", "UNDEFINED", "none")
+    assert (row.package, row.record.severity.name, row.record.severity_source) == ("a", "UNDEFINED", "none")
 
 
 def test_one_such_record_does_not_end_the_feed_build():

@@ -61,7 +61,7 @@ def test_undetermined_has_undefined_severity_nodsa_is_still_reported_and_fix_zer
             .fixed_by) == (Severity.LOW, "")
     (nodsa,) = [a for a in fixture_db.advisories(namespaces.debian("bookworm"), "crscan-fixture")
                 if a.advisory_id == "TEMP-0000002-NODSA"]
-    assert nodsa.data["nodsa"] is True
+    assert nodsa.record.nodsa is True
 
 
 def test_codename_from_version_id_and_other_distros_ignored(fixture_db):
@@ -109,15 +109,15 @@ def test_versions_lowered_below_a_fix_are_found(shared_db, shared_data, release)
     packages, distro = _status_packages(shared_data, release)
     fixes_of = {}
     for advisory in shared_db.iter_advisories(namespaces.debian(release)):
-        if advisory.data["fixed_version"] not in ("", "0"):
+        if advisory.record.fixed_version not in ("", "0"):
             fixes_of.setdefault(advisory.package, []).append(advisory)
     lowered, pairs = [], []
     for package in packages:
         fixes = fixes_of.get(package.source_name, [])
         if fixes:
-            below = fixes[len(fixes) // 2].data["fixed_version"] + "~"
+            below = fixes[len(fixes) // 2].record.fixed_version + "~"
             lowered.append(_dpkg(package.name, below, package.source_name))
-            pairs += [((package.name, a.advisory_id), (below, a.data["fixed_version"])) for a in fixes]
+            pairs += [((package.name, a.advisory_id), (below, a.record.fixed_version)) for a in fixes]
     assert len(lowered) > 50
     distinct = sorted({versions for _, versions in pairs})  # binaries of one source share their pairs
     older = {versions for versions, lt in zip(distinct, _dpkg_lt(distinct), strict=True) if lt}

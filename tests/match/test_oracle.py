@@ -23,10 +23,10 @@ def _pep440(text):
 def test_every_listed_pypi_version_matches_exactly_the_advisories_listing_it(shared_db):
     listing = defaultdict(dict)  # package -> advisory id -> set of listed versions (PEP 440)
     for advisory in shared_db.iter_advisories(namespaces.osv("PyPI")):
-        if advisory.data["versions"]:
-            listing[advisory.package][advisory.advisory_id] = {_pep440(v) for v in advisory.data["versions"]}
+        if advisory.record.versions:
+            listing[advisory.package][advisory.advisory_id] = {_pep440(v) for v in advisory.record.versions}
     pairs = sorted({(package, v) for advisory in shared_db.iter_advisories(namespaces.osv("PyPI"))
-                    for package in [advisory.package] for v in advisory.data["versions"]})
+                    for package in [advisory.package] for v in advisory.record.versions})
     assert len(pairs) > 30_000
 
     matched = defaultdict(set)

@@ -11,6 +11,7 @@ from crscan.match.findings import parsed
 from crscan.match.osv import OsvMatcher, affected, compile_advisory
 from crscan.model import Ecosystem, LayerRef, Package, Severity
 from crscan.vulndb import Advisory
+from crscan.vulndb.records import OsvRange, OsvRecord
 
 
 def _osv(db, package):
@@ -91,9 +92,9 @@ EVENTS = [["introduced", "0"], ["fixed", "1.0"], ["introduced", "2.0"], ["last_a
        version=st.sampled_from(["0.1", "1.0", "1.5", "2.0", "2.5", "2.6", "3.0", "3.0.5", "3.1", "3.3"]))
 def test_event_order_in_the_feed_does_not_change_the_verdict(order, version):
     def verdict(events):
-        advisory = Advisory("osv", "osv:PyPI", "p", "X", {"name": "X", "aliases": [], "versions": [],
-                                                        "ranges": [["ECOSYSTEM", events]], "severity": "UNDEFINED",
-                                                        "severity_source": "none"})
+        record = OsvRecord("X", (), (OsvRange("ECOSYSTEM", tuple(map(tuple, events))),), (), Severity.UNDEFINED,
+                           "none")
+        advisory = Advisory("osv", "osv:PyPI", "p", "X", record)
         return affected(compile_advisory("pypi", advisory), parsed("pypi", version), frozenset())
 
     expected = {"0.1": "1.0", "2.0": "", "2.5": "", "3.0": "3.2", "3.0.5": "3.2"}.get(version)

@@ -34,7 +34,7 @@ def test_changed_source_is_reparsed_and_unchanged_ones_copied(tmp_path):
         assert db.build_id == second.build_id
         assert [a.advisory_id for a in db.advisories(namespaces.alpine("v3.18"), "openssl")] == ["CVE-2023-5678"]
         (django,) = db.advisories(namespaces.osv("PyPI"), "django")
-        assert django.data["ranges"][0][1][-1] == ["fixed", "4.2.1"]
+        assert django.record.ranges[0].events[-1] == ("fixed", "4.2.1")
         counts = {s.name: (s.records, s.rows) for s in db.sources}
         assert counts["alpine/v3.18/main.json"] == (2, 2) and counts["osv/PyPI/all.zip"] == (1, 1)
 

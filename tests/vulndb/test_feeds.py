@@ -13,6 +13,7 @@ from crscan.vulndb import FeedError, Tally
 from crscan.vulndb.alpine import parse_secdb
 from crscan.vulndb.debian import parse_tracker_json
 from crscan.vulndb.osv import parse_all_zip, parse_record
+from crscan.vulndb.records import OsvRange
 from crscan.vulndb.severity import from_cvss_vector, from_debian_urgency, from_osv
 
 
@@ -40,9 +41,9 @@ def test_osv_record_becomes_one_row_per_package_with_its_cve_name_and_rating():
     (row,) = parse_record(JINJA2)
     assert (row.feed, row.namespace, row.package, row.advisory_id) == ("osv", "osv:PyPI", "jinja2",
                                                                      "GHSA-h5c8-rqwp-cp95")
-    assert row.data["name"] == "CVE-2024-22195"
-    assert row.data["ranges"] == [["ECOSYSTEM", [["introduced", "0"], ["fixed", "3.1.3"]]]]
-    assert (row.data["severity"], row.data["severity_source"]) == ("MEDIUM", "ghsa")
+    assert row.record.name == "CVE-2024-22195"
+    assert row.record.ranges == (OsvRange("ECOSYSTEM", (("introduced", "0"), ("fixed", "3.1.3"))),)
+    assert (row.record.severity, row.record.severity_source) == (Severity.MEDIUM, "ghsa")
 
 
 def test_osv_git_ranges_are_dropped_and_withdrawn_records_give_no_rows():
@@ -60,7 +61,7 @@ def test_osv_distro_ids_name_their_cve_and_ubuntu_lts_suffix_is_dropped():
          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.35-0ubuntu3.4"}]}]},
     ]}
     rows = parse_record(record)
-    assert [(r.namespace, r.data["name"]) for r in rows] == [
+    assert [(r.namespace, r.record.name) for r in rows] == [
         ("osv:Debian:12", "CVE-2023-4911"), ("osv:Ubuntu:22.04", "CVE-2023-4911")]
 
 
@@ -105,7 +106,7 @@ def test_debian_tracker_rows_per_release_and_malformed_entries_counted():
     }
     tally = Tally()
     rows = list(parse_tracker_json(io.BytesIO(json.dumps(tracker).encode()), tally))
-    assert [(r.namespace, r.package, r.advisory_id, r.data["status"], r.data["fixed_version"], r.data["severity"])
+    assert [(r.namespace, r.package, r.advisory_id, r.record.status, r.record.fixed_version, r.record.severity.name)
             for r in rows] == [
         ("debian:bookworm", "glibc", "CVE-2023-4911", "resolved", "2.36-9+deb12u3", "HIGH"),
         ("debian:bullseye", "glibc", "CVE-2023-4911", "resolved", "0", "UNDEFINED"),
@@ -130,7 +131,7 @@ def test_alpine_secdb_rows_and_quirks():
     ]}
     tally = Tally()
     rows = list(parse_secdb(io.BytesIO(json.dumps(secdb).encode()), tally, release="v3.12"))
-    assert [(r.namespace, r.package, r.advisory_id, r.data["fixed_version"]) for r in rows] == [
+    assert [(r.namespace, r.package, r.advisory_id, r.record.fixed_version) for r in rows] == [
         ("alpine:v3.12", "heimdal", "CVE-2017-17439", "7.1.0-r2"),
         ("alpine:v3.12", "musl", "CVE-2020-28928", "1.1.24-r2"),
     ]

@@ -6,7 +6,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from crscan.model import Distro, ImageFile
+from crscan.model import DISTROS, Distro, ImageFile
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 # Older or minimal images carry only a vendor file; the first one found wins.
@@ -23,17 +23,6 @@ RELEASE_FILES = {
 }
 DISTRO_GLOBS = OS_RELEASE_PATHS + tuple(RELEASE_FILES)
 
-# Debian releases by major version, for images whose os-release lacks VERSION_CODENAME.
-DEBIAN_CODENAMES = {
-    "7": "wheezy",
-    "8": "jessie",
-    "9": "stretch",
-    "10": "buster",
-    "11": "bullseye",
-    "12": "bookworm",
-    "13": "trixie",
-    "14": "forky",
-}
 _REDHAT_LINE = re.compile(r"^(?P<name>.+?) release (?P<version>[0-9][0-9.]*)(?: \((?P<codename>[^)]*)\))?")
 
 
@@ -58,7 +47,7 @@ def debian_codename(debian_version: str) -> str:
     text = debian_version.strip()
     if "/" in text:
         return text.split("/", 1)[0]
-    return DEBIAN_CODENAMES.get(text.split(".", 1)[0], "")
+    return DISTROS["debian"].codename(text)
 
 
 def detect_distro(files: Mapping[str, ImageFile]) -> Distro | None:
@@ -75,7 +64,7 @@ def detect_distro(files: Mapping[str, ImageFile]) -> Distro | None:
             if not version_id and debian_version[:1].isdigit():
                 version_id = debian_version.split(".", 1)[0]
         elif distro_id == "debian" and version_id and not codename:
-            codename = DEBIAN_CODENAMES.get(version_id, "")
+            codename = DISTROS["debian"].codenames.get(version_id, "")  # as written: "12.4" names no release
         return Distro(distro_id, version_id, codename, release.get("PRETTY_NAME", ""))
     for path, distro_id in RELEASE_FILES.items():
         if path not in files:

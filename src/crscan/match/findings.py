@@ -5,20 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from crscan import versions
-from crscan.model import Distro, Ecosystem, Finding, Package, Severity
-
-# The API's package type for language packages (`PackageVulnerability` type of non-OS findings).
-LANGUAGE_TYPES = {
-    Ecosystem.PYPI: "python",
-    Ecosystem.NPM: "node",
-    Ecosystem.GO: "gobinary",
-    Ecosystem.CARGO: "rust",
-    Ecosystem.MAVEN: "jar",
-    Ecosystem.GEM: "gem",
-    Ecosystem.COMPOSER: "php",
-    Ecosystem.NUGET: "dotnet",
-}
-
+from crscan.model import Distro, Finding, Package, Severity
 
 @lru_cache(maxsize=1 << 16)
 def parsed(scheme: str, text: str) -> versions.Version | None:
@@ -67,7 +54,7 @@ def make_finding(
     if package.ecosystem.is_os:
         origin, kind = "os", distro.id if distro else package.ecosystem.value
     else:
-        origin, kind = "lang", LANGUAGE_TYPES[package.ecosystem]
+        origin, kind = "lang", package.ecosystem.facts.package_type
     return Finding(
         name=name,
         advisory_id=advisory_id,

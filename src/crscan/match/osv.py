@@ -17,37 +17,26 @@ from typing import NamedTuple
 
 from crscan.match.findings import identity, installed_version, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
-from crscan.model import Distro, Ecosystem, Package, Severity
+from crscan.model import Distro, Package
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
+from crscan.vulndb.records import OsvRecord
 
-# crscan ecosystem -> (OSV ecosystem, crscan.versions scheme)
-LANGUAGE_ECOSYSTEMS = {
-    Ecosystem.PYPI: ("PyPI", "pypi"),
-    Ecosystem.NPM: ("npm", "semver"),
-    Ecosystem.GO: ("Go", "go"),
-    Ecosystem.CARGO: ("crates.io", "semver"),
-    Ecosystem.MAVEN: ("Maven", "maven"),
-    Ecosystem.GEM: ("RubyGems", "rubygems"),
-    Ecosystem.COMPOSER: ("Packagist", "composer"),
-    Ecosystem.NUGET: ("NuGet", "nuget"),
-}
 LINK = "https://osv.dev/vulnerability/{}"
 _PACKAGES_CACHED = 4096
 _NONE: frozenset[str] = frozenset()
 
 
-def distro_ecosystem(package: Package, distro: Distro | None) -> tuple[str, str] | None:
-    """OSV's ecosystem for an OS package of this distro (`Debian:12`, `Alpine:v3.18`, `Ubuntu:22.04`)."""
-    if distro is None or not distro.version_id:
-        return None
-    if package.ecosystem is Ecosystem.DPKG and distro.id == "debian":
-        return f"Debian:{distro.version_id.split('.')[0]}", "deb"
-    if package.ecosystem is Ecosystem.DPKG and distro.id == "ubuntu":
-        return f"Ubuntu:{distro.version_id}", "deb"
-    if package.ecosystem is Ecosystem.APK and distro.id == "alpine":
-        return f"Alpine:v{'.'.join(distro.version_id.split('.')[:2])}", "apk"
-    return None
+def osv_ecosystem(package: Package, distro: Distro | None) -> str:
+    """OSV's ecosystem for the package: its language's (`PyPI`), or for an OS package its distro release's
+    (`Debian:12`, `Alpine:v3.18`, `Ubuntu:22.04`); "" when OSV has none."""
+    if not package.ecosystem.is_os:
+        return package.ecosystem.facts.osv
+    facts = distro.facts if distro is not None else None
+    if facts is None or facts.ecosystem is not package.ecosystem:
+        return ""
+    release = facts.osv_release.of(distro.version_id)
+    return f"{facts.osv}:{release}" if release else ""
 
 
 class Event(NamedTuple):
@@ -66,12 +55,12 @@ class CompiledAdvisory(NamedTuple):
     """An advisory row with its versions parsed once, however many installed versions it is checked against."""
 
     advisory: Advisory
+    record: OsvRecord  # the advisory's
     ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
     fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
     fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
-    severity: Severity
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
 
 
@@ -117,15 +106,11 @@ class OsvMatcher(Matcher):
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         wanted = []
         for package in packages:
-            if package.ecosystem.is_os:
-                found = distro_ecosystem(package, distro)
-                name = package.source_name or package.name
-            else:
-                found = LANGUAGE_ECOSYSTEMS.get(package.ecosystem)
-                name = package.name
-            if found is not None:
-                ecosystem, scheme = found
-                key = (scheme, namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], name))
+            ecosystem = osv_ecosystem(package, distro)
+            if ecosystem:
+                name = package.source_name or package.name if package.ecosystem.is_os else package.name
+                key = (package.ecosystem.facts.scheme, namespaces.osv(ecosystem),
+                       namespaces.package_key(ecosystem.split(":")[0], name))
                 wanted.append((package, key))
         loaded = self._load(db, {key for _, key in wanted})
         for package, key in wanted:
@@ -142,11 +127,11 @@ class OsvMatcher(Matcher):
                     if compiled.unreadable and version is not None and not (compiled.listed and spellings):
                         yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory.advisory_id)
                     continue
-                advisory, data = compiled.advisory, compiled.advisory.data
+                advisory, record = compiled.advisory, compiled.record
                 finding = make_finding(
-                    package, distro, name=data["name"], advisory_id=advisory.advisory_id,
+                    package, distro, name=record.name, advisory_id=advisory.advisory_id,
                     link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
-                    severity=compiled.severity, severity_source=data["severity_source"], feed=self.feed,
+                    severity=record.severity, severity_source=record.severity_source, feed=self.feed,
                 )
                 yield Match(package, finding, compiled.ids)
 
@@ -177,21 +162,21 @@ class OsvMatcher(Matcher):
 
 
 def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
-    data = advisory.data
+    record: OsvRecord = advisory.record  # type: ignore[assignment]  # OSV namespaces hold only OSV rows
     ranges = []
     unreadable = ""
-    for _range_type, events in data["ranges"]:
-        compiled = _compile_range(scheme, events)
+    for osv_range in record.ranges:
+        compiled = _compile_range(scheme, osv_range.events)
         if compiled is not None:
             ranges.append(compiled)
         elif not unreadable:
-            unreadable = _unreadable(scheme, events)
-    listed = frozenset(data["versions"])
+            unreadable = _unreadable(scheme, osv_range.events)
+    listed = frozenset(record.versions)
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
-    ids = frozenset((advisory.advisory_id, data["name"], *data["aliases"]))
-    return CompiledAdvisory(advisory, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
-                            Severity[data["severity"]], unreadable)
+    ids = frozenset((advisory.advisory_id, record.name, *record.aliases))
+    return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
+                            unreadable)
 
 
 def _by_version(event: Event) -> Version:
@@ -203,12 +188,12 @@ def _is_unbounded(kind: str, text: str) -> bool:
     return (text == "0" and kind == "introduced") or (text == "*" and kind == "limit")
 
 
-def _unreadable(scheme: str, events: list[list[str]]) -> str:
+def _unreadable(scheme: str, events: tuple[tuple[str, str], ...]) -> str:
     """Why the first unreadable version of a range cannot be ordered."""
     return next(problem for kind, text in events if not _is_unbounded(kind, text) and (problem := unorderable(scheme, text)))
 
 
-def _compile_range(scheme: str, events: list[list[str]]) -> CompiledRange | None:
+def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> CompiledRange | None:
     """The range's events in version order ("introduced 0" first); None if any version is unreadable,
     since a range we cannot read cannot be trusted either way."""
     walked: list[Event] = []

@@ -45,20 +45,6 @@ SCHEMES: dict[str, type[Version]] = {
     )
 }
 
-_ECOSYSTEM_SCHEMES = {
-    Ecosystem.DPKG: "deb",
-    Ecosystem.APK: "apk",
-    Ecosystem.RPM: "rpm",
-    Ecosystem.PYPI: "pypi",
-    Ecosystem.NPM: "semver",
-    Ecosystem.CARGO: "semver",
-    Ecosystem.GO: "go",
-    Ecosystem.MAVEN: "maven",
-    Ecosystem.GEM: "rubygems",
-    Ecosystem.COMPOSER: "composer",
-    Ecosystem.NUGET: "nuget",
-}
-
 _CACHE_SIZE = 1 << 16
 
 
@@ -114,6 +100,6 @@ def compare(scheme: str, a: str, b: str) -> int:
 def scheme_for(ecosystem: Ecosystem | str) -> str:
     """The version scheme of a package ecosystem (`Ecosystem` or its value, e.g. "dpkg" → "deb")."""
     try:
-        return _ECOSYSTEM_SCHEMES[Ecosystem(ecosystem)]
+        return Ecosystem(ecosystem).facts.scheme
     except ValueError:
         raise ValueError(f"unknown ecosystem {ecosystem!r}; known: {', '.join(e.value for e in Ecosystem)}") from None

@@ -9,6 +9,7 @@ from typing import IO
 
 from crscan.vulndb import namespaces
 from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+from crscan.vulndb.records import SecdbEntry
 
 UPSTREAM = "https://secdb.alpinelinux.org"
 REPOSITORIES = ("main", "community")
@@ -69,7 +70,7 @@ def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = 
                 # Entries are "CVE-2019-1234", sometimes followed by a second id or a remark.
                 vulnerability = text.split()[0] if isinstance(text, str) and text.strip() else None
                 if vulnerability:
-                    rows.append(Advisory("alpine", namespace, name, vulnerability, {"fixed_version": str(fixed)}))
+                    rows.append(Advisory("alpine", namespace, name, vulnerability, SecdbEntry(str(fixed))))
         if rows is None:
             tally.skipped += 1
             continue

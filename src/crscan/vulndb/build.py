@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crscan.vulndb import alpine, osv
-from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo, stored
+from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
 from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
@@ -127,7 +127,7 @@ def _write(
                         rows = connection.executemany(
                             "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (
-                                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *stored(a))
+                                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
                                 for a in updater.parse(reader, tally)
                             ),
                         ).rowcount

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crscan.vulndb.interface import Advisory, FeedDBError
+from crscan.vulndb.records import decode
 
 SCHEMA_VERSION = 1
 
@@ -47,22 +48,6 @@ class SourceInfo:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
-
-
-def stored(advisory: Advisory) -> tuple[str, str | None]:
-    """The (data, versions) columns of a row; the inverse of `_data`."""
-    data = advisory.data
-    if "versions" not in data:
-        return json.dumps(data, separators=(",", ":")), None
-    rest = {key: value for key, value in data.items() if key != "versions"}
-    return json.dumps(rest, separators=(",", ":")), "\n".join(data["versions"])
-
-
-def _data(data: str, versions: str | None) -> dict:
-    decoded = json.loads(data)
-    if versions is not None:
-        decoded["versions"] = versions.split("\n") if versions else []
-    return decoded
 
 
 class FeedDB:
@@ -107,7 +92,7 @@ class FeedDB:
                 "SELECT feed, advisory_id, data, versions FROM advisories WHERE namespace = ? AND package = ?",
                 (namespace, package),
             ).fetchall()
-        return [Advisory(feed, namespace, package, advisory_id, _data(data, versions))
+        return [Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions))
                 for feed, advisory_id, data, versions in rows]
 
     def advisories_for(self, namespace: str, packages: Iterable[str]) -> dict[str, list[Advisory]]:
@@ -124,7 +109,7 @@ class FeedDB:
                 ).fetchall()
             for package, feed, advisory_id, data, versions in rows:
                 found.setdefault(package, []).append(
-                    Advisory(feed, namespace, package, advisory_id, _data(data, versions)))
+                    Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions)))
         return found
 
     def iter_advisories(self, namespace_prefix: str = "") -> Iterator[Advisory]:
@@ -136,7 +121,7 @@ class FeedDB:
                 (namespace_prefix, namespace_prefix + "\U0010ffff"),
             ).fetchall()
         for feed, namespace, package, advisory_id, data, versions in rows:
-            yield Advisory(feed, namespace, package, advisory_id, _data(data, versions))
+            yield Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions))
 
     def close(self) -> None:
         self._connection.close()

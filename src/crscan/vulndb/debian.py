@@ -9,6 +9,7 @@ from typing import IO, Any
 from crscan.model import Severity
 from crscan.vulndb import namespaces, severity
 from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+from crscan.vulndb.records import DebianEntry
 
 STATUSES = ("open", "resolved", "undetermined")
 
@@ -50,7 +51,7 @@ def parse_tracker_json(reader: IO[bytes], tally: Tally, *, source: str = "debian
                 yield Advisory("debian", namespaces.debian(codename), package, vulnerability, data)
 
 
-def _release_state(state: Any) -> dict[str, Any] | None:
+def _release_state(state: Any) -> DebianEntry | None:
     if not isinstance(state, dict) or state.get("status") not in STATUSES:
         return None
     fixed = state.get("fixed_version", "")
@@ -60,11 +61,11 @@ def _release_state(state: Any) -> dict[str, Any] | None:
     if state["status"] == "resolved" and not fixed:
         return None  # resolved without a version says nothing we can compare
     level = Severity.UNDEFINED if state["status"] == "undetermined" else severity.from_debian_urgency(urgency)
-    return {
-        "status": state["status"],
-        "fixed_version": fixed,
-        "severity": level.name,
-        "severity_source": "debian" if level is not Severity.UNDEFINED else "none",
+    return DebianEntry(
+        status=state["status"],
+        fixed_version=fixed,
+        severity=level,
+        severity_source="debian" if level is not Severity.UNDEFINED else "none",
         # No DSA will be issued (minor issue); still a vulnerability, kept so reports can say so.
-        "nodsa": bool(state.get("nodsa")),
-    }
+        nodsa=bool(state.get("nodsa")),
+    )

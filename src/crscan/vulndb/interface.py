@@ -5,7 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
+
+from crscan.vulndb.records import FeedRecord
 
 
 class VulnDBError(Exception):
@@ -25,15 +27,14 @@ class Advisory:
     """One (advisory, package) row: what one feed says about one package in one namespace.
 
     `namespace` is the feed's scope for package names: `osv:PyPI`, `osv:Debian:12`, `debian:bookworm`,
-    `alpine:v3.18`. `data` is the feed-specific, matcher-ready payload (ranges, status, fixed version,
-    precomputed severity), stored as compact JSON.
+    `alpine:v3.18`. `record` is the feed's typed, matcher-ready payload (see `crscan.vulndb.records`).
     """
 
     feed: str
     namespace: str
     package: str
     advisory_id: str
-    data: dict[str, Any] = field(compare=False)
+    record: FeedRecord = field(compare=False)
 
 
 @dataclass

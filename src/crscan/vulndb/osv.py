@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from crscan.vulndb import namespaces, severity
+from crscan.model import DISTROS, Ecosystem
 from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+from crscan.vulndb.records import OsvRange, OsvRecord
 
 # Language ecosystems first, then the distributions OSV also carries; a mirror may lack any of them.
-ECOSYSTEMS = (
-    "PyPI", "npm", "Go", "crates.io", "Maven", "RubyGems", "Packagist", "NuGet", "Debian", "Alpine", "Ubuntu",
-)
+ECOSYSTEMS = (*(e.facts.osv for e in Ecosystem if e.facts.osv), *(d.osv for d in DISTROS.values()))
 UPSTREAM = "https://osv-vulnerabilities.storage.googleapis.com"
 MAX_RECORD_BYTES = 16 << 20  # the largest real record is well under 1 MB; more is a zip bomb
 RANGE_TYPES = ("ECOSYSTEM", "SEMVER")  # GIT ranges name commits, which installed packages do not carry
@@ -103,15 +103,20 @@ def parse_record(record: Any) -> list[Advisory]:
         level, level_source = severity.from_osv(record, entry)
         row = rows.setdefault(key, {
             "name": name, "aliases": aliases, "ranges": [], "versions": [],
-            "severity": level.name, "severity_source": level_source,
+            "severity": level, "severity_source": level_source,
         })
         row["ranges"].extend(ranges)
         row["versions"].extend(v for v in versions if v not in row["versions"])
-    return [Advisory("osv", ns, package, advisory_id, data) for (ns, package), data in rows.items()]
+    return [
+        Advisory("osv", ns, package, advisory_id, OsvRecord(
+            data["name"], tuple(data["aliases"]), tuple(data["ranges"]), tuple(data["versions"]), data["severity"],
+            data["severity_source"]))
+        for (ns, package), data in rows.items()
+    ]
 
 
-def _range(value: Any, advisory_id: str) -> list | None:
-    """`[type, [[kind, version], ...]]` for ECOSYSTEM/SEMVER ranges; None for range types we cannot use."""
+def _range(value: Any, advisory_id: str) -> OsvRange | None:
+    """An ECOSYSTEM/SEMVER range's events; None for range types we cannot use."""
     if not isinstance(value, dict) or not isinstance(value.get("events"), list):
         raise MalformedRecord(f"{advisory_id}: range without events")
     if value.get("type") not in RANGE_TYPES:
@@ -123,10 +128,10 @@ def _range(value: Any, advisory_id: str) -> list | None:
         ((kind, version),) = event.items()
         if kind not in EVENT_KINDS or not isinstance(version, str) or not version:
             raise MalformedRecord(f"{advisory_id}: bad range event {event!r}")
-        events.append([kind, version])
+        events.append((kind, version))
     if not any(kind == "introduced" for kind, _ in events):
         raise MalformedRecord(f"{advisory_id}: range has no introduced event")
-    return [value["type"], events]
+    return OsvRange(value["type"], tuple(events))
 
 
 def _display_name(advisory_id: str, aliases: list[str], upstream: Any) -> str:

@@ -1,0 +1,130 @@
+"""Feed records: one frozen dataclass per feed kind, the typed payload of an `Advisory` row.
+
+A parser builds records; the DB stores each as compact JSON (`columns`) and the reader decodes it once
+(`decode`), so matchers read attributes, never keys. Adding a feed kind: a class here with `columns` and
+`from_columns`, and its feed name in `RECORDS` (a feed in another's format, such as Wolfi's secdb, reuses
+that class under its own name).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from crscan.model import Severity
+
+
+def _compact(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class FeedRecord(ABC):
+    """What one feed says about one package in one namespace."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def columns(self) -> tuple[str, str | None]:
+        """The row's `data` (compact JSON) and `versions` (newline-separated, or None) columns."""
+
+    @classmethod
+    @abstractmethod
+    def from_columns(cls, data: str, versions: str | None) -> FeedRecord:
+        """The record `columns` wrote."""
+
+
+@dataclass(frozen=True, slots=True)
+class OsvRange:
+    """An ECOSYSTEM or SEMVER range: its events in feed order (GIT ranges are dropped when parsed)."""
+
+    type: str
+    events: tuple[tuple[str, str], ...]  # (introduced | fixed | last_affected | limit, version)
+
+
+@dataclass(frozen=True, slots=True)
+class OsvRecord(FeedRecord):
+    """One OSV advisory's view of one package: the ranges and explicit versions of its affected entries."""
+
+    name: str  # the CVE id when the advisory has one, else its own id
+    aliases: tuple[str, ...]
+    ranges: tuple[OsvRange, ...]
+    versions: tuple[str, ...]  # OSV's explicit list of affected versions, as written
+    severity: Severity
+    severity_source: str
+
+    def columns(self) -> tuple[str, str | None]:
+        # The version list goes in its own column: splitting a string is faster than decoding JSON.
+        return _compact({
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "ranges": [[r.type, [list(event) for event in r.events]] for r in self.ranges],
+            "severity": self.severity.name,
+            "severity_source": self.severity_source,
+        }), "\n".join(self.versions)
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> OsvRecord:
+        decoded = json.loads(data)
+        return cls(
+            decoded["name"],
+            tuple(decoded["aliases"]),
+            tuple(OsvRange(kind, tuple(map(tuple, events))) for kind, events in decoded["ranges"]),
+            tuple(versions.split("\n")) if versions else (),
+            Severity[decoded["severity"]],
+            decoded["severity_source"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DebianEntry(FeedRecord):
+    """The Debian security tracker's verdict on one source package in one release."""
+
+    status: str  # open | resolved | undetermined
+    fixed_version: str  # "" while no fix is known; "0" when the release never had the vulnerable code
+    severity: Severity
+    severity_source: str
+    nodsa: bool  # no DSA will be issued (minor issue); still a vulnerability
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({
+            "status": self.status,
+            "fixed_version": self.fixed_version,
+            "severity": self.severity.name,
+            "severity_source": self.severity_source,
+            "nodsa": self.nodsa,
+        }), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> DebianEntry:
+        decoded = json.loads(data)
+        return cls(decoded["status"], decoded["fixed_version"], Severity[decoded["severity"]],
+                   decoded["severity_source"], decoded["nodsa"])
+
+
+@dataclass(frozen=True, slots=True)
+class SecdbEntry(FeedRecord):
+    """A secdb `secfixes` entry (Alpine): the version that fixed the vulnerability; "0" for never affected."""
+
+    fixed_version: str
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({"fixed_version": self.fixed_version}), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> SecdbEntry:
+        return cls(json.loads(data)["fixed_version"])
+
+
+# Feed name (`Advisory.feed`, the DB's `feed` column) -> its record class.
+RECORDS: dict[str, type[FeedRecord]] = {
+    "osv": OsvRecord,
+    "debian": DebianEntry,
+    "alpine": SecdbEntry,
+}
+
+
+def decode(feed: str, data: str, versions: str | None) -> FeedRecord:
+    """The record of a stored row of `feed`."""
+    return RECORDS[feed].from_columns(data, versions)
