@@ -57,6 +57,7 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
     PyYAML's egg-info) is the OS package's business: advisories for it are tracked by the distro.
     """
     catalogers = default_catalogers() if catalogers is None else catalogers
+    distro = detect_distro(files)  # once per image, handed to every cataloger
     packages: list[Package] = []
     warnings: list[str] = []
     for cataloger in catalogers:
@@ -64,13 +65,13 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
         if not selected:
             continue
         try:
-            result = cataloger.catalog(selected)
+            result = cataloger.catalog(selected, distro)
         except Exception as exc:  # a cataloger bug must not lose the other ecosystems' packages
             warnings.append(f"cataloger {cataloger.name} failed: {type(exc).__name__}: {exc}")
             continue
         warnings.extend(result.warnings)
         packages.extend(result.packages)
-    return Inventory(detect_distro(files), merge_packages(packages), tuple(warnings))
+    return Inventory(distro, merge_packages(packages), tuple(warnings))
 
 
 def merge_packages(packages: Iterable[Package]) -> tuple[Package, ...]:

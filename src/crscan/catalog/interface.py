@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from crscan.model import ImageFile, Package
+from crscan.model import Distro, ImageFile, Package
 
 
 class CatalogError(Exception):
@@ -64,8 +64,9 @@ class Cataloger(ABC):
         return globs_regex(self.globs).fullmatch
 
     @abstractmethod
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
-        """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings."""
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
+        """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings.
+        `distro` is the image's, detected once by `catalog_image` (None: no release file, or unknown)."""
 
 
 Parse = Callable[[bytes, str, list[str]], list[Package]]
@@ -95,5 +96,5 @@ class FileCataloger(Cataloger):
     def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
         """Packages in one file; CatalogError when the file is unreadable, `warnings` for partial damage."""
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         return catalog_each(files, self.parse)
