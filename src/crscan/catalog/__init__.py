@@ -17,9 +17,11 @@ from crscan.catalog.image import (
     catalog_version,
     default_catalogers,
     merge_packages,
+    split_catalogers,
     wants_any,
 )
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult, FileCataloger
 
 __all__ = ["CatalogError", "CatalogResult", "Cataloger", "FileCataloger", "Inventory", "catalog_image",
-           "catalog_version", "default_catalogers", "detect_distro", "merge_packages", "wants_any"]
+           "catalog_version", "default_catalogers", "detect_distro", "merge_packages", "split_catalogers",
+           "wants_any"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
-from crscan.catalog.interface import Cataloger, globs_regex
+from crscan.catalog.interface import Cataloger, FileCataloger, globs_regex
 from crscan.model import Distro, ImageFile, Package
 
 
@@ -40,6 +40,13 @@ def catalog_version(catalogers: Sequence[Cataloger] | None = None) -> str:
     """'apk=1,dotnet-deps=1,…': store it with a cached inventory; a cataloger bump invalidates the cache."""
     catalogers = default_catalogers() if catalogers is None else catalogers
     return ",".join(sorted(f"{c.name}={c.version}" for c in catalogers))
+
+
+def split_catalogers(catalogers: Sequence[Cataloger]) -> tuple[tuple[FileCataloger, ...], tuple[Cataloger, ...]]:
+    """(per-file, whole-view): per-file catalogers can run on each layer alone (their packages are cached with
+    the layer's index); the others read the merged filesystem. The one place that decides which is which."""
+    per_file = tuple(c for c in catalogers if isinstance(c, FileCataloger))
+    return per_file, tuple(c for c in catalogers if not isinstance(c, FileCataloger))
 
 
 _DISTRO_FILE = globs_regex(DISTRO_GLOBS).fullmatch

@@ -13,8 +13,15 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from crscan.catalog import Inventory, catalog_image, catalog_version, default_catalogers, merge_packages
-from crscan.catalog.interface import Cataloger, FileCataloger
+from crscan.catalog import (
+    Inventory,
+    catalog_image,
+    catalog_version,
+    default_catalogers,
+    merge_packages,
+    split_catalogers,
+)
+from crscan.catalog.interface import Cataloger
 from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
 from crscan.layers.merge import MergedLayers, final_files, merge_onto
 from crscan.match import MatchResult, match_with_warnings
@@ -71,7 +78,7 @@ def assemble(indexes: Sequence[LayerIndex], catalogers: Sequence[Cataloger], lim
     Package databases and release files are read from the merged filesystem; a per-file package survives
     unless a higher layer deletes or replaces the file it was found in.
     """
-    whole_view = [c for c in catalogers if not isinstance(c, FileCataloger)]
+    _, whole_view = split_catalogers(catalogers)
     files = final_files(_merged([i.contents for i in indexes], limits), limits)
     system = _catalog_whole_view(files, whole_view)
     shadows = [i.contents.shadow for i in indexes]
