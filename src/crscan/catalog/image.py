@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from crscan.catalog.catalogers import default_catalogers
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
 from crscan.catalog.interface import Cataloger, FileCataloger, globs_regex
 from crscan.model import Distro, ImageFile, Package
@@ -15,25 +16,6 @@ class Inventory:
     distro: Distro | None
     packages: tuple[Package, ...]
     warnings: tuple[str, ...] = ()
-
-
-def default_catalogers() -> tuple[Cataloger, ...]:
-    """One instance of every cataloger crscan ships, OS ones first."""
-    from crscan.catalog.apk.cataloger import ApkCataloger
-    from crscan.catalog.dotnet.cataloger import DotnetCataloger
-    from crscan.catalog.dpkg.cataloger import DpkgCataloger
-    from crscan.catalog.golang.cataloger import GoBinaryCataloger
-    from crscan.catalog.java.cataloger import JavaArchiveCataloger
-    from crscan.catalog.node.cataloger import NodeCataloger
-    from crscan.catalog.php.cataloger import ComposerCataloger
-    from crscan.catalog.python.cataloger import PythonCataloger
-    from crscan.catalog.rpm.cataloger import RpmCataloger
-    from crscan.catalog.ruby.cataloger import GemCataloger
-    from crscan.catalog.rust.cataloger import RustCataloger
-
-    return (DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NodeCataloger(),
-            GoBinaryCataloger(), JavaArchiveCataloger(), GemCataloger(), RustCataloger(),
-            ComposerCataloger(), DotnetCataloger())
 
 
 def catalog_version(catalogers: Sequence[Cataloger] | None = None) -> str:
