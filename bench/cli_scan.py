@@ -4,7 +4,7 @@
 
 Input: a real test image (tests/support/images.py, cached under ~/.cache/crscan-tests) as an OCI layout, and a
 feed DB built from the shared mirror ($CRSCAN_SHARED_DATA, default ../shared/data). Measured in the same run:
-the library path (`open_source` + `scan_image` + JSON render, no layer cache), process start-up (`crscan
+the library path (`open_source` + `Scanner.scan` + JSON render, no layer cache), process start-up (`crscan
 --help`), and the CLI (`crscan scan IMAGE --format json --no-cache --quiet`). Figure: (CLI - start-up) /
 library; target <= 1.1. Appends one line to bench/RESULTS.md.
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from crscan.registry import open_source  # noqa: E402
 from crscan.report import render  # noqa: E402
-from crscan.scan.pipeline import scan_image  # noqa: E402
+from crscan.scan.pipeline import Scanner  # noqa: E402
 from crscan.vulndb import FeedDB, update  # noqa: E402
 from tests.support.images import build_test_images  # noqa: E402
 
@@ -59,10 +59,11 @@ def main() -> None:
         db_path = Path(tmp) / "feeds.db"
         update(db_path, str(shared / "feeds"))
         os.environ["CRSCAN_DATA_DIR"] = tmp
+        scanner = Scanner()  # one for every repeat, as the process-wide memos were
 
         def library() -> None:
             with FeedDB.open(db_path) as db, open_source(image) as source:
-                render(scan_image(source, db), "json", io.StringIO(), color=False)
+                render(scanner.scan(source, db), "json", io.StringIO(), color=False)
 
         lib = best_of(args.repeat, library)
         startup = best_of(args.repeat, lambda: run("--help"))

@@ -33,6 +33,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from crscan.jobs import EmbeddedQueue, ScanRunner  # noqa: E402
 from crscan.registry import ByteCounter  # noqa: E402
+from crscan.scan.pipeline import Scanner  # noqa: E402
 from crscan.store import Store, schema  # noqa: E402
 from crscan.store import jobs as stored  # noqa: E402
 from crscan.store.store import READY, RUNNING  # noqa: E402
@@ -128,19 +129,20 @@ def main() -> None:
     try:
         digests = push_images(registry, args.images)
         first_db = feed_db(work / "feeds-1.db")
+        scanner = Scanner()  # shared by the runners below, as the scan memos were process-wide before
 
         # Baseline: one image on an empty store (nothing cached).
         (work / "one").mkdir()
         store, ids = new_store(work / "one", registry, 1, digests[:1])
-        one = run_all(store, ScanRunner(store, first_db), ids[0], 1, rematch=False)
+        one = run_all(store, ScanRunner(store, first_db, scanner=scanner), ids[0], 1, rematch=False)
         store.close()
 
         # Figure 1: every image, base layers shared.
         (work / "all").mkdir()
         store, ids = new_store(work / "all", registry, repositories, digests)
         pulled = ByteCounter()
-        everything = run_all(store, ScanRunner(store, first_db, counter=pulled), ids[0], args.concurrency,
-                             rematch=False)
+        everything = run_all(store, ScanRunner(store, first_db, counter=pulled, scanner=scanner), ids[0],
+                             args.concurrency, rematch=False)
         ratio = everything / one
         load = os.getloadavg()[0]
         env = f"{platform.machine()}, {os.cpu_count()} cpus, load {load:.1f}, python {platform.python_version()}"
@@ -159,8 +161,8 @@ def main() -> None:
         second_db = feed_db(work / "feeds-2.db")
         rematch_pulled = ByteCounter()
         everyone = [i for repository_ids in ids for i in repository_ids]
-        rematched = run_all(store, ScanRunner(store, second_db, counter=rematch_pulled), everyone, args.concurrency,
-                            rematch=True)
+        rematched = run_all(store, ScanRunner(store, second_db, counter=rematch_pulled, scanner=scanner), everyone,
+                            args.concurrency, rematch=True)
         baseline = len(everyone) * one
         fraction = rematched / baseline
         ok = fraction <= REMATCH_TARGET and rematch_pulled.total == 0

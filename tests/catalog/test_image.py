@@ -51,7 +51,7 @@ def test_a_failing_cataloger_is_a_warning_not_a_lost_image():
     class Broken(Cataloger):
         name, version, globs = "broken", 1, ("/**/*",)
 
-        def catalog(self, files) -> CatalogResult:
+        def catalog(self, files, distro=None) -> CatalogResult:
             raise RuntimeError("bug")
 
     inventory = catalog_image(merged_tree("apk"), [Broken(), *default_catalogers()])

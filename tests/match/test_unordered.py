@@ -5,7 +5,7 @@ from __future__ import annotations
 from crscan.catalog import Inventory
 from crscan.match import match_with_warnings
 from crscan.model import Distro, Ecosystem, Package
-from crscan.scan.pipeline import report_for
+from crscan.scan.pipeline import Scanner
 
 ALPINE_318 = Distro("alpine", "3.18.4")
 BOOKWORM = Distro("debian", "12", "bookworm")
@@ -52,7 +52,7 @@ def test_the_same_package_at_two_paths_warns_once(fixture_db):
 
 def test_scan_report_carries_the_warning_after_the_inventory_ones(fixture_db):
     inventory = Inventory(None, (Package(Ecosystem.NPM, "semver-pkg", "1.2"),), ("catalog warning",))
-    report = report_for("registry.example/app:1", "sha256:" + "0" * 64, inventory, fixture_db)
+    report = Scanner().report_for("registry.example/app:1", "sha256:" + "0" * 64, inventory, fixture_db)
     assert report.findings == ()
     assert report.warnings[0] == "catalog warning"
     assert report.warnings[1].startswith("npm package semver-pkg 1.2: version cannot be ordered under scheme semver")

@@ -13,7 +13,7 @@ from crscan.model import Ecosystem, LayerRef
 from crscan.registry import ByteCounter, open_source
 from crscan.scan.cache import DirectoryCache
 from crscan.scan.layer_index import cache_key, decode, encode, index_layer
-from crscan.scan.pipeline import assemble, index_layers, scan_image
+from crscan.scan.pipeline import Scanner, index_layers
 from crscan.versions import compare
 
 pytestmark = pytest.mark.registry
@@ -30,7 +30,7 @@ def test_assembled_inventory_equals_cataloging_the_merged_filesystem(test_images
     image = test_images[name]
     with open_source(image.tag_ref) as source:
         indexes = index_layers(source, catalogers)
-        assembled = assemble(indexes, catalogers)
+        assembled = Scanner(catalogers).assemble(indexes)
     with open_source(image.tag_ref) as source:
         select = Select(predicates=[lambda p, m, s: wants_any(catalogers, p, m, s)])
         files = read_image(((layer.ref, source.open_layer(layer)) for layer in source.layers), select)
@@ -43,7 +43,7 @@ def test_assembled_inventory_equals_cataloging_the_merged_filesystem(test_images
 def test_scan_reports_the_vulnerable_language_packages_and_only_what_survives(test_images, feed_db):
     image = test_images["bookworm"]
     with open_source(image.tag_ref) as source:
-        report = scan_image(source, feed_db)
+        report = Scanner().scan(source, feed_db)
     assert report.digest == image.pushed_digest
     assert report.distro.codename == "bookworm"
     assert report.feed_build_id == feed_db.build_id
@@ -70,10 +70,11 @@ def test_cached_layers_are_not_pulled_again(test_images, feed_db, tmp_path):
     image = test_images["bullseye"]
     cache = DirectoryCache(tmp_path / "cache")
     first, second = ByteCounter(), ByteCounter()
+    scanner = Scanner()
     with open_source(image.tag_ref, counter=first) as source:
-        cold = scan_image(source, feed_db, cache=cache)
+        cold = scanner.scan(source, feed_db, cache=cache)
     with open_source(image.tag_ref, counter=second) as source:
-        warm = scan_image(source, feed_db, cache=cache)
+        warm = scanner.scan(source, feed_db, cache=cache)
     layer_bytes = sum(layer.size for layer in source.layers)
     assert first.total >= layer_bytes
     assert second.total < first.total - layer_bytes + 1  # manifest and config only

@@ -12,9 +12,8 @@ import pytest
 from crscan.catalog import default_catalogers
 from crscan.model import Ecosystem, LayerRef
 from crscan.registry import open_source
-from crscan.scan import pipeline
 from crscan.scan.layer_index import index_layer
-from crscan.scan.pipeline import assemble, index_layers
+from crscan.scan.pipeline import Scanner, index_layers
 
 pytestmark = pytest.mark.registry
 
@@ -40,12 +39,14 @@ def _top_layer(name: str, entries: dict[str, bytes]):
     return index_layer(LayerRef(digest, digest), buffer, CATALOGERS)
 
 
-def _from_scratch(indexes, monkeypatch):
-    """`assemble` with both memos emptied: the reference result."""
-    with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "_PREFIX_STATES", pipeline._LRU(64))
-        patch.setattr(pipeline, "_WHOLE_VIEW_INVENTORIES", pipeline._LRU(16))
-        return assemble(indexes, CATALOGERS)
+@pytest.fixture
+def scanner():
+    return Scanner(CATALOGERS)
+
+
+def _from_scratch(indexes):
+    """`assemble` by a new scanner, its memos empty: the reference result."""
+    return Scanner(CATALOGERS).assemble(indexes)
 
 
 def _dpkg_names(inventory):
@@ -61,11 +62,11 @@ def _dpkg_names(inventory):
         ("a4", {"var/lib/dpkg/status": b"Package: only\nStatus: install ok installed\nVersion: 1.0\n\n"}),
     ],
 )
-def test_an_image_on_a_shared_base_assembles_as_from_scratch(bookworm_indexes, name, entries, monkeypatch):
-    base = assemble(bookworm_indexes, CATALOGERS)  # leaves the base's prefix and catalog in the memos
+def test_an_image_on_a_shared_base_assembles_as_from_scratch(bookworm_indexes, name, entries, scanner):
+    base = scanner.assemble(bookworm_indexes)  # leaves the base's prefix and catalog in the memos
     image = [*bookworm_indexes, _top_layer(name, entries)]
-    reused = assemble(image, CATALOGERS)
-    assert reused == _from_scratch(image, monkeypatch)
+    reused = scanner.assemble(image)
+    assert reused == _from_scratch(image)
     if name == "a1":
         assert _dpkg_names(reused) == _dpkg_names(base)
     if name == "a2":
@@ -76,29 +77,28 @@ def test_an_image_on_a_shared_base_assembles_as_from_scratch(bookworm_indexes, n
         assert _dpkg_names(reused) == {"only"}
 
 
-def test_a_layer_read_differently_under_the_same_digest_is_not_taken_from_the_memo(bookworm_indexes, monkeypatch):
+def test_a_layer_read_differently_under_the_same_digest_is_not_taken_from_the_memo(bookworm_indexes, scanner):
     """The prefix memo holds the very layer objects it merged: equal digests alone never stand for them."""
-    assemble(bookworm_indexes, CATALOGERS)
+    scanner.assemble(bookworm_indexes)
     bottom = bookworm_indexes[0]
     emptied = dataclasses.replace(bottom, contents=dataclasses.replace(bottom.contents, files={}))
     image = [emptied, *bookworm_indexes[1:]]
-    assembled = assemble(image, CATALOGERS)
+    assembled = scanner.assemble(image)
     assert assembled.distro is None  # the emptied bottom layer held the release files
-    assert assembled == _from_scratch(image, monkeypatch)
+    assert assembled == _from_scratch(image)
 
 
-def test_findings_are_reused_only_for_the_same_packages_and_feed_db(bookworm_indexes, feed_db):
+def test_findings_are_reused_only_for_the_same_packages_and_feed_db(bookworm_indexes, feed_db, scanner):
     from crscan.catalog import Inventory
     from crscan.match import match
-    from crscan.scan.pipeline import report_for
 
-    inventory = assemble(bookworm_indexes, CATALOGERS)
-    first = report_for("a", "sha256:a", inventory, feed_db)
-    again = report_for("b", "sha256:b", inventory, feed_db)
+    inventory = scanner.assemble(bookworm_indexes)
+    first = scanner.report_for("a", "sha256:a", inventory, feed_db)
+    again = scanner.report_for("b", "sha256:b", inventory, feed_db)
     assert first.findings == again.findings == tuple(match(inventory.packages, inventory.distro, feed_db))
     assert len(first.findings) > 10
     vulnerable = first.findings[0].package
     fewer = Inventory(inventory.distro, tuple(p for p in inventory.packages if p.name != vulnerable))
-    without = report_for("c", "sha256:c", fewer, feed_db)
+    without = scanner.report_for("c", "sha256:c", fewer, feed_db)
     assert vulnerable not in {f.package for f in without.findings}
     assert without.findings == tuple(match(fewer.packages, fewer.distro, feed_db))

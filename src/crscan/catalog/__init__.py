@@ -10,16 +10,18 @@ Parsers under each ecosystem folder are pure (`parse_<format>(data, path) -> lis
 `CatalogError`; catalogers turn those into warnings, so one bad file never costs the rest of the image.
 """
 
+from crscan.catalog.catalogers import default_catalogers
 from crscan.catalog.distro import detect_distro
 from crscan.catalog.image import (
     Inventory,
     catalog_image,
     catalog_version,
-    default_catalogers,
     merge_packages,
+    split_catalogers,
     wants_any,
 )
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult, FileCataloger
 
 __all__ = ["CatalogError", "CatalogResult", "Cataloger", "FileCataloger", "Inventory", "catalog_image",
-           "catalog_version", "default_catalogers", "detect_distro", "merge_packages", "wants_any"]
+           "catalog_version", "default_catalogers", "detect_distro", "merge_packages", "split_catalogers",
+           "wants_any"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from crscan.catalog.catalogers import default_catalogers
 from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
-from crscan.catalog.interface import Cataloger, globs_regex
+from crscan.catalog.interface import Cataloger, FileCataloger, globs_regex
 from crscan.model import Distro, ImageFile, Package
 
 
@@ -17,29 +18,17 @@ class Inventory:
     warnings: tuple[str, ...] = ()
 
 
-def default_catalogers() -> tuple[Cataloger, ...]:
-    """One instance of every cataloger crscan ships, OS ones first."""
-    from crscan.catalog.apk.cataloger import ApkCataloger
-    from crscan.catalog.dotnet.cataloger import DotnetCataloger
-    from crscan.catalog.dpkg.cataloger import DpkgCataloger
-    from crscan.catalog.golang.cataloger import GoBinaryCataloger
-    from crscan.catalog.java.cataloger import JavaArchiveCataloger
-    from crscan.catalog.node.cataloger import NodeCataloger
-    from crscan.catalog.php.cataloger import ComposerCataloger
-    from crscan.catalog.python.cataloger import PythonCataloger
-    from crscan.catalog.rpm.cataloger import RpmCataloger
-    from crscan.catalog.ruby.cataloger import GemCataloger
-    from crscan.catalog.rust.cataloger import RustCataloger
-
-    return (DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NodeCataloger(),
-            GoBinaryCataloger(), JavaArchiveCataloger(), GemCataloger(), RustCataloger(),
-            ComposerCataloger(), DotnetCataloger())
-
-
 def catalog_version(catalogers: Sequence[Cataloger] | None = None) -> str:
     """'apk=1,dotnet-deps=1,…': store it with a cached inventory; a cataloger bump invalidates the cache."""
     catalogers = default_catalogers() if catalogers is None else catalogers
     return ",".join(sorted(f"{c.name}={c.version}" for c in catalogers))
+
+
+def split_catalogers(catalogers: Sequence[Cataloger]) -> tuple[tuple[FileCataloger, ...], tuple[Cataloger, ...]]:
+    """(per-file, whole-view): per-file catalogers can run on each layer alone (their packages are cached with
+    the layer's index); the others read the merged filesystem. The one place that decides which is which."""
+    per_file = tuple(c for c in catalogers if isinstance(c, FileCataloger))
+    return per_file, tuple(c for c in catalogers if not isinstance(c, FileCataloger))
 
 
 _DISTRO_FILE = globs_regex(DISTRO_GLOBS).fullmatch
@@ -57,6 +46,7 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
     PyYAML's egg-info) is the OS package's business: advisories for it are tracked by the distro.
     """
     catalogers = default_catalogers() if catalogers is None else catalogers
+    distro = detect_distro(files)  # once per image, handed to every cataloger
     packages: list[Package] = []
     warnings: list[str] = []
     for cataloger in catalogers:
@@ -64,13 +54,13 @@ def catalog_image(files: Mapping[str, ImageFile], catalogers: Sequence[Cataloger
         if not selected:
             continue
         try:
-            result = cataloger.catalog(selected)
+            result = cataloger.catalog(selected, distro)
         except Exception as exc:  # a cataloger bug must not lose the other ecosystems' packages
             warnings.append(f"cataloger {cataloger.name} failed: {type(exc).__name__}: {exc}")
             continue
         warnings.extend(result.warnings)
         packages.extend(result.packages)
-    return Inventory(detect_distro(files), merge_packages(packages), tuple(warnings))
+    return Inventory(distro, merge_packages(packages), tuple(warnings))
 
 
 def merge_packages(packages: Iterable[Package]) -> tuple[Package, ...]:

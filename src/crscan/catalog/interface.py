@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from crscan.model import ImageFile, Package
+from crscan.model import Distro, ImageFile, Package
 
 
 class CatalogError(Exception):
@@ -53,7 +53,7 @@ class Cataloger(ABC):
 
     name: str
     version: int
-    globs: tuple[str, ...] = ()
+    globs: tuple[str, ...]
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         """Whether the layer reader should hand this regular file to `catalog`."""
@@ -64,8 +64,9 @@ class Cataloger(ABC):
         return globs_regex(self.globs).fullmatch
 
     @abstractmethod
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
-        """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings."""
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
+        """Packages found in `files` (path → file, as selected by `wants`); bad files become warnings.
+        `distro` is the image's, detected once by `catalog_image` (None: no release file, or unknown)."""
 
 
 Parse = Callable[[bytes, str, list[str]], list[Package]]
@@ -86,14 +87,26 @@ def catalog_each(files: Mapping[str, ImageFile], parse: Parse) -> CatalogResult:
     return CatalogResult(tuple(packages), tuple(warnings))
 
 
+@dataclass(frozen=True, eq=False)
 class FileCataloger(Cataloger):
     """A cataloger whose packages from a file depend on that file's path and bytes alone, never on other
     files: its results can be computed (and cached) one layer at a time. Every package's `path` is the
-    file it came from, or a path below it for content inside an archive."""
+    file it came from, or a path below it for content inside an archive.
 
-    @abstractmethod
-    def parse(self, data: bytes, path: str, warnings: list[str]) -> list[Package]:
-        """Packages in one file; CatalogError when the file is unreadable, `warnings` for partial damage."""
+    Declared as data (syft's generic cataloger): a name, a version, the globs picking its files and one
+    parse function. `select` replaces the globs when the rule is not a path pattern (executables by mode
+    and size) or a cheaper test says the same for every tar entry."""
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+    name: str
+    version: int
+    globs: tuple[str, ...]
+    parse: Parse  # packages in one file; CatalogError when unreadable, `warnings` for partial damage
+    select: Callable[[str, int, int], bool] | None = None
+
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        if self.select is not None:
+            return self.select(path, mode, size)
+        return super().wants(path, mode, size)
+
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         return catalog_each(files, self.parse)

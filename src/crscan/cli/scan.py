@@ -17,14 +17,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crscan.catalog import default_catalogers
 from crscan.cli.interface import CliError
 from crscan.cli.sbom import inventory_to_cyclonedx
 from crscan.registry import Credentials, open_source
 from crscan.report import FORMATS, FindingFilter, exit_code, parse_ignore_file, render
 from crscan.report.severity import parse_severity, parse_severity_list
 from crscan.scan.cache import DirectoryCache
-from crscan.scan.pipeline import assemble, index_layers, scan_image
+from crscan.scan.pipeline import Scanner
 from crscan.vulndb import FeedDB, default_db_path
 from crscan.vulndb.paths import data_dir
 
@@ -142,7 +141,7 @@ def scan(
     try:
         with open_source(image, platform=platform, credentials=_credentials(username),
                          insecure=insecure or None) as source:
-            report = scan_image(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
+            report = Scanner().scan(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
     finally:
         progress.close()
         feeds.close()
@@ -172,13 +171,13 @@ def sbom(
     quiet: Quiet = False,
 ) -> None:
     """Write the image's package inventory as a CycloneDX JSON SBOM."""
-    catalogers = default_catalogers()
+    scanner = Scanner()
     progress = _ProgressReporter(quiet)
     try:
         with open_source(image, platform=platform, credentials=_credentials(username),
                          insecure=insecure or None) as source:
-            indexes = index_layers(source, catalogers, cache=_cache(cache_dir, no_cache), progress=progress)
-            inventory = assemble(indexes, catalogers)
+            indexes = scanner.index_layers(source, cache=_cache(cache_dir, no_cache), progress=progress)
+            inventory = scanner.assemble(indexes)
             document = inventory_to_cyclonedx(inventory, image=source.reference, digest=source.digest,
                                               layers=[i.layer for i in indexes])
     finally:

@@ -10,16 +10,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crscan import metrics
-from crscan.catalog import default_catalogers
-from crscan.catalog.interface import Cataloger
 from crscan.jobs.interface import RetryLater
 from crscan.jobs.store_cache import StoreCache
-from crscan.layers import Limits
 from crscan.layers.interface import LayerError, LimitExceeded
 from crscan.model import ScanReport
 from crscan.registry import (
@@ -33,8 +29,7 @@ from crscan.registry import (
     open_source,
 )
 from crscan.report.severity import severity_counts
-from crscan.scan.layer_index import cache_key
-from crscan.scan.pipeline import assemble, report_for, scan_image
+from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretBox, SecretError
 from crscan.store import NotFound, ScanNotRunning, Store, schema
 from crscan.store import jobs as stored
@@ -59,16 +54,14 @@ class ScanRunner:
         *,
         box: SecretBox | None = None,
         counter: ByteCounter | None = None,
-        catalogers: Sequence[Cataloger] | None = None,
-        limits: Limits | None = None,
+        scanner: Scanner | None = None,
     ) -> None:
         self.store = store
         self.feed_db_path = Path(feed_db_path)
         self.box = box
         self.counter = counter if counter is not None else metrics.BYTES_PULLED
-        self.catalogers = tuple(catalogers or default_catalogers())
-        self.cache_key = cache_key(self.catalogers)
-        self.limits = limits
+        self.scanner = scanner or Scanner()
+        self.cache_key = self.scanner.cache_key
         self.cache = StoreCache(store)
         self._db_lock = threading.Lock()
         self._db: FeedDB | None = None
@@ -139,8 +132,9 @@ class ScanRunner:
             if index is None:
                 return None
             indexes.append(index)
-        packages = assemble(indexes, self.catalogers, self.limits)
-        return report_for(inventory.reference, image.digest, packages, db, layers=tuple(i.layer for i in indexes))
+        packages = self.scanner.assemble(indexes)
+        return self.scanner.report_for(inventory.reference, image.digest, packages, db,
+                                       layers=tuple(i.layer for i in indexes))
 
     def _pull_and_scan(self, image: schema.Image, db: FeedDB) -> ScanReport:
         repository = self.store.get_repository(image.repository_id)
@@ -152,7 +146,7 @@ class ScanRunner:
                 reference, credentials=self._credentials(registry), insecure=address.scheme == "http" or None,
                 ca_file=registry.ca_file or None, counter=self.counter,
             ) as source:
-                report = scan_image(source, db, catalogers=self.catalogers, cache=self.cache, limits=self.limits)
+                report = self.scanner.scan(source, db, cache=self.cache)
         except ManifestUnknown as exc:
             raise ScanFailed(f"manifest unknown: {reference} is no longer in the registry ({exc})") from None
         except DigestMismatch as exc:

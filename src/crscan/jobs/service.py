@@ -20,6 +20,7 @@ from crscan.jobs.interface import JobError, JobQueue
 from crscan.jobs.procrastinate_queue import ProcrastinateQueue
 from crscan.jobs.runner import ScanRunner
 from crscan.policies.scheduler import DEFAULT_INTERVAL, Scheduler
+from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretError, load_secret_box
 from crscan.store import Store
 
@@ -64,7 +65,7 @@ def start_background(
         box = load_secret_box(settings.secret_key, settings.data_dir)
     except SecretError as exc:
         raise JobError(str(exc)) from None
-    runner = ScanRunner(store, settings.effective_feed_db, box=box)
+    runner = ScanRunner(store, settings.effective_feed_db, box=box, scanner=Scanner())
     concurrency = concurrency or settings.worker_concurrency
     if store.engine.dialect.name == "postgresql":
         queue: JobQueue = ProcrastinateQueue(

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import gc
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from crscan.match.alpine import AlpineMatcher
@@ -23,8 +23,15 @@ from crscan.match.osv import OsvMatcher
 from crscan.model import Distro, Finding, Package, Severity
 from crscan.vulndb import FeedDB
 
-# Distro feeds first: for OS packages their fixed versions and ratings are the distribution's own word.
-MATCHERS: tuple[Matcher, ...] = (DebianMatcher(), AlpineMatcher(), OsvMatcher())
+
+def default_matchers() -> tuple[Matcher, ...]:
+    """A new instance of every matcher (each keeps its own advisory cache). Distro feeds first: for OS
+    packages their fixed versions and ratings are the distribution's own word."""
+    return (DebianMatcher(), AlpineMatcher(), OsvMatcher())
+
+
+# For `match` called on its own (tools, benchmarks); a scan.Scanner owns its matchers.
+MATCHERS: tuple[Matcher, ...] = default_matchers()
 
 
 class MatchResult(NamedTuple):
@@ -32,18 +39,20 @@ class MatchResult(NamedTuple):
     warnings: list[str]  # one per package version that could not be ordered against its advisories
 
 
-def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> list[Finding]:
+def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB,
+          matchers: Sequence[Matcher] = MATCHERS) -> list[Finding]:
     """Every vulnerability affecting the packages, one finding per (package, vulnerability)."""
-    return match_with_warnings(packages, distro, db).findings
+    return match_with_warnings(packages, distro, db, matchers).findings
 
 
-def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: FeedDB) -> MatchResult:
+def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: FeedDB,
+                        matchers: Sequence[Matcher] = MATCHERS) -> MatchResult:
     """The findings, and what matching could not decide."""
     packages = list(packages)
     warnings: dict[str, None] = {}  # ordered set: packages at several paths warn once
 
     def matches() -> Iterator[Match]:
-        for matcher in MATCHERS:
+        for matcher in matchers:
             for found in matcher.match(packages, distro, db):
                 if isinstance(found, Unordered):
                     warnings[found.warning] = None
@@ -105,5 +114,5 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 
-__all__ = ["MATCHERS", "Match", "MatchError", "MatchResult", "Matcher", "Unordered", "match", "match_with_warnings",
-           "merge"]
+__all__ = ["MATCHERS", "Match", "MatchError", "MatchResult", "Matcher", "Unordered", "default_matchers", "match",
+           "match_with_warnings", "merge"]

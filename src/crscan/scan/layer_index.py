@@ -20,7 +20,7 @@ from typing import BinaryIO
 import zstandard
 
 from crscan.catalog.distro import DISTRO_GLOBS
-from crscan.catalog import Cataloger, FileCataloger, catalog_version
+from crscan.catalog import Cataloger, catalog_version, split_catalogers
 from crscan.catalog.interface import glob_match
 from crscan.layers import LayerContents, LayerShadow, Limits, Select, read_layer
 from crscan.model import Ecosystem, ImageFile, LayerRef, Package
@@ -45,11 +45,11 @@ def cache_key(catalogers: Sequence[Cataloger]) -> str:
     return f"index={INDEX_FORMAT},{catalog_version(catalogers)}"
 
 
-def _needs_whole_view(catalogers: Sequence[Cataloger], file: ImageFile) -> bool:
+def _needs_whole_view(whole_view: Sequence[Cataloger], file: ImageFile) -> bool:
     if any(glob_match(g, file.path) for g in DISTRO_GLOBS):
         return True
     size = len(file.data)
-    return any(not isinstance(c, FileCataloger) and c.wants(file.path, file.mode, size) for c in catalogers)
+    return any(c.wants(file.path, file.mode, size) for c in whole_view)
 
 
 def index_layer(
@@ -61,18 +61,17 @@ def index_layer(
         predicates=[lambda path, mode, size: any(c.wants(path, mode, size) for c in catalogers)],
     )
     contents = read_layer(layer, stream, wanted, limits)
+    per_file, whole_view = split_catalogers(catalogers)
     packages: list[Package] = []
     warnings = [f"{path}: not read ({why})" for path, why in contents.skipped]
-    for cataloger in catalogers:
-        if not isinstance(cataloger, FileCataloger):
-            continue
+    for cataloger in per_file:
         selected = {p: f for p, f in contents.files.items() if cataloger.wants(p, f.mode, len(f.data))}
         if selected:
             result = cataloger.catalog(selected)
             packages.extend(result.packages)
             warnings.extend(result.warnings)
-    whole_view = {p: f for p, f in contents.files.items() if _needs_whole_view(catalogers, f)}
-    return LayerIndex(dataclasses.replace(contents, files=whole_view), tuple(packages), tuple(warnings))
+    kept = {p: f for p, f in contents.files.items() if _needs_whole_view(whole_view, f)}
+    return LayerIndex(dataclasses.replace(contents, files=kept), tuple(packages), tuple(warnings))
 
 
 # --- encoding: JSON compressed with zstd; file bytes base64 --------------------------------------------------

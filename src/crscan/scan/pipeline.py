@@ -1,8 +1,9 @@
 """One image scan: source → per-layer indexes (cached) → inventory → findings.
 
-    report = scan_image(open_source("registry.local/app:1"), FeedDB.open(path), cache=DirectoryCache(dir))
+    scanner = Scanner()    # built once by the entry point (CLI verb, job runner) and shared by its scans
+    report = scanner.scan(open_source("registry.local/app:1"), FeedDB.open(path), cache=DirectoryCache(dir))
 
-`assemble` rebuilds an image's inventory from layer indexes alone, so a layer already indexed is never
+`Scanner.assemble` rebuilds an image's inventory from layer indexes alone, so a layer already indexed is never
 pulled again, and a stored inventory can be re-matched after a feed update without touching the registry.
 """
 
@@ -13,11 +14,19 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from crscan.catalog import Inventory, catalog_image, catalog_version, default_catalogers, merge_packages
-from crscan.catalog.interface import Cataloger, FileCataloger
+from crscan.catalog import (
+    Inventory,
+    catalog_image,
+    catalog_version,
+    default_catalogers,
+    merge_packages,
+    split_catalogers,
+)
+from crscan.catalog.interface import Cataloger
 from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
 from crscan.layers.merge import MergedLayers, final_files, merge_onto
-from crscan.match import MatchResult, match_with_warnings
+from crscan.match import MatchResult, default_matchers, match_with_warnings
+from crscan.match.interface import Matcher
 from crscan.model import ImageFile, LayerRef, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
@@ -65,21 +74,6 @@ def index_layers(
     return indexes
 
 
-def assemble(indexes: Sequence[LayerIndex], catalogers: Sequence[Cataloger], limits: Limits | None = None) -> Inventory:
-    """The image's inventory from its layer indexes, bottom first.
-
-    Package databases and release files are read from the merged filesystem; a per-file package survives
-    unless a higher layer deletes or replaces the file it was found in.
-    """
-    whole_view = [c for c in catalogers if not isinstance(c, FileCataloger)]
-    files = final_files(_merged([i.contents for i in indexes], limits), limits)
-    system = _catalog_whole_view(files, whole_view)
-    shadows = [i.contents.shadow for i in indexes]
-    per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
-    warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
-    return Inventory(system.distro, merge_packages([*system.packages, *per_file]), tuple(warnings))
-
-
 class _LRU:
     """A small thread-safe LRU: images scanned one after another mostly share their base layers."""
 
@@ -103,76 +97,107 @@ class _LRU:
                 self._entries.popitem(last=False)
 
 
-# Layer prefix (digests and limits) → (the LayerContents objects merged, their state). A hit needs the very
-# same objects (the layer cache hands them out), so a digest never stands for contents read differently.
-_PREFIX_STATES = _LRU(64)
-# (cataloger versions, merged files) → their whole-view inventory: an image whose top layers add no package
-# database or release file and shadow none re-uses its base's catalog (the dpkg status parse dominates).
-_WHOLE_VIEW_INVENTORIES = _LRU(16)
+class Scanner:
+    """The scan path with the state its scans share: catalogers, matchers (with their advisory caches) and
+    memos that let images on one base reuse its work. Thread-safe; two scanners share nothing."""
 
+    def __init__(
+        self,
+        catalogers: Sequence[Cataloger] | None = None,
+        matchers: Sequence[Matcher] | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> None:
+        self.catalogers = tuple(catalogers or default_catalogers())
+        self.matchers = default_matchers() if matchers is None else tuple(matchers)
+        self.limits = limits
+        self.cache_key = cache_key(self.catalogers)
+        # Layer prefix (digests and limits) → (the LayerContents objects merged, their state). A hit needs the
+        # very same objects (the layer cache hands them out), so a digest never stands for contents read
+        # differently.
+        self._prefix_states = _LRU(64)
+        # (cataloger versions, merged files) → their whole-view inventory: an image whose top layers add no
+        # package database or release file and shadow none re-uses its base's catalog (the dpkg status parse
+        # dominates).
+        self._whole_view_inventories = _LRU(16)
+        # (feed DB, distro, packages) → findings: images on one base with top layers that add no package share
+        # them. Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path
+        # or build id.
+        self._findings = _LRU(16)
 
-def _merged(layers: Sequence[LayerContents], limits: Limits | None) -> MergedLayers:
-    """`merge_onto` over `layers`, starting from the longest prefix merged before."""
-    keys = []
-    for n in range(1, len(layers) + 1):
-        keys.append((limits, tuple(c.layer.digest for c in layers[:n])))
-    state, start = MergedLayers(), 0
-    for n in range(len(layers), 0, -1):
-        cached = _PREFIX_STATES.get(keys[n - 1])
-        if cached is not None and all(a is b for a, b in zip(cached[0], layers[:n])):
-            state, start = cached[1], n
-            break
-    for n in range(start, len(layers)):
-        state = merge_onto(state, layers[n], limits)
-        _PREFIX_STATES.put(keys[n], (tuple(layers[: n + 1]), state))
-    return state
+    def scan(
+        self,
+        source: ImageSource,
+        db: FeedDB,
+        *,
+        cache: LayerIndexCache | None = None,
+        progress: Progress | None = None,
+    ) -> ScanReport:
+        indexes = self.index_layers(source, cache=cache, progress=progress)
+        inventory = self.assemble(indexes)
+        return self.report_for(source.reference, source.digest, inventory, db, layers=tuple(i.layer for i in indexes))
 
+    def index_layers(
+        self, source: ImageSource, *, cache: LayerIndexCache | None = None, progress: Progress | None = None
+    ) -> list[LayerIndex]:
+        return index_layers(source, self.catalogers, cache=cache, limits=self.limits, progress=progress)
 
-def _catalog_whole_view(files: dict[str, ImageFile], catalogers: Sequence[Cataloger]) -> Inventory:
-    # ImageFile compares by value; the same bytes objects make equal keys cheap to compare.
-    key = (catalog_version(catalogers), tuple(files.values()))
-    inventory = _WHOLE_VIEW_INVENTORIES.get(key)
-    if inventory is None:
-        inventory = catalog_image(files, catalogers)
-        _WHOLE_VIEW_INVENTORIES.put(key, inventory)
-    return inventory
+    def assemble(self, indexes: Sequence[LayerIndex]) -> Inventory:
+        """The image's inventory from its layer indexes, bottom first.
 
+        Package databases and release files are read from the merged filesystem; a per-file package survives
+        unless a higher layer deletes or replaces the file it was found in.
+        """
+        _, whole_view = split_catalogers(self.catalogers)
+        files = final_files(self._merged([i.contents for i in indexes]), self.limits)
+        system = self._catalog_whole_view(files, whole_view)
+        shadows = [i.contents.shadow for i in indexes]
+        per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
+        warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
+        return Inventory(system.distro, merge_packages([*system.packages, *per_file]), tuple(warnings))
 
-def scan_image(
-    source: ImageSource,
-    db: FeedDB,
-    *,
-    catalogers: Sequence[Cataloger] | None = None,
-    cache: LayerIndexCache | None = None,
-    limits: Limits | None = None,
-    progress: Progress | None = None,
-) -> ScanReport:
-    catalogers = tuple(catalogers or default_catalogers())
-    indexes = index_layers(source, catalogers, cache=cache, limits=limits, progress=progress)
-    inventory = assemble(indexes, catalogers, limits)
-    return report_for(source.reference, source.digest, inventory, db, layers=tuple(i.layer for i in indexes))
+    def report_for(
+        self, image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()
+    ) -> ScanReport:
+        """Match an inventory against the feed DB; also the re-match path for stored inventories."""
+        matched = self._match(inventory, db)
+        return ScanReport(
+            image=image, digest=digest, distro=inventory.distro, packages=tuple(inventory.packages),
+            findings=tuple(matched.findings), warnings=(*inventory.warnings, *matched.warnings),
+            feed_build_id=db.build_id, layers=layers,
+        )
 
+    def _merged(self, layers: Sequence[LayerContents]) -> MergedLayers:
+        """`merge_onto` over `layers`, starting from the longest prefix merged before."""
+        limits = self.limits
+        keys = []
+        for n in range(1, len(layers) + 1):
+            keys.append((limits, tuple(c.layer.digest for c in layers[:n])))
+        state, start = MergedLayers(), 0
+        for n in range(len(layers), 0, -1):
+            cached = self._prefix_states.get(keys[n - 1])
+            if cached is not None and all(a is b for a, b in zip(cached[0], layers[:n])):
+                state, start = cached[1], n
+                break
+        for n in range(start, len(layers)):
+            state = merge_onto(state, layers[n], limits)
+            self._prefix_states.put(keys[n], (tuple(layers[: n + 1]), state))
+        return state
 
-def report_for(image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()) -> ScanReport:
-    """Match an inventory against the feed DB; also the re-match path for stored inventories."""
-    matched = _findings(inventory, db)
-    return ScanReport(
-        image=image, digest=digest, distro=inventory.distro, packages=tuple(inventory.packages),
-        findings=tuple(matched.findings), warnings=(*inventory.warnings, *matched.warnings),
-        feed_build_id=db.build_id, layers=layers,
-    )
+    def _catalog_whole_view(self, files: dict[str, ImageFile], catalogers: Sequence[Cataloger]) -> Inventory:
+        # ImageFile compares by value; the same bytes objects make equal keys cheap to compare.
+        key = (catalog_version(catalogers), tuple(files.values()))
+        inventory = self._whole_view_inventories.get(key)
+        if inventory is None:
+            inventory = catalog_image(files, catalogers)
+            self._whole_view_inventories.put(key, inventory)
+        return inventory
 
-
-# (feed DB, distro, packages) → findings: images on one base with top layers that add no package share them.
-# Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path or build id.
-_FINDINGS = _LRU(16)
-
-
-def _findings(inventory: Inventory, db: FeedDB) -> MatchResult:
-    key = (id(db), db.build_id, inventory.distro, tuple(inventory.packages))
-    cached = _FINDINGS.get(key)
-    if cached is not None and cached[0]() is db:
-        return cached[1]
-    matched = match_with_warnings(inventory.packages, inventory.distro, db)
-    _FINDINGS.put(key, (weakref.ref(db), matched))
-    return matched
+    def _match(self, inventory: Inventory, db: FeedDB) -> MatchResult:
+        key = (id(db), db.build_id, inventory.distro, tuple(inventory.packages))
+        cached = self._findings.get(key)
+        if cached is not None and cached[0]() is db:
+            return cached[1]
+        matched = match_with_warnings(inventory.packages, inventory.distro, db, self.matchers)
+        self._findings.put(key, (weakref.ref(db), matched))
+        return matched

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from crscan.catalog.apk.cataloger import ApkCataloger
+from crscan.catalog.distro import detect_distro
 from crscan.model import Ecosystem
 from tests.catalog.helpers import TESTDATA_LAYER, file, image_files
 
@@ -16,7 +17,8 @@ INSTALLED = "/lib/apk/db/installed"
 
 @pytest.fixture(scope="module")
 def packages():
-    result = ApkCataloger().catalog(image_files(TESTDATA))
+    files = image_files(TESTDATA)
+    result = ApkCataloger().catalog(files, detect_distro(files))
     assert result.warnings == ()
     return {p.name: p for p in result.packages}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.dotnet.cataloger import DotnetCataloger
+from crscan.catalog.catalogers import DOTNET_DEPS
 from crscan.model import Ecosystem
 from tests.catalog.helpers import file, image_files
 
@@ -14,7 +14,7 @@ TESTDATA = Path(__file__).parent / "testdata"
 
 
 def test_packages_not_the_project():
-    result = DotnetCataloger().catalog(image_files(TESTDATA))
+    result = DOTNET_DEPS.catalog(image_files(TESTDATA))
     assert result.warnings == ()
     assert {(p.name, p.version, p.purl) for p in result.packages} == {
         ("Newtonsoft.Json", "13.0.1", "pkg:nuget/Newtonsoft.Json@13.0.1"),
@@ -24,5 +24,5 @@ def test_packages_not_the_project():
 
 @pytest.mark.parametrize("data,problem", [(b"\xff", "not valid JSON"), (b'{"runtimeTarget": {}}', "no 'libraries'")])
 def test_broken_deps_json_is_a_warning(data, problem):
-    result = DotnetCataloger().catalog({"/app/x.deps.json": file("/app/x.deps.json", data)})
+    result = DOTNET_DEPS.catalog({"/app/x.deps.json": file("/app/x.deps.json", data)})
     assert result.packages == () and problem in result.warnings[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from crscan.catalog.distro import detect_distro
 from crscan.catalog.dpkg.cataloger import DpkgCataloger
 from crscan.catalog.dpkg.parse_status import parse_status
 from crscan.model import Ecosystem, LayerRef
@@ -19,7 +20,8 @@ STATUS = "/var/lib/dpkg/status"
 
 @pytest.fixture(scope="module")
 def result():
-    return DpkgCataloger().catalog(image_files(TESTDATA))
+    files = image_files(TESTDATA)
+    return DpkgCataloger().catalog(files, detect_distro(files))
 
 
 def by_name(packages):
@@ -57,10 +59,10 @@ def test_layer_is_the_one_that_wrote_the_package_file_list():
     files = image_files(TESTDATA)
     later = LayerRef("sha256:" + "c" * 64, "sha256:" + "d" * 64)
     files[STATUS] = file(STATUS, files[STATUS].data, later)  # a later layer installed something else
-    packages = by_name(DpkgCataloger().catalog(files).packages)
+    packages = by_name(DpkgCataloger().catalog(files, detect_distro(files)).packages)
     assert packages["zlib1g"].layer == TESTDATA_LAYER
     del files["/var/lib/dpkg/info/tzdata.list"]
-    assert by_name(DpkgCataloger().catalog(files).packages)["tzdata"].layer == later
+    assert by_name(DpkgCataloger().catalog(files, detect_distro(files)).packages)["tzdata"].layer == later
 
 
 def test_only_installed_packages_are_reported():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.golang.cataloger import GoBinaryCataloger
+from crscan.catalog.catalogers import GO_BINARY
 from crscan.catalog.golang.parse_buildinfo import parse_buildinfo
 from crscan.model import Ecosystem
 from tests.catalog.helpers import TESTDATA_LAYER, file
@@ -55,7 +55,7 @@ def test_modules_match_go_version_m(go_binaries, build):
 
 def test_cataloger_reads_executables_only(go_binaries):
     data = go_binaries["plain"].read_bytes()
-    cataloger = GoBinaryCataloger()
+    cataloger = GO_BINARY
     assert cataloger.wants("/usr/local/bin/hello", 0o755, len(data))
     assert not cataloger.wants("/usr/local/bin/hello", 0o644, len(data))
     files = {"/usr/local/bin/hello": file("/usr/local/bin/hello", data, mode=0o755),
@@ -70,7 +70,7 @@ def test_cataloger_reads_executables_only(go_binaries):
 def test_binary_truncated_inside_buildinfo_is_a_warning(go_binaries):
     data = go_binaries["plain"].read_bytes()
     truncated = data[:data.index(b"\xff Go buildinf:") + 10]
-    result = GoBinaryCataloger().catalog({"/app": file("/app", truncated, mode=0o755)})
+    result = GO_BINARY.catalog({"/app": file("/app", truncated, mode=0o755)})
     assert result.packages == ()
     assert len(result.warnings) == 1 and result.warnings[0].startswith("/app: ")
     assert result.warnings[0] == "/app: ELF section .go.buildinfo runs past the end of the file (truncated?)"
@@ -78,7 +78,7 @@ def test_binary_truncated_inside_buildinfo_is_a_warning(go_binaries):
 
 def test_elf_header_garbage_is_a_warning():
     data = b"\x7fELF\x02\x01" + b"\xff" * 200
-    result = GoBinaryCataloger().catalog({"/app": file("/app", data, mode=0o755)})
+    result = GO_BINARY.catalog({"/app": file("/app", data, mode=0o755)})
     assert result.packages == () and "section header table is out of bounds" in result.warnings[0]
 
 
@@ -86,7 +86,7 @@ def test_corrupt_buildinfo_lengths_are_warnings(go_binaries):
     data = bytearray(go_binaries["plain"].read_bytes())
     at = data.index(b"\xff Go buildinf:")
     data[at + 32:at + 37] = b"\xff\xff\xff\xff\x0f"  # Go version length: 4 GiB
-    result = GoBinaryCataloger().catalog({"/app": file("/app", bytes(data), mode=0o755)})
+    result = GO_BINARY.catalog({"/app": file("/app", bytes(data), mode=0o755)})
     assert result.packages == () and "runs past the section" in result.warnings[0]
 
 
@@ -127,6 +127,6 @@ def test_pre_go_1_18_pointer_format(tmp_path):
 
 def test_pre_go_1_18_dangling_pointer_is_a_warning(tmp_path):
     data = old_format_binary(tmp_path, version_pointer=0xDEAD0000)
-    result = GoBinaryCataloger().catalog({"/usr/bin/tool": file("/usr/bin/tool", data, mode=0o755)})
+    result = GO_BINARY.catalog({"/usr/bin/tool": file("/usr/bin/tool", data, mode=0o755)})
     assert result.packages == ()
     assert result.warnings == ("/usr/bin/tool: address 0xdead0000 (+16) is in no section of the file",)

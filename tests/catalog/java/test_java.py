@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.java.cataloger import JavaArchiveCataloger
+from crscan.catalog.catalogers import JAVA_ARCHIVE
 from crscan.catalog.java.parse_archive import MAX_METADATA, parse_archive
 from crscan.model import Ecosystem
 from tests.catalog.helpers import TESTDATA_LAYER, file, image_files
@@ -48,7 +48,7 @@ def coordinates(packages):
 
 def test_top_level_jars_from_pom_properties():
     files = image_files(TESTDATA)
-    result = JavaArchiveCataloger().catalog(files)
+    result = JAVA_ARCHIVE.catalog(files)
     assert result.warnings == ()
     assert ("org.slf4j:slf4j-api", "1.7.32", "/usr/share/java/slf4j-api.jar") in coordinates(result.packages)
     api = next(p for p in result.packages if p.name == "org.slf4j:slf4j-api")
@@ -57,7 +57,7 @@ def test_top_level_jars_from_pom_properties():
 
 
 def test_nested_jars_in_a_war(war):
-    result = JavaArchiveCataloger().catalog({"/srv/shop.war": file("/srv/shop.war", war)})
+    result = JAVA_ARCHIVE.catalog({"/srv/shop.war": file("/srv/shop.war", war)})
     assert result.warnings == ()
     assert coordinates(result.packages) == {
         ("org.slf4j:slf4j-simple", "1.7.32", "/srv/shop.war/WEB-INF/lib/slf4j-simple-1.7.32.jar"),
@@ -82,7 +82,7 @@ def test_nesting_is_bounded(war):
 def test_zip_bomb_manifest_is_refused_cheaply():
     bomb = zip_bytes({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n" + b"\n" * (20 * 1024 * 1024)})
     assert len(bomb) < 40_000
-    result = JavaArchiveCataloger().catalog({"/app/bomb.jar": file("/app/bomb.jar", bomb)})
+    result = JAVA_ARCHIVE.catalog({"/app/bomb.jar": file("/app/bomb.jar", bomb)})
     assert result.packages == ()
     assert result.warnings == (f"/app/bomb.jar/META-INF/MANIFEST.MF: declared size {20 * 1024 * 1024 + 22} "
                                f"exceeds the {MAX_METADATA}-byte limit",)
@@ -93,21 +93,21 @@ def test_zip_bomb_lying_about_its_size_is_bounded():
     # forge the declared sizes (local header at 22, central directory entry at +24) down to 10 bytes
     central = data.rindex(b"PK\x01\x02")
     data[22:26] = data[central + 24:central + 28] = (10).to_bytes(4, "little")
-    result = JavaArchiveCataloger().catalog({"/app/liar.jar": file("/app/liar.jar", bytes(data))})
+    result = JAVA_ARCHIVE.catalog({"/app/liar.jar": file("/app/liar.jar", bytes(data))})
     assert result.packages == ()
     assert len(result.warnings) == 1 and result.warnings[0].startswith("/app/liar.jar/META-INF/maven/g/a/pom.properties")
 
 
 @pytest.mark.parametrize("data", [b"", b"PK\x03\x04 truncated", b"\x7fELF not a zip"])
 def test_not_a_zip_is_a_warning(data):
-    result = JavaArchiveCataloger().catalog({"/app/x.jar": file("/app/x.jar", data)})
+    result = JAVA_ARCHIVE.catalog({"/app/x.jar": file("/app/x.jar", data)})
     assert result.packages == () and result.warnings[0].startswith("/app/x.jar: not a readable zip archive")
 
 
 def test_broken_nested_jar_keeps_its_siblings(war):
     archive = zip_bytes({"WEB-INF/lib/broken-1.0.jar": b"garbage",
                          "WEB-INF/lib/jul-to-slf4j-1.7.32.jar": (LIB / "jul-to-slf4j.jar").read_bytes()})
-    result = JavaArchiveCataloger().catalog({"/srv/a.war": file("/srv/a.war", archive)})
+    result = JAVA_ARCHIVE.catalog({"/srv/a.war": file("/srv/a.war", archive)})
     assert [p.name for p in result.packages] == ["org.slf4j:jul-to-slf4j"]
     assert result.warnings == ("/srv/a.war/WEB-INF/lib/broken-1.0.jar: not a readable zip archive: "
                                "File is not a zip file",)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.php.cataloger import ComposerCataloger
+from crscan.catalog.catalogers import PHP_COMPOSER
 from crscan.model import Ecosystem
 from tests.catalog.helpers import file, image_files
 
@@ -14,7 +14,7 @@ TESTDATA = Path(__file__).parent / "testdata"
 
 
 def test_both_formats():
-    result = ComposerCataloger().catalog(image_files(TESTDATA))
+    result = PHP_COMPOSER.catalog(image_files(TESTDATA))
     assert result.warnings == ()
     app = {(p.name, p.version) for p in result.packages if p.path.startswith("/var/www/app/")}
     legacy = {(p.name, p.version) for p in result.packages if p.path.startswith("/srv/legacy/")}
@@ -29,5 +29,5 @@ def test_both_formats():
 @pytest.mark.parametrize("data,problem", [(b"{", "not valid JSON"), (b'{"packages": 3}', "no package list")])
 def test_broken_installed_json_is_a_warning(data, problem):
     path = "/app/vendor/composer/installed.json"
-    result = ComposerCataloger().catalog({path: file(path, data)})
+    result = PHP_COMPOSER.catalog({path: file(path, data)})
     assert result.packages == () and result.warnings[0].startswith(path) and problem in result.warnings[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.python.cataloger import PythonCataloger
+from crscan.catalog.catalogers import PYTHON
 from crscan.catalog.python.parse_metadata import normalize_name
 from crscan.model import Ecosystem
 from tests.catalog.helpers import TESTDATA_LAYER, file, image_files
@@ -16,7 +16,7 @@ SITE = "/usr/local/lib/python3.11/site-packages"
 
 
 def test_installed_distributions():
-    result = PythonCataloger().catalog(image_files(TESTDATA))
+    result = PYTHON.catalog(image_files(TESTDATA))
     assert result.warnings == ()
     assert {(p.name, p.version, p.path) for p in result.packages} == {
         ("packageurl-python", "0.17.6", f"{SITE}/packageurl_python-0.17.6.dist-info/METADATA"),
@@ -33,7 +33,7 @@ def test_installed_distributions():
 def test_egg_info_as_a_single_file():
     # setuptools' `install_egg_info` writes *.egg-info as one file; Debian packages did for years.
     path = "/usr/lib/python3/dist-packages/six-1.16.0.egg-info"
-    result = PythonCataloger().catalog({path: file(path, "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n")})
+    result = PYTHON.catalog({path: file(path, "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n")})
     assert [(p.name, p.version, p.path) for p in result.packages] == [("six", "1.16.0", path)]
 
 
@@ -52,7 +52,7 @@ def test_bad_encoding_and_missing_fields_are_warnings():
         f"{SITE}/empty-1.dist-info/METADATA": file(f"{SITE}/empty-1.dist-info/METADATA", b""),
         base: file(base, "Metadata-Version: 2.1\nName: x\nVersion: 1\n"),
     }
-    result = PythonCataloger().catalog(files)
+    result = PYTHON.catalog(files)
     assert [p.name for p in result.packages] == ["x"]
     assert sorted(result.warnings) == [
         f"{SITE}/empty-1.dist-info/METADATA: metadata has no Name header",
@@ -62,7 +62,7 @@ def test_bad_encoding_and_missing_fields_are_warnings():
 
 
 def test_wants():
-    cataloger = PythonCataloger()
+    cataloger = PYTHON
     assert cataloger.wants(f"{SITE}/six-1.16.0.dist-info/METADATA", 0o644, 1)
     assert cataloger.wants("/usr/lib/python3/dist-packages/six-1.16.0.egg-info", 0o644, 1)
     assert not cataloger.wants(f"{SITE}/six-1.16.0.dist-info/RECORD", 0o644, 1)

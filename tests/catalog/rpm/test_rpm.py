@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from crscan.catalog.distro import detect_distro
 from crscan.catalog.interface import CatalogError
 from crscan.catalog.rpm.cataloger import RpmCataloger
 from crscan.catalog.rpm.parse_bdb import parse_bdb
@@ -72,7 +73,7 @@ def test_cataloger_prefers_one_database_and_sets_purl_and_layer():
         "/var/lib/rpm/Packages": file("/var/lib/rpm/Packages", BDB.read_bytes()),  # left behind by a rebuild
         "/etc/os-release": file("/etc/os-release", 'ID="rocky"\nVERSION_ID="9.3"\n'),
     }
-    result = RpmCataloger().catalog(files)
+    result = RpmCataloger().catalog(files, detect_distro(files))
     assert result.warnings == ()
     assert summary(result.packages) == EXPECTED  # not twice
     hello = next(p for p in result.packages if p.name == "crscan-hello")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crscan.catalog.rust.cataloger import RustCataloger
+from crscan.catalog.catalogers import RUST
 from crscan.model import Ecosystem
 from tests.catalog.helpers import file, image_files
 
@@ -26,7 +26,7 @@ AUDIT = {"packages": [
 
 
 def test_cargo_lock_registry_crates():
-    result = RustCataloger().catalog(image_files(TESTDATA))
+    result = RUST.catalog(image_files(TESTDATA))
     assert result.warnings == ()
     got = {(p.name, p.version) for p in result.packages}
     assert len(got) == 17 and ("wav_reader", "0.1.0") not in got  # the project itself has no source
@@ -47,7 +47,7 @@ def auditable_binary(tmp_path_factory) -> bytes:
 
 
 def test_auditable_binary_runtime_dependencies(auditable_binary):
-    cataloger = RustCataloger()
+    cataloger = RUST
     assert cataloger.wants("/usr/bin/rg", 0o755, len(auditable_binary))
     result = cataloger.catalog({"/usr/bin/rg": file("/usr/bin/rg", auditable_binary, mode=0o755),
                                 "/bin/true": file("/bin/true", Path("/bin/true").read_bytes(), mode=0o755)})
@@ -61,7 +61,7 @@ def test_bad_audit_section_and_bad_lockfile_are_warnings(auditable_binary, tmp_p
     broken = auditable_binary[:at] + b"\0" * 8 + auditable_binary[at + 8:]
     files = {"/usr/bin/rg": file("/usr/bin/rg", broken, mode=0o755),
              "/src/Cargo.lock": file("/src/Cargo.lock", "[[package]\nname = 'x'\n")}
-    result = RustCataloger().catalog(files)
+    result = RUST.catalog(files)
     assert result.packages == ()
     assert sorted(w.split(":")[0] for w in result.warnings) == ["/src/Cargo.lock", "/usr/bin/rg"]
     assert "not a valid Cargo.lock" in result.warnings[0] and ".dep-v0 is not zlib data" in result.warnings[1]
@@ -74,11 +74,11 @@ def test_audit_zip_bomb_is_bounded(tmp_path):
         pytest.skip("needs binutils' objcopy")
     subprocess.run(["objcopy", "--add-section", f".dep-v0={tmp_path / 'bomb'}", "/bin/true", str(tmp_path / "b")],
                    check=True)
-    result = RustCataloger().catalog({"/b": file("/b", (tmp_path / "b").read_bytes(), mode=0o755)})
+    result = RUST.catalog({"/b": file("/b", (tmp_path / "b").read_bytes(), mode=0o755)})
     assert result.packages == () and "inflates beyond" in result.warnings[0]
 
 
 @pytest.mark.parametrize("lock", [b"x = " + b"[" * 100_000 + b"]" * 100_000, b"x = " + b"{a=" * 3000 + b"1" + b"}" * 3000])
 def test_deeply_nested_cargo_lock_is_a_warning(lock):
-    result = RustCataloger().catalog({"/src/Cargo.lock": file("/src/Cargo.lock", lock)})
+    result = RUST.catalog({"/src/Cargo.lock": file("/src/Cargo.lock", lock)})
     assert result.packages == () and result.warnings == ("/src/Cargo.lock: not a valid Cargo.lock: nested too deeply",)

@@ -6,9 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 
 from crscan.catalog.apk.parse_installed import parse_installed
-from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult
-from crscan.model import ImageFile
+from crscan.model import Distro, ImageFile
 
 INSTALLED = "/lib/apk/db/installed"
 
@@ -16,15 +15,15 @@ INSTALLED = "/lib/apk/db/installed"
 class ApkCataloger(Cataloger):
     name = "apk"
     version = 1
-    globs = (INSTALLED,) + DISTRO_GLOBS
+    globs = (INSTALLED,)
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         if INSTALLED not in files:
             return CatalogResult()
         database = files[INSTALLED]
         warnings: list[str] = []
         try:
-            found = parse_installed(database.data, INSTALLED, detect_distro(files), warnings)
+            found = parse_installed(database.data, INSTALLED, distro, warnings)
         except CatalogError as exc:
             return CatalogResult((), (str(exc),))
         return CatalogResult(tuple(dataclasses.replace(p, layer=database.layer) for p in found), tuple(warnings))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
 from crscan.catalog.dpkg.parse_status import parse_file_list, parse_md5sums, parse_status
 from crscan.catalog.interface import CatalogError, Cataloger, CatalogResult
-from crscan.model import ImageFile, LayerRef, Package
+from crscan.model import Distro, ImageFile, LayerRef, Package
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
@@ -18,10 +17,9 @@ INFO = "/var/lib/dpkg/info/"
 class DpkgCataloger(Cataloger):
     name = "dpkg"
     version = 1
-    globs = (STATUS, STATUS_D + "*", INFO + "*.list") + DISTRO_GLOBS
+    globs = (STATUS, STATUS_D + "*", INFO + "*.list")
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
-        distro = detect_distro(files)
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         warnings: list[str] = []
         packages: list[Package] = []
         sources = [p for p in files if p == STATUS or (p.startswith(STATUS_D) and not p.endswith(".md5sums"))]

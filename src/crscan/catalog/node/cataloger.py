@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from crscan.catalog.interface import Cataloger, CatalogResult, catalog_each
 from crscan.catalog.node.parse_package_json import parse_package_json, parse_package_lock
-from crscan.model import ImageFile, Package
+from crscan.model import Distro, ImageFile, Package
 
 # node_modules/<name>/package.json or node_modules/@scope/<name>/package.json; package.json files deeper
 # inside a package (dist/, test fixtures) describe no installed package.
@@ -27,7 +27,7 @@ class NodeCataloger(Cataloger):
             return "/node_modules/" not in path  # node_modules/.package-lock.json is npm's cache of the tree
         return _INSTALLED.search(path) is not None
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         # node_modules is the truth of what the image holds; a lockfile beside it adds nothing.
         installed_roots = {p.split("/node_modules/", 1)[0] for p in files if "/node_modules/" in p}
         return catalog_each({p: f for p, f in files.items()

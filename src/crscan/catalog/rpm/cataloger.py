@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from crscan.catalog.distro import DISTRO_GLOBS, detect_distro
 from crscan.catalog.interface import Cataloger, CatalogResult
 from crscan.catalog.rpm.parse_bdb import parse_bdb
 from crscan.catalog.rpm.parse_ndb import parse_ndb
 from crscan.catalog.rpm.parse_sqlite import parse_sqlite
-from crscan.model import ImageFile
+from crscan.model import Distro, ImageFile
 
 # rpm ≥ 4.16 moved the database to /usr/lib/sysimage/rpm; /var/lib/rpm is the classic place.
 DB_DIRS = ("/usr/lib/sysimage/rpm/", "/var/lib/rpm/", "/usr/share/rpm/")
@@ -20,9 +19,9 @@ PARSERS = {"rpmdb.sqlite": parse_sqlite, "Packages.db": parse_ndb, "Packages": p
 class RpmCataloger(Cataloger):
     name = "rpm"
     version = 1
-    globs = tuple(d + f for d in DB_DIRS for f in (*PARSERS, "rpmdb.sqlite-wal")) + DISTRO_GLOBS
+    globs = tuple(d + f for d in DB_DIRS for f in (*PARSERS, "rpmdb.sqlite-wal"))
 
-    def catalog(self, files: Mapping[str, ImageFile]) -> CatalogResult:
+    def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:
         # One database is the truth: Fedora symlinks /var/lib/rpm to the sysimage dir, and a rebuilt
         # database can leave the old backend's file behind. Newest backend and location first.
         present = [d + f for f in PARSERS for d in DB_DIRS if d + f in files]
@@ -30,7 +29,6 @@ class RpmCataloger(Cataloger):
             return CatalogResult()
         path = present[0]
         warnings: list[str] = []
-        distro = detect_distro(files)
         if path.endswith("/rpmdb.sqlite"):
             wal = files.get(path + "-wal")
             found = parse_sqlite(files[path].data, path, distro, warnings, wal.data if wal else b"")
