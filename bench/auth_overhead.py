@@ -44,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         store = Store(f"sqlite:///{directory}/crscan.db")
         store.migrate()
-        registry = store.add_registry("bench", "registry.example", folder_id="b1gfolder")
+        registry = store.registries.add("bench", "registry.example", folder_id="b1gfolder")
         service = TokenService(SqlTokenRepository(store))
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with store.sessions.begin() as session:  # filler rows; only their count matters

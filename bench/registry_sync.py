@@ -28,7 +28,6 @@ from cryptography.fernet import Fernet  # noqa: E402
 
 from crscan.secrets import SecretBox  # noqa: E402
 from crscan.store import Store  # noqa: E402
-from crscan.store.registries import create_registry  # noqa: E402
 from crscan.sync import open_view, sync_registry  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 from tests.sync.tiny_images import OCI_MANIFEST, Pusher  # noqa: E402
@@ -97,7 +96,7 @@ def main() -> None:
             store = Store(f"sqlite:///{tmp}/crscan.db")
             store.migrate()
             box = SecretBox(Fernet.generate_key(), "bench")
-            row = create_registry(store, "bench", registry.url, folder_id="default", insecure=True)
+            row = store.registries.add("bench", registry.url, folder_id="default", insecure=True)
             first, summary = timed_sync(store, row, box)
             resyncs, floors = [], []
             for _ in range(args.rounds):

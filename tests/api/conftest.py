@@ -103,21 +103,21 @@ class Seeded:
 
 def seed_scanned_image(store: Store) -> Seeded:
     """A registry, repository and image with one finished scan carrying two findings, written through the store."""
-    registry = store.add_registry("main", "registry.example:5000", folder_id="b1gfolder")
-    repository = store.add_repository(registry.id, "team/app")
-    image = store.add_image(
+    registry = store.registries.add("main", "registry.example:5000", folder_id="b1gfolder")
+    repository = store.repositories.add(registry.id, "team/app")
+    image = store.images.add(
         repository.id,
         "sha256:" + "ab" * 32,
         tags=["1.0", "latest"],
         layers=[Layer(digest="sha256:" + "cd" * 32, size=3_000_000_000, media_type=GZIP_LAYER)],
     )
-    operation = store.start_scan(image.id)
-    scan_result_id = store.get_operation(operation.id).resource_id
+    operation = store.scans.start(image.id)
+    scan_result_id = store.operations.get(operation.id).resource_id
     findings = (
         _finding("CVE-2023-4911", Severity.HIGH, "libc6", "2.36-9", "2.36-9+deb12u3"),
         _finding("CVE-2024-0001", Severity.CRITICAL, "openssl", "3.0.11-1", ""),
     )
-    store.finish_scan(scan_result_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
+    store.scans.finish(scan_result_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
     return Seeded(registry.id, repository.id, f"{registry.id}/team/app", image.id, scan_result_id, findings)
 
 

@@ -85,7 +85,7 @@ def listed(served):
     """An image with 23 scan results with ties in every key, and a second image in the same repository."""
     rows = random_rows(random.Random(7), 23)
     image = seed(served.store, rows)
-    sibling = served.store.add_image(image.repository_id, f"sha256:{uuid.uuid4().hex * 2}")
+    sibling = served.store.images.add(image.repository_id, f"sha256:{uuid.uuid4().hex * 2}")
     sibling_rows = random_rows(random.Random(8), 5)
     seed(served.store, sibling_rows, sibling)
     return image, rows, sibling_rows

@@ -94,8 +94,8 @@ def test_expired_and_revoked_tokens_are_refused(tokens):
 
 
 def test_scopes_name_existing_registries_and_round_trip(store, tokens):
-    alpha = store.add_registry("alpha", "alpha.example", folder_id="f").id
-    beta = store.add_registry("beta", "beta.example", folder_id="f").id
+    alpha = store.registries.add("alpha", "alpha.example", folder_id="f").id
+    beta = store.registries.add("beta", "beta.example", folder_id="f").id
     secret = issue(tokens, Role.VIEWER, registries=[beta, alpha, alpha])
     assert tokens.verify(secret, NOW).registries == {alpha, beta}
     assert tokens.verify(issue(tokens, Role.VIEWER), NOW).registries is None

@@ -36,7 +36,7 @@ def scanning(tmp_path_factory, shared_data, local_registry, test_images):
     store = Store(database_url)
     store.migrate()
     image = register(store, local_registry, test_images["bookworm"])
-    missing = store.add_image(image.repository_id, "sha256:" + "e" * 64)
+    missing = store.images.add(image.repository_id, "sha256:" + "e" * 64)
     served = serve("--data-dir", str(directory / "data"), "--database-url", database_url, "--feed-db", str(feed_db),
                    "--http-port", "0", "--grpc-port", "0", "--no-auth")
     try:

@@ -33,9 +33,9 @@ def register(store: Store, registry: RunningRegistry, image: TestImage, *, diges
     url = f"http://{registry.host}"
     with store.sessions() as session:
         row = session.query(schema.Registry).filter_by(url=url).first()
-    registry_id = row.id if row else store.add_registry(f"local{registry.port}", url, folder_id=FOLDER).id
-    repository = store.add_repository(registry_id, image.repository)
-    return store.add_image(
+    registry_id = row.id if row else store.registries.add(f"local{registry.port}", url, folder_id=FOLDER).id
+    repository = store.repositories.add(registry_id, image.repository)
+    return store.images.add(
         repository.id, digest or image.pushed_digest, tags=[image.tag_ref.rsplit(":", 1)[1]],
         layers=[Layer(f"sha256:{'0' * 64}", 1)],
     )

@@ -36,7 +36,7 @@ def api(tmp_path_factory):
 
 @pytest.fixture
 def registry_id(api):
-    return api.store.add_registry(f"r{uuid.uuid4().hex[:12]}", "https://registry.example", folder_id="f").id
+    return api.store.registries.add(f"r{uuid.uuid4().hex[:12]}", "https://registry.example", folder_id="f").id
 
 
 def unpack(operation, message):

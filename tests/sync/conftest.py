@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from crscan.secrets import SecretBox
 from crscan.store import Store, schema
-from crscan.store.registries import create_registry
 from crscan.sync import DistributionView, open_view
 from tests.sync.tiny_images import Pusher
 
@@ -43,7 +42,7 @@ def pusher(scratch_registry):
 
 def attach(store: Store, registry, name: str = "scratch", box: SecretBox | None = None):
     password = box.encrypt(registry.password) if box and registry.password else None
-    return create_registry(store, name, registry.url, folder_id="default", insecure=True,
+    return store.registries.add(name, registry.url, folder_id="default", insecure=True,
                            username=registry.username, encrypted_password=password)
 
 

@@ -76,7 +76,6 @@ def add(
     from crscan import ids
     from crscan.registry import RegistryClient, RegistryError
     from crscan.store import StoreError
-    from crscan.store.registries import create_registry
     from crscan.sync import SyncError, parse_registry_url
 
     if not 1 <= len(name) <= 63 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -107,8 +106,8 @@ def add(
             raise _fail(str(exc)) from None
     with _Context(config, data_dir, database_url) as context:
         try:
-            row = create_registry(
-                context.store, name, address.url, folder_id=folder_id, insecure=address.plain_http,
+            row = context.store.registries.add(
+                name, address.url, folder_id=folder_id, insecure=address.plain_http,
                 username=username, encrypted_password=context.box.encrypt(password) if password else None,
                 ca_file=ca_path,
             )
@@ -124,10 +123,9 @@ def list_(
     database_url: DatabaseOption = None,
 ) -> None:
     """Attached registries (credentials show only as stored or not)."""
-    from crscan.store.registries import all_registries
 
     with _Context(config, data_dir, database_url) as context:
-        rows = all_registries(context.store)
+        rows = context.store.registries.all()
     columns = ("ID", "FOLDER", "NAME", "URL", "USER", "PASSWORD", "CA FILE")
     table = [columns] + [
         (r.id, r.folder_id, r.name, r.url, r.username or "-", "stored" if r.encrypted_password else "-",
@@ -152,13 +150,12 @@ def sync(
 
     from crscan.secrets import SecretError
     from crscan.store import NotFound, StoreError
-    from crscan.store.registries import find_registry_by_name
     from crscan.policies import scan_on_push
     from crscan.sync import SyncError, open_view, sync_registry
 
     with _Context(config, data_dir, database_url) as context:
         try:
-            registry = find_registry_by_name(context.store, name, folder_id)
+            registry = context.store.registries.find_by_name(name, folder_id)
             view = open_view(registry, context.box)
             try:
                 summary = sync_registry(context.store, registry, view)

@@ -25,7 +25,6 @@ def rescan(
         typer.echo("crscan rescan: error: give exactly one of --all and --image-id", err=True)
         raise typer.Exit(2)
     from crscan.store import NotFound, Store, StoreError
-    from crscan.store import jobs as stored
 
     try:
         settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
@@ -35,11 +34,11 @@ def rescan(
         typer.echo(f"crscan rescan: error: {e}", err=True)
         raise typer.Exit(2) from None
     try:
-        targets = stored.inventoried_image_ids(store) if all_images else list(image_id)
+        targets = store.inventories.image_ids() if all_images else list(image_id)
         queued = []
         for target in targets:
             try:
-                queued.append(stored.enqueue_scan(store, target, rematch=True))
+                queued.append(store.scans.enqueue(target, rematch=True))
             except NotFound:
                 typer.echo(f"crscan rescan: error: image {target} not found", err=True)
                 raise typer.Exit(1) from None

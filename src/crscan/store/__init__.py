@@ -2,18 +2,22 @@
 
     store = Store("sqlite:///DATA/crscan.db")      # or postgresql+psycopg://…
     store.migrate()                                 # alembic upgrade head, no alembic.ini needed
+    store.images.get(image_id)
 
-Resources: `add_registry`, `add_repository` (get-or-create), `add_image`, `get_*`, `find_repository`,
-`delete_image`. Scans: `start_scan` (RUNNING result + Operation + queued job, one transaction), and for the
-pipeline (`ScanSink`): `finish_scan`, `fail_scan`; `cancel_operation`, `last_finished_scan`, `jobs`.
-Listing: `list_*` return one keyset `Page`; `messages` turns rows into the API's proto messages.
+`Store` holds one object per resource, each in its own module, each method one transaction:
+`registries` (API registries, attached registries and what a sync or push observed), `repositories`
+(`add` is get-or-create), `images`, `scans` (`start`/`enqueue`: RUNNING result + Operation + queued job in one
+transaction; `finish`/`fail`/`cancel`, the pipeline's `ScanSink`), `operations`, `jobs` (leased scan jobs),
+`layer_cache` and `inventories`. Listing: `page(...)` returns one keyset `Page`.
 Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`).
 """
 
-from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, StaleCursor, StoreError
-from crscan.store.store import Layer, Order, Page, Store, scan_sort_values
+from crscan.store.images import Layer
+from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, ScanStatus, StaleCursor, StoreError
+from crscan.store.paging import Order, Page
+from crscan.store.scans import scan_sort_values
+from crscan.store.store import Store
 from crscan.store import tokens as _tokens  # noqa: E402,F401  registers the api_tokens table on the metadata
-from crscan.store import jobs as _jobs  # noqa: E402,F401 - its tables belong to the models' metadata
 
 __all__ = [
     "Layer",
@@ -22,6 +26,7 @@ __all__ = [
     "Page",
     "ScanNotRunning",
     "ScanSink",
+    "ScanStatus",
     "StaleCursor",
     "Store",
     "StoreError",

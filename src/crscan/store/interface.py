@@ -6,6 +6,7 @@ The scan pipeline depends on `ScanSink` only, so it can be exercised without a d
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Mapping, Sequence
 
 from crscan.model import Finding, Severity
@@ -32,11 +33,20 @@ class StaleCursor(StoreError):
     """A page token points at a row that no longer exists."""
 
 
+class ScanStatus(enum.IntEnum):
+    """A scan result's state; the numbers are the API's ScanResult.Status numbers, stored as they are."""
+
+    STATUS_UNSPECIFIED = 0
+    RUNNING = 1
+    READY = 2
+    ERROR = 3
+
+
 class ScanSink(abc.ABC):
     """Where the pipeline reports the outcome of a queued scan; each call is one transaction."""
 
     @abc.abstractmethod
-    def finish_scan(
+    def finish(
         self,
         scan_result_id: str,
         findings: Sequence[Finding],
@@ -47,5 +57,5 @@ class ScanSink(abc.ABC):
         """Store the findings, mark the result READY and complete its Operation with the packed ScanResult."""
 
     @abc.abstractmethod
-    def fail_scan(self, scan_result_id: str, message: str) -> None:
+    def fail(self, scan_result_id: str, message: str) -> None:
         """Mark the result ERROR and complete its Operation with an error Status carrying `message`."""

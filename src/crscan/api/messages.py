@@ -1,0 +1,110 @@
+"""Store rows → the API's generated proto messages (the yandexcloud package is the contract; nothing is
+re-declared). Only `api/` speaks the wire: the store hands back rows, this module turns them into messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.protobuf import any_pb2, timestamp_pb2
+from google.rpc import status_pb2
+from yandex.cloud.containerregistry.v1 import blob_pb2, image_pb2, registry_pb2, repository_pb2, scanner_pb2
+from yandex.cloud.operation import operation_pb2
+
+from crscan.store import ScanStatus, schema
+
+
+def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.replace(tzinfo=dt.UTC))
+    return stamp
+
+
+def pack(message) -> bytes:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed.SerializeToString()
+
+
+def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
+    message = scanner_pb2.ScanResult(
+        id=row.id,
+        image_id=row.image_id,
+        status=row.status,
+        vulnerabilities=scanner_pb2.VulnerabilityStats(
+            critical=row.critical,
+            high=row.high,
+            medium=row.medium,
+            low=row.low,
+            negligible=row.negligible,
+            undefined=row.undefined,
+        ),
+    )
+    if row.status != ScanStatus.RUNNING:  # while running, scanned_at is only the start time
+        message.scanned_at.CopyFrom(timestamp(row.scanned_at))
+    return message
+
+
+def vulnerability(row: schema.FindingRow) -> scanner_pb2.Vulnerability:
+    return scanner_pb2.Vulnerability(
+        severity=row.severity,
+        package=scanner_pb2.PackageVulnerability(
+            name=row.name,
+            link=row.link,
+            package=row.package,
+            source=row.source,
+            version=row.version,
+            fixed_by=row.fixed_by,
+            origin=row.origin,
+            type=row.type,
+        ),
+    )
+
+
+def registry(row: schema.Registry) -> registry_pb2.Registry:
+    return registry_pb2.Registry(
+        id=row.id,
+        folder_id=row.folder_id,
+        name=row.name,
+        status=registry_pb2.Registry.ACTIVE,
+        created_at=timestamp(row.created_at),
+        labels=row.labels,
+    )
+
+
+def repository_name(row: schema.Repository) -> str:
+    """The API's repository name: "<registry id>/<path in registry>", as Yandex shows it."""
+    return f"{row.registry_id}/{row.name}"
+
+
+def repository(row: schema.Repository) -> repository_pb2.Repository:
+    return repository_pb2.Repository(id=row.id, name=repository_name(row))
+
+
+def image(row: schema.Image) -> image_pb2.Image:
+    return image_pb2.Image(
+        id=row.id,
+        name=repository_name(row.repository),
+        digest=row.digest,
+        compressed_size=row.compressed_size,
+        config=blob_pb2.Blob(digest=row.config_digest, size=row.config_size),
+        layers=[blob_pb2.Blob(digest=layer.digest, size=layer.size) for layer in row.layers],
+        tags=row.tags,
+        created_at=timestamp(row.created_at),
+    )
+
+
+def operation(row: schema.Operation) -> operation_pb2.Operation:
+    message = operation_pb2.Operation(
+        id=row.id,
+        description=row.description,
+        created_at=timestamp(row.created_at),
+        created_by=row.created_by,
+        modified_at=timestamp(row.modified_at),
+        done=row.done,
+    )
+    message.metadata.ParseFromString(row.metadata_any)
+    if row.error_status is not None:
+        message.error.CopyFrom(status_pb2.Status.FromString(row.error_status))
+    elif row.response_any is not None:
+        message.response.ParseFromString(row.response_any)
+    return message
