@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from crscan.api.auth import AllowAll  # noqa: E402
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store = Store(f"sqlite:///{directory}/crscan.db")
+        store = Store(f"sqlite:///{directory}/crscan.db", OPERATION_CODEC)
         store.migrate()
         registry = store.registries.add("bench", "registry.example", folder_id="b1gfolder")
         service = TokenService(SqlTokenRepository(store))

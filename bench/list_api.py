@@ -27,6 +27,7 @@ import psycopg  # noqa: E402
 from yandex.cloud.containerregistry.v1 import scanner_service_pb2 as ss  # noqa: E402
 
 from crscan.api.auth import AllowAll, authenticated  # noqa: E402
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.servicers import ScannerServicer  # noqa: E402
 from crscan.store import Store  # noqa: E402
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
@@ -48,7 +49,7 @@ FROM (SELECT i, timestamp '2025-01-01' + make_interval(secs => i * 30 + floor(ra
 
 
 def seed(pg: ThrowawayPostgres, database: str, rows: int) -> tuple[Store, str]:
-    store = Store(pg.create_database(database))
+    store = Store(pg.create_database(database), OPERATION_CODEC)
     store.migrate()
     registry = store.registries.add("bench", "https://bench.example", folder_id="b1gbench")
     repository = store.repositories.add(registry.id, "bench/app")

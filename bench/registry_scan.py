@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.jobs import EmbeddedQueue, ScanRunner  # noqa: E402
 from crscan.registry import ByteCounter  # noqa: E402
 from crscan.store import Store, schema  # noqa: E402
@@ -78,7 +79,7 @@ def push_images(registry, count: int) -> list[str]:
 
 
 def new_store(directory: Path, registry, repositories: int, digests: list[str]) -> tuple[Store, list[list[str]]]:
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     registry_id = store.registries.add("local", f"http://{registry.host}", folder_id="bench").id
     ids = []

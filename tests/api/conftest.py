@@ -13,6 +13,7 @@ import pytest
 import yandexcloud
 
 from crscan.api.auth import AllowAll, Caller, Credentials
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
 from crscan.config import Settings
@@ -65,7 +66,7 @@ def running_api(data_dir: Path, servicers: Sequence[object], store: Store | None
 @pytest.fixture
 def api(database_url, tmp_path) -> Iterator[RunningApi]:
     """The real servicers on a migrated Store, on SQLite and on PostgreSQL."""
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     try:
         with running_api(tmp_path / "data", build_servicers(store), store) as running:
@@ -81,7 +82,7 @@ def shared_api(tmp_path_factory) -> Iterator[RunningApi]:
     Tests that write, or whose answer depends on the backend, use `api` instead.
     """
     directory = tmp_path_factory.mktemp("shared-api")
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     seed_scanned_image(store)
     try:

@@ -23,6 +23,7 @@ import yandexcloud
 from google.api import annotations_pb2
 from google.protobuf import json_format, message_factory
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
@@ -237,7 +238,7 @@ class AuthApi:
 
 
 def start_auth_api(directory: Path, database_url: str) -> Iterator[AuthApi]:
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     world = seed_world(store)
     world.tokens = make_tokens(store, world)

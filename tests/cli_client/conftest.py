@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Severity
 from crscan.store import Layer, Store
 from tests.api.conftest import GZIP_LAYER, Seeded, _finding, seed_scanned_image
@@ -34,7 +35,7 @@ class Served:
 def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("client-serve")
     database_url = f"sqlite:///{directory / 'crscan.db'}"
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     seeded = seed_scanned_image(store)
     big = store.images.add(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.store import Store, schema
 from tests.api.test_serve_cli import serve
 from tests.cli_client.conftest import crscan_image, parse_table
@@ -33,7 +34,7 @@ def scanning(tmp_path_factory, shared_data, local_registry, test_images):
     directory = tmp_path_factory.mktemp("client-scan")
     feed_db = shared_feed_db(tmp_path_factory, shared_data)
     database_url = f"sqlite:///{directory / 'crscan.db'}"
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     image = register(store, local_registry, test_images["bookworm"])
     missing = store.images.add(image.repository_id, "sha256:" + "e" * 64)

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
 from tests.api.test_serve_cli import CRSCAN, serve
@@ -145,7 +146,7 @@ def service(tmp_path_factory):
     work = tmp_path_factory.mktemp("hostile-service")
     data_dir = work / "data"
     data_dir.mkdir()
-    store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
+    store = Store(f"sqlite:///{data_dir / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     token = TokenService(SqlTokenRepository(store)).create(Role.ADMIN).secret
     registry = start_registry()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.store import Layer, Store, schema
 from tests.support.images import TestImage
 from tests.support.registry import RunningRegistry
@@ -22,7 +23,7 @@ def feed_db_path(tmp_path_factory, shared_data) -> Path:
 
 @pytest.fixture
 def store(database_url):
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()

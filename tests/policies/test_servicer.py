@@ -13,6 +13,7 @@ from yandex.cloud.containerregistry.v1.scan_policy_service_pb2_grpc import ScanP
 from yandex.cloud.operation import operation_service_pb2 as ops
 from yandex.cloud.operation.operation_service_pb2_grpc import OperationServiceStub
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.store import Store
 from tests.api.conftest import running_api
@@ -27,7 +28,7 @@ RULES = scan_policy_pb2.ScanRules(
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     directory = tmp_path_factory.mktemp("policies")
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     with running_api(directory, build_servicers(store), store) as running:
         yield running

@@ -8,6 +8,7 @@ import itertools
 from sqlalchemy import insert
 
 from crscan import ids
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Finding, LayerRef, Severity
 from crscan.store import Layer, Store, schema
 
@@ -17,7 +18,7 @@ _counter = itertools.count()
 
 
 def migrated_store(database_url: str) -> Store:
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     return store
 

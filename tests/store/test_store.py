@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 from yandex.cloud.containerregistry.v1 import image_service_pb2, scanner_pb2, scanner_service_pb2
 
 from crscan.api import messages
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Severity
 from crscan.store import Layer, NotFound, Order, ScanNotRunning, Store, StoreError, scan_sort_values, schema
 from tests.store.seeding import FOLDER, add_image, finding, migrated_store
@@ -76,7 +77,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
 )
 def test_unsupported_database_urls_are_refused_by_name(url, message):
     with pytest.raises(StoreError, match=message):
-        Store(url)
+        Store(url, OPERATION_CODEC)
 
 
 def test_resources_round_trip_with_ids_of_their_prefix(store):
@@ -224,7 +225,7 @@ def test_delete_image_cascades_and_aborts_its_running_scans(store):
 
 def test_page_token_key_is_created_once_and_shared(store, database_url):
     key = store.page_token_key()
-    other = Store(database_url)
+    other = Store(database_url, OPERATION_CODEC)
     try:
         assert other.page_token_key() == key and len(key) == 32
     finally:

@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.secrets import SecretBox
 from crscan.store import Store, schema
 from crscan.sync import DistributionView, open_view
@@ -14,7 +15,7 @@ from tests.sync.tiny_images import Pusher
 
 @pytest.fixture
 def store(database_url):
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()
@@ -22,7 +23,7 @@ def store(database_url):
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()

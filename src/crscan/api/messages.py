@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from google.protobuf import any_pb2, timestamp_pb2
+import grpc
+from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
-from yandex.cloud.containerregistry.v1 import blob_pb2, image_pb2, registry_pb2, repository_pb2, scanner_pb2
+from yandex.cloud.containerregistry.v1 import (
+    blob_pb2,
+    image_pb2,
+    image_service_pb2,
+    registry_pb2,
+    repository_pb2,
+    scanner_pb2,
+    scanner_service_pb2,
+)
 from yandex.cloud.operation import operation_pb2
 
-from crscan.store import ScanStatus, schema
+from crscan.store import OperationCodec, OperationError, ScanStatus, schema
 
 
 def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
@@ -108,3 +117,33 @@ def operation(row: schema.Operation) -> operation_pb2.Operation:
     elif row.response_any is not None:
         message.response.ParseFromString(row.response_any)
     return message
+
+
+OPERATION_ERROR_CODES = {
+    OperationError.INTERNAL: grpc.StatusCode.INTERNAL,
+    OperationError.CANCELLED: grpc.StatusCode.CANCELLED,
+    OperationError.ABORTED: grpc.StatusCode.ABORTED,
+}
+
+
+class WireOperationCodec(OperationCodec):
+    """Operation payloads as the API returns them: packed `google.protobuf.Any`s and a `google.rpc.Status`."""
+
+    def scan_metadata(self, scan_result_id: str) -> bytes:
+        return pack(scanner_service_pb2.ScanMetadata(scan_result_id=scan_result_id))
+
+    def scan_response(self, result: schema.ScanResult) -> bytes:
+        return pack(scan_result(result))
+
+    def delete_image_metadata(self, image_id: str) -> bytes:
+        return pack(image_service_pb2.DeleteImageMetadata(image_id=image_id))
+
+    def delete_image_response(self) -> bytes:
+        return pack(empty_pb2.Empty())
+
+    def error(self, kind: OperationError, message: str) -> bytes:
+        code = OPERATION_ERROR_CODES[kind].value[0]
+        return status_pb2.Status(code=code, message=message).SerializeToString()
+
+
+OPERATION_CODEC = WireOperationCodec()

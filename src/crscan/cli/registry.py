@@ -35,6 +35,7 @@ class _Context:
 
     def __init__(self, config: Path | None, data_dir: Path | None, database_url: str | None):
         from crscan.secrets import SecretError, load_secret_box
+        from crscan.api.messages import OPERATION_CODEC
         from crscan.store import Store, StoreError
 
         try:
@@ -43,7 +44,7 @@ class _Context:
             raise _fail(str(exc), 2) from None
         try:
             self.box = load_secret_box(self.settings.secret_key, self.settings.data_dir)
-            self.store = Store(self.settings.effective_database_url)
+            self.store = Store(self.settings.effective_database_url, OPERATION_CODEC)
             self.store.migrate()
         except (SecretError, StoreError) as exc:
             raise _fail(str(exc)) from None

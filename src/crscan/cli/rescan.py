@@ -24,11 +24,12 @@ def rescan(
     if all_images == bool(image_id):
         typer.echo("crscan rescan: error: give exactly one of --all and --image-id", err=True)
         raise typer.Exit(2)
+    from crscan.api.messages import OPERATION_CODEC
     from crscan.store import NotFound, Store, StoreError
 
     try:
         settings = Settings.resolve({"data_dir": data_dir, "database_url": database_url}, config_file=config)
-        store = Store(settings.effective_database_url)
+        store = Store(settings.effective_database_url, OPERATION_CODEC)
         store.migrate()
     except (ConfigError, StoreError) as e:
         typer.echo(f"crscan rescan: error: {e}", err=True)

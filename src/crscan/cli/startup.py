@@ -47,12 +47,13 @@ def open_store(verb: str, settings: Settings, *, create_data_dir: bool = False) 
     """The migrated store; an unreachable or broken database exits with its first line of error."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from crscan.api.messages import OPERATION_CODEC
     from crscan.store import Store, StoreError
 
     try:
         if create_data_dir:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.effective_database_url)
+        store = Store(settings.effective_database_url, OPERATION_CODEC)
         store.migrate()
     except (OSError, StoreError, SQLAlchemyError) as e:
         logging.getLogger(f"crscan.{verb}").debug("database setup failed", exc_info=True)

@@ -37,6 +37,7 @@ class _Tokens:
 
     def __init__(self, config: Path | None, data_dir: Path | None, database_url: str | None):
         from crscan.auth import SqlTokenRepository, TokenService
+        from crscan.api.messages import OPERATION_CODEC
         from crscan.store import Store, StoreError
 
         try:
@@ -45,7 +46,7 @@ class _Tokens:
             raise _fail(str(exc), 2) from None
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self.store = Store(settings.effective_database_url)
+            self.store = Store(settings.effective_database_url, OPERATION_CODEC)
             self.store.migrate()
         except StoreError as exc:
             raise _fail(str(exc)) from None

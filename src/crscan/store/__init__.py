@@ -1,7 +1,7 @@
 """Storage: SQLAlchemy 2 models, migrations shipped in the package, and `Store`, the one access point.
 
-    store = Store("sqlite:///DATA/crscan.db")      # or postgresql+psycopg://…
-    store.migrate()                                 # alembic upgrade head, no alembic.ini needed
+    store = Store("sqlite:///DATA/crscan.db", OPERATION_CODEC)   # or postgresql+psycopg://…
+    store.migrate()                                   # alembic upgrade head, no alembic.ini needed
     store.images.get(image_id)
 
 `Store` holds one object per resource, each in its own module, each method one transaction:
@@ -9,11 +9,22 @@
 (`add` is get-or-create), `images`, `scans` (`start`/`enqueue`: RUNNING result + Operation + queued job in one
 transaction; `finish`/`fail`/`cancel`, the pipeline's `ScanSink`), `operations`, `jobs` (leased scan jobs),
 `layer_cache` and `inventories`. Listing: `page(...)` returns one keyset `Page`.
-Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`).
+The store speaks no wire format: it returns rows and its own enums, and operation payloads are serialized by
+the `OperationCodec` the entry point passes (crscan.api.messages.OPERATION_CODEC).
+Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`); api/ maps them to gRPC codes.
 """
 
 from crscan.store.images import Layer
-from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, ScanStatus, StaleCursor, StoreError
+from crscan.store.interface import (
+    NotFound,
+    OperationCodec,
+    OperationError,
+    ScanNotRunning,
+    ScanSink,
+    ScanStatus,
+    StaleCursor,
+    StoreError,
+)
 from crscan.store.paging import Order, Page
 from crscan.store.scans import scan_sort_values
 from crscan.store.store import Store
@@ -22,6 +33,8 @@ from crscan.store import tokens as _tokens  # noqa: E402,F401  registers the api
 __all__ = [
     "Layer",
     "NotFound",
+    "OperationCodec",
+    "OperationError",
     "Order",
     "Page",
     "ScanNotRunning",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crscan.store.interface import NotFound
+from crscan.store.interface import NotFound, OperationCodec
 
 
 class Resource:
@@ -13,6 +13,14 @@ class Resource:
 
     def __init__(self, sessions: sessionmaker[Session]):
         self.sessions = sessions
+
+
+class OperationWriter(Resource):
+    """A resource whose writes record operations; their payloads are serialized by `codec`."""
+
+    def __init__(self, sessions: sessionmaker[Session], codec: OperationCodec):
+        super().__init__(sessions)
+        self.codec = codec
 
 
 def get_row(session: Session, model, row_id: str, resource: str):

@@ -6,15 +6,13 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from google.protobuf import empty_pb2
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from yandex.cloud.containerregistry.v1 import image_service_pb2
 
 from crscan import ids
-from crscan.store import jobs, messages, operations, schema, scans
-from crscan.store.base import Resource, get_row
-from crscan.store.interface import StoreError
+from crscan.store import jobs, operations, schema, scans
+from crscan.store.base import OperationWriter, get_row
+from crscan.store.interface import OperationError, StoreError
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
 
@@ -28,7 +26,7 @@ class Layer:
     media_type: str = ""
 
 
-class Images(Resource):
+class Images(OperationWriter):
     def add(
         self,
         repository_id: str,
@@ -75,7 +73,9 @@ class Images(Resource):
             get_row(session, schema.Image, image_id, "image")
             for scan_result_id in scans.running_scan_ids(session, image_id):
                 operations.complete(
-                    session, scan_result_id, error=messages.status("ABORTED", f"image {image_id} was deleted")
+                    session,
+                    scan_result_id,
+                    error=self.codec.error(OperationError.ABORTED, f"image {image_id} was deleted"),
                 )
                 jobs.set_status_of(session, scan_result_id, schema.JOB_CANCELLED)
             session.execute(delete(schema.Image).where(schema.Image.id == image_id))
@@ -87,8 +87,8 @@ class Images(Resource):
                 created_by=created_by,
                 modified_at=now,
                 done=True,
-                metadata_any=messages.pack(image_service_pb2.DeleteImageMetadata(image_id=image_id)),
-                response_any=messages.pack(empty_pb2.Empty()),
+                metadata_any=self.codec.delete_image_metadata(image_id),
+                response_any=self.codec.delete_image_response(),
                 resource_id=image_id,
             )
             session.add(row)

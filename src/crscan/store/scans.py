@@ -3,18 +3,18 @@ ending it (`ScanSink`), and listing results and findings."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from yandex.cloud.containerregistry.v1 import scanner_service_pb2
 
 from crscan import ids
 from crscan.model import Finding, Severity
-from crscan.store import jobs, messages, operations, schema
-from crscan.store.base import Resource, get_row, require_row
-from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, ScanStatus
+from crscan.store import jobs, operations, schema
+from crscan.store.base import OperationWriter, get_row, require_row
+from crscan.store.interface import NotFound, OperationCodec, OperationError, ScanNotRunning, ScanSink, ScanStatus
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
 
@@ -37,13 +37,13 @@ def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple:
     return tuple(getattr(row, column.key) for column in SCAN_ORDERS[order.key]) + (row.id,)
 
 
-class Scans(Resource, ScanSink):
+class Scans(OperationWriter, ScanSink):
     def start(self, image_id: str, created_by: str = "") -> schema.Operation:
         """A RUNNING scan result, its Operation and a queued job, all in one transaction."""
         now = utcnow()
         with self.sessions.begin() as session:
             image = get_row(session, schema.Image, image_id, "image")
-            result, operation = _new_scan(session, image_id, image.repository_id, created_by, now)
+            result, operation = _new_scan(session, self.codec, image_id, image.repository_id, created_by, now)
             job = schema.Job(
                 kind=jobs.SCAN_JOB,
                 payload={"scan_result_id": result.id, "image_id": image_id},
@@ -70,7 +70,7 @@ class Scans(Resource, ScanSink):
             running = _running_operation(session, image_id)
             if running is not None:
                 return running
-            result, operation = _new_scan(session, image_id, repository_id, created_by, now)
+            result, operation = _new_scan(session, self.codec, image_id, repository_id, created_by, now)
             job = schema.Job(
                 kind=jobs.SCAN_JOB, payload={"scan_result_id": result.id, "image_id": image_id, "rematch": rematch},
                 resource_id=result.id, status=schema.JOB_QUEUED, created_at=now,
@@ -102,12 +102,12 @@ class Scans(Resource, ScanSink):
                     schema.FindingRow.__table__.insert(),
                     [_finding_values(scan_result_id, finding) for finding in findings],
                 )
-            operations.complete(session, scan_result_id, response=messages.pack(messages.scan_result(result)))
+            operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
             jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
 
     def fail(self, scan_result_id: str, message: str) -> None:
         with self.sessions.begin() as session:
-            _end_scan(session, scan_result_id, messages.status("INTERNAL", message), message)
+            _end_scan(session, scan_result_id, self.codec.error(OperationError.INTERNAL, message), message)
             jobs.set_status_of(session, scan_result_id, schema.JOB_FAILED)
 
     def cancel(self, operation_id: str) -> schema.Operation:
@@ -119,7 +119,10 @@ class Scans(Resource, ScanSink):
                 return operation
             try:
                 _end_scan(
-                    session, operation.resource_id, messages.status("CANCELLED", "scan cancelled"), "scan cancelled"
+                    session,
+                    operation.resource_id,
+                    self.codec.error(OperationError.CANCELLED, "scan cancelled"),
+                    "scan cancelled",
                 )
                 jobs.set_status_of(session, operation.resource_id, schema.JOB_CANCELLED)
             except ScanNotRunning:
@@ -193,7 +196,9 @@ class Scans(Resource, ScanSink):
             return page
 
 
-def _new_scan(session: Session, image_id: str, repository_id: str, created_by: str, now):
+def _new_scan(
+    session: Session, codec: OperationCodec, image_id: str, repository_id: str, created_by: str, now: dt.datetime
+):
     """A RUNNING scan result of the image and the open Operation about it, added to the session."""
     result = schema.ScanResult(
         id=ids.new_id(ids.SCAN_RESULT),
@@ -211,7 +216,7 @@ def _new_scan(session: Session, image_id: str, repository_id: str, created_by: s
         created_by=created_by,
         modified_at=now,
         done=False,
-        metadata_any=messages.pack(scanner_service_pb2.ScanMetadata(scan_result_id=result.id)),
+        metadata_any=codec.scan_metadata(result.id),
         resource_id=result.id,
     )
     session.add_all([result, operation])

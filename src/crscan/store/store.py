@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from crscan.store import schema
 from crscan.store.engine import make_engine, upgrade
 from crscan.store.images import Images
+from crscan.store.interface import OperationCodec
 from crscan.store.inventories import Inventories
 from crscan.store.jobs import Jobs
 from crscan.store.layer_cache import LayerCache
@@ -25,15 +26,16 @@ PAGE_TOKEN_KEY = "page_token_key"
 
 
 class Store:
-    """`Store(url).migrate()` once, then use the resource objects."""
+    """`Store(url, codec).migrate()` once, then use the resource objects. `codec` serializes what operation rows
+    carry (crscan.api.messages.OPERATION_CODEC: the API's packed messages)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, codec: OperationCodec):
         self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.registries = Registries(self.sessions)
         self.repositories = Repositories(self.sessions)
-        self.images = Images(self.sessions)
-        self.scans = Scans(self.sessions)
+        self.images = Images(self.sessions, codec)
+        self.scans = Scans(self.sessions, codec)
         self.operations = Operations(self.sessions)
         self.jobs = Jobs(self.sessions)
         self.layer_cache = LayerCache(self.sessions)
