@@ -14,6 +14,7 @@ the `OperationCodec` the entry point passes (crscan.api.messages.OPERATION_CODEC
 Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`); api/ maps them to gRPC codes.
 """
 
+from crscan.store import tokens as _tokens  # noqa: F401  registers the api_tokens table on the metadata
 from crscan.store.images import Layer
 from crscan.store.interface import (
     NotFound,
@@ -28,7 +29,6 @@ from crscan.store.interface import (
 from crscan.store.paging import Order, Page
 from crscan.store.scans import scan_sort_values
 from crscan.store.store import Store
-from crscan.store import tokens as _tokens  # noqa: E402,F401  registers the api_tokens table on the metadata
 
 __all__ = [
     "Layer",

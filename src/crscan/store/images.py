@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from crscan import ids
-from crscan.store import jobs, operations, schema, scans
+from crscan.store import jobs, operations, scans, schema
 from crscan.store.base import OperationWriter, get_row
 from crscan.store.interface import OperationError, StoreError
 from crscan.store.paging import Order, Page, keyset, values_of

@@ -79,7 +79,8 @@ class Registries(Resource):
 
     def all(self) -> list[schema.Registry]:
         with self.sessions() as session:
-            return list(session.scalars(select(schema.Registry).order_by(schema.Registry.folder_id, schema.Registry.name)))
+            query = select(schema.Registry).order_by(schema.Registry.folder_id, schema.Registry.name)
+            return list(session.scalars(query))
 
 
     def page(
@@ -149,7 +150,9 @@ class Registries(Resource):
             _require_registry(session, registry_id)
             repositories = {
                 row.name: row
-                for row in session.scalars(select(schema.Repository).where(schema.Repository.registry_id == registry_id))
+                for row in session.scalars(
+                    select(schema.Repository).where(schema.Repository.registry_id == registry_id)
+                )
             }
             # The catalog keeps listing a repository whose images were all deleted; it has gone all the same.
             present = {name for name, tags in tagged.items() if tags or untagged_kept.get(name)}
