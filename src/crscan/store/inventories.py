@@ -23,7 +23,7 @@ class ImageInventory(schema.Base):
     )
     cache_key: Mapped[str] = mapped_column(String(255))
     reference: Mapped[str] = mapped_column(String(2048))
-    layer_digests: Mapped[list] = mapped_column(JSON)
+    layer_digests: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

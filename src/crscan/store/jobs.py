@@ -12,12 +12,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crscan.store import schema
-from crscan.store.base import Resource
+from crscan.store.base import Resource, rows_changed
 from crscan.store.schema import utcnow
 
 SCAN_JOB = "scan"
@@ -66,16 +66,18 @@ class Jobs(Resource):
         running elsewhere)."""
         now = utcnow()
         with self.sessions.begin() as session:
-            claimed = session.execute(
+            claimed = rows_changed(
+                session,
                 update(schema.Job)
                 .where(schema.Job.id == job_id, _claimable(now))
                 .values(status=schema.JOB_RUNNING, attempts=schema.Job.attempts + 1,
                         lease_until=now + dt.timedelta(seconds=lease_seconds))
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if not claimed:
                 return None
-            return _claimed(session.get(schema.Job, job_id))
+            row = session.get(schema.Job, job_id)
+            return _claimed(row) if row is not None else None
 
     def claim(self, lease_seconds: float) -> ClaimedJob | None:
         """The oldest queued job, or a running one whose lease expired, now leased to the caller."""
@@ -88,7 +90,8 @@ class Jobs(Resource):
                 ).one_or_none()
                 if row is None:
                     return None
-                claimed = session.execute(
+                claimed = rows_changed(
+                    session,
                     update(schema.Job)
                     .where(schema.Job.id == row.id, claimable)
                     .values(
@@ -96,8 +99,8 @@ class Jobs(Resource):
                         attempts=schema.Job.attempts + 1,
                         lease_until=now + dt.timedelta(seconds=lease_seconds),
                     )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                    .execution_options(synchronize_session=False),
+                )
                 if claimed:
                     payload = row.payload
                     return ClaimedJob(
@@ -160,7 +163,7 @@ def set_status_of(session: Session, resource_id: str, status: str) -> None:
     )
 
 
-def _claimable(now: dt.datetime):
+def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     return or_(
         schema.Job.status == schema.JOB_QUEUED,
         and_(schema.Job.status == schema.JOB_RUNNING, schema.Job.lease_until < now),

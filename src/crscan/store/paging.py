@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
@@ -20,11 +21,13 @@ class Order:
 
 @dataclass(frozen=True)
 class Page:
-    rows: list
+    rows: list[Any]
     has_more: bool
 
 
-def values_of(session: Session, model, row_id, columns, **scope) -> tuple | None:
+def values_of(
+    session: Session, model: Any, row_id: object, columns: tuple[Any, ...], **scope: object
+) -> tuple[Any, ...] | None:
     """The sort values of the row a cursor names; rows sorted by immutable columns need only their id."""
     if row_id is None:
         return None
@@ -36,7 +39,12 @@ def values_of(session: Session, model, row_id, columns, **scope) -> tuple | None
 
 
 def keyset(
-    session: Session, query: Select, columns: tuple, descending: bool, after: tuple | None, limit: int
+    session: Session,
+    query: Select[Any],
+    columns: tuple[Any, ...],
+    descending: bool,
+    after: tuple[Any, ...] | None,
+    limit: int,
 ) -> Page:
     """One page after `after` in (columns) order; all columns share one direction, so a row-value comparison
     is an index range condition on both backends."""

@@ -199,15 +199,15 @@ class Registries(Resource):
                 if digest != image.digest and tag in row.tags:
                     row.tags = [t for t in row.tags if t != tag]
                     changes.updated += 1
-            row = images.get(image.digest)
-            if row is None:
-                row = _new_image(session, repository.id, image, [tag])
+            found = images.get(image.digest)
+            if found is None:
+                added = _new_image(session, repository.id, image, [tag])
                 changes.added += 1
-                changes.changed_image_ids.append(row.id)
-            elif tag not in row.tags:
-                row.tags = sorted([*row.tags, tag])
+                changes.changed_image_ids.append(added.id)
+            elif tag not in found.tags:
+                found.tags = sorted([*found.tags, tag])
                 changes.updated += 1
-                changes.changed_image_ids.append(row.id)
+                changes.changed_image_ids.append(found.id)
         return changes
 
 
@@ -219,15 +219,15 @@ def _reconcile_repository(session: Session, repository: schema.Repository, by_di
             session.delete(row)
             changes.removed += 1
     for digest, tags in by_digest.items():
-        row = images.get(digest)
-        if row is None:
-            row = _new_image(session, repository.id, observed[digest], tags)
+        found = images.get(digest)
+        if found is None:
+            added = _new_image(session, repository.id, observed[digest], tags)
             changes.added += 1
-            changes.changed_image_ids.append(row.id)
-        elif sorted(row.tags) != tags:
-            if set(tags) - set(row.tags):  # a tag moved onto this image
-                changes.changed_image_ids.append(row.id)
-            row.tags = tags
+            changes.changed_image_ids.append(added.id)
+        elif sorted(found.tags) != tags:
+            if set(tags) - set(found.tags):  # a tag moved onto this image
+                changes.changed_image_ids.append(found.id)
+            found.tags = tags
             changes.updated += 1
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.model import Finding, Severity
 from crscan.store import jobs, operations, schema
-from crscan.store.base import OperationWriter, get_row, require_row
+from crscan.store.base import OperationWriter, get_row, require_row, rows_changed
 from crscan.store.interface import NotFound, OperationCodec, OperationError, ScanNotRunning, ScanSink, ScanStatus
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
@@ -32,7 +33,7 @@ FINDING_ORDERS = {"severity": (schema.FindingRow.severity,), "name": (schema.Fin
 _enqueue_lock = threading.Lock()
 
 
-def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple:
+def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple[Any, ...]:
     """The keyset cursor for `row`: its values of the order's columns, then its id."""
     return tuple(getattr(row, column.key) for column in SCAN_ORDERS[order.key]) + (row.id,)
 
@@ -99,7 +100,7 @@ class Scans(OperationWriter, ScanSink):
             )
             if findings:
                 session.execute(
-                    schema.FindingRow.__table__.insert(),
+                    cast(Table, schema.FindingRow.__table__).insert(),
                     [_finding_values(scan_result_id, finding) for finding in findings],
                 )
             operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
@@ -151,12 +152,13 @@ class Scans(OperationWriter, ScanSink):
         repository_id: str = "",
         status: int | None = None,
         order: Order,
-        after: tuple | None,
+        after: tuple[Any, ...] | None,
         limit: int,
     ) -> Page:
         """Scan results of one image or one repository; `after` is `scan_sort_values` of the last row shown."""
         model = schema.ScanResult
         with self.sessions() as session:
+            scope: tuple[type[schema.Base], str, str]
             if image_id:
                 query = select(model).where(model.image_id == image_id)
                 scope = (schema.Image, image_id, "image")
@@ -198,7 +200,7 @@ class Scans(OperationWriter, ScanSink):
 
 def _new_scan(
     session: Session, codec: OperationCodec, image_id: str, repository_id: str, created_by: str, now: dt.datetime
-):
+) -> tuple[schema.ScanResult, schema.Operation]:
     """A RUNNING scan result of the image and the open Operation about it, added to the session."""
     result = schema.ScanResult(
         id=ids.new_id(ids.SCAN_RESULT),
@@ -243,16 +245,17 @@ def running_scan_ids(session: Session, image_id: str) -> list[str]:
     )
 
 
-def _leave_running(session: Session, scan_result_id: str, **values) -> schema.ScanResult:
+def _leave_running(session: Session, scan_result_id: str, **values: Any) -> schema.ScanResult:
     """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
     one winner on both backends; the loser gets ScanNotRunning."""
     model = schema.ScanResult
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         update(model)
         .where(model.id == scan_result_id, model.status == RUNNING)
         .values(scanned_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     result = get_row(session, model, scan_result_id, "scan result")
     if not claimed:
         raise ScanNotRunning(f"scan result {scan_result_id} is {ScanStatus(result.status).name}, not RUNNING")
@@ -265,7 +268,7 @@ def _end_scan(session: Session, scan_result_id: str, error: bytes, message: str)
     operations.complete(session, scan_result_id, error=error)
 
 
-def _finding_values(scan_result_id: str, finding: Finding) -> dict:
+def _finding_values(scan_result_id: str, finding: Finding) -> dict[str, Any]:
     return {
         "scan_result_id": scan_result_id,
         "severity": int(finding.severity),

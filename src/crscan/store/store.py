@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from crscan.store import schema
 from crscan.store.engine import make_engine, upgrade
 from crscan.store.images import Images
-from crscan.store.interface import OperationCodec
+from crscan.store.interface import OperationCodec, StoreError
 from crscan.store.inventories import Inventories
 from crscan.store.jobs import Jobs
 from crscan.store.layer_cache import LayerCache
@@ -61,5 +61,7 @@ class Store:
                     pass
                 with self.sessions.begin() as session:
                     existing = session.get(schema.Setting, PAGE_TOKEN_KEY)
+            if existing is None:
+                raise StoreError("the page-token key could not be created")
             self._page_token_key = existing.value
         return self._page_token_key
