@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from crscan.api.auth import AllowAll  # noqa: E402
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
@@ -42,9 +43,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store = Store(f"sqlite:///{directory}/crscan.db")
+        store = Store(f"sqlite:///{directory}/crscan.db", OPERATION_CODEC)
         store.migrate()
-        registry = store.add_registry("bench", "registry.example", folder_id="b1gfolder")
+        registry = store.registries.add("bench", "registry.example", folder_id="b1gfolder")
         service = TokenService(SqlTokenRepository(store))
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with store.sessions.begin() as session:  # filler rows; only their count matters

@@ -27,6 +27,7 @@ import psycopg  # noqa: E402
 from yandex.cloud.containerregistry.v1 import scanner_service_pb2 as ss  # noqa: E402
 
 from crscan.api.auth import AllowAll, authenticated  # noqa: E402
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.servicers import ScannerServicer  # noqa: E402
 from crscan.store import Store  # noqa: E402
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
@@ -48,11 +49,11 @@ FROM (SELECT i, timestamp '2025-01-01' + make_interval(secs => i * 30 + floor(ra
 
 
 def seed(pg: ThrowawayPostgres, database: str, rows: int) -> tuple[Store, str]:
-    store = Store(pg.create_database(database))
+    store = Store(pg.create_database(database), OPERATION_CODEC)
     store.migrate()
-    registry = store.add_registry("bench", "https://bench.example", folder_id="b1gbench")
-    repository = store.add_repository(registry.id, "bench/app")
-    image = store.add_image(repository.id, "sha256:" + "0" * 64)
+    registry = store.registries.add("bench", "https://bench.example", folder_id="b1gbench")
+    repository = store.repositories.add(registry.id, "bench/app")
+    image = store.images.add(repository.id, "sha256:" + "0" * 64)
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg.port}/{database}", autocommit=True) as conn:
         # Bulk load, then build the migration's secondary indexes from their own definitions: a sorted build
         # is much faster than a million random B-tree inserts into each of them.

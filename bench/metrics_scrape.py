@@ -29,6 +29,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from crscan.api.auth import AllowAll  # noqa: E402
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.ops import ops_routes  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.config import Settings  # noqa: E402
@@ -74,7 +75,7 @@ def main() -> None:
     pg = ThrowawayPostgres().start()
     try:
         database = "bench_" + uuid.uuid4().hex[:8]
-        store = Store(pg.create_database(database))
+        store = Store(pg.create_database(database), OPERATION_CODEC)
         store.migrate()
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{pg.port}/{database}", autocommit=True) as conn:
             conn.execute(SEED_SQL, {"jobs": args.jobs, "queued": args.queued})

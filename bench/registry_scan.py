@@ -31,12 +31,12 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.jobs import EmbeddedQueue, ScanRunner  # noqa: E402
 from crscan.registry import ByteCounter  # noqa: E402
 from crscan.scan.pipeline import Scanner  # noqa: E402
 from crscan.store import Store, schema  # noqa: E402
-from crscan.store import jobs as stored  # noqa: E402
-from crscan.store.store import READY, RUNNING  # noqa: E402
+from crscan.store import ScanStatus  # noqa: E402
 from tests.support.images import build_test_images  # noqa: E402
 from tests.support.registry import skopeo_copy, start_registry  # noqa: E402
 from tests.sync.tiny_images import OCI_LAYER, OCI_MANIFEST, Pusher, _digest, _layer  # noqa: E402
@@ -80,13 +80,13 @@ def push_images(registry, count: int) -> list[str]:
 
 
 def new_store(directory: Path, registry, repositories: int, digests: list[str]) -> tuple[Store, list[list[str]]]:
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
-    registry_id = store.add_registry("local", f"http://{registry.host}", folder_id="bench").id
+    registry_id = store.registries.add("local", f"http://{registry.host}", folder_id="bench").id
     ids = []
     for r in range(repositories):
-        repository = store.add_repository(registry_id, "bench/app" if r == 0 else f"bench/copy{r}")
-        ids.append([store.add_image(repository.id, digest).id for digest in digests])
+        repository = store.repositories.add(registry_id, "bench/app" if r == 0 else f"bench/copy{r}")
+        ids.append([store.images.add(repository.id, digest).id for digest in digests])
     return store, ids
 
 
@@ -101,16 +101,16 @@ def statuses(store: Store, scan_result_ids: list[str]) -> dict[int, int]:
 
 def run_all(store: Store, runner: ScanRunner, image_ids: list[str], concurrency: int, rematch: bool) -> float:
     started = time.perf_counter()
-    results = [stored.enqueue_scan(store, i, rematch=rematch).resource_id for i in image_ids]
+    results = [store.scans.enqueue(i, rematch=rematch).resource_id for i in image_ids]
     queue = EmbeddedQueue(store, runner.run, concurrency=concurrency, poll_interval=0.05)
     queue.start()
     try:
-        while statuses(store, results).get(RUNNING, 0):
+        while statuses(store, results).get(ScanStatus.RUNNING, 0):
             time.sleep(0.05)
     finally:
         queue.stop()
     elapsed = time.perf_counter() - started
-    ready = statuses(store, results).get(READY, 0)
+    ready = statuses(store, results).get(ScanStatus.READY, 0)
     if ready != len(results):
         sys.exit(f"only {ready} of {len(results)} scans are READY")
     return elapsed
@@ -156,8 +156,8 @@ def main() -> None:
         # Figure 2: every inventory re-matched against a newly built feed DB, nothing pulled.
         for repository_ids, source_ids in zip(ids[1:], [ids[0]] * (repositories - 1)):
             for copy, source in zip(repository_ids, source_ids):
-                inventory = stored.get_inventory(store, source)
-                stored.save_inventory(store, copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
+                inventory = store.inventories.get(source)
+                store.inventories.save(copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
         second_db = feed_db(work / "feeds-2.db")
         rematch_pulled = ByteCounter()
         everyone = [i for repository_ids in ids for i in repository_ids]

@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.secrets import SecretBox  # noqa: E402
 from crscan.store import Store  # noqa: E402
-from crscan.store.registries import create_registry  # noqa: E402
 from crscan.sync import open_view, sync_registry  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 from tests.sync.tiny_images import OCI_MANIFEST, Pusher  # noqa: E402
@@ -94,10 +94,10 @@ def main() -> None:
     try:
         tags = fill(registry, args.repos, args.tags, args.images)
         with tempfile.TemporaryDirectory(prefix="crscan-bench-sync-") as tmp:
-            store = Store(f"sqlite:///{tmp}/crscan.db")
+            store = Store(f"sqlite:///{tmp}/crscan.db", OPERATION_CODEC)
             store.migrate()
             box = SecretBox(Fernet.generate_key(), "bench")
-            row = create_registry(store, "bench", registry.url, folder_id="default", insecure=True)
+            row = store.registries.add("bench", registry.url, folder_id="default", insecure=True)
             first, summary = timed_sync(store, row, box)
             resyncs, floors = [], []
             for _ in range(args.rounds):

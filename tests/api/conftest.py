@@ -13,6 +13,7 @@ import pytest
 import yandexcloud
 
 from crscan.api.auth import AllowAll, Caller, Credentials
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
 from crscan.config import Settings
@@ -65,7 +66,7 @@ def running_api(data_dir: Path, servicers: Sequence[object], store: Store | None
 @pytest.fixture
 def api(database_url, tmp_path) -> Iterator[RunningApi]:
     """The real servicers on a migrated Store, on SQLite and on PostgreSQL."""
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     try:
         with running_api(tmp_path / "data", build_servicers(store), store) as running:
@@ -81,7 +82,7 @@ def shared_api(tmp_path_factory) -> Iterator[RunningApi]:
     Tests that write, or whose answer depends on the backend, use `api` instead.
     """
     directory = tmp_path_factory.mktemp("shared-api")
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     seed_scanned_image(store)
     try:
@@ -103,21 +104,21 @@ class Seeded:
 
 def seed_scanned_image(store: Store) -> Seeded:
     """A registry, repository and image with one finished scan carrying two findings, written through the store."""
-    registry = store.add_registry("main", "registry.example:5000", folder_id="b1gfolder")
-    repository = store.add_repository(registry.id, "team/app")
-    image = store.add_image(
+    registry = store.registries.add("main", "registry.example:5000", folder_id="b1gfolder")
+    repository = store.repositories.add(registry.id, "team/app")
+    image = store.images.add(
         repository.id,
         "sha256:" + "ab" * 32,
         tags=["1.0", "latest"],
         layers=[Layer(digest="sha256:" + "cd" * 32, size=3_000_000_000, media_type=GZIP_LAYER)],
     )
-    operation = store.start_scan(image.id)
-    scan_result_id = store.get_operation(operation.id).resource_id
+    operation = store.scans.start(image.id)
+    scan_result_id = store.operations.get(operation.id).resource_id
     findings = (
         _finding("CVE-2023-4911", Severity.HIGH, "libc6", "2.36-9", "2.36-9+deb12u3"),
         _finding("CVE-2024-0001", Severity.CRITICAL, "openssl", "3.0.11-1", ""),
     )
-    store.finish_scan(scan_result_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
+    store.scans.finish(scan_result_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
     return Seeded(registry.id, repository.id, f"{registry.id}/team/app", image.id, scan_result_id, findings)
 
 

@@ -16,6 +16,7 @@ from yandex.cloud.containerregistry.v1 import scanner_service_pb2 as ss
 
 from crscan.api.auth import AllowAll, authenticated
 from crscan.api.errors import ApiError
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import ScannerServicer
 from crscan.store import Store, schema
 from tests.store.clients import client, fails, served  # noqa: F401  (fixtures)
@@ -85,7 +86,7 @@ def listed(served):
     """An image with 23 scan results with ties in every key, and a second image in the same repository."""
     rows = random_rows(random.Random(7), 23)
     image = seed(served.store, rows)
-    sibling = served.store.add_image(image.repository_id, f"sha256:{uuid.uuid4().hex * 2}")
+    sibling = served.store.images.add(image.repository_id, f"sha256:{uuid.uuid4().hex * 2}")
     sibling_rows = random_rows(random.Random(8), 5)
     seed(served.store, sibling_rows, sibling)
     return image, rows, sibling_rows
@@ -226,7 +227,7 @@ def test_tokens_are_tamper_evident_and_bound_to_their_request(client, listed):
 
 @pytest.fixture(scope="module")
 def sqlite_scanner(tmp_path_factory):
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('paging') / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('paging') / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     yield ScannerServicer(store)
     store.close()
@@ -234,7 +235,7 @@ def sqlite_scanner(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def postgres_scanner(postgres):
-    store = Store(postgres.create_database("p_" + uuid.uuid4().hex[:16]))
+    store = Store(postgres.create_database("p_" + uuid.uuid4().hex[:16]), OPERATION_CODEC)
     store.migrate()
     yield ScannerServicer(store)
     store.close()

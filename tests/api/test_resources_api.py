@@ -28,7 +28,7 @@ def folder(served):
     """A folder of its own with three registries; the store is shared by the module's tests."""
     folder_id = "b1g" + uuid.uuid4().hex[:17]
     rows = [
-        served.store.add_registry(name, f"https://{name}.example", folder_id=folder_id, labels={"team": name})
+        served.store.registries.add(name, f"https://{name}.example", folder_id=folder_id, labels={"team": name})
         for name in ("charlie", "alpha", "bravo")
     ]
     return folder_id, rows
@@ -38,11 +38,11 @@ def folder(served):
 def registry_with_images(served, folder):
     """Registry "alpha" with repositories team/app (3 images) and team/db (1 image)."""
     registry = folder[1][1]
-    app = served.store.add_repository(registry.id, "team/app")
-    db = served.store.add_repository(registry.id, "team/db")
+    app = served.store.repositories.add(registry.id, "team/app")
+    db = served.store.repositories.add(registry.id, "team/db")
     made = []
     for i, (repository, tags) in enumerate([(app, ["1.0"]), (app, ["2.0", "latest"]), (app, []), (db, ["15"])]):
-        made.append(served.store.add_image(
+        made.append(served.store.images.add(
             repository.id, f"sha256:{i}{uuid.uuid4().hex}{'0' * 31}", tags=tags, config_digest="sha256:cfg",
             config_size=1500 + i, layers=[Layer("sha256:l1", 1000, GZIP), Layer(f"sha256:l{i + 2}", 10 * i, GZIP)],
             created_at=dt.datetime(2026, 1, 1) + dt.timedelta(days=i % 3),  # two images share a created_at
@@ -78,7 +78,7 @@ def test_registry_get_maps_every_field(client, folder):
 
 def test_registry_list_is_per_folder_by_name_and_pages(client, folder, served):
     folder_id, _ = folder
-    served.store.add_registry("other", "https://o.example", folder_id="b1gsomeoneelse" + uuid.uuid4().hex[:6])
+    served.store.registries.add("other", "https://o.example", folder_id="b1gsomeoneelse" + uuid.uuid4().hex[:6])
     listed = walk(client, "registry", "List", registries.ListRegistriesRequest, "registries", folder_id=folder_id)
     assert [r.name for r in listed] == ["alpha", "bravo", "charlie"]
     named = client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id, filter='name="bravo"'))

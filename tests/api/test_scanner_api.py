@@ -37,7 +37,7 @@ def test_scan_returns_a_pending_operation_and_a_running_result(served, client):
     result = client("scanner", "Get", ss.GetScanResultRequest(scan_result_id=scan_id))
     assert (result.id, result.image_id, result.status) == (scan_id, image.id, RUNNING)
     assert not result.HasField("scanned_at")
-    assert [job.status for job in served.store.jobs(scan_id)] == ["queued"]  # nothing scans yet: it stays queued
+    assert [job.status for job in served.store.jobs.of(scan_id)] == ["queued"]  # nothing scans yet: it stays queued
     pending = client("operation", "Get", ops.GetOperationRequest(operation_id=operation.id))
     assert not pending.done and pending.WhichOneof("result") is None
     assert served.callers[-1].bearer_token == TOKEN  # the token reached the auth hook
@@ -46,7 +46,7 @@ def test_scan_returns_a_pending_operation_and_a_running_result(served, client):
 def test_finished_scan_completes_the_operation_with_the_packed_result(served, client):
     image = add_image(served.store)
     operation, scan_id = start(client, image.id)
-    served.store.finish_scan(
+    served.store.scans.finish(
         scan_id, [finding("CVE-2024-1", Severity.HIGH), finding("CVE-2024-2", Severity.LOW)],
         {Severity.HIGH: 1, Severity.LOW: 1}, "build-1", [],
     )
@@ -63,7 +63,7 @@ def test_finished_scan_completes_the_operation_with_the_packed_result(served, cl
 def test_failed_scan_completes_the_operation_with_an_error(served, client):
     image = add_image(served.store)
     operation, scan_id = start(client, image.id)
-    served.store.fail_scan(scan_id, "manifest unknown")
+    served.store.scans.fail(scan_id, "manifest unknown")
     done = client("operation", "Get", ops.GetOperationRequest(operation_id=operation.id))
     assert done.done and done.WhichOneof("result") == "error"
     assert (done.error.code, done.error.message) == (grpc.StatusCode.INTERNAL.value[0], "manifest unknown")
@@ -76,7 +76,7 @@ def test_cancel_ends_a_running_scan(served, client):
     cancelled = client("operation", "Cancel", ops.CancelOperationRequest(operation_id=operation.id))
     assert cancelled.done and cancelled.error.code == grpc.StatusCode.CANCELLED.value[0]
     assert client("scanner", "Get", ss.GetScanResultRequest(scan_result_id=scan_id)).status == ERROR
-    assert [job.status for job in served.store.jobs(scan_id)] == ["cancelled"]
+    assert [job.status for job in served.store.jobs.of(scan_id)] == ["cancelled"]
     assert client("operation", "Cancel", ops.CancelOperationRequest(operation_id=operation.id)) == cancelled
     assert client("operation", "Get", ops.GetOperationRequest(operation_id=operation.id)) == cancelled
 
@@ -89,7 +89,7 @@ def test_sdk_waits_for_the_scan_result(served):
     metadata = ss.ScanMetadata()
     operation.metadata.Unpack(metadata)
     finisher = threading.Timer(
-        0.5, served.store.finish_scan, (metadata.scan_result_id, [finding("CVE-1", Severity.CRITICAL)],
+        0.5, served.store.scans.finish, (metadata.scan_result_id, [finding("CVE-1", Severity.CRITICAL)],
                                      {Severity.CRITICAL: 1}, "b", [])
     )
     finisher.start()
@@ -107,10 +107,10 @@ def test_get_last_returns_the_newest_finished_result(served, client):
     fails(lambda: client("scanner", "GetLast", request), NOT_FOUND, f"image {image.id} has no finished scan")
     _, first = start(client, image.id)
     fails(lambda: client("scanner", "GetLast", request), NOT_FOUND)  # running is not finished
-    served.store.fail_scan(first, "boom")
+    served.store.scans.fail(first, "boom")
     assert client("scanner", "GetLast", request).id == first  # ERROR counts as finished
     _, second = start(client, image.id)
-    served.store.finish_scan(second, [], {}, "b", [])
+    served.store.scans.finish(second, [], {}, "b", [])
     _, third = start(client, image.id)  # running again
     last = client("scanner", "GetLast", request)
     assert (last.id, last.status) == (second, READY)
@@ -135,11 +135,11 @@ def test_list_vulnerabilities_maps_every_field_and_orders_critical_first(served,
 @pytest.fixture
 def many_findings(served):
     image = add_image(served.store)
-    scan_id = served.store.get_operation(served.store.start_scan(image.id).id).resource_id
+    scan_id = served.store.operations.get(served.store.scans.start(image.id).id).resource_id
     severities = list(Severity)
     findings = [finding(f"CVE-2024-{i:04d}", severities[(i * 7) % 6], package=f"pkg{i % 5}") for i in range(40)]
     counts = {s: sum(f.severity == s for f in findings) for s in Severity}
-    served.store.finish_scan(scan_id, findings, counts, "b", [])
+    served.store.scans.finish(scan_id, findings, counts, "b", [])
     return scan_id, findings
 
 

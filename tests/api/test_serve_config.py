@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from crscan.api.auth import AllowAll
+from crscan.api.messages import OPERATION_CODEC
 from crscan.auth import TokenAuthenticator
 from crscan.cli.serve import authenticator_for
 from crscan.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ConfigError, Settings
@@ -72,7 +73,7 @@ def test_bad_settings_are_refused_naming_the_source(tmp_path, flags, environ, pr
 
 
 def test_auth_is_only_off_when_explicitly_disabled(tmp_path, caplog):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     enabled = authenticator_for(Settings.resolve({"data_dir": tmp_path}, environ={}), store)
     assert isinstance(enabled, TokenAuthenticator)

@@ -56,7 +56,7 @@ def test_scan_operation_completes_through_wait_operation_and_get_result(api):
     meta = scanner_service_pb2.ScanMetadata()
     assert operation.metadata.Unpack(meta)
     # The pipeline lands later; finish the queued scan through the store as a worker would.
-    api.store.finish_scan(meta.scan_result_id, seeded.findings[:1], {Severity.HIGH: 1}, "build-2", [])
+    api.store.scans.finish(meta.scan_result_id, seeded.findings[:1], {Severity.HIGH: 1}, "build-2", [])
 
     outcome = api.sdk.wait_operation_and_get_result(
         operation, response_type=scanner_pb2.ScanResult, meta_type=scanner_service_pb2.ScanMetadata, timeout=30

@@ -35,7 +35,7 @@ def assert_same(grpc_message, rest_response) -> None:
 
 def test_every_read_method_answers_the_same_over_both_transports(api):
     seeded = seed_scanned_image(api.store)
-    operation = api.store.start_scan(seeded.image_id)
+    operation = api.store.scans.start(seeded.image_id)
     scanner = api.sdk.client(scanner_service_pb2_grpc.ScannerServiceStub)
     images = api.sdk.client(image_service_pb2_grpc.ImageServiceStub)
     registries = api.sdk.client(registry_service_pb2_grpc.RegistryServiceStub)

@@ -54,7 +54,7 @@ def test_scan_operation_json_carries_typed_any_and_completes(api):
     assert "done" not in operation  # false is the proto3 default
     assert RFC3339_UTC.match(operation["createdAt"])
     scan_result_id = operation["metadata"]["scanResultId"]
-    api.store.finish_scan(scan_result_id, seeded.findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "b", [])
+    api.store.scans.finish(scan_result_id, seeded.findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "b", [])
 
     finished = api.http.get(f"/operations/{operation['id']}").json()
 
@@ -86,7 +86,7 @@ def test_path_parameters_with_custom_verbs(api):
 
 def test_query_parameters_accept_camel_and_snake_case(api):
     seeded = seed_scanned_image(api.store)
-    api.store.start_scan(seeded.image_id)
+    api.store.scans.start(seeded.image_id)
 
     camel = api.http.get(SCANS, params={"imageId": seeded.image_id, "pageSize": "1"}).json()
     snake = api.http.get(SCANS, params={"image_id": seeded.image_id, "page_size": "1"}).json()

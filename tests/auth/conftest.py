@@ -23,6 +23,7 @@ import yandexcloud
 from google.api import annotations_pb2
 from google.protobuf import json_format, message_factory
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
@@ -147,13 +148,13 @@ class World:
     tokens: dict[str, str | None] = field(default_factory=dict)
 
     def fresh_image(self, registry_id: str | None = None) -> str:
-        repository = self.store.find_repository(registry_id or self.alpha, "team/app")
+        repository = self.store.repositories.find(registry_id or self.alpha, "team/app")
         digest = "sha256:" + secrets.token_hex(32)
-        return self.store.add_image(repository.id, digest, layers=[Layer("sha256:" + "cd" * 32, 10)]).id
+        return self.store.images.add(repository.id, digest, layers=[Layer("sha256:" + "cd" * 32, 10)]).id
 
     def fresh_registry(self) -> str:
         name = f"r{secrets.token_hex(6)}"
-        return self.store.add_registry(name, "registry.example", folder_id=FOLDER).id
+        return self.store.registries.add(name, "registry.example", folder_id=FOLDER).id
 
     def fresh_policy(self, registry_id: str | None = None) -> str:
         """A scan policy of `registry_id`, or of a new registry (a registry holds one policy)."""
@@ -181,17 +182,17 @@ def _as_unauthenticated(call):
 def seed_world(store: Store) -> World:
     world = World(store)
     for label in ("alpha", "beta"):
-        registry = store.add_registry(label, f"{label}.example:5000", folder_id=FOLDER)
-        repository = store.add_repository(registry.id, "team/app")
-        image = store.add_image(repository.id, "sha256:" + "ab" * 32, layers=[Layer("sha256:" + "cd" * 32, 10)])
-        operation = store.start_scan(image.id)
-        scan_id = store.get_operation(operation.id).resource_id
+        registry = store.registries.add(label, f"{label}.example:5000", folder_id=FOLDER)
+        repository = store.repositories.add(registry.id, "team/app")
+        image = store.images.add(repository.id, "sha256:" + "ab" * 32, layers=[Layer("sha256:" + "cd" * 32, 10)])
+        operation = store.scans.start(image.id)
+        scan_id = store.operations.get(operation.id).resource_id
         finding = Finding(
             name="CVE-2023-4911", advisory_id="CVE-2023-4911", link="", package="libc6", source="dpkg",
             version="2.36-9", fixed_by="2.36-9+deb12u3", origin="os", type="debian", severity=Severity.HIGH,
             severity_source="debian", feed="debian",
         )
-        store.finish_scan(scan_id, [finding], {Severity.HIGH: 1}, "build-1", [])
+        store.scans.finish(scan_id, [finding], {Severity.HIGH: 1}, "build-1", [])
         setattr(world, label, registry.id)
         setattr(world, f"{label}_repository", repository.id)
         setattr(world, f"{label}_image", image.id)
@@ -199,8 +200,8 @@ def seed_world(store: Store) -> World:
         if label == "alpha":
             world.alpha_repository_name = f"{registry.id}/team/app"
             world.alpha_scan_operation = operation.id
-            running_image = store.add_image(repository.id, "sha256:" + "ef" * 32)
-            world.alpha_running_operation = store.start_scan(running_image.id).id
+            running_image = store.images.add(repository.id, "sha256:" + "ef" * 32)
+            world.alpha_running_operation = store.scans.start(running_image.id).id
     world.alpha_policy = world.fresh_policy(world.alpha)
     return world
 
@@ -237,7 +238,7 @@ class AuthApi:
 
 
 def start_auth_api(directory: Path, database_url: str) -> Iterator[AuthApi]:
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     world = seed_world(store)
     world.tokens = make_tokens(store, world)

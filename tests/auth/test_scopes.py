@@ -33,13 +33,13 @@ def scoped_api(request, tmp_path_factory):
         url = request.getfixturevalue("postgres").create_database("a_" + uuid.uuid4().hex[:16])
     for api in start_auth_api(directory / "data", url):
         world = api.world
-        gamma = api.store.add_registry("gamma", "gamma.example", folder_id=FOLDER).id
+        gamma = api.store.registries.add("gamma", "gamma.example", folder_id=FOLDER).id
         for registry_id in (world.alpha, world.beta, gamma):
             for index in range(3):
-                repository = api.store.add_repository(registry_id, f"svc/app{index}")
+                repository = api.store.repositories.add(registry_id, f"svc/app{index}")
                 for digest in ("11", "22"):
                     layers = [Layer("sha256:" + "cd" * 32, 1)]
-                    api.store.add_image(repository.id, "sha256:" + digest * 32, layers=layers)
+                    api.store.images.add(repository.id, "sha256:" + digest * 32, layers=layers)
         service = TokenService(SqlTokenRepository(api.store))
         world.tokens["alpha_gamma"] = issue(service, Role.VIEWER, registries=[world.alpha, gamma])
         world.tokens["viewer_2"] = issue(service, Role.VIEWER)
@@ -146,12 +146,12 @@ def test_operations_follow_their_scan_and_delete_operations_stay_private(scoped_
     world = scoped_api.world
     store = scoped_api.store
     scoped = scoped_api.caller(transport, world.tokens["alpha_gamma"])
-    own = store.start_scan(_image_of(store, world.gamma))
-    other = store.start_scan(_image_of(store, world.beta))
+    own = store.scans.start(_image_of(store, world.gamma))
+    other = store.scans.start(_image_of(store, world.beta))
     got = scoped("/yandex.cloud.operation.OperationService/Get", operation_service_pb2.GetOperationRequest(
         operation_id=own.id))
     assert got.id == own.id
-    for operation_id in (other.id, store.delete_image(_image_of(store, world.gamma)).id):
+    for operation_id in (other.id, store.images.delete(_image_of(store, world.gamma)).id):
         with pytest.raises(Failure) as caught:
             scoped("/yandex.cloud.operation.OperationService/Get",
                    operation_service_pb2.GetOperationRequest(operation_id=operation_id))
@@ -159,8 +159,8 @@ def test_operations_follow_their_scan_and_delete_operations_stay_private(scoped_
 
 
 def _image_of(store: Store, registry_id: str) -> str:
-    repository = store.find_repository(registry_id, "svc/app1")
-    return store.add_image(repository.id, "sha256:" + uuid.uuid4().hex * 2).id
+    repository = store.repositories.find(registry_id, "svc/app1")
+    return store.images.add(repository.id, "sha256:" + uuid.uuid4().hex * 2).id
 
 
 def test_page_tokens_are_bound_to_the_caller(scoped_api, transport):

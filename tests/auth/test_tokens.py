@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.auth import AuthError, InvalidToken, Role, SqlTokenRepository, TokenService, parse_duration, required_role
 from crscan.store import Store
 from tests.auth.conftest import ISSUED_SECRETS, issue
@@ -23,7 +24,7 @@ NOW = dt.datetime(2026, 1, 1, 12, 0, 0)
 
 @pytest.fixture
 def store(database_url):
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()
@@ -94,8 +95,8 @@ def test_expired_and_revoked_tokens_are_refused(tokens):
 
 
 def test_scopes_name_existing_registries_and_round_trip(store, tokens):
-    alpha = store.add_registry("alpha", "alpha.example", folder_id="f").id
-    beta = store.add_registry("beta", "beta.example", folder_id="f").id
+    alpha = store.registries.add("alpha", "alpha.example", folder_id="f").id
+    beta = store.registries.add("beta", "beta.example", folder_id="f").id
     secret = issue(tokens, Role.VIEWER, registries=[beta, alpha, alpha])
     assert tokens.verify(secret, NOW).registries == {alpha, beta}
     assert tokens.verify(issue(tokens, Role.VIEWER), NOW).registries is None
@@ -162,7 +163,7 @@ def test_methods_unknown_to_the_table_need_admin():
 @pytest.fixture(scope="module")
 def fuzz_tokens(tmp_path_factory):
     """One store for every example (a store per example would dominate the run)."""
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     service = TokenService(SqlTokenRepository(store))
     issue(service, Role.ADMIN)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Severity
 from crscan.store import Layer, Store
 from tests.api.conftest import GZIP_LAYER, Seeded, _finding, seed_scanned_image
@@ -34,19 +35,19 @@ class Served:
 def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("client-serve")
     database_url = f"sqlite:///{directory / 'crscan.db'}"
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     seeded = seed_scanned_image(store)
-    big = store.add_image(
+    big = store.images.add(
         seeded.repository_id, "sha256:" + "ef" * 32, tags=["2.0"],
         layers=[Layer(digest="sha256:" + "12" * 32, size=1234, media_type=GZIP_LAYER)],
     )
-    operation = store.start_scan(big.id)
-    big_scan = store.get_operation(operation.id).resource_id
+    operation = store.scans.start(big.id)
+    big_scan = store.operations.get(operation.id).resource_id
     template = _finding("CVE-2024-0000", Severity.MEDIUM, "pkg", "1.0", "1.1")
     findings = [replace(template, name=f"CVE-2024-{n:05d}", advisory_id=f"CVE-2024-{n:05d}",
                         severity=Severity.HIGH if n % 3 else Severity.LOW) for n in range(MANY)]
-    store.finish_scan(big_scan, findings, {Severity.HIGH: 822, Severity.LOW: 412}, "build-1", [])
+    store.scans.finish(big_scan, findings, {Severity.HIGH: 822, Severity.LOW: 412}, "build-1", [])
     process = serve("--data-dir", str(directory / "data"), "--database-url", database_url,
                     "--http-port", "0", "--grpc-port", "0", "--no-auth")
     try:

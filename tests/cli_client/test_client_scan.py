@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.store import Store, schema
 from tests.api.test_serve_cli import serve
 from tests.cli_client.conftest import crscan_image, parse_table
@@ -33,10 +34,10 @@ def scanning(tmp_path_factory, shared_data, local_registry, test_images):
     directory = tmp_path_factory.mktemp("client-scan")
     feed_db = shared_feed_db(tmp_path_factory, shared_data)
     database_url = f"sqlite:///{directory / 'crscan.db'}"
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     image = register(store, local_registry, test_images["bookworm"])
-    missing = store.add_image(image.repository_id, "sha256:" + "e" * 64)
+    missing = store.images.add(image.repository_id, "sha256:" + "e" * 64)
     served = serve("--data-dir", str(directory / "data"), "--database-url", database_url, "--feed-db", str(feed_db),
                    "--http-port", "0", "--grpc-port", "0", "--no-auth")
     try:

@@ -7,6 +7,7 @@ import pytest
 from yandex.cloud.containerregistry.v1 import scanner_service_pb2, scanner_service_pb2_grpc
 
 from crscan.api.grpc_server import MAX_REQUEST_BYTES
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.store import Store
 from tests.api.conftest import running_api, seed_scanned_image
@@ -14,7 +15,7 @@ from tests.api.conftest import running_api, seed_scanned_image
 
 @pytest.fixture
 def sqlite_api(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     try:
         with running_api(tmp_path / "data", build_servicers(store), store) as running:

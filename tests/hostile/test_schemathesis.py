@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.ops import ops_routes
 from crscan.api.server import ApiServer
 from crscan.cli.serve import authenticator_for
@@ -56,7 +57,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("schemathesis")
     settings_ = Settings.resolve({"data_dir": data_dir, "http_port": 0, "grpc_port": 0, "auth_enabled": True},
                                  environ={})
-    store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
+    store = Store(f"sqlite:///{data_dir / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     seeded = seed_scanned_image(store)  # real ids exist, so some generated requests reach success paths
     token = TokenService(SqlTokenRepository(store)).create(Role.ADMIN).secret

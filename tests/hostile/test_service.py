@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
 from tests.api.test_serve_cli import CRSCAN, serve
@@ -90,8 +91,8 @@ class Service:
                              "size": len(config)}
         document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor, "layers": descriptors}
         digest = self.pusher.manifest(repository, "1", document, OCI_MANIFEST)
-        stored_repository = self.store.add_repository(self.registry_id, repository)
-        image = self.store.add_image(stored_repository.id, digest, tags=["1"],
+        stored_repository = self.store.repositories.add(self.registry_id, repository)
+        image = self.store.images.add(stored_repository.id, digest, tags=["1"],
                                      layers=[Layer(d["digest"], d["size"]) for d in descriptors])
         return image.id
 
@@ -145,7 +146,7 @@ def service(tmp_path_factory):
     work = tmp_path_factory.mktemp("hostile-service")
     data_dir = work / "data"
     data_dir.mkdir()
-    store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
+    store = Store(f"sqlite:///{data_dir / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     token = TokenService(SqlTokenRepository(store)).create(Role.ADMIN).secret
     registry = start_registry()
@@ -153,7 +154,7 @@ def service(tmp_path_factory):
                    "--feed-db", str(tiny_feed_db(work)), "--worker-concurrency", "2")
     pusher = Pusher(registry.url)
     try:
-        registry_row = store.add_registry("local", registry.url, folder_id="b1gfolder")
+        registry_row = store.registries.add("local", registry.url, folder_id="b1gfolder")
         yield Service(served.rest_url, token, served.process.pid, store, pusher, registry_row.id)
     finally:
         pusher.close()
@@ -199,7 +200,7 @@ def test_images_past_the_yandex_limits_fail_from_the_manifest_without_pulling_la
     operation = service.wait(service.start_scan(image_id))
 
     pulled = service.bytes_pulled() - before
-    digest = service.store.get_image(image_id).digest
+    digest = service.store.images.get(image_id).digest
     reference = f"127.0.0.1:{service.pusher.http.base_url.port}/{repository}@{digest}"
     assert message.format(reference=reference) in operation["error"]["message"], operation
     assert service.scan_status(operation) == "ERROR"

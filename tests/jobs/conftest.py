@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.store import Layer, Store, schema
 from tests.support.images import TestImage
 from tests.support.registry import RunningRegistry
@@ -22,7 +23,7 @@ def feed_db_path(tmp_path_factory, shared_data) -> Path:
 
 @pytest.fixture
 def store(database_url):
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()
@@ -33,9 +34,9 @@ def register(store: Store, registry: RunningRegistry, image: TestImage, *, diges
     url = f"http://{registry.host}"
     with store.sessions() as session:
         row = session.query(schema.Registry).filter_by(url=url).first()
-    registry_id = row.id if row else store.add_registry(f"local{registry.port}", url, folder_id=FOLDER).id
-    repository = store.add_repository(registry_id, image.repository)
-    return store.add_image(
+    registry_id = row.id if row else store.registries.add(f"local{registry.port}", url, folder_id=FOLDER).id
+    repository = store.repositories.add(registry_id, image.repository)
+    return store.images.add(
         repository.id, digest or image.pushed_digest, tags=[image.tag_ref.rsplit(":", 1)[1]],
         layers=[Layer(f"sha256:{'0' * 64}", 1)],
     )

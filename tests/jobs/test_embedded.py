@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import EmbeddedQueue, JobError
-from crscan.store import jobs as stored
 from crscan.store import schema
 from tests.store.seeding import add_image
 
@@ -37,7 +36,7 @@ class Recorder:
             self.calls.append((job.id, last_attempt))
             if self.outcomes:
                 return self.outcomes.pop(0)
-        self.store.finish_scan(job.scan_result_id, [], {}, "build", [])
+        self.store.scans.finish(job.scan_result_id, [], {}, "build", [])
         return "ready"
 
 
@@ -59,8 +58,8 @@ def scan_statuses(store) -> dict[int, int]:
 
 def test_1000_queued_scans_survive_a_restart_of_the_workers_none_lost_or_duplicated(store):
     images = [add_image(store, repository=f"app/{n}") for n in range(1000)]
-    operations = [stored.enqueue_scan(store, image.id) for image in images]
-    assert stored.job_counts(store) == {schema.JOB_QUEUED: 1000}
+    operations = [store.scans.enqueue(image.id) for image in images]
+    assert store.jobs.counts() == {schema.JOB_QUEUED: 1000}
 
     first = Recorder(store, delay=0.002)
     queue = EmbeddedQueue(store, first, concurrency=4, poll_interval=0.05)
@@ -76,59 +75,59 @@ def test_1000_queued_scans_survive_a_restart_of_the_workers_none_lost_or_duplica
     queue.stop()
     handled = [job_id for job_id, _ in first.calls + second.calls]
     assert len(handled) == len(set(handled)) == 1000
-    assert stored.job_counts(store) == {schema.JOB_DONE: 1000}
-    assert all(store.get_operation(o.id).done for o in operations[::50])
+    assert store.jobs.counts() == {schema.JOB_DONE: 1000}
+    assert all(store.operations.get(o.id).done for o in operations[::50])
 
 
 def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(store):
     image = add_image(store)
-    operation = stored.enqueue_scan(store, image.id)
-    dead = stored.claim_job(store, lease_seconds=0.3)  # claimed by a worker that then vanished
+    operation = store.scans.enqueue(image.id)
+    dead = store.jobs.claim(lease_seconds=0.3)  # claimed by a worker that then vanished
     assert dead.attempts == 1
-    assert stored.claim_job(store, lease_seconds=60) is None  # leased: nobody else may take it
+    assert store.jobs.claim(lease_seconds=60) is None  # leased: nobody else may take it
 
     recorder = Recorder(store)
     queue = EmbeddedQueue(store, recorder, poll_interval=0.05)
     queue.start()
-    wait_for(lambda: store.get_scan_result(operation.resource_id).status == READY, timeout=10)
+    wait_for(lambda: store.scans.get(operation.resource_id).status == READY, timeout=10)
     queue.stop()
     assert recorder.calls == [(dead.id, False)]  # attempt 2 of 3
-    assert store.jobs(operation.resource_id)[0].attempts == 2
+    assert store.jobs.of(operation.resource_id)[0].attempts == 2
 
 
 def test_a_running_job_keeps_its_lease_while_it_runs(store):
-    operation = stored.enqueue_scan(store, add_image(store).id)
+    operation = store.scans.enqueue(add_image(store).id)
     recorder = Recorder(store, delay=1.5)
     queue = EmbeddedQueue(store, recorder, lease_seconds=0.5, poll_interval=0.05)
     queue.start()
     wait_for(lambda: recorder.calls, timeout=10)
     queue.stop()
     assert len(recorder.calls) == 1  # the heartbeat renewed the lease: no second worker took it
-    assert store.get_scan_result(operation.resource_id).status == READY
+    assert store.scans.get(operation.resource_id).status == READY
 
 
 def test_exhausted_attempts_end_the_scan_error(store):
-    operation = stored.enqueue_scan(store, add_image(store).id)
+    operation = store.scans.enqueue(add_image(store).id)
     for _ in range(3):  # three workers died mid-scan
-        assert stored.claim_job(store, lease_seconds=0.05) is not None
+        assert store.jobs.claim(lease_seconds=0.05) is not None
         time.sleep(0.1)
     recorder = Recorder(store)
     queue = EmbeddedQueue(store, recorder, max_attempts=3, poll_interval=0.05)
     queue.start()
-    wait_for(lambda: store.get_scan_result(operation.resource_id).status != RUNNING, timeout=10)
+    wait_for(lambda: store.scans.get(operation.resource_id).status != RUNNING, timeout=10)
     queue.stop()
-    result = store.get_scan_result(operation.resource_id)
+    result = store.scans.get(operation.resource_id)
     assert result.status == ERROR and recorder.calls == []
     assert result.error_message.endswith("before finishing, on all 3 attempts")
-    assert store.jobs(operation.resource_id)[0].status == schema.JOB_FAILED
+    assert store.jobs.of(operation.resource_id)[0].status == schema.JOB_FAILED
 
 
 def test_a_retry_outcome_hands_the_job_back_until_the_last_attempt(store):
-    operation = stored.enqueue_scan(store, add_image(store).id)
+    operation = store.scans.enqueue(add_image(store).id)
     recorder = Recorder(store, outcomes=["retry", "retry"])
     queue = EmbeddedQueue(store, recorder, max_attempts=3, poll_interval=0.05)
     queue.start()
-    wait_for(lambda: store.get_scan_result(operation.resource_id).status == READY, timeout=10)
+    wait_for(lambda: store.scans.get(operation.resource_id).status == READY, timeout=10)
     queue.stop()
     assert [last for _, last in recorder.calls] == [False, False, True]
 

@@ -14,7 +14,6 @@ from sqlalchemy import inspect, text
 from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import ScanRunner
-from crscan.store import jobs as stored
 from tests.store.seeding import add_image
 
 CRSCAN = Path(sys.executable).parent / "crscan"
@@ -43,21 +42,21 @@ def test_rescan_all_queues_a_rematch_of_every_inventoried_image(store, database_
     scanned = register(store, local_registry, test_images["bookworm"])
     never = add_image(store)
     runner = ScanRunner(store, feed_db_path)
-    stored.enqueue_scan(store, scanned.id)
-    assert runner.run(stored.claim_job(store, 60)) == "ready"
+    store.scans.enqueue(scanned.id)
+    assert runner.run(store.jobs.claim(60)) == "ready"
 
     done = rescan("--all", "--database-url", database_url, "--data-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "queued 1 re-match scans"
-    job = stored.claim_job(store, 60)
-    assert job.image_id == scanned.id and job.rematch and stored.claim_job(store, 60) is None
+    job = store.jobs.claim(60)
+    assert job.image_id == scanned.id and job.rematch and store.jobs.claim(60) is None
     assert runner.run(job) == "ready"
-    assert store.get_scan_result(job.scan_result_id).status == scanner_pb2.ScanResult.READY
-    assert store.last_finished_scan(never.id) is None
+    assert store.scans.get(job.scan_result_id).status == scanner_pb2.ScanResult.READY
+    assert store.scans.last_finished(never.id) is None
 
     done = rescan("--image-id", never.id, "--database-url", database_url, "--data-dir", str(tmp_path))
     assert done.returncode == 0 and done.stdout.startswith("queued 1 re-match scans")
-    job = stored.claim_job(store, 60)  # no inventory: the runner pulls instead
+    job = store.jobs.claim(60)  # no inventory: the runner pulls instead
     assert job.image_id == never.id and job.rematch
 
 

@@ -14,8 +14,8 @@ from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import ScanRunner
 from crscan.registry import ByteCounter
-from crscan.store import jobs as stored
 from crscan.store import schema
+from crscan.store.layer_cache import LayerIndexRow
 from crscan.vulndb import FeedDB
 from tests.jobs.conftest import register
 
@@ -23,11 +23,11 @@ SEVERITY_FIELDS = ("critical", "high", "medium", "low", "negligible", "undefined
 
 
 def run_one(store, runner, image_id, *, rematch=False, last_attempt=True):
-    operation = stored.enqueue_scan(store, image_id, rematch=rematch)
-    job = stored.claim_job(store, lease_seconds=60)
+    operation = store.scans.enqueue(image_id, rematch=rematch)
+    job = store.jobs.claim(lease_seconds=60)
     assert job is not None and job.scan_result_id == operation.resource_id
     outcome = runner.run(job, last_attempt=last_attempt)
-    return outcome, store.get_scan_result(operation.resource_id), store.get_operation(operation.id)
+    return outcome, store.scans.get(operation.resource_id), store.operations.get(operation.id)
 
 
 def findings_by_severity(store, scan_result_id) -> dict[str, int]:
@@ -66,10 +66,10 @@ def test_scan_is_ready_with_counts_equal_to_findings_then_rematches_without_pull
     pulled = counter.total
     assert pulled > 0
 
-    inventory = stored.get_inventory(store, image.id)
+    inventory = store.inventories.get(image.id)
     assert inventory is not None and len(inventory.layer_digests) == len(test_images["bookworm"].stages)
     with store.sessions() as session:
-        cached = session.scalar(select(func.count()).select_from(stored.LayerIndexRow))
+        cached = session.scalar(select(func.count()).select_from(LayerIndexRow))
     assert cached == len(inventory.layer_digests)
 
     outcome, again, _ = run_one(store, runner, image.id, rematch=True)
@@ -101,26 +101,26 @@ def test_a_missing_feed_db_says_to_run_db_update(store, local_registry, test_ima
 def test_an_unreachable_registry_is_retried_then_fails(store, test_images, feed_db_path):
     from tests.support.postgres import free_port
 
-    registry_id = store.add_registry("gone", f"http://127.0.0.1:{free_port()}", folder_id="f").id
-    repository = store.add_repository(registry_id, "test/bookworm")
-    image = store.add_image(repository.id, test_images["bookworm"].pushed_digest)
+    registry_id = store.registries.add("gone", f"http://127.0.0.1:{free_port()}", folder_id="f").id
+    repository = store.repositories.add(registry_id, "test/bookworm")
+    image = store.images.add(repository.id, test_images["bookworm"].pushed_digest)
     runner = ScanRunner(store, feed_db_path)
-    operation = stored.enqueue_scan(store, image.id)
-    job = stored.claim_job(store, 60)
+    operation = store.scans.enqueue(image.id)
+    job = store.jobs.claim(60)
     assert runner.run(job, last_attempt=False) == "retry"
-    assert store.get_scan_result(operation.resource_id).status == scanner_pb2.ScanResult.RUNNING
+    assert store.scans.get(operation.resource_id).status == scanner_pb2.ScanResult.RUNNING
     assert runner.run(job, last_attempt=True) == "error"
-    message = store.get_scan_result(operation.resource_id).error_message
+    message = store.scans.get(operation.resource_id).error_message
     assert message.startswith("registry unreachable for ") and "gave up after 1 attempts" in message
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_second_scan_of_a_running_image_returns_the_running_operation(store, local_registry, test_images):
     image = register(store, local_registry, test_images["bookworm"])
-    first = stored.enqueue_scan(store, image.id)
-    assert stored.enqueue_scan(store, image.id).id == first.id
-    store.fail_scan(first.resource_id, "test")
-    assert stored.enqueue_scan(store, image.id).id != first.id
+    first = store.scans.enqueue(image.id)
+    assert store.scans.enqueue(image.id).id == first.id
+    store.scans.fail(first.resource_id, "test")
+    assert store.scans.enqueue(image.id).id != first.id
 
 
 
@@ -134,14 +134,14 @@ def test_two_workers_scanning_images_with_the_same_layers_pull_each_layer_once(s
     image = test_images["bookworm"]
     skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/test/bookworm-copy:1")  # same blobs
     first = register(store, local_registry, image)
-    registry_id = store.get_repository(first.repository_id).registry_id
-    second = store.add_image(store.add_repository(registry_id, "test/bookworm-copy").id, image.pushed_digest)
+    registry_id = store.repositories.get(first.repository_id).registry_id
+    second = store.images.add(store.repositories.add(registry_id, "test/bookworm-copy").id, image.pushed_digest)
     counter = ByteCounter()
     runner = ScanRunner(store, feed_db_path, counter=counter)
     jobs = []
     for row in (first, second):
-        stored.enqueue_scan(store, row.id)
-        jobs.append(stored.claim_job(store, 60))
+        store.scans.enqueue(row.id)
+        jobs.append(store.jobs.claim(60))
     outcomes = []
     threads = [threading.Thread(target=lambda job=job: outcomes.append(runner.run(job))) for job in jobs]
     for thread in threads:

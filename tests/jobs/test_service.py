@@ -15,7 +15,6 @@ import yandexcloud
 from sqlalchemy import func, select
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
 
-from crscan.store import jobs as stored
 from crscan.store import schema
 from tests.api.test_serve_cli import serve
 from tests.jobs.conftest import register
@@ -125,12 +124,12 @@ def test_a_worker_killed_mid_scan_leaves_the_scan_to_another(store, database_url
                                                             feed_db_path, tmp_path, max_attempts):
     """Retried to READY by the surviving worker; or, with no attempts left, ended ERROR — never left RUNNING."""
     image = register(store, local_registry, test_images["bookworm"])
-    operation = stored.enqueue_scan(store, image.id)
+    operation = store.scans.enqueue(image.id)
     env = {"CRSCAN_JOB_LEASE_SECONDS": "2", "CRSCAN_JOB_MAX_ATTEMPTS": str(max_attempts)}
     doomed = start_worker(database_url, tmp_path / "data", feed_db_path, **env)
 
     def job():
-        return store.jobs(operation.resource_id)[0]
+        return store.jobs.of(operation.resource_id)[0]
 
     deadline = time.monotonic() + 30
     while job().status != schema.JOB_RUNNING and time.monotonic() < deadline:
@@ -138,16 +137,16 @@ def test_a_worker_killed_mid_scan_leaves_the_scan_to_another(store, database_url
     time.sleep(0.3)  # well into the pull
     doomed.kill()  # SIGKILL: no cleanup of any kind
     doomed.wait()
-    assert store.get_scan_result(operation.resource_id).status == RUNNING
+    assert store.scans.get(operation.resource_id).status == RUNNING
 
     survivor = start_worker(database_url, tmp_path / "data", feed_db_path, **env)
     try:
         deadline = time.monotonic() + 180
-        while store.get_scan_result(operation.resource_id).status == RUNNING and time.monotonic() < deadline:
+        while store.scans.get(operation.resource_id).status == RUNNING and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         stop(survivor)
-    result = store.get_scan_result(operation.resource_id)
+    result = store.scans.get(operation.resource_id)
     if max_attempts == 1:
         assert result.status == scanner_pb2.ScanResult.ERROR
         assert result.error_message == (
@@ -175,16 +174,16 @@ def test_queued_rematches_survive_a_worker_restart_none_lost_or_run_twice(store,
     from tests.store.seeding import add_image
 
     source = register(store, local_registry, test_images["bookworm"])
-    stored.enqueue_scan(store, source.id)
-    assert ScanRunner(store, feed_db_path).run(stored.claim_job(store, 60)) == "ready"
-    inventory = stored.get_inventory(store, source.id)
+    store.scans.enqueue(source.id)
+    assert ScanRunner(store, feed_db_path).run(store.jobs.claim(60)) == "ready"
+    inventory = store.inventories.get(source.id)
     copies = [add_image(store, repository=f"copies/{n}") for n in range(60)]
     for copy in copies:
-        stored.save_inventory(store, copy.id, inventory.cache_key, inventory.reference, inventory.layer_digests)
-    operations = [stored.enqueue_scan(store, copy.id, rematch=True) for copy in copies]
+        store.inventories.save(copy.id, inventory.cache_key, inventory.reference, inventory.layer_digests)
+    operations = [store.scans.enqueue(copy.id, rematch=True) for copy in copies]
 
     def ready() -> int:
-        return sum(store.get_scan_result(o.resource_id).status == READY for o in operations)
+        return sum(store.scans.get(o.resource_id).status == READY for o in operations)
 
     first = start_worker(database_url, tmp_path / "data", feed_db_path)
     deadline = time.monotonic() + 120
@@ -200,9 +199,9 @@ def test_queued_rematches_survive_a_worker_restart_none_lost_or_run_twice(store,
     finally:
         stop(second)
     assert ready() == 60
-    jobs = [store.jobs(o.resource_id) for o in operations]
+    jobs = [store.jobs.of(o.resource_id) for o in operations]
     assert all(len(j) == 1 and j[0].attempts == 1 and j[0].status == schema.JOB_DONE for j in jobs)
-    expected = {name: getattr(store.last_finished_scan(source.id), name) for name in SEVERITY_FIELDS}
+    expected = {name: getattr(store.scans.last_finished(source.id), name) for name in SEVERITY_FIELDS}
     for operation in operations[::10]:
-        result = store.get_scan_result(operation.resource_id)
+        result = store.scans.get(operation.resource_id)
         assert {name: getattr(result, name) for name in SEVERITY_FIELDS} == expected

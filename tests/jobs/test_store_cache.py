@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.jobs.store_cache import StoreCache
 from crscan.store import Store
 
@@ -30,7 +31,7 @@ def test_two_threads_missing_the_same_layer_at_once_leave_it_to_one(tmp_path, te
 
     with open_source(test_images["bookworm"].oci_ref) as source:
         index = index_layers(source, default_catalogers())[-1]
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     cache = _SlowStoreCache(store, readers=2)
     answers: dict[str, object] = {}

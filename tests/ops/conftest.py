@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from crscan.api.auth import AllowAll
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.ops import ops_routes
 from crscan.api.server import ApiServer
 from crscan.api.servicers import build_servicers
@@ -44,7 +45,7 @@ class OpsApi:
 
 @contextmanager
 def ops_api(data_dir: Path, database_url: str, feed_db_path: Path) -> Iterator[OpsApi]:
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     settings = Settings.resolve({"data_dir": data_dir, "http_port": 0, "grpc_port": 0, "auth_enabled": False},
                                 environ={})

@@ -109,9 +109,9 @@ def test_queue_depth_reads_the_job_table_and_feed_age_the_build_time(database_ur
     with ops_api(tmp_path / "data", database_url, feed_db) as api:
         empty = parse(api.http.get("/metrics").text)
         seeded = seed_scanned_image(api.store)  # its one scan is finished: its job is done, not queued
-        image = api.store.get_image(seeded.image_id)
-        api.store.start_scan(image.id)
-        api.store.start_scan(image.id)
+        image = api.store.images.get(seeded.image_id)
+        api.store.scans.start(image.id)
+        api.store.scans.start(image.id)
         queued = parse(api.http.get("/metrics").text)
 
     assert empty["crscan_queue_depth"].type == "gauge"

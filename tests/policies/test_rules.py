@@ -19,7 +19,6 @@ from crscan.policies.rules import PREFIX, rules_to_json
 from crscan.registry import ByteCounter
 from crscan.secrets import SecretBox
 from crscan.store import Layer, schema
-from crscan.store import jobs as stored
 from crscan.store.schema import utcnow
 from crscan.sync.webhook import WebhookHandler
 from tests.jobs.conftest import register
@@ -63,11 +62,11 @@ def add_policy(store, registry_id, *, push=None, push_disabled=False, schedule=N
 
 
 def images_in(store, *repositories):
-    registry = store.add_registry(f"r{time.monotonic_ns()}", "https://registry.example", folder_id="f")
+    registry = store.registries.add(f"r{time.monotonic_ns()}", "https://registry.example", folder_id="f")
     images = {}
     for n, name in enumerate(repositories):
-        repository = store.add_repository(registry.id, name)
-        images[name] = store.add_image(repository.id, f"sha256:{n:064x}", layers=[Layer(f"sha256:{'a' * 64}", 1)])
+        repository = store.repositories.add(registry.id, name)
+        images[name] = store.images.add(repository.id, f"sha256:{n:064x}", layers=[Layer(f"sha256:{'a' * 64}", 1)])
     return registry.id, images
 
 
@@ -99,7 +98,7 @@ def test_a_pushed_image_is_scanned_through_the_webhook(store, local_registry, te
     """The registry's push notification → the webhook handler records the image → the push rule queues it →
     a worker scans it from the registry to READY."""
     image = test_images["bookworm"]
-    registry = store.add_registry("local", f"http://{local_registry.host}", folder_id="f")
+    registry = store.registries.add("local", f"http://{local_registry.host}", folder_id="f")
     add_policy(store, registry.id, push=["test"])
     box = SecretBox(Fernet.generate_key(), "test")
     handler = WebhookHandler(store, box, on_images=lambda ids: scan_on_push(store, ids))
@@ -113,11 +112,11 @@ def test_a_pushed_image_is_scanned_through_the_webhook(store, local_registry, te
     queue.start()
     try:
         deadline = time.monotonic() + 120
-        while store.last_finished_scan(image_id) is None and time.monotonic() < deadline:
+        while store.scans.last_finished(image_id) is None and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         queue.stop()
-    assert store.last_finished_scan(image_id).status == READY
+    assert store.scans.last_finished(image_id).status == READY
 
 
 def test_scheduled_rules_select_images_whose_last_scan_is_older_than_the_period(store):
@@ -125,14 +124,14 @@ def test_scheduled_rules_select_images_whose_last_scan_is_older_than_the_period(
     add_policy(store, registry_id, schedule=(["team", "never"], 3600))
     for image in images.values():
         if image.repository.name != "never/scanned":
-            store.finish_scan(stored.enqueue_scan(store, image.id).resource_id, [], {}, "b", [])
+            store.scans.finish(store.scans.enqueue(image.id).resource_id, [], {}, "b", [])
     now = utcnow()
     assert set(due_for_rescan(store, now)) == {images["never/scanned"].id}
     later = now + dt.timedelta(hours=2)
     assert set(due_for_rescan(store, later)) == {images["team/app"].id, images["never/scanned"].id}
-    running = stored.enqueue_scan(store, images["never/scanned"].id)  # a running scan is not queued twice
+    running = store.scans.enqueue(images["never/scanned"].id)  # a running scan is not queued twice
     assert set(due_for_rescan(store, later)) == {images["team/app"].id}
-    store.fail_scan(running.resource_id, "test")
+    store.scans.fail(running.resource_id, "test")
 
 
 @pytest.mark.parametrize("disabled", [{"schedule_disabled": True}, {"disabled": True}])
@@ -145,16 +144,16 @@ def test_a_disabled_schedule_rescans_nothing(store, disabled):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_short_scheduled_rule_rematches_without_pulling(store, local_registry, test_images, feed_db_path):
     image = register(store, local_registry, test_images["bookworm"])
-    registry_id = store.get_repository(image.repository_id).registry_id
+    registry_id = store.repositories.get(image.repository_id).registry_id
     counter = ByteCounter()
     runner = ScanRunner(store, feed_db_path, counter=counter)
     queue = EmbeddedQueue(store, runner.run, poll_interval=0.1)
     queue.start()
     scheduler = Scheduler(store, interval=0.2, wake=queue.wake)
     try:
-        first = stored.enqueue_scan(store, image.id)
+        first = store.scans.enqueue(image.id)
         deadline = time.monotonic() + 120
-        while store.get_scan_result(first.resource_id).status != READY and time.monotonic() < deadline:
+        while store.scans.get(first.resource_id).status != READY and time.monotonic() < deadline:
             time.sleep(0.1)
         pulled = counter.total
         add_policy(store, registry_id, schedule=(["test"], 1))
@@ -196,7 +195,7 @@ def test_serve_scans_a_push_its_policy_selects_and_ignores_one_it_does_not(store
     from crscan.api.webhook import EVENTS_MEDIA_TYPE, WEBHOOK_PATH
     from tests.api.test_serve_cli import serve
 
-    registry = store.add_registry("local", f"http://{local_registry.host}", folder_id="f")
+    registry = store.registries.add("local", f"http://{local_registry.host}", folder_id="f")
     served = serve("--data-dir", str(tmp_path / "data"), "--database-url", database_url, "--feed-db",
                    str(feed_db_path), "--http-port", "0", "--grpc-port", "0", "--no-auth",
                    env={"CRSCAN_WEBHOOK_SECRET": "hook-secret"})
@@ -217,13 +216,13 @@ def test_serve_scans_a_push_its_policy_selects_and_ignores_one_it_does_not(store
         assert answer.status_code == 200, answer.text
 
         def image_of(name):
-            repository = store.find_repository(registry.id, test_images[name].repository)
+            repository = store.repositories.find(registry.id, test_images[name].repository)
             return _images_of(store, repository.id)[0]
 
         deadline = time.monotonic() + 120
-        while store.last_finished_scan(image_of("bookworm").id) is None and time.monotonic() < deadline:
+        while store.scans.last_finished(image_of("bookworm").id) is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert store.last_finished_scan(image_of("bookworm").id).status == READY
+        assert store.scans.last_finished(image_of("bookworm").id).status == READY
         assert _results(store, image_of("bullseye").id) == []  # recorded, but not selected: not scanned
     finally:
         assert served.stop(signal.SIGTERM)[0] == 0

@@ -13,6 +13,7 @@ from yandex.cloud.containerregistry.v1.scan_policy_service_pb2_grpc import ScanP
 from yandex.cloud.operation import operation_service_pb2 as ops
 from yandex.cloud.operation.operation_service_pb2_grpc import OperationServiceStub
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.store import Store
 from tests.api.conftest import running_api
@@ -27,7 +28,7 @@ RULES = scan_policy_pb2.ScanRules(
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     directory = tmp_path_factory.mktemp("policies")
-    store = Store(f"sqlite:///{directory / 'crscan.db'}")
+    store = Store(f"sqlite:///{directory / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     with running_api(directory, build_servicers(store), store) as running:
         yield running
@@ -36,7 +37,7 @@ def api(tmp_path_factory):
 
 @pytest.fixture
 def registry_id(api):
-    return api.store.add_registry(f"r{uuid.uuid4().hex[:12]}", "https://registry.example", folder_id="f").id
+    return api.store.registries.add(f"r{uuid.uuid4().hex[:12]}", "https://registry.example", folder_id="f").id
 
 
 def unpack(operation, message):

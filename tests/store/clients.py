@@ -27,6 +27,7 @@ from yandex.cloud.containerregistry.v1 import (
 )
 from yandex.cloud.operation import operation_service_pb2, operation_service_pb2_grpc
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.store import Store
 from tests.api.conftest import TOKEN, running_api
@@ -105,7 +106,7 @@ def served(request, tmp_path_factory):
         url = f"sqlite:///{directory / 'crscan.db'}"
     else:
         url = request.getfixturevalue("postgres").create_database("m_" + uuid.uuid4().hex[:16])
-    store = Store(url)
+    store = Store(url, OPERATION_CODEC)
     store.migrate()
     try:
         with running_api(directory / "data", build_servicers(store), store) as running:

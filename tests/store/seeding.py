@@ -8,6 +8,7 @@ import itertools
 from sqlalchemy import insert
 
 from crscan import ids
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Finding, LayerRef, Severity
 from crscan.store import Layer, Store, schema
 
@@ -17,7 +18,7 @@ _counter = itertools.count()
 
 
 def migrated_store(database_url: str) -> Store:
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     return store
 
@@ -25,11 +26,11 @@ def migrated_store(database_url: str) -> Store:
 def add_image(store: Store, registry_id: str | None = None, repository: str = "library/debian", **kwargs):
     """An image (with a registry and repository made as needed); returns the image row."""
     if registry_id is None:
-        registry_id = store.add_registry(f"reg{next(_counter)}", "https://registry.example", folder_id=FOLDER).id
-    repo = store.add_repository(registry_id, repository)
+        registry_id = store.registries.add(f"reg{next(_counter)}", "https://registry.example", folder_id=FOLDER).id
+    repo = store.repositories.add(registry_id, repository)
     digest = kwargs.pop("digest", f"sha256:{next(_counter):064x}")
     kwargs.setdefault("layers", [Layer(f"sha256:{'a' * 64}", 1000, "application/vnd.oci.image.layer.v1.tar+gzip")])
-    return store.add_image(repo.id, digest, **kwargs)
+    return store.images.add(repo.id, digest, **kwargs)
 
 
 def finding(name: str, severity: Severity, package: str = "openssl", **kwargs) -> Finding:
@@ -79,10 +80,10 @@ def insert_scan_results(store: Store, image: schema.Image, rows: list[dict]) -> 
 def scanned_image(store: Store) -> tuple[schema.Image, str, list[Finding]]:
     """An image with one READY scan carrying a critical and a high finding; returns (image, scan id, findings)."""
     image = add_image(store)
-    scan_id = store.get_operation(store.start_scan(image.id).id).resource_id
+    scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
     findings = [
         finding("CVE-2023-4911", Severity.HIGH, package="libc6", version="2.36-9", fixed_by="2.36-9+deb12u3"),
         finding("CVE-2024-0001", Severity.CRITICAL, package="openssl", fixed_by=""),
     ]
-    store.finish_scan(scan_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
+    store.scans.finish(scan_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
     return image, scan_id, findings

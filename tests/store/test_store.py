@@ -13,8 +13,10 @@ from google.rpc import status_pb2
 from sqlalchemy import inspect, select, text
 from yandex.cloud.containerregistry.v1 import image_service_pb2, scanner_pb2, scanner_service_pb2
 
+from crscan.api import messages
+from crscan.api.messages import OPERATION_CODEC
 from crscan.model import Severity
-from crscan.store import Layer, NotFound, Order, ScanNotRunning, Store, StoreError, messages, scan_sort_values, schema
+from crscan.store import Layer, NotFound, Order, ScanNotRunning, Store, StoreError, scan_sort_values, schema
 from tests.store.seeding import FOLDER, add_image, finding, migrated_store
 
 ID_SHAPE = re.compile(r"[0-9a-v]{17}")
@@ -75,13 +77,13 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
 )
 def test_unsupported_database_urls_are_refused_by_name(url, message):
     with pytest.raises(StoreError, match=message):
-        Store(url)
+        Store(url, OPERATION_CODEC)
 
 
 def test_resources_round_trip_with_ids_of_their_prefix(store):
-    registry = store.add_registry("main", "https://r.example", folder_id=FOLDER, labels={"env": "prod"})
-    repository = store.add_repository(registry.id, "library/debian")
-    assert store.add_repository(registry.id, "library/debian").id == repository.id  # get-or-create
+    registry = store.registries.add("main", "https://r.example", folder_id=FOLDER, labels={"env": "prod"})
+    repository = store.repositories.add(registry.id, "library/debian")
+    assert store.repositories.add(registry.id, "library/debian").id == repository.id  # get-or-create
     image = add_image(
         store, registry.id, "library/debian", tags=["12", "latest"], config_digest="sha256:c", config_size=1469,
         layers=[Layer("sha256:l1", 100), Layer("sha256:l2", 23)],
@@ -90,44 +92,44 @@ def test_resources_round_trip_with_ids_of_their_prefix(store):
     assert repository.id.startswith("crt") and ID_SHAPE.fullmatch(repository.id[3:])
     assert image.id.startswith("crp") and len(image.id) == 20
 
-    got = store.get_image(image.id)
+    got = store.images.get(image.id)
     assert (got.digest, got.tags, got.compressed_size) == (image.digest, ["12", "latest"], 123)
     assert [(layer.digest, layer.size) for layer in got.layers] == [("sha256:l1", 100), ("sha256:l2", 23)]
     proto = messages.image(got)
     assert proto.name == f"{registry.id}/library/debian"
     assert proto.config.digest == "sha256:c" and proto.config.size == 1469
-    assert store.get_registry(registry.id).labels == {"env": "prod"}
-    assert store.find_repository(registry.id, "library/debian").id == repository.id
-    assert store.find_repository(registry.id, "library/alpine") is None
+    assert store.registries.get(registry.id).labels == {"env": "prod"}
+    assert store.repositories.find(registry.id, "library/debian").id == repository.id
+    assert store.repositories.find(registry.id, "library/alpine") is None
 
 
 def test_duplicates_and_dangling_references_are_refused(store):
-    registry = store.add_registry("main", "https://r.example", folder_id=FOLDER)
+    registry = store.registries.add("main", "https://r.example", folder_id=FOLDER)
     with pytest.raises(StoreError, match="registry 'main' already exists"):
-        store.add_registry("main", "https://other.example", folder_id=FOLDER)
+        store.registries.add("main", "https://other.example", folder_id=FOLDER)
     with pytest.raises(NotFound, match="registry crpnope not found"):
-        store.add_repository("crpnope", "x")
+        store.repositories.add("crpnope", "x")
     image = add_image(store, registry.id)
     with pytest.raises(StoreError, match="already exists in repository"):
-        store.add_image(image.repository_id, image.digest)
+        store.images.add(image.repository_id, image.digest)
     with pytest.raises(NotFound, match="image crp0000 not found"):
-        store.start_scan("crp0000")
+        store.scans.start("crp0000")
 
 
 def test_start_scan_writes_result_operation_and_queued_job_together(store):
     image = add_image(store)
-    row = store.start_scan(image.id, created_by="alice")
+    row = store.scans.start(image.id, created_by="alice")
     operation = messages.operation(row)
     metadata = scanner_service_pb2.ScanMetadata()
     assert operation.metadata.Unpack(metadata)
     assert (operation.done, operation.description, operation.created_by) == (False, "Scan image", "alice")
     assert operation.id.startswith("cro") and metadata.scan_result_id.startswith("che")
-    result = store.get_scan_result(metadata.scan_result_id)
+    result = store.scans.get(metadata.scan_result_id)
     assert (result.status, result.image_id, result.repository_id) == (
         scanner_pb2.ScanResult.RUNNING, image.id, image.repository_id,
     )
     assert not messages.scan_result(result).HasField("scanned_at")
-    [job] = store.jobs(result.id)
+    [job] = store.jobs.of(result.id)
     assert (job.kind, job.status, job.payload) == (
         "scan", "queued", {"scan_result_id": result.id, "image_id": image.id},
     )
@@ -135,16 +137,16 @@ def test_start_scan_writes_result_operation_and_queued_job_together(store):
 
 def test_finish_scan_stores_findings_and_completes_the_operation(store):
     image = add_image(store)
-    operation_id = store.start_scan(image.id).id
-    scan_id = store.get_operation(operation_id).resource_id
+    operation_id = store.scans.start(image.id).id
+    scan_id = store.operations.get(operation_id).resource_id
     findings = [
         finding("CVE-2024-0001", Severity.CRITICAL, origin="os", type="debian"),
         finding("GHSA-aaaa-bbbb-cccc", Severity.HIGH, package="requests", source="pip", origin="lang", type="python",
                 advisory_id="GHSA-aaaa-bbbb-cccc", severity_source="ghsa", path="/usr/lib/python3/dist-packages"),
     ]
-    store.finish_scan(scan_id, findings, {Severity.CRITICAL: 1, Severity.HIGH: 1}, "build-7", ["layer 3 truncated"])
+    store.scans.finish(scan_id, findings, {Severity.CRITICAL: 1, Severity.HIGH: 1}, "build-7", ["layer 3 truncated"])
 
-    result = store.get_scan_result(scan_id)
+    result = store.scans.get(scan_id)
     assert (result.status, result.critical, result.high, result.medium) == (scanner_pb2.ScanResult.READY, 1, 1, 0)
     assert (result.feed_build_id, result.warnings) == ("build-7", ["layer 3 truncated"])
     with store.sessions() as session:
@@ -155,75 +157,75 @@ def test_finish_scan_stores_findings_and_completes_the_operation(store):
     ]
     assert rows[0].layer_digest == "sha256:" + "a" * 64 and rows[1].path == "/usr/lib/python3/dist-packages"
 
-    operation = messages.operation(store.get_operation(operation_id))
+    operation = messages.operation(store.operations.get(operation_id))
     packed = scanner_pb2.ScanResult()
     assert operation.done and operation.response.Unpack(packed)
     assert packed == messages.scan_result(result) and packed.HasField("scanned_at")
-    assert store.jobs(scan_id)[0].status == "done"
+    assert store.jobs.of(scan_id)[0].status == "done"
     with pytest.raises(ScanNotRunning, match="is READY, not RUNNING"):
-        store.finish_scan(scan_id, [], {}, "build-8", [])
+        store.scans.finish(scan_id, [], {}, "build-8", [])
     with pytest.raises(ScanNotRunning):
-        store.fail_scan(scan_id, "late failure")
+        store.scans.fail(scan_id, "late failure")
 
 
 def test_fail_scan_marks_error_and_puts_the_message_in_the_operation(store):
     image = add_image(store)
-    operation_id = store.start_scan(image.id).id
-    scan_id = store.get_operation(operation_id).resource_id
-    store.fail_scan(scan_id, "manifest unknown: sha256:dead")
-    assert store.get_scan_result(scan_id).status == scanner_pb2.ScanResult.ERROR
-    operation = messages.operation(store.get_operation(operation_id))
+    operation_id = store.scans.start(image.id).id
+    scan_id = store.operations.get(operation_id).resource_id
+    store.scans.fail(scan_id, "manifest unknown: sha256:dead")
+    assert store.scans.get(scan_id).status == scanner_pb2.ScanResult.ERROR
+    operation = messages.operation(store.operations.get(operation_id))
     assert operation.done and operation.WhichOneof("result") == "error"
     assert (operation.error.code, operation.error.message) == (
         grpc.StatusCode.INTERNAL.value[0], "manifest unknown: sha256:dead",
     )
-    assert store.jobs(scan_id)[0].status == "failed"
-    assert store.last_finished_scan(image.id).id == scan_id
+    assert store.jobs.of(scan_id)[0].status == "failed"
+    assert store.scans.last_finished(image.id).id == scan_id
 
 
 def test_cancel_ends_a_running_scan_and_leaves_a_done_operation_alone(store):
     image = add_image(store)
-    operation_id = store.start_scan(image.id).id
-    scan_id = store.get_operation(operation_id).resource_id
-    cancelled = messages.operation(store.cancel_operation(operation_id))
+    operation_id = store.scans.start(image.id).id
+    scan_id = store.operations.get(operation_id).resource_id
+    cancelled = messages.operation(store.scans.cancel(operation_id))
     assert cancelled.done and cancelled.error.code == grpc.StatusCode.CANCELLED.value[0]
-    assert store.get_scan_result(scan_id).status == scanner_pb2.ScanResult.ERROR
-    assert store.jobs(scan_id)[0].status == "cancelled"
-    again = messages.operation(store.cancel_operation(operation_id))
+    assert store.scans.get(scan_id).status == scanner_pb2.ScanResult.ERROR
+    assert store.jobs.of(scan_id)[0].status == "cancelled"
+    again = messages.operation(store.scans.cancel(operation_id))
     assert again == cancelled
     with pytest.raises(ScanNotRunning):
-        store.finish_scan(scan_id, [], {}, "b", [])
+        store.scans.finish(scan_id, [], {}, "b", [])
 
 
 def test_last_finished_scan_skips_running_ones(store):
     image = add_image(store)
-    assert store.last_finished_scan(image.id) is None
-    first = store.get_operation(store.start_scan(image.id).id).resource_id
-    store.finish_scan(first, [], {}, "b", [])
-    store.start_scan(image.id)  # still running: not "finished"
-    assert store.last_finished_scan(image.id).id == first
+    assert store.scans.last_finished(image.id) is None
+    first = store.operations.get(store.scans.start(image.id).id).resource_id
+    store.scans.finish(first, [], {}, "b", [])
+    store.scans.start(image.id)  # still running: not "finished"
+    assert store.scans.last_finished(image.id).id == first
 
 
 def test_delete_image_cascades_and_aborts_its_running_scans(store):
     image = add_image(store)
-    done = store.get_operation(store.start_scan(image.id).id).resource_id
-    store.finish_scan(done, [finding("CVE-1", Severity.LOW)], {Severity.LOW: 1}, "b", [])
-    running_operation = store.start_scan(image.id).id
-    operation = messages.operation(store.delete_image(image.id))
+    done = store.operations.get(store.scans.start(image.id).id).resource_id
+    store.scans.finish(done, [finding("CVE-1", Severity.LOW)], {Severity.LOW: 1}, "b", [])
+    running_operation = store.scans.start(image.id).id
+    operation = messages.operation(store.images.delete(image.id))
     metadata = image_service_pb2.DeleteImageMetadata()
     assert operation.done and operation.metadata.Unpack(metadata) and metadata.image_id == image.id
     with store.sessions() as session:
         for model in (schema.Image, schema.ScanResult, schema.FindingRow, schema.ImageLayer):
             assert session.scalars(select(model)).all() == []
-    aborted = messages.operation(store.get_operation(running_operation))
+    aborted = messages.operation(store.operations.get(running_operation))
     assert aborted.done and aborted.error.code == grpc.StatusCode.ABORTED.value[0]
     with pytest.raises(NotFound):
-        store.delete_image(image.id)
+        store.images.delete(image.id)
 
 
 def test_page_token_key_is_created_once_and_shared(store, database_url):
     key = store.page_token_key()
-    other = Store(database_url)
+    other = Store(database_url, OPERATION_CODEC)
     try:
         assert other.page_token_key() == key and len(key) == 32
     finally:
@@ -232,21 +234,21 @@ def test_page_token_key_is_created_once_and_shared(store, database_url):
 
 def test_error_status_bytes_are_a_google_rpc_status(store):
     image = add_image(store)
-    operation_id = store.start_scan(image.id).id
-    store.fail_scan(store.get_operation(operation_id).resource_id, "boom")
-    status = status_pb2.Status.FromString(store.get_operation(operation_id).error_status)
+    operation_id = store.scans.start(image.id).id
+    store.scans.fail(store.operations.get(operation_id).resource_id, "boom")
+    status = status_pb2.Status.FromString(store.operations.get(operation_id).error_status)
     assert status.message == "boom"
 
 
 def test_keyset_pages_follow_the_order_without_repeats(store):
     image = add_image(store)
     for _ in range(7):
-        scan_id = store.get_operation(store.start_scan(image.id).id).resource_id
-        store.finish_scan(scan_id, [], {}, "b", [])
+        scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
+        store.scans.finish(scan_id, [], {}, "b", [])
     order = Order("scanned_at", descending=True)
     seen, after = [], None
     while True:
-        page = store.list_scan_results(image_id=image.id, order=order, after=after, limit=3)
+        page = store.scans.page(image_id=image.id, order=order, after=after, limit=3)
         seen += page.rows
         if not page.has_more:
             break
@@ -259,37 +261,37 @@ def test_finish_racing_cancel_has_exactly_one_winner(store):
     """The pipeline finishing while a user cancels: one transition wins and every record agrees with it."""
     image = add_image(store)
     for _ in range(6):
-        operation_id = store.start_scan(image.id).id
-        scan_id = store.get_operation(operation_id).resource_id
+        operation_id = store.scans.start(image.id).id
+        scan_id = store.operations.get(operation_id).resource_id
         finish_refused = []
         barrier = threading.Barrier(2)
 
         def finish():
             barrier.wait()
             try:
-                store.finish_scan(scan_id, [finding("CVE-1", Severity.LOW)], {Severity.LOW: 1}, "b", [])
+                store.scans.finish(scan_id, [finding("CVE-1", Severity.LOW)], {Severity.LOW: 1}, "b", [])
             except ScanNotRunning:
                 finish_refused.append(True)
 
         def cancel():
             barrier.wait()
-            store.cancel_operation(operation_id)  # never fails: a scan that just finished is reported as such
+            store.scans.cancel(operation_id)  # never fails: a scan that just finished is reported as such
 
         threads = [threading.Thread(target=finish), threading.Thread(target=cancel)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        operation = messages.operation(store.get_operation(operation_id))
-        result = store.get_scan_result(scan_id)
+        operation = messages.operation(store.operations.get(operation_id))
+        result = store.scans.get(scan_id)
         with store.sessions() as session:
             stored = session.scalars(select(schema.FindingRow).where(schema.FindingRow.scan_result_id == scan_id)).all()
         assert operation.done
         if finish_refused:
             assert result.status == scanner_pb2.ScanResult.ERROR and stored == []
             assert operation.error.code == grpc.StatusCode.CANCELLED.value[0]
-            assert store.jobs(scan_id)[0].status == "cancelled"
+            assert store.jobs.of(scan_id)[0].status == "cancelled"
         else:
             assert result.status == scanner_pb2.ScanResult.READY and len(stored) == 1
             assert operation.WhichOneof("result") == "response"
-            assert store.jobs(scan_id)[0].status == "done"
+            assert store.jobs.of(scan_id)[0].status == "done"

@@ -6,16 +6,16 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.secrets import SecretBox
 from crscan.store import Store, schema
-from crscan.store.registries import create_registry
 from crscan.sync import DistributionView, open_view
 from tests.sync.tiny_images import Pusher
 
 
 @pytest.fixture
 def store(database_url):
-    store = Store(database_url)
+    store = Store(database_url, OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()
@@ -23,7 +23,7 @@ def store(database_url):
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     yield store
     store.close()
@@ -43,7 +43,7 @@ def pusher(scratch_registry):
 
 def attach(store: Store, registry, name: str = "scratch", box: SecretBox | None = None):
     password = box.encrypt(registry.password) if box and registry.password else None
-    return create_registry(store, name, registry.url, folder_id="default", insecure=True,
+    return store.registries.add(name, registry.url, folder_id="default", insecure=True,
                            username=registry.username, encrypted_password=password)
 
 

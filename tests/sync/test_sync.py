@@ -8,7 +8,6 @@ import ssl
 import httpx
 import pytest
 
-from crscan.store.registries import create_registry
 from crscan.sync import SyncError, sync_registry
 from tests.sync.conftest import attach, repositories, snapshot, view_of
 from tests.support.registry import CannedResponse, Fault, FaultProxy, start_registry
@@ -146,7 +145,7 @@ def test_sync_of_a_basic_auth_registry_needs_its_credentials(sqlite_store, box, 
     run_sync(sqlite_store, row, box)
     assert snapshot(sqlite_store, row.id)[("sync/basic", pushed["digest"])]["tags"] == ["1"]
 
-    anonymous = create_registry(sqlite_store, "anon", auth_registry.url, folder_id="default", insecure=True)
+    anonymous = sqlite_store.registries.add("anon", auth_registry.url, folder_id="default", insecure=True)
     with pytest.raises(SyncError, match="sync of registry 'anon' failed: .*"):
         run_sync(sqlite_store, anonymous, box)
 
@@ -171,12 +170,12 @@ def test_sync_over_https_checks_the_certificate_against_the_ca_file(sqlite_store
             pushed = pusher.image("tls/app", "1", "tls")
         finally:
             pusher.close()
-        trusted = create_registry(sqlite_store, "tls", registry.url, folder_id="default", insecure=False,
+        trusted = sqlite_store.registries.add("tls", registry.url, folder_id="default", insecure=False,
                                   ca_file=str(registry.ca_file))
         run_sync(sqlite_store, trusted, box)
         assert snapshot(sqlite_store, trusted.id)[("tls/app", pushed["digest"])]["tags"] == ["1"]
 
-        untrusted = create_registry(sqlite_store, "no-ca", registry.url, folder_id="default", insecure=False)
+        untrusted = sqlite_store.registries.add("no-ca", registry.url, folder_id="default", insecure=False)
         with pytest.raises(SyncError, match="sync of registry 'no-ca' failed: .*(certificate|TLS)"):
             run_sync(sqlite_store, untrusted, box)
     finally:
@@ -196,7 +195,7 @@ def test_a_hostile_catalog_and_tag_list_are_skipped_by_name(sqlite_store, box, s
         answer("/v2/_catalog", {"repositories": ["good", "../evil", "gone"]})
         answer("/v2/good/tags/list", {"tags": ["1", "../../x", "also bad"]})
         answer("/v2/gone/tags/list", None, 404)  # deleted after the catalog listed it
-        row = create_registry(sqlite_store, "hostile", f"http://{proxy.host}", folder_id="default", insecure=True)
+        row = sqlite_store.registries.add("hostile", f"http://{proxy.host}", folder_id="default", insecure=True)
         summary = run_sync(sqlite_store, row, box)
     finally:
         proxy.stop()

@@ -146,10 +146,9 @@ def test_pulls_blobs_unknown_registries_and_missing_manifests_are_counted_not_ap
     ("https://other.example.com/v2/app/manifests/x", "other.example.com", False),
 ])
 def test_the_registry_is_matched_by_host_with_or_without_its_default_port(sqlite_store, url, request_host, matched):
-    from crscan.store.registries import all_registries, create_registry
     from crscan.sync.webhook import _by_host, _registry_of
 
-    row = create_registry(sqlite_store, "public", "https://registry.example.com", folder_id="default", insecure=False)
+    row = sqlite_store.registries.add("public", "https://registry.example.com", folder_id="default", insecure=False)
     event = {"target": {"url": url}, "request": {"host": request_host}}
-    found = _registry_of(event, event["target"], _by_host(all_registries(sqlite_store)))
+    found = _registry_of(event, event["target"], _by_host(sqlite_store.registries.all()))
     assert (found.id if found else None) == (row.id if matched else None)

@@ -66,7 +66,6 @@ def add(
     """Attach a registry; then `crscan registry sync NAME` mirrors its images."""
     from crscan import ids
     from crscan.registry import RegistryClient
-    from crscan.store.registries import create_registry
     from crscan.sync import parse_registry_url
 
     if not 1 <= len(name) <= 63 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -87,8 +86,8 @@ def add(
         ca_path = str(ca_file.resolve())
         RegistryClient(address.host, ca_file=ca_path).close()  # fails early on a bad bundle, as a sync would
     with _Context(config, data_dir, database_url) as context:
-        row = create_registry(
-            context.store, name, address.url, folder_id=folder_id, insecure=address.plain_http,
+        row = context.store.registries.add(
+            name, address.url, folder_id=folder_id, insecure=address.plain_http,
             username=username, encrypted_password=context.box.encrypt(password) if password else None,
             ca_file=ca_path,
         )
@@ -102,10 +101,9 @@ def list_(
     database_url: DatabaseOption = None,
 ) -> None:
     """Attached registries (credentials show only as stored or not)."""
-    from crscan.store.registries import all_registries
 
     with _Context(config, data_dir, database_url) as context:
-        rows = all_registries(context.store)
+        rows = context.store.registries.all()
     columns = ("ID", "FOLDER", "NAME", "URL", "USER", "PASSWORD", "CA FILE")
     table = [columns] + [
         (r.id, r.folder_id, r.name, r.url, r.username or "-", "stored" if r.encrypted_password else "-",
@@ -127,11 +125,10 @@ def sync(
 ) -> None:
     """Walk the registry's catalog and tags; add, re-tag and remove repositories and images to match."""
     from crscan.policies import scan_on_push
-    from crscan.store.registries import find_registry_by_name
     from crscan.sync import open_view, sync_registry
 
     with _Context(config, data_dir, database_url) as context:
-        registry = find_registry_by_name(context.store, name, folder_id)
+        registry = context.store.registries.find_by_name(name, folder_id)
         view = open_view(registry, context.box)
         try:
             summary = sync_registry(context.store, registry, view)

@@ -25,15 +25,14 @@ def rescan(
     if all_images == bool(image_id):
         raise CliError("give exactly one of --all and --image-id")
     from crscan.store import NotFound
-    from crscan.store import jobs as stored
 
     store = open_store(resolve_settings({"data_dir": data_dir, "database_url": database_url}, config))
     try:
-        targets = stored.inventoried_image_ids(store) if all_images else list(image_id)
+        targets = store.inventories.image_ids() if all_images else list(image_id)
         queued = []
         for target in targets:
             try:
-                queued.append(stored.enqueue_scan(store, target, rematch=True))
+                queued.append(store.scans.enqueue(target, rematch=True))
             except NotFound:
                 raise CliError(f"image {target} not found") from None
     finally:

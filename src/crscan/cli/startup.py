@@ -33,13 +33,14 @@ def open_store(settings: Settings, *, create_data_dir: bool = False) -> Store:
     """The migrated store; an unreachable, corrupt or foreign database is one line naming it and the problem."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from crscan.api.messages import OPERATION_CODEC
     from crscan.store import Store, StoreError
 
     store = None
     try:
         if create_data_dir:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.effective_database_url)
+        store = Store(settings.effective_database_url, OPERATION_CODEC)
         store.migrate()
     except (OSError, StoreError, SQLAlchemyError) as e:
         if store is not None:

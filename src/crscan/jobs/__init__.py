@@ -4,7 +4,7 @@ PostgreSQL, any number of `crscan worker` processes). `service.start_background`
 
     runner = ScanRunner(store, settings.effective_feed_db, box=load_secret_box(...))
     queue = EmbeddedQueue(store, runner.run, concurrency=2); queue.start()
-    enqueue_scan(store, image_id); queue.wake()        # crscan.store.jobs
+    store.scans.enqueue(image_id); queue.wake()        # crscan.store.scans
 """
 
 from crscan.jobs.embedded import EmbeddedQueue

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from crscan.jobs.interface import JobError, JobQueue
 from crscan.store import ScanNotRunning, Store
-from crscan.store import jobs as stored
 from crscan.store.jobs import ClaimedJob
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class EmbeddedQueue(JobQueue):
     def _work_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = stored.claim_job(self.store, self.lease_seconds)
+                job = self.store.jobs.claim(self.lease_seconds)
             except Exception:  # the database is briefly unreachable: keep the worker alive
                 log.exception("cannot claim a job")
                 job = None
@@ -101,7 +100,7 @@ class EmbeddedQueue(JobQueue):
                 return
             outcome = self.handler(job, last_attempt=job.attempts >= self.max_attempts)
             if outcome == "retry":
-                stored.release_job(self.store, job.id)
+                self.store.jobs.release(job.id)
         except Exception:
             log.exception("job %s: the handler failed; the lease will expire and the job be retried", job.id)
         finally:
@@ -111,15 +110,15 @@ class EmbeddedQueue(JobQueue):
     def _abandon(self, job: ClaimedJob) -> None:
         """A job claimed more often than allowed: its workers kept dying mid-scan."""
         try:
-            self.store.fail_scan(job.scan_result_id, abandoned_message(job.attempts - 1))
+            self.store.scans.fail(job.scan_result_id, abandoned_message(job.attempts - 1))
         except ScanNotRunning:
-            stored.finish_job(self.store, job.id)
+            self.store.jobs.finish(job.id)
 
     def _heartbeat(self) -> None:
         while not self._stopping.wait(self.lease_seconds / 3):
             with self._work:
                 running = list(self._running)
             try:
-                stored.renew_leases(self.store, running, self.lease_seconds)
+                self.store.jobs.renew_leases(running, self.lease_seconds)
             except Exception:
                 log.exception("cannot renew job leases")

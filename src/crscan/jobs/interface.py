@@ -15,7 +15,7 @@ class RetryLater(JobError):
 
 
 class JobQueue(abc.ABC):
-    """Runs the scan jobs `crscan.store.jobs.enqueue_scan` records, in the background, until stopped."""
+    """Runs the scan jobs `crscan.store.scans.Scans.enqueue` records, in the background, until stopped."""
 
     @abc.abstractmethod
     def start(self) -> None: ...

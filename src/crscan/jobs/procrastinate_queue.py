@@ -1,6 +1,6 @@
 """Scale-out on PostgreSQL: scan jobs dispatched through procrastinate to `crscan worker` processes anywhere.
 
-A job is deferred to procrastinate inside the transaction that queues it (`crscan.store.jobs.enqueue_scan`,
+A job is deferred to procrastinate inside the transaction that queues it (`crscan.store.scans.Scans.enqueue`,
 once procrastinate's schema exists), so a scan is never queued without its procrastinate job nor the reverse.
 The store's `jobs` row stays the record of the scan's attempts and lease: the task claims it by id, so a
 duplicate delivery does nothing. A worker killed mid-scan stops sending procrastinate heartbeats; every worker
@@ -151,21 +151,21 @@ class ProcrastinateQueue(JobQueue):
             with self._lock:
                 running = list(self._running)
             try:
-                await asyncio.to_thread(stored.renew_leases, self.store, running, self.lease_seconds)
+                await asyncio.to_thread(self.store.jobs.renew_leases, running, self.lease_seconds)
             except Exception:
                 log.exception("cannot renew job leases")
 
     def _run(self, job_id: int) -> None:
         """The task: claim the store's job row and run the scan (in a procrastinate worker thread)."""
-        job = stored.claim_job_by_id(self.store, job_id, self.lease_seconds)
+        job = self.store.jobs.claim_by_id(job_id, self.lease_seconds)
         if job is None:
-            wait = stored.lease_left(self.store, job_id)
+            wait = self.store.jobs.lease_left(job_id)
             if wait is None:
                 return  # done or cancelled
             # Stalled-job retries can come just before the dead worker's lease runs out: wait for it. A live
             # worker renews its lease, so this claim then fails and the duplicate delivery ends here.
             time.sleep(min(wait, self.lease_seconds) + 0.1)
-            job = stored.claim_job_by_id(self.store, job_id, self.lease_seconds)
+            job = self.store.jobs.claim_by_id(job_id, self.lease_seconds)
             if job is None:
                 return
         with self._lock:
@@ -173,12 +173,12 @@ class ProcrastinateQueue(JobQueue):
         try:
             if job.attempts > self.max_attempts:
                 try:
-                    self.store.fail_scan(job.scan_result_id, abandoned_message(job.attempts - 1))
+                    self.store.scans.fail(job.scan_result_id, abandoned_message(job.attempts - 1))
                 except ScanNotRunning:
-                    stored.finish_job(self.store, job.id)
+                    self.store.jobs.finish(job.id)
                 return
             if self.handler(job, last_attempt=job.attempts >= self.max_attempts) == "retry":
-                stored.release_job(self.store, job.id)
+                self.store.jobs.release(job.id)
                 raise HandedBack(f"scan job {job.id} will be retried")
         finally:
             with self._lock:

@@ -32,7 +32,6 @@ from crscan.report.severity import severity_counts
 from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretBox, SecretError
 from crscan.store import NotFound, ScanNotRunning, Store, schema
-from crscan.store import jobs as stored
 from crscan.store.jobs import ClaimedJob
 from crscan.vulndb import FeedDB
 from crscan.vulndb.interface import VulnDBError
@@ -84,7 +83,7 @@ class ScanRunner:
             log.exception("scan %s failed unexpectedly", job.scan_result_id)
             return self._fail(job, f"internal error while scanning: {type(exc).__name__}: {exc}", started)
         try:
-            self.store.finish_scan(
+            self.store.scans.finish(
                 job.scan_result_id, report.findings, severity_counts(report.findings), report.feed_build_id,
                 report.warnings,
             )
@@ -97,7 +96,7 @@ class ScanRunner:
 
     def _fail(self, job: ClaimedJob, message: str, started: float) -> str:
         try:
-            self.store.fail_scan(job.scan_result_id, message)
+            self.store.scans.fail(job.scan_result_id, message)
         except ScanNotRunning:
             pass
         metrics.record_scan("error", time.monotonic() - started)
@@ -112,7 +111,7 @@ class ScanRunner:
     def _scan_image(self, job: ClaimedJob) -> ScanReport:
         db = self.feed_db()
         try:
-            image = self.store.get_image(job.image_id)
+            image = self.store.images.get(job.image_id)
         except NotFound:
             raise ScanFailed(f"image {job.image_id} no longer exists") from None
         if job.rematch:
@@ -123,7 +122,7 @@ class ScanRunner:
 
     def _rematch(self, image: schema.Image, db: FeedDB) -> ScanReport | None:
         """The stored inventory re-matched, or None when it is missing or a layer index is no longer cached."""
-        inventory = stored.get_inventory(self.store, image.id)
+        inventory = self.store.inventories.get(image.id)
         if inventory is None or inventory.cache_key != self.cache_key:
             return None
         indexes = []
@@ -137,8 +136,8 @@ class ScanRunner:
                                        layers=tuple(i.layer for i in indexes))
 
     def _pull_and_scan(self, image: schema.Image, db: FeedDB) -> ScanReport:
-        repository = self.store.get_repository(image.repository_id)
-        registry = self.store.get_registry(repository.registry_id)
+        repository = self.store.repositories.get(image.repository_id)
+        registry = self.store.registries.get(repository.registry_id)
         address = urlsplit(registry.url if "://" in registry.url else f"https://{registry.url}")
         reference = f"{address.netloc}/{repository.name}@{image.digest}"
         try:
@@ -163,7 +162,7 @@ class ScanRunner:
         except LayerError as exc:
             raise ScanFailed(f"cannot read a layer of {reference}: {exc}") from None
         layer_digests = [layer.digest for layer in report.layers]
-        stored.save_inventory(self.store, image.id, self.cache_key, reference, layer_digests)
+        self.store.inventories.save(image.id, self.cache_key, reference, layer_digests)
         return report
 
     def _credentials(self, registry: schema.Registry) -> Credentials | None:

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, decode, encode
 from crscan.store import Store
-from crscan.store import jobs as stored
 
 DEFAULT_MEMORY_ENTRIES = 32
 INDEXING_WAIT_SECONDS = 600.0  # longer than any one layer takes; a crashed indexer is released by `release`
@@ -47,7 +46,7 @@ class StoreCache(LayerIndexCache):
                     return None
 
     def put(self, digest: str, key: str, index: LayerIndex) -> None:
-        stored.put_layer_index(self.store, digest, key, encode(index))
+        self.store.layer_cache.put(digest, key, encode(index))
         with self._changed:
             self._remember((digest, key), index)
             self._indexing.pop((digest, key), None)
@@ -62,7 +61,7 @@ class StoreCache(LayerIndexCache):
             self._changed.notify_all()
 
     def _load(self, digest: str, key: str) -> LayerIndex | None:
-        data = stored.get_layer_index(self.store, digest, key)
+        data = self.store.layer_cache.get(digest, key)
         if data is None:
             return None
         try:

@@ -16,10 +16,8 @@ from sqlalchemy import func, select
 from yandex.cloud.containerregistry.v1 import scan_policy_pb2
 
 from crscan.policies.interface import PolicyError
-from crscan.store import Store, schema
-from crscan.store.jobs import enqueue_scan
+from crscan.store import ScanStatus, Store, schema
 from crscan.store.schema import utcnow
-from crscan.store.store import ERROR, READY, RUNNING
 
 PREFIX = re.compile(r"\*|[a-z0-9]+(?:[._-][a-z0-9]+)*(/([a-z0-9]+(?:[._-][a-z0-9]+)*))*")  # the protos' pattern
 
@@ -96,7 +94,7 @@ def scan_on_push(store: Store, image_ids: Iterable[str], wake: Callable[[], None
         if rules is None or not rules.HasField("push_rule") or rules.push_rule.disabled:
             continue
         if selects(rules.push_rule.repository_prefixes, registry_id, repository):
-            enqueue_scan(store, image_id)
+            store.scans.enqueue(image_id)
             queued.append(image_id)
     if queued and wake is not None:
         wake()
@@ -116,11 +114,11 @@ def due_for_rescan(store: Store, now: dt.datetime | None = None) -> list[str]:
                 continue
             last_finished = (
                 select(schema.ScanResult.image_id, func.max(schema.ScanResult.scanned_at).label("last"))
-                .where(schema.ScanResult.status.in_((READY, ERROR)))
+                .where(schema.ScanResult.status.in_((ScanStatus.READY, ScanStatus.ERROR)))
                 .group_by(schema.ScanResult.image_id)
                 .subquery()
             )
-            running = select(schema.ScanResult.image_id).where(schema.ScanResult.status == RUNNING)
+            running = select(schema.ScanResult.image_id).where(schema.ScanResult.status == ScanStatus.RUNNING)
             images = session.execute(
                 select(schema.Image.id, schema.Repository.name, last_finished.c.last)
                 .join(schema.Repository, schema.Image.repository_id == schema.Repository.id)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from crscan.policies.rules import due_for_rescan
 from crscan.store import NotFound, Store
-from crscan.store.jobs import enqueue_scan
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ def rescan_due(store: Store) -> int:
     queued = 0
     for image_id in due_for_rescan(store):
         try:
-            enqueue_scan(store, image_id, rematch=True)
+            store.scans.enqueue(image_id, rematch=True)
         except NotFound:
             continue  # deleted since it was selected
         queued += 1

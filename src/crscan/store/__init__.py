@@ -1,27 +1,45 @@
 """Storage: SQLAlchemy 2 models, migrations shipped in the package, and `Store`, the one access point.
 
-    store = Store("sqlite:///DATA/crscan.db")      # or postgresql+psycopg://…
-    store.migrate()                                 # alembic upgrade head, no alembic.ini needed
+    store = Store("sqlite:///DATA/crscan.db", OPERATION_CODEC)   # or postgresql+psycopg://…
+    store.migrate()                                   # alembic upgrade head, no alembic.ini needed
+    store.images.get(image_id)
 
-Resources: `add_registry`, `add_repository` (get-or-create), `add_image`, `get_*`, `find_repository`,
-`delete_image`. Scans: `start_scan` (RUNNING result + Operation + queued job, one transaction), and for the
-pipeline (`ScanSink`): `finish_scan`, `fail_scan`; `cancel_operation`, `last_finished_scan`, `jobs`.
-Listing: `list_*` return one keyset `Page`; `messages` turns rows into the API's proto messages.
-Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`).
+`Store` holds one object per resource, each in its own module, each method one transaction:
+`registries` (API registries, attached registries and what a sync or push observed), `repositories`
+(`add` is get-or-create), `images`, `scans` (`start`/`enqueue`: RUNNING result + Operation + queued job in one
+transaction; `finish`/`fail`/`cancel`, the pipeline's `ScanSink`), `operations`, `jobs` (leased scan jobs),
+`layer_cache` and `inventories`. Listing: `page(...)` returns one keyset `Page`.
+The store speaks no wire format: it returns rows and its own enums, and operation payloads are serialized by
+the `OperationCodec` the entry point passes (crscan.api.messages.OPERATION_CODEC).
+Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`); api/ maps them to gRPC codes.
 """
 
-from crscan.store.interface import NotFound, ScanNotRunning, ScanSink, StaleCursor, StoreError
-from crscan.store.store import Layer, Order, Page, Store, scan_sort_values
-from crscan.store import tokens as _tokens  # noqa: E402,F401  registers the api_tokens table on the metadata
-from crscan.store import jobs as _jobs  # noqa: E402,F401 - its tables belong to the models' metadata
+from crscan.store import tokens as _tokens  # noqa: F401  registers the api_tokens table on the metadata
+from crscan.store.images import Layer
+from crscan.store.interface import (
+    NotFound,
+    OperationCodec,
+    OperationError,
+    ScanNotRunning,
+    ScanSink,
+    ScanStatus,
+    StaleCursor,
+    StoreError,
+)
+from crscan.store.paging import Order, Page
+from crscan.store.scans import scan_sort_values
+from crscan.store.store import Store
 
 __all__ = [
     "Layer",
     "NotFound",
+    "OperationCodec",
+    "OperationError",
     "Order",
     "Page",
     "ScanNotRunning",
     "ScanSink",
+    "ScanStatus",
     "StaleCursor",
     "Store",
     "StoreError",

@@ -1,14 +1,21 @@
-"""What the rest of crscan may rely on from the store: one base error and the scan-completion sink.
+"""What the rest of crscan may rely on from the store: one base error, the store's own enums, the scan-completion
+sink, and the codec the entry point supplies for what operation rows carry.
 
-The scan pipeline depends on `ScanSink` only, so it can be exercised without a database.
+The scan pipeline depends on `ScanSink` only, so it can be exercised without a database. The store speaks no
+wire format: `OperationCodec` (implemented in crscan.api.messages) serializes operation payloads for it.
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from crscan.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from crscan.store.schema import ScanResult
 
 
 class StoreError(Exception):
@@ -32,11 +39,20 @@ class StaleCursor(StoreError):
     """A page token points at a row that no longer exists."""
 
 
+class ScanStatus(enum.IntEnum):
+    """A scan result's state; the numbers are the API's ScanResult.Status numbers, stored as they are."""
+
+    STATUS_UNSPECIFIED = 0
+    RUNNING = 1
+    READY = 2
+    ERROR = 3
+
+
 class ScanSink(abc.ABC):
     """Where the pipeline reports the outcome of a queued scan; each call is one transaction."""
 
     @abc.abstractmethod
-    def finish_scan(
+    def finish(
         self,
         scan_result_id: str,
         findings: Sequence[Finding],
@@ -47,5 +63,38 @@ class ScanSink(abc.ABC):
         """Store the findings, mark the result READY and complete its Operation with the packed ScanResult."""
 
     @abc.abstractmethod
-    def fail_scan(self, scan_result_id: str, message: str) -> None:
+    def fail(self, scan_result_id: str, message: str) -> None:
         """Mark the result ERROR and complete its Operation with an error Status carrying `message`."""
+
+
+class OperationError(enum.Enum):
+    """Why the store ended an operation in error; the codec maps each to its wire status code."""
+
+    INTERNAL = "internal"  # the scan failed
+    CANCELLED = "cancelled"  # the scan was cancelled
+    ABORTED = "aborted"  # the scanned image was deleted
+
+
+class OperationCodec(abc.ABC):
+    """Serializes the payloads stored in operation rows (metadata, response, error) exactly as the API returns
+    them, so an operation is written once, in the transaction that changes its resource."""
+
+    @abc.abstractmethod
+    def scan_metadata(self, scan_result_id: str) -> bytes:
+        """The metadata of a Scan operation."""
+
+    @abc.abstractmethod
+    def scan_response(self, result: ScanResult) -> bytes:
+        """The response of a Scan operation that finished: the scan result as it is now."""
+
+    @abc.abstractmethod
+    def delete_image_metadata(self, image_id: str) -> bytes:
+        """The metadata of an image Delete operation."""
+
+    @abc.abstractmethod
+    def delete_image_response(self) -> bytes:
+        """The (empty) response of an image Delete operation."""
+
+    @abc.abstractmethod
+    def error(self, kind: OperationError, message: str) -> bytes:
+        """The error of an operation that ended with `kind`."""

@@ -1,13 +1,13 @@
 """Attached registries in the store: credentials columns, and applying what a sync or a push observed.
 
-Functions take a `Store`; each is one transaction. The registry's password arrives already encrypted
+Each method is one transaction. The registry's password arrives already encrypted
 (crscan.secrets): the store never sees a plaintext.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,9 +16,13 @@ from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.store import schema
+from crscan.store.base import Resource, get_row
+from crscan.store.images import Layer
 from crscan.store.interface import NotFound, StoreError
+from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
-from crscan.store.store import Layer, Store
+
+REGISTRY_ORDERS = {"name": (schema.Registry.name,)}
 
 
 @dataclass(frozen=True)
@@ -44,137 +48,167 @@ class Changes:
     changed_image_ids: list[str] = field(default_factory=list)
 
 
-def create_registry(
-    store: Store,
-    name: str,
-    url: str,
-    *,
-    folder_id: str,
-    insecure: bool,
-    username: str = "",
-    encrypted_password: bytes | None = None,
-    ca_file: str = "",
-) -> schema.Registry:
-    row = schema.Registry(
-        id=ids.new_id(ids.REGISTRY), folder_id=folder_id, name=name, url=url, insecure=insecure,
-        username=username, encrypted_password=encrypted_password, ca_file=ca_file, labels={}, created_at=utcnow(),
-    )
-    try:
-        with store.sessions.begin() as session:
-            session.add(row)
-    except IntegrityError:
-        raise StoreError(f"registry {name!r} already exists in folder {folder_id}") from None
-    return row
-
-
-def find_registry_by_name(store: Store, name: str, folder_id: str) -> schema.Registry:
-    with store.sessions() as session:
-        row = session.scalars(
-            select(schema.Registry).where(schema.Registry.folder_id == folder_id, schema.Registry.name == name)
-        ).one_or_none()
-    if row is None:
-        raise NotFound("registry", f"{name!r} in folder {folder_id}")
-    return row
-
-
-def all_registries(store: Store) -> list[schema.Registry]:
-    with store.sessions() as session:
-        return list(session.scalars(select(schema.Registry).order_by(schema.Registry.folder_id, schema.Registry.name)))
-
-
-def stored_images(store: Store, registry_id: str) -> dict[str, dict[str, list[str]]]:
-    """{repository name: {image digest: tags}} as the store has them now."""
-    result: dict[str, dict[str, list[str]]] = {}
-    with store.sessions() as session:
-        for repository in session.scalars(
-            select(schema.Repository).where(schema.Repository.registry_id == registry_id)
-        ):
-            result[repository.name] = {}
-        rows = session.execute(
-            select(schema.Repository.name, schema.Image.digest, schema.Image.tags)
-            .join(schema.Image, schema.Image.repository_id == schema.Repository.id)
-            .where(schema.Repository.registry_id == registry_id)
+class Registries(Resource):
+    def add(
+        self,
+        name: str,
+        url: str,
+        *,
+        folder_id: str,
+        insecure: bool = False,
+        username: str = "",
+        encrypted_password: bytes | None = None,
+        ca_file: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> schema.Registry:
+        row = schema.Registry(
+            id=ids.new_id(ids.REGISTRY), folder_id=folder_id, name=name, url=url, insecure=insecure,
+            username=username, encrypted_password=encrypted_password, ca_file=ca_file, labels=dict(labels or {}),
+            created_at=utcnow(),
         )
-        for repository_name, digest, tags in rows:
-            result[repository_name][digest] = list(tags)
-    return result
+        try:
+            with self.sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            raise StoreError(f"registry {name!r} already exists in folder {folder_id}") from None
+        return row
+
+    def get(self, registry_id: str) -> schema.Registry:
+        with self.sessions() as session:
+            return get_row(session, schema.Registry, registry_id, "registry")
+
+    def all(self) -> list[schema.Registry]:
+        with self.sessions() as session:
+            query = select(schema.Registry).order_by(schema.Registry.folder_id, schema.Registry.name)
+            return list(session.scalars(query))
 
 
-def apply_registry_state(
-    store: Store,
-    registry_id: str,
-    tagged: Mapping[str, Mapping[str, str]],
-    observed: Mapping[str, ObservedImage],
-    untagged_kept: Mapping[str, Sequence[str]],
-) -> Changes:
-    """Make the registry's repositories and images equal what a full walk found, in one transaction.
+    def page(
+        self,
+        folder_id: str,
+        *,
+        name: str | None,
+        registry_ids: Collection[str] | None = None,
+        order: Order,
+        after_id: str | None,
+        limit: int,
+    ) -> Page:
+        """Registries of a folder; `registry_ids` (a caller's scope) limits them further, in the query."""
+        model = schema.Registry
+        with self.sessions() as session:
+            query = select(model).where(model.folder_id == folder_id)
+            if registry_ids is not None:
+                query = query.where(model.id.in_(sorted(registry_ids)))
+            if name is not None:
+                query = query.where(model.name == name)
+            columns = REGISTRY_ORDERS[order.key] + (model.id,)
+            after = values_of(session, model, after_id, columns)
+            return keyset(session, query, columns, order.descending, after, limit)
 
-    `tagged` is {repository: {tag: digest}}; `observed` holds every digest those tags resolve to (keyed by
-    digest); `untagged_kept` is {repository: [digests]} of stored images that lost every tag but whose manifest
-    still exists. Repositories absent from `tagged` and images in neither are removed (with their scans).
-    """
-    changes = Changes()
-    with _concurrent_writes_refused(registry_id), store.sessions.begin() as session:
-        _require_registry(session, registry_id)
-        repositories = {
-            row.name: row
-            for row in session.scalars(select(schema.Repository).where(schema.Repository.registry_id == registry_id))
-        }
-        # The catalog keeps listing a repository whose images were all deleted; it has gone all the same.
-        present = {name for name, tags in tagged.items() if tags or untagged_kept.get(name)}
-        for name, row in repositories.items():
-            if name not in present:
-                changes.removed += len(_images_of(session, row.id))
-                session.delete(row)  # its images and their scans go with it (ON DELETE CASCADE)
-                changes.repositories_removed += 1
-        for name in present:
-            tags = tagged[name]
-            repository = repositories.get(name)
-            if repository is None:
-                repository = _new_repository(session, registry_id, name)
-                changes.repositories_added += 1
-            by_digest: dict[str, list[str]] = {}
-            for tag, digest in sorted(tags.items()):
-                by_digest.setdefault(digest, []).append(tag)
-            for digest in untagged_kept.get(name, ()):
-                by_digest.setdefault(digest, [])
-            _reconcile_repository(session, repository, by_digest, observed, changes)
-    return changes
-
-
-def upsert_pushed_image(store: Store, registry_id: str, repository_name: str, tag: str,
-                        image: ObservedImage) -> Changes:
-    """A push of `tag` → `image`: create the repository/image as needed and move the tag to it.
-
-    The image a moved tag left keeps its other tags; it stays even when untagged, as its manifest still
-    exists in the registry (a sync removes it once the manifest is deleted).
-    """
-    changes = Changes()
-    with _concurrent_writes_refused(registry_id), store.sessions.begin() as session:
-        _require_registry(session, registry_id)
-        repository = session.scalars(
-            select(schema.Repository).where(
-                schema.Repository.registry_id == registry_id, schema.Repository.name == repository_name
-            )
-        ).one_or_none()
-        if repository is None:
-            repository = _new_repository(session, registry_id, repository_name)
-            changes.repositories_added += 1
-        images = _images_of(session, repository.id)
-        for digest, row in images.items():
-            if digest != image.digest and tag in row.tags:
-                row.tags = [t for t in row.tags if t != tag]
-                changes.updated += 1
-        row = images.get(image.digest)
+    def find_by_name(self, name: str, folder_id: str) -> schema.Registry:
+        with self.sessions() as session:
+            row = session.scalars(
+                select(schema.Registry).where(schema.Registry.folder_id == folder_id, schema.Registry.name == name)
+            ).one_or_none()
         if row is None:
-            row = _new_image(session, repository.id, image, [tag])
-            changes.added += 1
-            changes.changed_image_ids.append(row.id)
-        elif tag not in row.tags:
-            row.tags = sorted([*row.tags, tag])
-            changes.updated += 1
-            changes.changed_image_ids.append(row.id)
-    return changes
+            raise NotFound("registry", f"{name!r} in folder {folder_id}")
+        return row
+
+    def contents(self, registry_id: str) -> dict[str, dict[str, list[str]]]:
+        """{repository name: {image digest: tags}} as the store has them now."""
+        result: dict[str, dict[str, list[str]]] = {}
+        with self.sessions() as session:
+            for repository in session.scalars(
+                select(schema.Repository).where(schema.Repository.registry_id == registry_id)
+            ):
+                result[repository.name] = {}
+            rows = session.execute(
+                select(schema.Repository.name, schema.Image.digest, schema.Image.tags)
+                .join(schema.Image, schema.Image.repository_id == schema.Repository.id)
+                .where(schema.Repository.registry_id == registry_id)
+            )
+            for repository_name, digest, tags in rows:
+                result[repository_name][digest] = list(tags)
+        return result
+
+
+    def apply_state(
+        self,
+        registry_id: str,
+        tagged: Mapping[str, Mapping[str, str]],
+        observed: Mapping[str, ObservedImage],
+        untagged_kept: Mapping[str, Sequence[str]],
+    ) -> Changes:
+        """Make the registry's repositories and images equal what a full walk found, in one transaction.
+
+        `tagged` is {repository: {tag: digest}}; `observed` holds every digest those tags resolve to (keyed by
+        digest); `untagged_kept` is {repository: [digests]} of stored images that lost every tag but whose manifest
+        still exists. Repositories absent from `tagged` and images in neither are removed (with their scans).
+        """
+        changes = Changes()
+        with _concurrent_writes_refused(registry_id), self.sessions.begin() as session:
+            _require_registry(session, registry_id)
+            repositories = {
+                row.name: row
+                for row in session.scalars(
+                    select(schema.Repository).where(schema.Repository.registry_id == registry_id)
+                )
+            }
+            # The catalog keeps listing a repository whose images were all deleted; it has gone all the same.
+            present = {name for name, tags in tagged.items() if tags or untagged_kept.get(name)}
+            for name, row in repositories.items():
+                if name not in present:
+                    changes.removed += len(_images_of(session, row.id))
+                    session.delete(row)  # its images and their scans go with it (ON DELETE CASCADE)
+                    changes.repositories_removed += 1
+            for name in present:
+                tags = tagged[name]
+                repository = repositories.get(name)
+                if repository is None:
+                    repository = _new_repository(session, registry_id, name)
+                    changes.repositories_added += 1
+                by_digest: dict[str, list[str]] = {}
+                for tag, digest in sorted(tags.items()):
+                    by_digest.setdefault(digest, []).append(tag)
+                for digest in untagged_kept.get(name, ()):
+                    by_digest.setdefault(digest, [])
+                _reconcile_repository(session, repository, by_digest, observed, changes)
+        return changes
+
+
+    def upsert_pushed_image(self, registry_id: str, repository_name: str, tag: str,
+                            image: ObservedImage) -> Changes:
+        """A push of `tag` → `image`: create the repository/image as needed and move the tag to it.
+
+        The image a moved tag left keeps its other tags; it stays even when untagged, as its manifest still
+        exists in the registry (a sync removes it once the manifest is deleted).
+        """
+        changes = Changes()
+        with _concurrent_writes_refused(registry_id), self.sessions.begin() as session:
+            _require_registry(session, registry_id)
+            repository = session.scalars(
+                select(schema.Repository).where(
+                    schema.Repository.registry_id == registry_id, schema.Repository.name == repository_name
+                )
+            ).one_or_none()
+            if repository is None:
+                repository = _new_repository(session, registry_id, repository_name)
+                changes.repositories_added += 1
+            images = _images_of(session, repository.id)
+            for digest, row in images.items():
+                if digest != image.digest and tag in row.tags:
+                    row.tags = [t for t in row.tags if t != tag]
+                    changes.updated += 1
+            found = images.get(image.digest)
+            if found is None:
+                added = _new_image(session, repository.id, image, [tag])
+                changes.added += 1
+                changes.changed_image_ids.append(added.id)
+            elif tag not in found.tags:
+                found.tags = sorted([*found.tags, tag])
+                changes.updated += 1
+                changes.changed_image_ids.append(found.id)
+        return changes
 
 
 def _reconcile_repository(session: Session, repository: schema.Repository, by_digest: Mapping[str, list[str]],
@@ -185,15 +219,15 @@ def _reconcile_repository(session: Session, repository: schema.Repository, by_di
             session.delete(row)
             changes.removed += 1
     for digest, tags in by_digest.items():
-        row = images.get(digest)
-        if row is None:
-            row = _new_image(session, repository.id, observed[digest], tags)
+        found = images.get(digest)
+        if found is None:
+            added = _new_image(session, repository.id, observed[digest], tags)
             changes.added += 1
-            changes.changed_image_ids.append(row.id)
-        elif sorted(row.tags) != tags:
-            if set(tags) - set(row.tags):  # a tag moved onto this image
-                changes.changed_image_ids.append(row.id)
-            row.tags = tags
+            changes.changed_image_ids.append(added.id)
+        elif sorted(found.tags) != tags:
+            if set(tags) - set(found.tags):  # a tag moved onto this image
+                changes.changed_image_ids.append(found.id)
+            found.tags = tags
             changes.updated += 1
 
 

@@ -8,6 +8,7 @@ removes its scan results and findings in one statement.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -65,7 +66,7 @@ class Registry(Base):
     # Fernet token of the password; written by the registry-credentials code, never by the API.
     encrypted_password: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     ca_file: Mapped[str] = mapped_column(String(4096), default="")  # PEM bundle for TLS; "": system CAs
-    labels: Mapped[dict] = mapped_column(JSON, default=dict)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("folder_id", "name"),)
 
@@ -85,7 +86,7 @@ class Image(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     repository_id: Mapped[str] = mapped_column(ID, ForeignKey("repositories.id", ondelete="CASCADE"))
     digest: Mapped[str] = mapped_column(String(100))
-    tags: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     config_digest: Mapped[str] = mapped_column(String(100), default="")
     config_size: Mapped[int] = mapped_column(BigInteger, default=0)
     compressed_size: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -130,7 +131,7 @@ class ScanResult(Base):
     negligible: Mapped[int] = mapped_column(Integer, default=0)
     undefined: Mapped[int] = mapped_column(Integer, default=0)
     feed_build_id: Mapped[str] = mapped_column(String(100), default="")
-    warnings: Mapped[list] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (
@@ -192,7 +193,8 @@ class ScanPolicy(Base):
     registry_id: Mapped[str] = mapped_column(ID, ForeignKey("registries.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(63))
     description: Mapped[str] = mapped_column(String(256), default="")
-    rules: Mapped[dict] = mapped_column(JSON, default=dict)  # push/schedule rules as the ScanPolicy proto has them
+    # push/schedule rules as the ScanPolicy proto has them
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -203,7 +205,7 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     resource_id: Mapped[str] = mapped_column(ID, index=True)
     status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed, cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)

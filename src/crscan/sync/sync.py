@@ -37,7 +37,6 @@ from crscan.registry.manifest import (
 from crscan.registry.reference import is_loopback, is_valid_registry, registry_host
 from crscan.secrets import SecretBox
 from crscan.store import Layer, Store
-from crscan.store import registries as stored
 from crscan.store import schema
 from crscan.store.registries import ObservedImage
 from crscan.sync.interface import RegistryView, SyncError
@@ -186,7 +185,7 @@ class SyncSummary:
 def sync_registry(store: Store, registry: schema.Registry, view: RegistryView) -> SyncSummary:
     """Walk the whole registry, then apply the difference to the store in one transaction (idempotent)."""
     summary = SyncSummary(registry.name)
-    before = stored.stored_images(store, registry.id)
+    before = store.registries.contents(registry.id)
     tagged: dict[str, dict[str, str]] = {}
     observed: dict[str, ObservedImage] = {}
     untagged_kept: dict[str, list[str]] = {}
@@ -202,7 +201,7 @@ def sync_registry(store: Store, registry: schema.Registry, view: RegistryView) -
             ]
     except RegistryError as exc:
         raise SyncError(f"sync of registry {registry.name!r} failed: {exc}") from None
-    changes = stored.apply_registry_state(store, registry.id, tagged, observed, untagged_kept)
+    changes = store.registries.apply_state(registry.id, tagged, observed, untagged_kept)
     summary.repositories = sum(1 for name, tags in tagged.items() if tags or untagged_kept.get(name))
     summary.added, summary.updated, summary.removed = changes.added, changes.updated, changes.removed
     summary.repositories_added = changes.repositories_added

@@ -76,7 +76,7 @@ class WebhookHandler:
 
     def handle(self, events: list[dict]) -> WebhookResult:
         result = WebhookResult(received=len(events))
-        registries = _by_host(stored.all_registries(self.store))
+        registries = _by_host(self.store.registries.all())
         for event in events:
             target = event.get("target") if isinstance(event.get("target"), dict) else {}
             tag, repository, digest = (target.get(k) for k in ("tag", "repository", "digest"))
@@ -112,9 +112,9 @@ class WebhookHandler:
         finally:
             view.close()
         try:
-            return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
+            return self.store.registries.upsert_pushed_image(registry.id, repository, tag, image)
         except stored.ConcurrentChange:  # a sync or another push created the same row first: apply on top of it
-            return stored.upsert_pushed_image(self.store, registry.id, repository, tag, image)
+            return self.store.registries.upsert_pushed_image(registry.id, repository, tag, image)
 
 
 def _first_line(error: Exception) -> str:

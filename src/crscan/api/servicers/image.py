@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_pb2_grpc
 
+from crscan.api import messages
 from crscan.api.errors import invalid_argument
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
@@ -16,7 +17,7 @@ from crscan.api.servicers.common import (
     visible_registries,
 )
 from crscan.api.servicers.repository import find_repository_by_name, split_repository_name
-from crscan.store import Order, Store, messages
+from crscan.store import Order, Store
 
 ORDER_FIELDS = {"createdAt": "created_at", "created_at": "created_at", "digest": "digest"}
 DEFAULT_ORDER = OrderBy("created_at", descending=True)
@@ -30,13 +31,13 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
-            return messages.image(self.store.get_image(image_id))
+            return messages.image(self.store.images.get(image_id))
 
     def Delete(self, request, context):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
-            return messages.operation(self.store.delete_image(image_id, created_by=caller_subject()))
+            return messages.operation(self.store.images.delete(image_id, created_by=caller_subject()))
 
     def List(self, request, context):
         repository_id = ""
@@ -56,7 +57,7 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         request_context = f"images|{repository_id}|{registry_id}|{folder_id}|{sorted(conditions.items())}|{order}"
         after = tokens.read(request.page_token, for_caller(request_context))
         if "name" in conditions:
-            named = self.store.find_repository(*conditions["name"])
+            named = self.store.repositories.find(*conditions["name"])
             if named is None or (repository_id and named.id != repository_id):
                 return image_service_pb2.ListImagesResponse()
             repository_id = named.id
@@ -64,8 +65,8 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
             check_access(self.store, "registry", registry_id)
         with store_errors():
             if registry_id:
-                self.store.get_registry(registry_id)
-            page = self.store.list_images(
+                self.store.registries.get(registry_id)
+            page = self.store.images.page(
                 repository_id=repository_id, registry_id=registry_id, folder_id=folder_id,
                 registry_ids=visible_registries(), order=order,
                 after_id=after[0] if after else None, limit=limit,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from yandex.cloud.operation import operation_service_pb2_grpc
 
+from crscan.api import messages
 from crscan.api.servicers.common import check_access, require_id, store_errors
-from crscan.store import Store, messages
+from crscan.store import Store
 
 
 class OperationServicer(operation_service_pb2_grpc.OperationServiceServicer):
@@ -16,10 +17,10 @@ class OperationServicer(operation_service_pb2_grpc.OperationServiceServicer):
         operation_id = require_id(request.operation_id, "operation_id")
         check_access(self.store, "operation", operation_id)
         with store_errors():
-            return messages.operation(self.store.get_operation(operation_id))
+            return messages.operation(self.store.operations.get(operation_id))
 
     def Cancel(self, request, context):
         operation_id = require_id(request.operation_id, "operation_id")
         check_access(self.store, "operation", operation_id)
         with store_errors():
-            return messages.operation(self.store.cancel_operation(operation_id))
+            return messages.operation(self.store.scans.cancel(operation_id))

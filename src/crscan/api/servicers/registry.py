@@ -7,10 +7,11 @@ import re
 import grpc
 from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
 
+from crscan.api import messages
 from crscan.api.errors import ApiError
 from crscan.api.listing import PageTokens, page_size, parse_filter
 from crscan.api.servicers.common import check_access, for_caller, require_id, store_errors, visible_registries
-from crscan.store import Order, Store, messages
+from crscan.store import Order, Store
 
 MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
 
@@ -32,7 +33,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         registry_id = require_id(request.registry_id, "registry_id")
         check_access(self.store, "registry", registry_id)
         with store_errors():
-            return messages.registry(self.store.get_registry(registry_id))
+            return messages.registry(self.store.registries.get(registry_id))
 
     def List(self, request, context):
         folder_id = require_id(request.folder_id, "folder_id")
@@ -42,7 +43,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         request_context = f"registries|{folder_id}|{sorted(conditions.items())}"
         after = tokens.read(request.page_token, for_caller(request_context))
         with store_errors():
-            page = self.store.list_registries(
+            page = self.store.registries.page(
                 folder_id, name=conditions.get("name"), registry_ids=visible_registries(), order=Order("name"),
                 after_id=after[0] if after else None, limit=limit,
             )

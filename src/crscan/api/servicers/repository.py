@@ -7,6 +7,7 @@ import re
 from yandex.cloud.containerregistry.v1 import repository_service_pb2, repository_service_pb2_grpc
 
 from crscan import ids
+from crscan.api import messages
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
@@ -18,7 +19,7 @@ from crscan.api.servicers.common import (
     store_errors,
     visible_registries,
 )
-from crscan.store import Order, Store, messages, schema
+from crscan.store import Order, Store, schema
 
 ORDER_FIELDS = {"name": "name"}
 DEFAULT_ORDER = OrderBy("name", descending=False)
@@ -50,7 +51,7 @@ def find_repository_by_name(store: Store, name: str, field: str) -> schema.Repos
     except ValueError as exc:
         raise invalid_argument(f"{field} {name!r} is malformed: {exc}") from None
     require_registry_access(registry_id, f"repository {name}")
-    row = store.find_repository(registry_id, path)
+    row = store.repositories.find(registry_id, path)
     if row is None:
         raise not_found(f"repository {name} not found")
     return row
@@ -64,7 +65,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
         repository_id = require_id(request.repository_id, "repository_id")
         check_access(self.store, "repository", repository_id)
         with store_errors():
-            return messages.repository(self.store.get_repository(repository_id))
+            return messages.repository(self.store.repositories.get(repository_id))
 
     def GetByName(self, request, context):
         if not request.repository_name:
@@ -86,7 +87,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
         if registry_id:
             check_access(self.store, "registry", registry_id)
             with store_errors():
-                self.store.get_registry(registry_id)
+                self.store.registries.get(registry_id)
         name = None
         if "name" in conditions:
             named_registry, name = conditions["name"]
@@ -94,7 +95,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
                 return repository_service_pb2.ListRepositoriesResponse()  # the named repository is elsewhere
             registry_id = named_registry
         with store_errors():
-            page = self.store.list_repositories(
+            page = self.store.repositories.page(
                 registry_id=registry_id, folder_id=folder_id, name=name, registry_ids=visible_registries(), order=order,
                 after_id=after[0] if after else None, limit=limit,
             )

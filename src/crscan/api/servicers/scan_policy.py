@@ -13,11 +13,12 @@ from google.protobuf import empty_pb2
 from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_service_pb2, scan_policy_service_pb2_grpc
 
 from crscan import ids
+from crscan.api import messages
 from crscan.api.errors import ApiError, invalid_argument, not_found
 from crscan.api.servicers.common import caller_subject, check_access, require_id, require_registry_access, store_errors
 from crscan.policies.interface import PolicyError
 from crscan.policies.rules import check_rules, policy_of, rules_from_json, rules_to_json
-from crscan.store import Store, messages, schema
+from crscan.store import Store, schema
 from crscan.store.schema import utcnow
 
 NAME = re.compile(r"|[a-z][-a-z0-9]{1,61}[a-z0-9]")  # the protos' pattern; empty is allowed
@@ -64,7 +65,7 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
         check_access(self.store, "registry", registry_id)
         _check(request.name, request.description, request.rules)
         with store_errors():
-            self.store.get_registry(registry_id)
+            self.store.registries.get(registry_id)
         row = schema.ScanPolicy(
             id=ids.new_id(ids.SCAN_POLICY), registry_id=registry_id, name=request.name,
             description=request.description, rules=rules_to_json(request.rules), disabled=False, created_at=utcnow(),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
 
+from crscan.api import messages
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
@@ -19,8 +20,7 @@ from crscan.api.servicers.common import (
     store_errors,
     to_micros,
 )
-from crscan.store import Order, Store, messages, scan_sort_values
-from crscan.store.jobs import enqueue_scan
+from crscan.store import Order, Store, scan_sort_values
 
 if TYPE_CHECKING:
     from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -71,7 +71,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
-            operation = enqueue_scan(self.store, image_id, created_by=caller_subject())
+            operation = self.store.scans.enqueue(image_id, created_by=caller_subject())
         if self.on_queued is not None:
             self.on_queued()
         return messages.operation(operation)
@@ -80,13 +80,13 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
         check_access(self.store, "scan_result", scan_result_id)
         with store_errors():
-            return messages.scan_result(self.store.get_scan_result(scan_result_id))
+            return messages.scan_result(self.store.scans.get(scan_result_id))
 
     def GetLast(self, request, context):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
-            row = self.store.last_finished_scan(image_id)
+            row = self.store.scans.last_finished(image_id)
         if row is None:
             raise not_found(f"image {image_id} has no finished scan result")
         return messages.scan_result(row)
@@ -110,7 +110,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         if after is not None and order.key == "scanned_at":
             after = (from_micros(after[0]), *after[1:])
         with store_errors():
-            page = self.store.list_scan_results(
+            page = self.store.scans.page(
                 **scope, status=conditions.get("status"), order=order, after=after, limit=limit
             )
         response = scanner_service_pb2.ListScanResultsResponse(
@@ -133,7 +133,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         request_context = f"vulnerabilities|{scan_result_id}|{sorted(conditions.items())}|{order}"
         after = tokens.read(request.page_token, for_caller(request_context))
         with store_errors():
-            page = self.store.list_findings(
+            page = self.store.scans.findings(
                 scan_result_id,
                 severity=conditions.get("severity"),
                 name=conditions.get("name"),

@@ -1,19 +1,25 @@
-"""Rows → the API's generated proto messages (the yandexcloud package is the contract; nothing is re-declared).
-
-The store needs these too: a finished scan's Operation carries the packed ScanResult, written in the same
-transaction that finishes the scan.
-"""
+"""Store rows → the API's generated proto messages (the yandexcloud package is the contract; nothing is
+re-declared). Only `api/` speaks the wire: the store hands back rows, this module turns them into messages."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from google.protobuf import any_pb2, timestamp_pb2
+import grpc
+from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
-from yandex.cloud.containerregistry.v1 import blob_pb2, image_pb2, registry_pb2, repository_pb2, scanner_pb2
+from yandex.cloud.containerregistry.v1 import (
+    blob_pb2,
+    image_pb2,
+    image_service_pb2,
+    registry_pb2,
+    repository_pb2,
+    scanner_pb2,
+    scanner_service_pb2,
+)
 from yandex.cloud.operation import operation_pb2
 
-from crscan.store import schema
+from crscan.store import OperationCodec, OperationError, ScanStatus, schema
 
 
 def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
@@ -42,7 +48,7 @@ def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
             undefined=row.undefined,
         ),
     )
-    if row.status != scanner_pb2.ScanResult.RUNNING:  # while running, scanned_at is only the start time
+    if row.status != ScanStatus.RUNNING:  # while running, scanned_at is only the start time
         message.scanned_at.CopyFrom(timestamp(row.scanned_at))
     return message
 
@@ -111,3 +117,33 @@ def operation(row: schema.Operation) -> operation_pb2.Operation:
     elif row.response_any is not None:
         message.response.ParseFromString(row.response_any)
     return message
+
+
+OPERATION_ERROR_CODES = {
+    OperationError.INTERNAL: grpc.StatusCode.INTERNAL,
+    OperationError.CANCELLED: grpc.StatusCode.CANCELLED,
+    OperationError.ABORTED: grpc.StatusCode.ABORTED,
+}
+
+
+class WireOperationCodec(OperationCodec):
+    """Operation payloads as the API returns them: packed `google.protobuf.Any`s and a `google.rpc.Status`."""
+
+    def scan_metadata(self, scan_result_id: str) -> bytes:
+        return pack(scanner_service_pb2.ScanMetadata(scan_result_id=scan_result_id))
+
+    def scan_response(self, result: schema.ScanResult) -> bytes:
+        return pack(scan_result(result))
+
+    def delete_image_metadata(self, image_id: str) -> bytes:
+        return pack(image_service_pb2.DeleteImageMetadata(image_id=image_id))
+
+    def delete_image_response(self) -> bytes:
+        return pack(empty_pb2.Empty())
+
+    def error(self, kind: OperationError, message: str) -> bytes:
+        code = OPERATION_ERROR_CODES[kind].value[0]
+        return status_pb2.Status(code=code, message=message).SerializeToString()
+
+
+OPERATION_CODEC = WireOperationCodec()

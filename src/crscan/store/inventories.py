@@ -1,0 +1,48 @@
+"""Stored inventories: what an image's last successful scan read, so a rematch needs no registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crscan.store import schema
+from crscan.store.base import Resource
+from crscan.store.schema import utcnow
+
+
+class ImageInventory(schema.Base):
+    """What an image's last successful scan read: its layer digests, bottom first, and the cataloger set.
+    With those layer indexes cached, the inventory is re-assembled and re-matched without the registry."""
+
+    __tablename__ = "image_inventories"
+    image_id: Mapped[str] = mapped_column(
+        schema.ID, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    cache_key: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[str] = mapped_column(String(2048))
+    layer_digests: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Inventories(Resource):
+    def save(self, image_id: str, cache_key: str, reference: str, layer_digests: Sequence[str]) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(ImageInventory).where(ImageInventory.image_id == image_id))
+            session.add(
+                ImageInventory(
+                    image_id=image_id, cache_key=cache_key, reference=reference, layer_digests=list(layer_digests),
+                    updated_at=utcnow(),
+                )
+            )
+
+    def get(self, image_id: str) -> ImageInventory | None:
+        with self.sessions() as session:
+            return session.get(ImageInventory, image_id)
+
+    def image_ids(self) -> list[str]:
+        """Images with a stored inventory, in id order."""
+        with self.sessions() as session:
+            return list(session.scalars(select(ImageInventory.image_id).order_by(ImageInventory.image_id)))

@@ -1,0 +1,287 @@
+"""Scan results and their findings: starting a scan (result + operation + queued job in one transaction),
+ending it (`ScanSink`), and listing results and findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from crscan import ids
+from crscan.model import Finding, Severity
+from crscan.store import jobs, operations, schema
+from crscan.store.base import OperationWriter, get_row, require_row, rows_changed
+from crscan.store.interface import NotFound, OperationCodec, OperationError, ScanNotRunning, ScanSink, ScanStatus
+from crscan.store.paging import Order, Page, keyset, values_of
+from crscan.store.schema import utcnow
+
+RUNNING, READY, ERROR = ScanStatus.RUNNING, ScanStatus.READY, ScanStatus.ERROR
+
+# The sort keys List accepts, as column tuples; `id` is appended to each as the tiebreaker.
+SCAN_ORDERS = {
+    "scanned_at": (schema.ScanResult.scanned_at,),
+    "status": (schema.ScanResult.status,),
+    "vulnerabilities": tuple(getattr(schema.ScanResult, level) for level in schema.SEVERITY_COLUMNS),
+}
+FINDING_ORDERS = {"severity": (schema.FindingRow.severity,), "name": (schema.FindingRow.name,)}
+
+# SQLite has no row locks: serialise this process's check-then-insert so one image gets one running scan.
+_enqueue_lock = threading.Lock()
+
+
+def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple[Any, ...]:
+    """The keyset cursor for `row`: its values of the order's columns, then its id."""
+    return tuple(getattr(row, column.key) for column in SCAN_ORDERS[order.key]) + (row.id,)
+
+
+class Scans(OperationWriter, ScanSink):
+    def start(self, image_id: str, created_by: str = "") -> schema.Operation:
+        """A RUNNING scan result, its Operation and a queued job, all in one transaction."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            image = get_row(session, schema.Image, image_id, "image")
+            result, operation = _new_scan(session, self.codec, image_id, image.repository_id, created_by, now)
+            job = schema.Job(
+                kind=jobs.SCAN_JOB,
+                payload={"scan_result_id": result.id, "image_id": image_id},
+                resource_id=result.id,
+                status=schema.JOB_QUEUED,
+                created_at=now,
+            )
+            session.add(job)
+            return operation
+
+    def enqueue(self, image_id: str, *, created_by: str = "", rematch: bool = False) -> schema.Operation:
+        """Start a scan of the image, or return the operation of its scan already RUNNING (one per image).
+
+        `rematch` scans re-match the stored inventory without pulling when every layer index is cached.
+        """
+        now = utcnow()
+        with _enqueue_lock, self.sessions.begin() as session:
+            # On PostgreSQL the row lock serialises concurrent Scans of one image across processes.
+            repository_id = session.scalar(
+                select(schema.Image.repository_id).where(schema.Image.id == image_id).with_for_update()
+            )
+            if repository_id is None:
+                raise NotFound("image", image_id)
+            running = _running_operation(session, image_id)
+            if running is not None:
+                return running
+            result, operation = _new_scan(session, self.codec, image_id, repository_id, created_by, now)
+            job = schema.Job(
+                kind=jobs.SCAN_JOB, payload={"scan_result_id": result.id, "image_id": image_id, "rematch": rematch},
+                resource_id=result.id, status=schema.JOB_QUEUED, created_at=now,
+            )
+            session.add(job)
+            session.flush()
+            jobs.defer_to_procrastinate(session.connection(), job.id)
+            return operation
+
+    def finish(
+        self,
+        scan_result_id: str,
+        findings: Sequence[Finding],
+        counts: Mapping[Severity, int],
+        build_id: str,
+        warnings: Sequence[str],
+    ) -> None:
+        with self.sessions.begin() as session:
+            result = _leave_running(
+                session,
+                scan_result_id,
+                status=READY,
+                feed_build_id=build_id,
+                warnings=list(warnings),
+                **{severity.name.lower(): int(counts.get(severity, 0)) for severity in Severity},
+            )
+            if findings:
+                session.execute(
+                    cast(Table, schema.FindingRow.__table__).insert(),
+                    [_finding_values(scan_result_id, finding) for finding in findings],
+                )
+            operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
+            jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
+
+    def fail(self, scan_result_id: str, message: str) -> None:
+        with self.sessions.begin() as session:
+            _end_scan(session, scan_result_id, self.codec.error(OperationError.INTERNAL, message), message)
+            jobs.set_status_of(session, scan_result_id, schema.JOB_FAILED)
+
+    def cancel(self, operation_id: str) -> schema.Operation:
+        """Cancel the running scan an operation is about (result ERROR, job cancelled); a done operation is
+        returned unchanged."""
+        with self.sessions.begin() as session:
+            operation = get_row(session, schema.Operation, operation_id, "operation")
+            if operation.done:
+                return operation
+            try:
+                _end_scan(
+                    session,
+                    operation.resource_id,
+                    self.codec.error(OperationError.CANCELLED, "scan cancelled"),
+                    "scan cancelled",
+                )
+                jobs.set_status_of(session, operation.resource_id, schema.JOB_CANCELLED)
+            except ScanNotRunning:
+                pass  # the scan finished between our read and our update: report how it ended
+            session.refresh(operation)
+            return operation
+
+    def get(self, scan_result_id: str) -> schema.ScanResult:
+        with self.sessions() as session:
+            return get_row(session, schema.ScanResult, scan_result_id, "scan result")
+
+    def last_finished(self, image_id: str) -> schema.ScanResult | None:
+        with self.sessions() as session:
+            get_row(session, schema.Image, image_id, "image")
+            return session.scalars(
+                select(schema.ScanResult)
+                .where(schema.ScanResult.image_id == image_id, schema.ScanResult.status.in_((READY, ERROR)))
+                .order_by(schema.ScanResult.scanned_at.desc(), schema.ScanResult.id.desc())
+                .limit(1)
+            ).one_or_none()
+
+    def page(
+        self,
+        *,
+        image_id: str = "",
+        repository_id: str = "",
+        status: int | None = None,
+        order: Order,
+        after: tuple[Any, ...] | None,
+        limit: int,
+    ) -> Page:
+        """Scan results of one image or one repository; `after` is `scan_sort_values` of the last row shown."""
+        model = schema.ScanResult
+        with self.sessions() as session:
+            scope: tuple[type[schema.Base], str, str]
+            if image_id:
+                query = select(model).where(model.image_id == image_id)
+                scope = (schema.Image, image_id, "image")
+            else:
+                query = select(model).where(model.repository_id == repository_id)
+                scope = (schema.Repository, repository_id, "repository")
+            if status is not None:
+                query = query.where(model.status == status)
+            page = keyset(session, query, SCAN_ORDERS[order.key] + (model.id,), order.descending, after, limit)
+            if not page.rows:  # rows prove the scope exists; only an empty page needs the extra lookup
+                require_row(session, *scope)
+            return page
+
+    def findings(
+        self,
+        scan_result_id: str,
+        *,
+        severity: int | None = None,
+        name: str | None = None,
+        order: Order,
+        after_id: int | None,
+        limit: int,
+    ) -> Page:
+        """Findings of a scan result; findings never change, so the cursor is just the last row's id."""
+        model = schema.FindingRow
+        with self.sessions() as session:
+            query = select(model).where(model.scan_result_id == scan_result_id)
+            if severity is not None:
+                query = query.where(model.severity == severity)
+            if name is not None:
+                query = query.where(model.name == name)
+            columns = FINDING_ORDERS[order.key] + (model.id,)
+            after = values_of(session, model, after_id, columns, scan_result_id=scan_result_id)
+            page = keyset(session, query, columns, order.descending, after, limit)
+            if not page.rows:
+                require_row(session, schema.ScanResult, scan_result_id, "scan result")
+            return page
+
+
+def _new_scan(
+    session: Session, codec: OperationCodec, image_id: str, repository_id: str, created_by: str, now: dt.datetime
+) -> tuple[schema.ScanResult, schema.Operation]:
+    """A RUNNING scan result of the image and the open Operation about it, added to the session."""
+    result = schema.ScanResult(
+        id=ids.new_id(ids.SCAN_RESULT),
+        image_id=image_id,
+        repository_id=repository_id,
+        status=RUNNING,
+        scanned_at=now,
+        created_at=now,
+        warnings=[],
+    )
+    operation = schema.Operation(
+        id=ids.new_id(ids.OPERATION),
+        description="Scan image",
+        created_at=now,
+        created_by=created_by,
+        modified_at=now,
+        done=False,
+        metadata_any=codec.scan_metadata(result.id),
+        resource_id=result.id,
+    )
+    session.add_all([result, operation])
+    return result, operation
+
+
+def _running_operation(session: Session, image_id: str) -> schema.Operation | None:
+    return session.scalars(
+        select(schema.Operation)
+        .join(schema.ScanResult, schema.ScanResult.id == schema.Operation.resource_id)
+        .where(schema.ScanResult.image_id == image_id, schema.ScanResult.status == RUNNING)
+        .order_by(schema.ScanResult.created_at)
+        .limit(1)
+    ).one_or_none()
+
+
+def running_scan_ids(session: Session, image_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(schema.ScanResult.id).where(
+                schema.ScanResult.image_id == image_id, schema.ScanResult.status == RUNNING
+            )
+        )
+    )
+
+
+def _leave_running(session: Session, scan_result_id: str, **values: Any) -> schema.ScanResult:
+    """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
+    one winner on both backends; the loser gets ScanNotRunning."""
+    model = schema.ScanResult
+    claimed = rows_changed(
+        session,
+        update(model)
+        .where(model.id == scan_result_id, model.status == RUNNING)
+        .values(scanned_at=utcnow(), **values)
+        .execution_options(synchronize_session=False),
+    )
+    result = get_row(session, model, scan_result_id, "scan result")
+    if not claimed:
+        raise ScanNotRunning(f"scan result {scan_result_id} is {ScanStatus(result.status).name}, not RUNNING")
+    session.refresh(result)
+    return result
+
+
+def _end_scan(session: Session, scan_result_id: str, error: bytes, message: str) -> None:
+    _leave_running(session, scan_result_id, status=ERROR, error_message=message)
+    operations.complete(session, scan_result_id, error=error)
+
+
+def _finding_values(scan_result_id: str, finding: Finding) -> dict[str, Any]:
+    return {
+        "scan_result_id": scan_result_id,
+        "severity": int(finding.severity),
+        "name": finding.name,
+        "link": finding.link,
+        "package": finding.package,
+        "source": finding.source,
+        "version": finding.version,
+        "fixed_by": finding.fixed_by,
+        "origin": finding.origin,
+        "type": finding.type,
+        "advisory_id": finding.advisory_id,
+        "severity_source": finding.severity_source,
+        "layer_digest": finding.layer.digest if finding.layer else "",
+        "path": finding.path,
+    }
