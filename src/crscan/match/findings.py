@@ -7,6 +7,7 @@ from functools import lru_cache
 from crscan import versions
 from crscan.model import Distro, Finding, Package, Severity
 
+
 @lru_cache(maxsize=1 << 16)
 def parsed(scheme: str, text: str) -> versions.Version | None:
     """The parsed version, or None when it is not valid in the scheme (the advisory then cannot apply)."""

@@ -9,8 +9,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from crscan.vulndb import namespaces, severity
 from crscan.model import DISTROS, Ecosystem
+from crscan.vulndb import namespaces, severity
 from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
 from crscan.vulndb.records import OsvRange, OsvRecord
 
