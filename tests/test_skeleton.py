@@ -1,9 +1,11 @@
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 
+@pytest.mark.smoke
 def test_cli_entry_point_shows_help():
     out = subprocess.run([sys.executable, "-m", "crscan.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CRSCAN = REPO / ".venv" / "bin" / "crscan"
+# The entry point beside the running interpreter: the venv under test (the newest-dependency smoke run uses another).
+CRSCAN = Path(sys.executable).with_name("crscan")
 
 
 def write_mirror(root: Path, *, osv: dict[str, list] | None = None, debian: dict | None = None,

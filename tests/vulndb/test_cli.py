@@ -32,6 +32,7 @@ def _status_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\S+/\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s", output, re.M)}
 
 
+@pytest.mark.smoke
 def test_update_from_shared_mirror_reads_every_record_the_readme_lists(feed_db_path, shared_data):
     done = crscan("db", "status", "--db", str(feed_db_path))
     assert done.returncode == 0, done.stderr
