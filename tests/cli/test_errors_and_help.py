@@ -31,11 +31,13 @@ def assert_one_error_line(done: subprocess.CompletedProcess, verb: str, *needles
         assert needle in lines[0], (needle, lines[0])
 
 
+@pytest.mark.smoke
 def test_the_tree_has_every_verb():
     assert {path[0] for path in COMMANDS if path} >= {"scan", "sbom", "db", "image", "registry", "token", "rescan",
                                                        "serve", "worker"}
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(path) or "crscan")
 def test_help_and_version_of_every_command(path, tmp_path):
     for flag in ("--help", "-h"):
