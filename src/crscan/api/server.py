@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 
 import grpc
 import uvicorn
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp
 
 from crscan.api.auth import Authenticator
 from crscan.api.endpoint import EndpointServicer
@@ -46,6 +48,7 @@ class ApiServer:
         log_level: str = "warning",
         extra_pages: Mapping[str, PageHandler] | None = None,
         hooks: Mapping[str, PageHandler] | None = None,
+        mounts: Mapping[str, ASGIApp] | None = None,
     ):
         self.settings = settings
         self._servicers = list(servicers)
@@ -53,6 +56,7 @@ class ApiServer:
         self._log_level = log_level
         self._extra_pages = dict(extra_pages or {})
         self._hooks = dict(hooks or {})  # POST endpoints with their own auth, e.g. the push webhook
+        self._mounts = dict(mounts or {})  # whole apps under a path prefix, e.g. the console at /ui
         self.tls: ServerTls | None = None
         self.grpc_port = 0
         self.http_port = 0
@@ -78,7 +82,10 @@ class ApiServer:
             for binding in bindings:
                 binding.add_to_server(binding.servicer, self._grpc)
             self._grpc.start()
-            self._start_http(build_rest_app(bindings, self._authenticator, self._extra_pages, self._hooks))
+            app = build_rest_app(bindings, self._authenticator, self._extra_pages, self._hooks)
+            if self._mounts:
+                app = Router(routes=[Mount(prefix, app=sub) for prefix, sub in self._mounts.items()], default=app)
+            self._start_http(app)
         except BaseException:
             self._grpc.stop(None)
             raise

@@ -51,6 +51,7 @@ def serve(
     from crscan.api.server import ApiServer
     from crscan.api.servicers import build_servicers
     from crscan.auth import Role
+    from crscan.console import PREFIX, console_app
     from crscan.policies import scan_on_push
     from crscan.api.webhook import webhook_routes
     from crscan.secrets import load_secret_box
@@ -60,15 +61,17 @@ def serve(
     box = load_secret_box(settings.secret_key, settings.data_dir)
     background = start_workers(store, settings, with_scheduler=True)
     authenticator = authenticator_for(settings, store)
+    servicers = build_servicers(store, on_queued=background.wake)
     server = ApiServer(
         settings,
-        build_servicers(store, on_queued=background.wake),
+        servicers,
         authenticator,
         log_level=settings.log_level,
         extra_pages=ops_routes(store, settings.effective_feed_db),
         hooks=webhook_routes(
             store, box, settings.webhook_secret, on_images=lambda ids: scan_on_push(store, ids, background.wake)
         ),
+        mounts={PREFIX: console_app(servicers, authenticator, store, settings.effective_feed_db)},
     )
     try:
         server.start()
@@ -83,6 +86,7 @@ def serve(
         where = f"--data-dir {settings.data_dir}" if not settings.database_url else "the same --database-url"
         typer.echo(f"no active admin token yet: create one with `crscan token create --role admin` ({where}); "
                    "see docs/auth.md")
+    typer.echo(f"web console: {server.http_url}{PREFIX}/")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
     stop.wait()
     log.info("shutting down")

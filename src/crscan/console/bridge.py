@@ -1,0 +1,122 @@
+"""How the console reads and writes: the API's own servicers, called with request messages under the signed-in
+caller's token, through the same `invoke_servicer` (auth hook, role check, registry scope) the REST transport uses.
+
+The Yandex protos have no field for a few things the console shows (a finding's layer and path, a scan's feed
+build and warnings) and no service for tokens. Those reads run through `invoke_servicer` too, as methods of a
+console pseudo-service (`/crscan.console.Console/Get…` needs viewer, `…/ManageTokens` admin, by the authorizer's
+own rules), and check registry scope with the servicers' `check_access` before touching the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from crscan.api.auth import Authenticator, Credentials
+from crscan.api.errors import ApiError
+from crscan.api.grpc_server import ServiceBinding, bind_services, invoke_servicer
+from crscan.api.rest import RestContext
+from crscan.api.servicers.common import check_access, require_id
+from crscan.store import Store, schema
+
+CONSOLE_SERVICE = "/crscan.console.Console/"
+# Probed at sign-in so the console shows only the buttons the authorizer would let through.
+EDIT_PROBE = "/yandex.cloud.containerregistry.v1.ScannerService/Scan"
+ADMIN_PROBE = CONSOLE_SERVICE + "ManageTokens"
+SIGN_IN_METHOD = CONSOLE_SERVICE + "GetSession"
+
+T = TypeVar("T")
+
+
+class ConsoleApi:
+    """One call = one API request by the signed-in token; failures are the API's `ApiError`s."""
+
+    def __init__(self, servicers: Sequence[object], authenticator: Authenticator, store: Store):
+        self._bindings: dict[str, ServiceBinding] = {b.descriptor.name: b for b in bind_services(servicers)}
+        self.authenticator = authenticator
+        self.store = store
+
+    def call(self, token: str, service: str, method: str, request, peer: str = ""):
+        """`service.method(request)` as the REST transport would run it for this token."""
+        binding = self._bindings[service]
+        metadata = _metadata(token)
+        return invoke_servicer(
+            getattr(binding.servicer, method), request, RestContext(metadata, peer),
+            authenticator=self.authenticator, method=binding.method_path(method), transport="console",
+            metadata=metadata, peer=peer,
+        )
+
+    def read(self, token: str, name: str, action: Callable[[], T], peer: str = "") -> T:
+        """`action()` as the console method `name` of this token (role from the name, as for any method)."""
+        metadata = _metadata(token)
+        return invoke_servicer(
+            lambda _request, _context: action(), None, RestContext(metadata, peer),
+            authenticator=self.authenticator, method=CONSOLE_SERVICE + name, transport="console",
+            metadata=metadata, peer=peer,
+        )
+
+    def allows(self, token: str, method: str) -> bool:
+        """Whether the authorizer would let this token call `method` (a role question; no servicer runs)."""
+        try:
+            self.authenticator.authenticate(Credentials(method, "console", token or None))
+        except ApiError:
+            return False
+        return True
+
+    # ---- reads the protos have no fields for ----------------------------------------------------------
+
+    def scan_details(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, schema.ScanResult]:
+        """Stored rows (feed build, warnings, error) of scan results the caller may see."""
+
+        def action():
+            wanted = [require_id(i, "scan_result_id") for i in scan_result_ids]
+            for scan_result_id in wanted:
+                check_access(self.store, "scan_result", scan_result_id)
+            with self.store.sessions() as session:
+                rows = session.scalars(select(schema.ScanResult).where(schema.ScanResult.id.in_(wanted)))
+                return {row.id: row for row in rows}
+
+        return self.read(token, "GetScanDetails", action) if scan_result_ids else {}
+
+    def findings(self, token: str, scan_result_id: str) -> list[schema.FindingRow]:
+        """Every finding of a scan result, most severe first, with the layer and path the API does not carry."""
+
+        def action():
+            require_id(scan_result_id, "scan_result_id")
+            check_access(self.store, "scan_result", scan_result_id)
+            model = schema.FindingRow
+            with self.store.sessions() as session:
+                return list(session.scalars(
+                    select(model).where(model.scan_result_id == scan_result_id).order_by(model.severity, model.id)
+                ))
+
+        return self.read(token, "GetFindings", action)
+
+    def finding_keys(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
+        """(vulnerability, package) pairs per scan result: what a run found that the previous did not, and back."""
+
+        def action():
+            for scan_result_id in scan_result_ids:
+                check_access(self.store, "scan_result", require_id(scan_result_id, "scan_result_id"))
+            model = schema.FindingRow
+            keys: dict[str, set[tuple[str, str]]] = {i: set() for i in scan_result_ids}
+            with self.store.sessions() as session:
+                query = select(model.scan_result_id, model.name, model.package).where(
+                    model.scan_result_id.in_(list(scan_result_ids))
+                )
+                for scan_result_id, name, package in session.execute(query):
+                    keys[scan_result_id].add((name, package))
+            return keys
+
+        return self.read(token, "GetFindingKeys", action) if scan_result_ids else {}
+
+
+def _metadata(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
