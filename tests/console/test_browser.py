@@ -1,0 +1,252 @@
+"""The web console in a real browser (Debian's chromium via Playwright) against a real `crscan serve`.
+
+The main flow also takes the screenshots docs/ui.md shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.console.conftest import (
+    HIDDEN_REGISTRY,
+    HIDDEN_REPOSITORY,
+    SCREENSHOTS,
+    XSS_PACKAGE,
+    XSS_TAG,
+    Console,
+    sign_in,
+)
+
+SCAN_SECONDS = 300
+
+
+def api(console: Console, token: str, path: str, **params) -> dict:
+    response = httpx.get(console.served.rest_url + path, params=params,
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def shot(page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def test_sign_in_browse_scan_filter_and_sign_out(console: Console, page):
+    page.goto(console.url + "/")
+    expect(page).to_have_url(re.compile(r"/ui/signin\?next="))
+    shot(page, "signin")
+    page.get_by_label("API token").fill(console.admin)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+    session_cookie = next(c for c in page.context.cookies() if c["name"] == "crscan_session")
+    assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Strict" and session_cookie["path"] == "/ui"
+    assert console.admin not in session_cookie["value"]
+    admin_id = console.admin.partition(".")[0]
+    token_expiry = console.tokens.repository.find(admin_id)[0].expires_at.replace(tzinfo=dt.UTC).timestamp()
+    assert abs(session_cookie["expires"] - token_expiry) < 60  # the session ends with the token
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Registries").click()
+    expect(page.get_by_role("link", name="local", exact=True)).to_be_visible()
+    shot(page, "registries")
+    page.get_by_role("link", name="local", exact=True).click()
+    page.get_by_role("link", name="test/bookworm").click()
+    expect(page.get_by_role("heading", name="Repository test/bookworm")).to_be_visible()
+    expect(page.locator("tbody tr").first).to_contain_text("never scanned")
+    page.locator("tbody tr").first.get_by_role("link").first.click()
+
+    expect(page.get_by_test_id("scan-state")).to_have_text("never scanned")
+    page.get_by_role("button", name="Scan now").click()
+    expect(page.get_by_test_id("scan-state")).to_have_text("running")
+    expect(page.get_by_test_id("scan-state")).to_have_text("ready", timeout=SCAN_SECONDS * 1000)  # htmx polling
+    page.get_by_role("link", name="Show the results").click()
+
+    image_url = page.url
+    image_id = image_url.rsplit("/", 1)[1]
+    assert image_id == console.bookworm_id
+    last = api(console, console.admin, f"/container-registry/v1/images/{image_id}:lastScanResult")
+    total = sum(int(v) for v in last["vulnerabilities"].values())
+    assert total > 0  # bookworm's packages have advisories in the shared mirror
+    expect(page.get_by_test_id("findings-count")).to_have_text(f"{total} of {total} findings.")
+    shot(page, "image", full_page=False)
+
+    # Filter by severity: the same rows the API's own severity filter returns.
+    high = api(console, console.admin, f"/container-registry/v1/scans/{last['id']}:listVulnerabilities",
+               filter='severity="HIGH"', pageSize=1000)["vulnerabilities"]
+    page.get_by_label("Severity").select_option("high")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("findings-count")).to_have_text(f"{len(high)} of {total} findings match the filters.")
+    assert "severity=high" in page.url  # htmx pushed the filter into the address: the view is bookmarkable
+    severities = page.locator("table.findings tbody tr td:first-child .sev").all_inner_texts()
+    assert severities == ["high"] * len(high)
+    names = sorted(page.locator("table.findings tbody tr td:nth-child(2)").all_inner_texts())
+    assert names == sorted(v["package"]["name"] for v in high)
+
+    # Fixable only, then one package: each row has a fixed-by version / names that package.
+    page.get_by_label("Severity").select_option("")
+    page.get_by_label("fixable only").check()
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"severity=&.*fixable=1"))  # pushed once the table was swapped
+    fixed_cells = page.locator("table.findings tbody tr td:nth-child(5)").all_inner_texts()
+    assert fixed_cells and "no fix" not in fixed_cells
+    package = high[0]["package"]["package"]
+    page.get_by_label("fixable only").uncheck()
+    page.get_by_label("Package").fill(package)
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(rf"package={re.escape(package)}&ecosystem=$"))
+    packages = set(page.locator("table.findings tbody tr td:nth-child(3)").all_inner_texts())
+    assert packages and all(package in p for p in packages)
+
+    # The same filtered view without JavaScript-driven swaps: a plain GET renders the same table.
+    page.goto(f"{image_url}?severity=high")
+    expect(page.get_by_test_id("findings-count")).to_have_text(f"{len(high)} of {total} findings match the filters.")
+
+    # Exports are the CLI's report formats of this scan.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="SARIF").click()
+    sarif = download.value.path().read_text()
+    assert '"version": "2.1.0"' in sarif and high[0]["package"]["name"] in sarif
+
+    page.goto(console.url + "/")
+    markup = api(console, console.admin, f"/container-registry/v1/images/{console.xss_image_id}:lastScanResult")
+    highs = int(last["vulnerabilities"].get("high", 0)) + int(markup["vulnerabilities"]["high"])
+    expect(page.get_by_test_id("total-high")).to_have_text(str(highs))  # the two scanned images' last scans
+    shot(page, "overview")
+    page.goto(f"{console.url}/tokens")
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    shot(page, "tokens")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == "crscan_session"]
+    page.goto(image_url)
+    expect(page).to_have_url(re.compile(r"/ui/signin\?next="))
+
+
+def test_a_viewer_sees_no_scan_button_and_is_refused_when_posting_anyway(console: Console, page):
+    sign_in(page, console, console.viewer, f"/images/{console.bookworm_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("test/bookworm")
+    expect(page.get_by_role("button", name="Scan now")).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile("Edit policy|Create policy"))).to_have_count(0)
+    expect(page.get_by_role("link", name="Tokens")).to_have_count(0)
+    before = api(console, console.admin, "/container-registry/v1/scans", imageId=console.bookworm_id)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+
+    response = page.request.post(f"{console.url}/images/{console.bookworm_id}/scan", form={"csrf": csrf})
+
+    assert response.status == 403
+    assert "needs editor" in response.text()
+    assert api(console, console.admin, "/container-registry/v1/scans", imageId=console.bookworm_id) == before
+    assert page.request.get(f"{console.url}/tokens").status == 403
+
+
+def test_a_scoped_token_never_sees_another_registrys_names(console: Console, page):
+    sign_in(page, console, console.scoped_viewer)
+    pages = [page.content()]
+    page.goto(console.url + "/registries")
+    expect(page.get_by_role("link", name="local", exact=True)).to_be_visible()
+    pages.append(page.content())
+    # Searching for the other registry's name answers exactly as for a name that does not exist.
+    page.goto(f"{console.url}/registries?name={HIDDEN_REGISTRY}")
+    hidden_search = page.content().replace(HIDDEN_REGISTRY, "NAME")
+    page.goto(f"{console.url}/registries?name=no-such-registry")
+    assert hidden_search == page.content().replace("no-such-registry", "NAME")
+    for path in (f"/registries/{console.hidden_registry_id}", f"/registries/{console.hidden_registry_id}/policy"):
+        response = page.goto(console.url + path)
+        assert response.status == 403
+        pages.append(page.content())
+    unscoped = httpx.get(f"{console.served.rest_url}/container-registry/v1/registries/{console.hidden_registry_id}",
+                         headers={"Authorization": f"Bearer {console.admin}"}).json()
+    assert unscoped["name"] == HIDDEN_REGISTRY  # the name exists; the scoped token just never sees it
+    for html in pages:
+        assert HIDDEN_REGISTRY not in html and HIDDEN_REPOSITORY not in html and "prod-hidden-tag" not in html
+
+
+def test_posts_without_the_csrf_token_are_refused(console: Console, page):
+    sign_in(page, console, console.editor)
+    before = api(console, console.admin, "/container-registry/v1/scans", imageId=console.xss_image_id)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+
+    for form in ({}, {"csrf": "not-the-session-token"}, {"csrf": csrf + "x"}):
+        response = page.request.post(f"{console.url}/images/{console.xss_image_id}/scan", form=form)
+        assert response.status == 403, form
+        assert "CSRF" in response.text()
+    assert page.request.post(f"{console.url}/signout", form={}).status == 403
+    assert api(console, console.admin, "/container-registry/v1/scans", imageId=console.xss_image_id) == before
+    page.reload()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()  # still signed in: sign-out was refused too
+
+
+def test_markup_in_tag_package_and_path_is_rendered_as_text(console: Console, page):
+    sign_in(page, console, console.viewer)
+    page.goto(f"{console.url}/registries/{console.registry_id}")
+    page.get_by_role("link", name="test/markup").click()
+    expect(page.get_by_text(XSS_TAG, exact=True)).to_be_visible()
+    page.goto(f"{console.url}/images/{console.xss_image_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(XSS_TAG)
+    expect(page.get_by_role("cell", name=XSS_PACKAGE, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="CVE-2099-0001")).to_have_count(0)  # a javascript: link is not a link
+    page.get_by_label("Package").fill(XSS_PACKAGE)
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("findings-count")).to_have_text("1 of 1 findings match the filters.")
+
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("img[src=x], svg, table.findings script").count() == 0
+    assert page.dialogs == []
+
+
+def test_a_revoked_token_ends_the_session(console: Console, page):
+    from crscan.auth import Role
+
+    issued = console.tokens.create(Role.VIEWER, description="revoked during the test")
+    sign_in(page, console, issued.secret)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+    console.tokens.revoke(issued.record.id)
+    page.goto(console.url + "/registries")
+
+    expect(page).to_have_url(re.compile(r"/ui/signin\?ended="))
+    expect(page.get_by_role("alert")).to_contain_text(f"token {issued.record.id} was revoked")
+    assert not [c for c in page.context.cookies() if c["name"] == "crscan_session"]
+
+
+def test_an_admin_creates_and_revokes_a_token_whose_secret_is_shown_once(console: Console, page):
+    sign_in(page, console, console.admin, "/tokens")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_label("Description").fill("made in the browser")
+    page.get_by_role("button", name="Create").click()
+    secret = page.get_by_test_id("new-secret").input_value()
+    token_id = secret.partition(".")[0]
+    assert console.tokens.verify(secret).description == "made in the browser"
+
+    page.goto(console.url + "/tokens")
+    assert secret.partition(".")[2] not in page.content()  # shown once
+    page.get_by_role("button", name=f"Revoke {token_id}").click()
+    expect(page.get_by_role("row", name=re.compile(token_id))).to_contain_text("revoked")
+    assert console.tokens.repository.find(token_id)[0].revoked_at is not None
+
+
+def test_an_editor_edits_the_scan_policy_through_the_api(console: Console, page):
+    sign_in(page, console, console.editor, f"/registries/{console.registry_id}/policy")
+    page.get_by_role("link", name=re.compile("(Edit|Create) policy")).click()
+    page.get_by_label("Name").fill("nightly")
+    page.get_by_label(re.compile("^Rules")).fill('{"pushRule": {"repositoryPrefixes": ["test"]}, '
+                                                '"scheduleRules": [{"repositoryPrefixes": ["test"], '
+                                                '"rescanPeriod": "86400s"}]}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Scan policy of local")).to_be_visible()
+    expect(page.locator("dd").first).to_have_text("nightly")
+    shot(page, "policy")
+    policy = api(console, console.admin, f"/container-registry/v1/scanPolicies/{console.registry_id}:byRegistry")
+    assert policy["name"] == "nightly"
+    assert policy["rules"]["scheduleRules"] == [{"repositoryPrefixes": ["test"], "rescanPeriod": "86400s"}]
+
+    page.get_by_role("link", name="Edit policy").click()
+    page.get_by_label(re.compile("^Rules")).fill('{"pushRule": {"repositoryPrefixes": 7}}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("rules")
