@@ -58,6 +58,7 @@ def test_sign_in_browse_scan_filter_and_sign_out(console: Console, page):
     page.get_by_role("link", name="test/bookworm").click()
     expect(page.get_by_role("heading", name="Repository test/bookworm")).to_be_visible()
     expect(page.locator("tbody tr").first).to_contain_text("never scanned")
+    shot(page, "repository")
     page.locator("tbody tr").first.get_by_role("link").first.click()
 
     expect(page.get_by_test_id("scan-state")).to_have_text("never scanned")

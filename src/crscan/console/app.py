@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
 import grpc
@@ -22,7 +23,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from yandex.cloud.containerregistry.v1 import (
+    image_pb2,
     image_service_pb2,
+    registry_pb2,
     registry_service_pb2,
     repository_service_pb2,
     scan_policy_pb2,
@@ -34,6 +37,7 @@ from yandex.cloud.containerregistry.v1 import (
 from crscan.api.auth import Authenticator, current_caller
 from crscan.api.errors import ApiError
 from crscan.api.rest import HTTP_STATUS
+from crscan.auth import IssuedToken, TokenService
 from crscan.console import views
 from crscan.console.bridge import ADMIN_PROBE, EDIT_PROBE, ConsoleApi, utcnow
 from crscan.console.interface import Session, SessionStore, SignInRefused
@@ -58,6 +62,9 @@ SECURITY_HEADERS = {
 }
 
 Form = Mapping[str, str]
+# A page: (request, session) for reads, (request, session, form) for writes; returns a Page or a Response.
+Handler = Callable[..., "Page | Response"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class Page:
     """What a handler asks for: a template with its variables, or a redirect."""
 
     template: str = ""
-    context: dict | None = None
+    context: dict[str, Any] | None = None
     status: int = 200
     redirect: str = ""
 
@@ -78,7 +85,7 @@ class SignedOut(Exception):
 
 
 class Console:
-    def __init__(self, api: ConsoleApi, tokens=None, feed_db_path: Path | None = None,
+    def __init__(self, api: ConsoleApi, tokens: TokenService | None = None, feed_db_path: Path | None = None,
                  sessions: SessionStore | None = None):
         self.api = api
         self.tokens = tokens  # crscan.auth.TokenService, None when the server runs without auth
@@ -98,7 +105,7 @@ class Console:
 
     def app(self) -> Router:
         static = StaticFiles(packages=[("crscan.console", "static")])
-        pages: list[tuple[str, Callable, bool]] = [  # path, handler, is a write (POST with CSRF)
+        pages: list[tuple[str, Handler, bool]] = [  # path, handler, is a write (POST with CSRF)
             ("/", self.overview, False),
             ("/registries", self.registries, False),
             ("/registries/{registry_id}", self.repositories, False),
@@ -123,14 +130,14 @@ class Console:
         ]
         return Router(routes=routes)
 
-    def _endpoint(self, handler, write: bool):
+    def _endpoint(self, handler: Handler, write: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             form = await _read_form(request) if write else {}
             return await run_in_threadpool(self._serve, request, form, handler, write)
 
         return endpoint
 
-    def _serve(self, request: Request, form: Form, handler, write: bool) -> Response:
+    def _serve(self, request: Request, form: Form, handler: Handler, write: bool) -> Response:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE, ""), utcnow())
         if session is None:
             if write:
@@ -191,10 +198,10 @@ class Console:
                 except SignInRefused as e:
                     error, status = str(e), 401
                 else:
-                    response = RedirectResponse(next_page, status_code=303)
-                    self._set_session_cookie(request, response, session)
-                    response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
-                    return self._render(request, session, response)
+                    signed_in = RedirectResponse(next_page, status_code=303)
+                    self._set_session_cookie(request, signed_in, session)
+                    signed_in.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
+                    return self._render(request, session, signed_in)
         csrf = new_secret()
         page = Page("signin.html", {"csrf": csrf, "error": error, "next": next_page}, status)
         response = self._render(request, None, page)
@@ -288,9 +295,9 @@ class Console:
 
     def image(self, request: Request, session: Session) -> Page:
         image_id = request.path_params["image_id"]
-        image = self.api.call(session.token, "ImageService", "Get", image_service_pb2.GetImageRequest(image_id=image_id))
+        image = self._image(session, image_id)
         detail = views.image_detail(self.api, session.token, image, views.FindingQuery.parse(request.query_params))
-        context = {"image": image, "detail": detail, "registry_id": image.name.partition("/")[0]}
+        context = {"image": image, "detail": detail, "registry": self._registry(session, image.name.partition("/")[0])}
         if "hx-request" in request.headers and request.headers.get("hx-target") == "findings":
             return Page("_findings.html", context)
         return Page("image.html", context)
@@ -308,7 +315,7 @@ class Console:
 
     def export(self, request: Request, session: Session) -> Response:
         image_id, name = request.path_params["image_id"], request.path_params["format"]
-        image = self.api.call(session.token, "ImageService", "Get", image_service_pb2.GetImageRequest(image_id=image_id))
+        image = self._image(session, image_id)
         body, media_type, extension = views.export(self.api, session.token, image, name,
                                                    request.query_params.get("scan", ""))
         filename = f"{image.name.rsplit('/', 1)[-1]}-{image.digest.removeprefix('sha256:')[:12]}.{extension}"
@@ -352,47 +359,53 @@ class Console:
         return Page(redirect=f"{PREFIX}/registries/{quote(registry_id)}/policy")
 
     def token_list(self, request: Request, session: Session) -> Page:
-        records = self._tokens(session, lambda: self.tokens.list())
+        records = self._tokens(session, lambda tokens: tokens.list())
         return Page("tokens.html", {"tokens": views.token_rows(records, utcnow()), "issued": None, "error": ""})
 
     def token_create(self, request: Request, session: Session, form: Form) -> Page:
         from crscan.auth import AuthError, Role, parse_duration
 
-        def create():
+        def create(tokens: TokenService) -> IssuedToken:
             role = Role.parse(form.get("role", ""))
             registries = [r for r in form.get("registries", "").replace(",", " ").split() if r] or None
             expires = form.get("expires", "").strip()
-            return self.tokens.create(role, registries=registries, description=form.get("description", ""),
+            return tokens.create(role, registries=registries, description=form.get("description", ""),
                                       expires_in=parse_duration(expires) if expires else None)
 
         try:
             issued, error, status = self._tokens(session, create), "", 200
         except AuthError as e:
             issued, error, status = None, str(e), 400
-        records = self._tokens(session, lambda: self.tokens.list())
+        records = self._tokens(session, lambda tokens: tokens.list())
         return Page("tokens.html", {"tokens": views.token_rows(records, utcnow()), "issued": issued,
                                     "error": error}, status)
 
     def token_revoke(self, request: Request, session: Session, form: Form) -> Page:
         token_id = request.path_params["token_id"]
-        self._tokens(session, lambda: self.tokens.revoke(token_id))
+        self._tokens(session, lambda tokens: tokens.revoke(token_id))
         return Page(redirect=f"{PREFIX}/tokens")
 
     # ---- helpers --------------------------------------------------------------------------------------
 
-    def _tokens(self, session: Session, action):
-        if self.tokens is None:
+    def _tokens(self, session: Session, action: Callable[[TokenService], T]) -> T:
+        tokens = self.tokens
+        if tokens is None:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "this server runs without auth: there are no tokens")
-        return self.api.read(session.token, "ManageTokens", action)
+        return self.api.read(session.token, "ManageTokens", lambda: action(tokens))
 
-    def _registry(self, session: Session, registry_id: str):
-        return self.api.call(session.token, "RegistryService", "Get",
-                             registry_service_pb2.GetRegistryRequest(registry_id=registry_id))
+    def _image(self, session: Session, image_id: str) -> image_pb2.Image:
+        request = image_service_pb2.GetImageRequest(image_id=image_id)
+        return cast(image_pb2.Image, self.api.call(session.token, "ImageService", "Get", request))
+
+    def _registry(self, session: Session, registry_id: str) -> registry_pb2.Registry:
+        request = registry_service_pb2.GetRegistryRequest(registry_id=registry_id)
+        return cast(registry_pb2.Registry, self.api.call(session.token, "RegistryService", "Get", request))
 
     def _policy(self, session: Session, registry_id: str) -> scan_policy_pb2.ScanPolicy | None:
         try:
-            return self.api.call(session.token, "ScanPolicyService", "GetByRegistry",
-                                 scan_policy_service_pb2.GetScanPolicyByRegistryRequest(registry_id=registry_id))
+            request = scan_policy_service_pb2.GetScanPolicyByRegistryRequest(registry_id=registry_id)
+            return cast(scan_policy_pb2.ScanPolicy,
+                        self.api.call(session.token, "ScanPolicyService", "GetByRegistry", request))
         except ApiError as e:
             if e.code == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -405,7 +418,9 @@ class Console:
         return response.scan_results[0] if response.scan_results else None
 
 
-def console_app(servicers, authenticator: Authenticator, store: Store, feed_db_path: Path | None = None) -> Router:
+def console_app(
+    servicers: Sequence[object], authenticator: Authenticator, store: Store, feed_db_path: Path | None = None
+) -> Router:
     """The ASGI app to mount at /ui, calling the same servicer instances and authenticator as the API."""
     tokens = getattr(authenticator, "tokens", None)
     return Console(ConsoleApi(servicers, authenticator, store), tokens, feed_db_path).app()

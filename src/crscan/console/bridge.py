@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+from google.protobuf.message import Message
 from sqlalchemy import select
 
 from crscan.api.auth import Authenticator, Credentials
@@ -29,6 +30,8 @@ ADMIN_PROBE = CONSOLE_SERVICE + "ManageTokens"
 SIGN_IN_METHOD = CONSOLE_SERVICE + "GetSession"
 
 T = TypeVar("T")
+# api/ is not type-checked yet: its entry point, typed as what it is to the console.
+_invoke: Callable[..., Any] = invoke_servicer
 
 
 class ConsoleApi:
@@ -39,11 +42,11 @@ class ConsoleApi:
         self.authenticator = authenticator
         self.store = store
 
-    def call(self, token: str, service: str, method: str, request, peer: str = ""):
+    def call(self, token: str, service: str, method: str, request: Message, peer: str = "") -> Any:
         """`service.method(request)` as the REST transport would run it for this token."""
         binding = self._bindings[service]
         metadata = _metadata(token)
-        return invoke_servicer(
+        return _invoke(
             getattr(binding.servicer, method), request, RestContext(metadata, peer),
             authenticator=self.authenticator, method=binding.method_path(method), transport="console",
             metadata=metadata, peer=peer,
@@ -52,11 +55,11 @@ class ConsoleApi:
     def read(self, token: str, name: str, action: Callable[[], T], peer: str = "") -> T:
         """`action()` as the console method `name` of this token (role from the name, as for any method)."""
         metadata = _metadata(token)
-        return invoke_servicer(
+        return cast(T, _invoke(
             lambda _request, _context: action(), None, RestContext(metadata, peer),
             authenticator=self.authenticator, method=CONSOLE_SERVICE + name, transport="console",
             metadata=metadata, peer=peer,
-        )
+        ))
 
     def allows(self, token: str, method: str) -> bool:
         """Whether the authorizer would let this token call `method` (a role question; no servicer runs)."""
@@ -71,7 +74,7 @@ class ConsoleApi:
     def scan_details(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, schema.ScanResult]:
         """Stored rows (feed build, warnings, error) of scan results the caller may see."""
 
-        def action():
+        def action() -> dict[str, schema.ScanResult]:
             wanted = [require_id(i, "scan_result_id") for i in scan_result_ids]
             for scan_result_id in wanted:
                 check_access(self.store, "scan_result", scan_result_id)
@@ -84,7 +87,7 @@ class ConsoleApi:
     def findings(self, token: str, scan_result_id: str) -> list[schema.FindingRow]:
         """Every finding of a scan result, most severe first, with the layer and path the API does not carry."""
 
-        def action():
+        def action() -> list[schema.FindingRow]:
             require_id(scan_result_id, "scan_result_id")
             check_access(self.store, "scan_result", scan_result_id)
             model = schema.FindingRow
@@ -98,7 +101,7 @@ class ConsoleApi:
     def finding_keys(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
         """(vulnerability, package) pairs per scan result: what a run found that the previous did not, and back."""
 
-        def action():
+        def action() -> dict[str, set[tuple[str, str]]]:
             for scan_result_id in scan_result_ids:
                 check_access(self.store, "scan_result", require_id(scan_result_id, "scan_result_id"))
             model = schema.FindingRow

@@ -6,11 +6,12 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 from yandex.cloud.containerregistry.v1 import (
     image_pb2,
     image_service_pb2,
@@ -21,6 +22,7 @@ from yandex.cloud.containerregistry.v1 import (
 )
 
 from crscan.api.errors import failed_precondition, invalid_argument
+from crscan.auth import TokenRecord
 from crscan.console.bridge import ConsoleApi
 from crscan.console.interface import ConsoleError
 from crscan.model import Finding, LayerRef, ScanReport, Severity
@@ -46,20 +48,23 @@ class FormError(ConsoleError):
 
 # ---- formatting filters ---------------------------------------------------------------------------------
 
-def _when(value) -> str:
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    if value is None or not value.seconds:
-        return "—"
-    return value.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
+def _when(value: dt.datetime | timestamp_pb2.Timestamp | None) -> str:
+    if isinstance(value, timestamp_pb2.Timestamp):
+        if not value.seconds:
+            return "—"  # unset: a running scan has no finish time
+        value = value.ToDatetime()
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
 
 
 def _size(value: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+    if value < 1024:
+        return f"{value} B"
+    scaled = float(value)
+    for unit in ("KiB", "MiB", "GiB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GiB":
+            break
+    return f"{scaled:.1f} {unit}"
 
 
 def _short(digest: str) -> str:
@@ -70,11 +75,11 @@ def _short(digest: str) -> str:
 def _status(scan: scanner_pb2.ScanResult | None) -> str:
     if scan is None:
         return "never scanned"
-    return scanner_pb2.ScanResult.Status.Name(scan.status).lower()
+    return str(scanner_pb2.ScanResult.Status.Name(scan.status)).lower()
 
 
-def _counts(stats) -> dict[str, int]:
-    return {name: getattr(stats, name) for name in SEVERITIES}
+def _counts(stats: scanner_pb2.VulnerabilityStats) -> dict[str, int]:
+    return {name: int(getattr(stats, name)) for name in SEVERITIES}
 
 
 FILTERS = {"when": _when, "size": _size, "short": _short, "status": _status, "counts": _counts}
@@ -97,7 +102,7 @@ class Overview:
     old_feed: list[tuple[image_pb2.Image, str]] = field(default_factory=list)  # with the feed build it used
     running: list[image_pb2.Image] = field(default_factory=list)
     failed: list[image_pb2.Image] = field(default_factory=list)
-    feed: dict | None = None
+    feed: dict[str, Any] | None = None
     feed_error: str = ""
 
 
@@ -144,7 +149,7 @@ def overview(api: ConsoleApi, token: str, folder: str, feed_db_path: Path | None
     return summary
 
 
-def _all(api: ConsoleApi, token: str, service: str, request, items: str):
+def _all(api: ConsoleApi, token: str, service: str, request: Any, items: str) -> Iterator[Any]:
     """Every item of a List call, following its page tokens."""
     request.page_size = 1000
     while True:
@@ -155,7 +160,7 @@ def _all(api: ConsoleApi, token: str, service: str, request, items: str):
         request.page_token = response.next_page_token
 
 
-def _feed_status(path: Path | None) -> tuple[dict | None, str]:
+def _feed_status(path: Path | None) -> tuple[dict[str, Any] | None, str]:
     from crscan.vulndb import FeedDB
 
     if path is None:
@@ -240,7 +245,7 @@ class ImageDetail:
     query: FindingQuery
     pages: int
     ecosystems: list[str]
-    layers: list[dict]
+    layers: list[dict[str, Any]]
     risk_columns: list[tuple[str, str]]
     fixed_since: list[tuple[str, str]]  # (vulnerability, package) the previous run had and the last does not
 
@@ -263,7 +268,7 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
         history.append(HistoryRun(run, details[run.id].feed_build_id if run.id in details else "", new, fixed))
     last = finished[0] if finished else None
     rows = api.findings(token, last.id) if last is not None and last.status == scanner_pb2.ScanResult.READY else []
-    previous_keys: set | None = None
+    previous_keys: set[tuple[str, str]] | None = None
     if last is not None and last in ready:
         earlier = ready[ready.index(last) + 1:]
         previous_keys = keys[earlier[0].id] if earlier else None
@@ -361,7 +366,7 @@ def parse_rules(text: str) -> scan_policy_pb2.ScanRules:
     return rules
 
 
-def token_rows(records, now: dt.datetime) -> list[dict]:
+def token_rows(records: Iterable[TokenRecord], now: dt.datetime) -> list[dict[str, Any]]:
     return [{"record": r, "state": r.state(now),
              "scope": ", ".join(sorted(r.registries)) if r.registries is not None else "every registry"}
             for r in records]
