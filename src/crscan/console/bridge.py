@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from crscan.api.auth import Authenticator, Credentials
 from crscan.api.errors import ApiError
@@ -84,17 +84,19 @@ class ConsoleApi:
 
         return self.read(token, "GetScanDetails", action) if scan_result_ids else {}
 
-    def findings(self, token: str, scan_result_id: str) -> list[schema.FindingRow]:
-        """Every finding of a scan result, most severe first, with the layer and path the API does not carry."""
+    def findings(self, token: str, scan_result_id: str) -> list[Row[Any]]:
+        """Every finding of a scan result, most severe first, with the layer and path the API does not carry.
 
-        def action() -> list[schema.FindingRow]:
+        Plain rows with the `findings` columns as attributes: building 2,000 ORM objects cost more than the page.
+        """
+
+        def action() -> list[Row[Any]]:
             require_id(scan_result_id, "scan_result_id")
             check_access(self.store, "scan_result", scan_result_id)
-            model = schema.FindingRow
+            table = schema.FindingRow.__table__
             with self.store.sessions() as session:
-                return list(session.scalars(
-                    select(model).where(model.scan_result_id == scan_result_id).order_by(model.severity, model.id)
-                ))
+                query = select(table).where(table.c.scan_result_id == scan_result_id)
+                return list(session.execute(query.order_by(table.c.severity, table.c.id)).all())
 
         return self.read(token, "GetFindings", action)
 
@@ -110,7 +112,7 @@ class ConsoleApi:
                 query = select(model.scan_result_id, model.name, model.package).where(
                     model.scan_result_id.in_(list(scan_result_ids))
                 )
-                for scan_result_id, name, package in session.execute(query):
+                for scan_result_id, name, package in session.execute(query).all():
                     keys[scan_result_id].add((name, package))
             return keys
 

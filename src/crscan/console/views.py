@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
+from sqlalchemy import Row
 from yandex.cloud.containerregistry.v1 import (
     image_pb2,
     image_service_pb2,
@@ -31,8 +32,8 @@ from crscan.store import schema
 
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "undefined")
 SEVERITY_BY_NUMBER = {n: name for n, name in enumerate(SEVERITIES, start=1)}
-FINDINGS_PAGE = 500  # rows per page of the findings table; the counts above it cover every finding
-HISTORY_RUNS = 20
+FINDINGS_PAGE = 250  # rows per page of the findings table; the counts above it cover every finding
+HISTORY_RUNS = 10  # runs in the history table, each diffed against the one before it
 OVERVIEW_IMAGES = 1000  # the overview reads at most this many images' last scans, and says so when it stops
 EXPORTS = {"json": ("json", "application/json", "json"), "sarif": ("sarif", "application/sarif+json", "sarif"),
            "cyclonedx": ("cyclonedx", "application/vnd.cyclonedx+json", "cdx.json")}
@@ -203,7 +204,7 @@ class FindingQuery:
             page=page,
         )
 
-    def matches(self, row: schema.FindingRow) -> bool:
+    def matches(self, row: Row[Any]) -> bool:
         return (
             (not self.severity or SEVERITY_BY_NUMBER.get(row.severity) == self.severity)
             and (not self.fixable or bool(row.fixed_by))
@@ -218,7 +219,7 @@ class FindingQuery:
 
 @dataclass(frozen=True)
 class FindingView:
-    row: schema.FindingRow
+    row: Row[Any]  # a `findings` row
     severity: str
     layer_position: int | None  # 1-based position of the layer in the image, None when unknown
     is_new: bool  # not found by the previous finished run
@@ -277,10 +278,11 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
     pages = max(1, -(-len(matching) // FINDINGS_PAGE))
     page = min(query.page, pages)
     shown = matching[(page - 1) * FINDINGS_PAGE: page * FINDINGS_PAGE]
+    risk_names = [name for name, _ in RISK_FIELDS if rows and name in rows[0]._fields]
     findings = [
         FindingView(row, SEVERITY_BY_NUMBER.get(row.severity, "undefined"), positions.get(row.layer_digest),
                     previous_keys is not None and (row.name, row.package) not in previous_keys,
-                    {name: getattr(row, name) for name, _ in RISK_FIELDS if getattr(row, name, None) is not None})
+                    {name: getattr(row, name) for name in risk_names if getattr(row, name) is not None})
         for row in shown
     ]
     introduced = Counter(row.layer_digest for row in rows)
@@ -334,7 +336,7 @@ def export(api: ConsoleApi, token: str, image: image_pb2.Image, name: str, scan_
     return out.getvalue(), media_type, extension
 
 
-def _finding(row: schema.FindingRow) -> Finding:
+def _finding(row: Row[Any]) -> Finding:
     return Finding(
         name=row.name, advisory_id=row.advisory_id, link=row.link, package=row.package, source=row.source,
         version=row.version, fixed_by=row.fixed_by, origin=row.origin, type=row.type,
