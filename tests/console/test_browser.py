@@ -251,3 +251,49 @@ def test_an_editor_edits_the_scan_policy_through_the_api(console: Console, page)
     page.get_by_label(re.compile("^Rules")).fill('{"pushRule": {"repositoryPrefixes": 7}}')
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("rules")
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => e.tagName === 'BUTTON' ? !e.innerText.trim() && !e.getAttribute('aria-label')
+                                       : !e.labels.length && !e.getAttribute('aria-label'))
+  .map(e => e.outerHTML)"""
+
+# WCAG 2 contrast of each visible text element against the first opaque background behind it.
+LOW_CONTRAST = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                            if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const bad = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) || !e.offsetParent) continue;
+    const [a, b] = [lum(rgb(getComputedStyle(e).color).slice(0, 3)), lum(background(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(`${e.tagName}.${e.className}: ${ratio.toFixed(2)} "${e.innerText.slice(0, 30)}"`);
+  }
+  return bad; }"""
+
+
+def test_controls_are_labelled_text_has_contrast_and_the_keyboard_reaches_scan_now(console: Console, page):
+    sign_in(page, console, console.admin)
+    repository = console.store.find_repository(console.registry_id, "test/bookworm")
+    for path in ("/", "/registries", f"/registries/{console.registry_id}", f"/repositories/{repository.id}",
+                 f"/images/{console.bookworm_id}", f"/images/{console.xss_image_id}",
+                 f"/registries/{console.registry_id}/policy/edit", "/tokens"):
+        page.goto(console.url + path)
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
+
+    page.goto(f"{console.url}/images/{console.bookworm_id}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.innerText") == "Skip to content"
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.innerText") == "Scan now":
+            break
+    else:
+        raise AssertionError("Tab never reached the Scan now button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("scan-state")).to_have_text("running")
