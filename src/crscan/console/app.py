@@ -203,7 +203,8 @@ class Console:
                     signed_in.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
                     return self._render(request, session, signed_in)
         csrf = new_secret()
-        page = Page("signin.html", {"csrf": csrf, "error": error, "next": next_page}, status)
+        page = Page("signin.html", {"csrf": csrf, "error": error, "next": next_page,
+                                    "auth_disabled": self.tokens is None}, status)
         response = self._render(request, None, page)
         response.set_cookie(SIGN_IN_COOKIE, csrf, path=PREFIX, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
@@ -225,7 +226,7 @@ class Console:
             id=new_secret(), token=token, csrf=new_secret(), subject=caller.subject, registries=caller.registries,
             can_edit=self.api.allows(token, EDIT_PROBE),
             can_admin=self.tokens is not None and self.api.allows(token, ADMIN_PROBE),
-            expires_at=expires_at,
+            expires_at=expires_at, created_at=now,
         )
         self.sessions.add(session)
         return session

@@ -31,6 +31,7 @@ class Session:
     can_edit: bool
     can_admin: bool
     expires_at: dt.datetime  # naive UTC; the token's expiry, capped by the console's session lifetime
+    created_at: dt.datetime  # naive UTC
 
 
 class SessionStore(abc.ABC):

@@ -24,6 +24,10 @@ class MemorySessionStore(SessionStore):
 
     def add(self, session: Session) -> None:
         with self._lock:
+            # Sessions nobody comes back to would otherwise stay until the restart.
+            expired = [key for key, kept in self._sessions.items() if kept.expires_at <= session.created_at]
+            for key in expired:
+                del self._sessions[key]
             self._sessions[session.id] = session
 
     def get(self, session_id: str, now: dt.datetime) -> Session | None:
