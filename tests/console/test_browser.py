@@ -211,9 +211,11 @@ def test_a_revoked_token_ends_the_session(console: Console, page):
     console.tokens.revoke(issued.record.id)
     page.goto(console.url + "/registries")
 
-    expect(page).to_have_url(re.compile(r"/ui/signin\?ended="))
+    expect(page).to_have_url(re.compile(r"/ui/signin\?next=/ui/registries$"))
     expect(page.get_by_role("alert")).to_contain_text(f"token {issued.record.id} was revoked")
     assert not [c for c in page.context.cookies() if c["name"] == "crscan_session"]
+    page.reload()
+    expect(page.get_by_role("alert")).to_have_count(0)  # said once
 
 
 def test_an_admin_creates_and_revokes_a_token_whose_secret_is_shown_once(console: Console, page):

@@ -98,3 +98,10 @@ def test_pages_forbid_framing_and_foreign_scripts(setup):
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_sign_in_page_says_only_what_the_server_decided(setup):
+    app, _, _ = setup
+    with TestClient(app, base_url="http://console.test") as client:
+        page = client.get(f"{PREFIX}/signin", params={"ended": "Call +1 555 0100 to restore access", "error": "x"})
+    assert "555 0100" not in page.text and 'role="alert"' not in page.text

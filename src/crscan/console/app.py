@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import grpc
 import jinja2
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/ui"
 SESSION_COOKIE = "crscan_session"
 SIGN_IN_COOKIE = "crscan_signin"  # double-submit CSRF value for the sign-in form, before any session exists
+ENDED_COOKIE = "crscan_ended"  # why the last session ended, shown once on the sign-in page
 MAX_FORM_BYTES = 64 * 1024
 LIST_PAGE_SIZE = 50
 DEFAULT_FOLDER = "default"  # the folder `crscan registry add` uses unless told otherwise
@@ -75,13 +76,6 @@ class Page:
     context: dict[str, Any] | None = None
     status: int = 200
     redirect: str = ""
-
-
-class SignedOut(Exception):
-    """The session's token stopped working (revoked, expired): the browser is sent to sign in again."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
 
 
 class Console:
@@ -149,8 +143,6 @@ class Console:
             return self._render(request, session, Page("error.html", {"message": message}, 403))
         try:
             page = handler(request, session, form) if write else handler(request, session)
-        except SignedOut as e:
-            return self._signed_out(request, session, e.reason)
         except ApiError as e:
             if e.code == grpc.StatusCode.UNAUTHENTICATED:
                 return self._signed_out(request, session, e.message)
@@ -173,8 +165,11 @@ class Console:
 
     def _signed_out(self, request: Request, session: Session, reason: str) -> Response:
         self.sessions.remove(session.id)
-        response = RedirectResponse(f"{PREFIX}/signin?ended={quote(reason)}", status_code=303)
+        response = RedirectResponse(f"{PREFIX}/signin?next={quote(_here(request))}", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        # In a cookie, not the URL: a link with a made-up "reason" must not put words on the sign-in page.
+        response.set_cookie(ENDED_COOKIE, quote(reason), max_age=60, path=PREFIX, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
         return response
 
     # ---- sign-in / sign-out ---------------------------------------------------------------------------
@@ -185,9 +180,8 @@ class Console:
 
     def _sign_in(self, request: Request, form: Form) -> Response:
         next_page = _safe_next(request.query_params.get("next", ""))
-        error, status = request.query_params.get("ended", ""), 200
-        if error:
-            error = f"Your session ended: {error}"
+        ended = unquote(request.cookies.get(ENDED_COOKIE, ""))
+        error, status = (f"Your session ended: {ended}" if ended else ""), 200
         if request.method == "POST":
             cookie = request.cookies.get(SIGN_IN_COOKIE, "")
             if not cookie or not hmac.compare_digest(form.get("csrf", ""), cookie):
@@ -206,6 +200,7 @@ class Console:
         page = Page("signin.html", {"csrf": csrf, "error": error, "next": next_page,
                                     "auth_disabled": self.tokens is None}, status)
         response = self._render(request, None, page)
+        response.delete_cookie(ENDED_COOKIE, path=PREFIX)
         response.set_cookie(SIGN_IN_COOKIE, csrf, path=PREFIX, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
         return response
