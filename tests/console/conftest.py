@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ XSS_TAG = '<img src=x onerror="window.__xss=1">'
 XSS_PACKAGE = "<script>window.__xss=2</script>"
 HIDDEN_REGISTRY = "payroll-secret"
 HIDDEN_REPOSITORY = "finance/salaries-api"
+FIXED_FINDING, NEW_FINDING = "CVE-2099-0002", "CVE-2099-0003"
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,17 @@ def console(tmp_path_factory, shared_data, local_registry, test_images) -> Conso
     xss_repository = store.add_repository(registry_id, "test/markup")
     xss_image = store.add_image(xss_repository.id, "sha256:" + "3f" * 32, tags=[XSS_TAG],
                                 layers=[Layer("sha256:" + "4f" * 32, 100)])
-    operation = store.start_scan(xss_image.id)
-    finding = Finding(
+    markup = Finding(
         name="CVE-2099-0001", advisory_id="CVE-2099-0001", link="javascript:window.__xss=3", package=XSS_PACKAGE,
         source="npm", version="1.0.0", fixed_by="1.0.1", origin="lang", type="node", severity=Severity.HIGH,
         severity_source="ghsa", path='/app/"><svg onload=window.__xss=4>',
     )
-    store.finish_scan(store.get_operation(operation.id).resource_id, [finding], {Severity.HIGH: 1}, "seeded", [])
+    # Two runs: the second no longer finds FIXED_FINDING and newly finds NEW_FINDING.
+    for run, other in enumerate((FIXED_FINDING, NEW_FINDING)):
+        operation = store.start_scan(xss_image.id)
+        others = [replace(markup, name=other, advisory_id=other, link="", package=f"pad-{run}", severity=Severity.LOW)]
+        store.finish_scan(store.get_operation(operation.id).resource_id, [markup, *others],
+                          {Severity.HIGH: 1, Severity.LOW: 1}, f"seeded-{run}", [])
 
     tokens = TokenService(SqlTokenRepository(store))
     hour = dt.timedelta(hours=1)

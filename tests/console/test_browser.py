@@ -12,8 +12,10 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.console.conftest import (
+    FIXED_FINDING,
     HIDDEN_REGISTRY,
     HIDDEN_REPOSITORY,
+    NEW_FINDING,
     SCREENSHOTS,
     XSS_PACKAGE,
     XSS_TAG,
@@ -194,11 +196,26 @@ def test_markup_in_tag_package_and_path_is_rendered_as_text(console: Console, pa
     expect(page.get_by_role("link", name="CVE-2099-0001")).to_have_count(0)  # a javascript: link is not a link
     page.get_by_label("Package").fill(XSS_PACKAGE)
     page.get_by_role("button", name="Filter").click()
-    expect(page.get_by_test_id("findings-count")).to_have_text("1 of 1 findings match the filters.")
+    expect(page.get_by_test_id("findings-count")).to_have_text("1 of 2 findings match the filters.")
 
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[src=x], svg, table.findings script").count() == 0
     assert page.dialogs == []
+
+
+def test_history_says_what_changed_since_the_previous_run(console: Console, page):
+    sign_in(page, console, console.viewer, f"/images/{console.xss_image_id}")
+
+    runs = page.get_by_role("region", name="History").locator("tbody tr")
+    expect(runs).to_have_count(2)
+    newest, oldest = runs.nth(0).locator("td"), runs.nth(1).locator("td")
+    assert newest.nth(2).inner_text() == "seeded-1" and oldest.nth(2).inner_text() == "seeded-0"
+    assert (newest.nth(4).inner_text(), newest.nth(5).inner_text()) == ("1", "1")  # NEW_FINDING in, FIXED_FINDING out
+    assert (oldest.nth(4).inner_text(), oldest.nth(5).inner_text()) == ("—", "—")  # nothing before it to compare
+    expect(page.get_by_role("row", name=re.compile(NEW_FINDING))).to_contain_text("new")
+    expect(page.get_by_role("row", name=re.compile("CVE-2099-0001"))).not_to_contain_text("new")
+    page.get_by_text("1 fixed since the previous run").click()
+    expect(page.get_by_text(f"{FIXED_FINDING} in pad-0")).to_be_visible()
 
 
 def test_a_revoked_token_ends_the_session(console: Console, page):
