@@ -77,6 +77,8 @@ def test_sign_in_browse_scan_filter_and_sign_out(console: Console, page):
     assert total > 0  # bookworm's packages have advisories in the shared mirror
     expect(page.get_by_test_id("findings-count")).to_have_text(f"{total} of {total} findings.")
     shot(page, "image", full_page=False)
+    introduced = page.get_by_role("region", name="Layers").locator("tbody tr td:nth-child(4)").all_inner_texts()
+    assert len(introduced) > 1 and sum(map(int, introduced)) == total  # every finding is attributed to a layer
 
     # Filter by severity: the same rows the API's own severity filter returns.
     high = api(console, console.admin, f"/container-registry/v1/scans/{last['id']}:listVulnerabilities",
