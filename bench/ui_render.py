@@ -30,12 +30,11 @@ import httpx  # noqa: E402
 
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
-from crscan.auth import Role, TokenAuthenticator, TokenService  # noqa: E402
+from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
 from crscan.config import Settings  # noqa: E402
 from crscan.console import PREFIX, console_app  # noqa: E402
 from crscan.model import Finding, LayerRef, Severity  # noqa: E402
 from crscan.store import Layer, Store  # noqa: E402
-from crscan.store.tokens import SqlTokenRepository  # noqa: E402
 
 TARGET_MS = 150.0
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.HIGH, Severity.MEDIUM, Severity.MEDIUM, Severity.LOW,

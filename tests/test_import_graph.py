@@ -30,6 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"store"}),
     frozenset({"jobs", "policies", "sync", "auth"}),
     frozenset({"api"}),
+    frozenset({"console"}),  # the web console: a client of api's servicers, mounted by cli's serve
     frozenset({"cli"}),  # the top: nothing imports cli
 )
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from crscan.auth import Role, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.model import Finding, Severity
 from crscan.store import Layer, Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.api.test_serve_cli import CRSCAN, Served, serve
 from tests.vulndb.support import shared_feed_db
 

@@ -10,11 +10,10 @@ from starlette.routing import Mount, Router
 from starlette.testclient import TestClient
 
 from crscan.api.servicers import build_servicers
-from crscan.auth import Role, TokenAuthenticator, TokenService
+from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
 from crscan.console import PREFIX, console_app
 from crscan.console.app import LIST_PAGE_SIZE
 from crscan.store import Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.console.test_sessions import sign_in
 
 REPOSITORIES = LIST_PAGE_SIZE + 7

@@ -10,10 +10,9 @@ from starlette.routing import Mount, Router
 from starlette.testclient import TestClient
 
 from crscan.api.servicers import build_servicers
-from crscan.auth import Role, TokenAuthenticator, TokenService, parse_duration
+from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService, parse_duration
 from crscan.console import PREFIX, console_app
 from crscan.store import Store
-from crscan.store.tokens import SqlTokenRepository
 from tests.api.conftest import seed_scanned_image
 
 

@@ -34,10 +34,10 @@ from yandex.cloud.containerregistry.v1 import (
     scanner_service_pb2,
 )
 
-from crscan.api.auth import Authenticator, current_caller
+from crscan.api.auth import current_caller
 from crscan.api.errors import ApiError
 from crscan.api.rest import HTTP_STATUS
-from crscan.auth import IssuedToken, TokenService
+from crscan.auth import Authenticator, IssuedToken, TokenService
 from crscan.console import views
 from crscan.console.bridge import ADMIN_PROBE, EDIT_PROBE, ConsoleApi, utcnow
 from crscan.console.interface import Session, SessionStore, SignInRefused

@@ -16,11 +16,10 @@ from typing import Any, TypeVar, cast
 from google.protobuf.message import Message
 from sqlalchemy import Row, select
 
-from crscan.api.auth import Authenticator, Credentials
-from crscan.api.errors import ApiError
 from crscan.api.grpc_server import ServiceBinding, bind_services, invoke_servicer
 from crscan.api.rest import RestContext
 from crscan.api.servicers.common import check_access, require_id
+from crscan.auth import Authenticator, AuthError, Credentials
 from crscan.store import Store, schema
 
 CONSOLE_SERVICE = "/crscan.console.Console/"
@@ -65,7 +64,7 @@ class ConsoleApi:
         """Whether the authorizer would let this token call `method` (a role question; no servicer runs)."""
         try:
             self.authenticator.authenticate(Credentials(method, "console", token or None))
-        except ApiError:
+        except AuthError:  # InvalidToken or AccessDenied
             return False
         return True
 
