@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
@@ -69,53 +70,74 @@ class ConsoleApi:
         return True
 
     # ---- reads the protos have no fields for ----------------------------------------------------------
+    # Each public read is one console method call (one authentication); the private helpers run inside one.
 
     def scan_details(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, schema.ScanResult]:
         """Stored rows (feed build, warnings, error) of scan results the caller may see."""
-
-        def action() -> dict[str, schema.ScanResult]:
-            wanted = [require_id(i, "scan_result_id") for i in scan_result_ids]
-            for scan_result_id in wanted:
-                check_access(self.store, "scan_result", scan_result_id)
-            with self.store.sessions() as session:
-                rows = session.scalars(select(schema.ScanResult).where(schema.ScanResult.id.in_(wanted)))
-                return {row.id: row for row in rows}
-
-        return self.read(token, "GetScanDetails", action) if scan_result_ids else {}
+        return self.read(token, "GetScanDetails", lambda: self._scan_details(scan_result_ids))
 
     def findings(self, token: str, scan_result_id: str) -> list[Row[Any]]:
-        """Every finding of a scan result, most severe first, with the layer and path the API does not carry.
+        """Every finding of a scan result, most severe first, with the layer and path the API does not carry."""
+        return self.read(token, "GetFindings", lambda: self._findings(scan_result_id))
 
-        Plain rows with the `findings` columns as attributes: building 2,000 ORM objects cost more than the page.
-        """
+    def image_history(
+        self, token: str, finished_ids: Sequence[str], ready_ids: Sequence[str], last_ready_id: str
+    ) -> ImageHistory:
+        """What the image page needs beyond the API's messages, in one call: the finished runs' stored rows,
+        the last successful run's findings, and the (vulnerability, package) pairs of the runs before it."""
 
-        def action() -> list[Row[Any]]:
-            require_id(scan_result_id, "scan_result_id")
-            check_access(self.store, "scan_result", scan_result_id)
-            table = schema.FindingRow.__table__
-            with self.store.sessions() as session:
-                query = select(table).where(table.c.scan_result_id == scan_result_id)
-                return list(session.execute(query.order_by(table.c.severity, table.c.id)).all())
+        def action() -> ImageHistory:
+            rows = self._findings(last_ready_id) if last_ready_id else []
+            keys = self._finding_keys([i for i in ready_ids if i != last_ready_id])
+            if last_ready_id:
+                keys[last_ready_id] = {(row.name, row.package) for row in rows}
+            return ImageHistory(self._scan_details(finished_ids), rows, keys)
 
-        return self.read(token, "GetFindings", action)
+        return self.read(token, "GetImageHistory", action)
 
-    def finding_keys(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
-        """(vulnerability, package) pairs per scan result: what a run found that the previous did not, and back."""
+    def _scan_details(self, scan_result_ids: Sequence[str]) -> dict[str, schema.ScanResult]:
+        wanted = self._accessible(scan_result_ids)
+        if not wanted:
+            return {}
+        with self.store.sessions() as session:
+            rows = session.scalars(select(schema.ScanResult).where(schema.ScanResult.id.in_(wanted)))
+            return {row.id: row for row in rows}
 
-        def action() -> dict[str, set[tuple[str, str]]]:
-            for scan_result_id in scan_result_ids:
-                check_access(self.store, "scan_result", require_id(scan_result_id, "scan_result_id"))
-            model = schema.FindingRow
-            keys: dict[str, set[tuple[str, str]]] = {i: set() for i in scan_result_ids}
-            with self.store.sessions() as session:
-                query = select(model.scan_result_id, model.name, model.package).where(
-                    model.scan_result_id.in_(list(scan_result_ids))
-                )
-                for scan_result_id, name, package in session.execute(query).all():
-                    keys[scan_result_id].add((name, package))
+    def _findings(self, scan_result_id: str) -> list[Row[Any]]:
+        """Plain rows with the `findings` columns as attributes: building 2,000 ORM objects cost more than the
+        page."""
+        self._accessible([scan_result_id])
+        table = schema.FindingRow.__table__
+        with self.store.sessions() as session:
+            query = select(table).where(table.c.scan_result_id == scan_result_id)
+            return list(session.execute(query.order_by(table.c.severity, table.c.id)).all())
+
+    def _finding_keys(self, scan_result_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
+        wanted = self._accessible(scan_result_ids)
+        keys: dict[str, set[tuple[str, str]]] = {i: set() for i in wanted}
+        if not wanted:
             return keys
+        model = schema.FindingRow
+        with self.store.sessions() as session:
+            query = select(model.scan_result_id, model.name, model.package).where(model.scan_result_id.in_(wanted))
+            for scan_result_id, name, package in session.execute(query).all():
+                keys[scan_result_id].add((name, package))
+        return keys
 
-        return self.read(token, "GetFindingKeys", action) if scan_result_ids else {}
+    def _accessible(self, scan_result_ids: Sequence[str]) -> list[str]:
+        """The ids, each well-formed and in a registry the caller may see (the servicers' own check), or the
+        API error a servicer would raise."""
+        wanted = [require_id(i, "scan_result_id") for i in scan_result_ids]
+        for scan_result_id in wanted:
+            check_access(self.store, "scan_result", scan_result_id)
+        return wanted
+
+
+@dataclass(frozen=True)
+class ImageHistory:
+    details: dict[str, schema.ScanResult]  # finished runs by id
+    findings: list[Row[Any]]  # of the last successful run
+    keys: dict[str, set[tuple[str, str]]]  # (vulnerability, package) pairs of each successful run
 
 
 def _metadata(token: str) -> tuple[tuple[str, str], ...]:

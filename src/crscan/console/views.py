@@ -257,8 +257,11 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
     latest = runs[0] if runs else None
     finished = [run for run in runs if run.status != scanner_pb2.ScanResult.RUNNING]
     ready = [run for run in finished if run.status == scanner_pb2.ScanResult.READY]
-    details = api.scan_details(token, [run.id for run in finished])
-    keys = api.finding_keys(token, [run.id for run in ready])
+    last = finished[0] if finished else None
+    last_ready = last if last is not None and last.status == scanner_pb2.ScanResult.READY else None
+    stored = api.image_history(token, [run.id for run in finished], [run.id for run in ready],
+                               last_ready.id if last_ready else "")
+    details, rows, keys = stored.details, stored.findings, stored.keys
     history = []
     for run in finished:
         previous = next((r for r in ready if r.scanned_at.ToDatetime() < run.scanned_at.ToDatetime()), None)
@@ -267,8 +270,6 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
             new = len(keys[run.id] - keys[previous.id])
             fixed = len(keys[previous.id] - keys[run.id])
         history.append(HistoryRun(run, details[run.id].feed_build_id if run.id in details else "", new, fixed))
-    last = finished[0] if finished else None
-    rows = api.findings(token, last.id) if last is not None and last.status == scanner_pb2.ScanResult.READY else []
     previous_keys: set[tuple[str, str]] | None = None
     if last is not None and last in ready:
         earlier = ready[ready.index(last) + 1:]
@@ -288,9 +289,7 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
     introduced = Counter(row.layer_digest for row in rows)
     layers = [{"position": i, "digest": layer.digest, "size": layer.size, "findings": introduced.get(layer.digest, 0)}
               for i, layer in enumerate(image.layers, start=1)]
-    fixed_since = []
-    if previous_keys is not None:
-        fixed_since = sorted(previous_keys - {(row.name, row.package) for row in rows})
+    fixed_since = sorted(previous_keys - keys[last.id]) if last is not None and previous_keys is not None else []
     return ImageDetail(
         last=last, latest=latest, last_row=details.get(last.id) if last else None, history=history,
         findings=findings, matched=len(matching), total=len(rows), query=replace_page(query, page), pages=pages,
