@@ -308,6 +308,8 @@ def test_controls_are_labelled_text_has_contrast_and_the_keyboard_reaches_scan_n
         assert page.evaluate(LOW_CONTRAST) == [], path
 
     page.goto(f"{console.url}/images/{console.bookworm_id}")
+    scans_before = len(api(console, console.admin, "/container-registry/v1/scans",
+                           imageId=console.bookworm_id)["scanResults"])
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.innerText") == "Skip to content"
     for _ in range(40):
@@ -317,7 +319,10 @@ def test_controls_are_labelled_text_has_contrast_and_the_keyboard_reaches_scan_n
     else:
         raise AssertionError("Tab never reached the Scan now button")
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("scan-state")).to_have_text("running")
+    # A rescan of layers already indexed can finish before the answer is drawn: either state, one more scan.
+    expect(page.get_by_test_id("scan-state")).to_have_text(re.compile("^(running|ready)$"))
+    scans = api(console, console.admin, "/container-registry/v1/scans", imageId=console.bookworm_id)["scanResults"]
+    assert len(scans) == scans_before + 1
 
 
 def test_reading_and_filtering_work_without_javascript(console: Console, browser):
