@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 import httpx  # noqa: E402
 
+from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
@@ -58,20 +59,20 @@ def findings(count: int, layers: list[str], offset: int = 0) -> list[Finding]:
 
 
 def seed(store: Store, count: int) -> tuple[str, str]:
-    registry = store.add_registry("bench", "registry.example", folder_id="default")
-    repository = store.add_repository(registry.id, "team/big")
+    registry = store.registries.add("bench", "registry.example", folder_id="default")
+    repository = store.repositories.add(registry.id, "team/big")
     layer_digests = [f"sha256:{str(i) * 64}" for i in range(1, 4)]
-    image = store.add_image(repository.id, "sha256:" + "ab" * 32, tags=["1.0"],
+    image = store.images.add(repository.id, "sha256:" + "ab" * 32, tags=["1.0"],
                             layers=[Layer(digest, 50_000_000) for digest in layer_digests])
     scan_result_id = ""
     for run, offset in enumerate((count // 20, 0)):  # the older run lacks the newest 5% and has 5% since fixed
-        operation = store.start_scan(image.id)
-        scan_result_id = store.get_operation(operation.id).resource_id
+        operation = store.scans.start(image.id)
+        scan_result_id = store.operations.get(operation.id).resource_id
         found = findings(count, layer_digests, offset)
         counts: dict[Severity, int] = {}
         for finding in found:
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
-        store.finish_scan(scan_result_id, found, counts, f"build-{run}", [])
+        store.scans.finish(scan_result_id, found, counts, f"build-{run}", [])
     return image.id, scan_result_id
 
 
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store = Store(f"sqlite:///{directory}/crscan.db")
+        store = Store(f"sqlite:///{directory}/crscan.db", OPERATION_CODEC)
         store.migrate()
         image_id, scan_result_id = seed(store, args.findings)
         tokens = TokenService(SqlTokenRepository(store))

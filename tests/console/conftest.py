@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.model import Finding, Severity
 from crscan.store import Layer, Store
@@ -64,17 +65,17 @@ def console(tmp_path_factory, shared_data, local_registry, test_images) -> Conso
     registry_id = added.stdout.split("id ")[1].split(",")[0]
     registry_cli("sync", "local", data_dir=data_dir)
 
-    store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
-    bookworm = store.find_repository(registry_id, test_images["bookworm"].repository)
+    store = Store(f"sqlite:///{data_dir / 'crscan.db'}", OPERATION_CODEC)
+    bookworm = store.repositories.find(registry_id, test_images["bookworm"].repository)
     (bookworm_image,) = _images(store, bookworm.id)
 
-    hidden = store.add_registry(HIDDEN_REGISTRY, "registry.hidden.example", folder_id="default")
-    hidden_repository = store.add_repository(hidden.id, HIDDEN_REPOSITORY)
-    store.add_image(hidden_repository.id, "sha256:" + "1f" * 32, tags=["prod-hidden-tag"],
+    hidden = store.registries.add(HIDDEN_REGISTRY, "registry.hidden.example", folder_id="default")
+    hidden_repository = store.repositories.add(hidden.id, HIDDEN_REPOSITORY)
+    store.images.add(hidden_repository.id, "sha256:" + "1f" * 32, tags=["prod-hidden-tag"],
                     layers=[Layer("sha256:" + "2f" * 32, 100)])
 
-    xss_repository = store.add_repository(registry_id, "test/markup")
-    xss_image = store.add_image(xss_repository.id, "sha256:" + "3f" * 32, tags=[XSS_TAG],
+    xss_repository = store.repositories.add(registry_id, "test/markup")
+    xss_image = store.images.add(xss_repository.id, "sha256:" + "3f" * 32, tags=[XSS_TAG],
                                 layers=[Layer("sha256:" + "4f" * 32, 100)])
     markup = Finding(
         name="CVE-2099-0001", advisory_id="CVE-2099-0001", link="javascript:window.__xss=3", package=XSS_PACKAGE,
@@ -83,9 +84,9 @@ def console(tmp_path_factory, shared_data, local_registry, test_images) -> Conso
     )
     # Two runs: the second no longer finds FIXED_FINDING and newly finds NEW_FINDING.
     for run, other in enumerate((FIXED_FINDING, NEW_FINDING)):
-        operation = store.start_scan(xss_image.id)
+        operation = store.scans.start(xss_image.id)
         others = [replace(markup, name=other, advisory_id=other, link="", package=f"pad-{run}", severity=Severity.LOW)]
-        store.finish_scan(store.get_operation(operation.id).resource_id, [markup, *others],
+        store.scans.finish(store.operations.get(operation.id).resource_id, [markup, *others],
                           {Severity.HIGH: 1, Severity.LOW: 1}, f"seeded-{run}", [])
 
     tokens = TokenService(SqlTokenRepository(store))

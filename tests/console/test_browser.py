@@ -299,7 +299,7 @@ LOW_CONTRAST = """() => {
 
 def test_controls_are_labelled_text_has_contrast_and_the_keyboard_reaches_scan_now(console: Console, page):
     sign_in(page, console, console.admin)
-    repository = console.store.find_repository(console.registry_id, "test/bookworm")
+    repository = console.store.repositories.find(console.registry_id, "test/bookworm")
     for path in ("/", "/registries", f"/registries/{console.registry_id}", f"/repositories/{repository.id}",
                  f"/images/{console.bookworm_id}", f"/images/{console.xss_image_id}",
                  f"/registries/{console.registry_id}/policy/edit", "/tokens"):

@@ -9,6 +9,7 @@ import pytest
 from starlette.routing import Mount, Router
 from starlette.testclient import TestClient
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService
 from crscan.console import PREFIX, console_app
@@ -21,13 +22,13 @@ REPOSITORIES = LIST_PAGE_SIZE + 7
 
 @pytest.fixture
 def client(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
-    registry = store.add_registry("many", "registry.example", folder_id="default")
+    registry = store.registries.add("many", "registry.example", folder_id="default")
     for n in range(REPOSITORIES):
-        repository = store.add_repository(registry.id, f"team/app-{n:03d}")
+        repository = store.repositories.add(registry.id, f"team/app-{n:03d}")
     for n in range(3):
-        store.add_image(repository.id, f"sha256:{n:064x}", tags=[f"v{n}"])
+        store.images.add(repository.id, f"sha256:{n:064x}", tags=[f"v{n}"])
     tokens = TokenService(SqlTokenRepository(store))
     authenticator = TokenAuthenticator(tokens)
     app = Router(routes=[Mount(PREFIX, app=console_app(build_servicers(store), authenticator, store, None))])

@@ -9,6 +9,7 @@ import pytest
 from starlette.routing import Mount, Router
 from starlette.testclient import TestClient
 
+from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService, parse_duration
 from crscan.console import PREFIX, console_app
@@ -18,7 +19,7 @@ from tests.api.conftest import seed_scanned_image
 
 @pytest.fixture
 def setup(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     seeded = seed_scanned_image(store)
     tokens = TokenService(SqlTokenRepository(store))
