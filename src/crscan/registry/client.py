@@ -7,11 +7,12 @@ import email.utils
 import functools
 import io
 import json
+import logging
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urljoin
@@ -22,10 +23,12 @@ from crscan.registry.auth import (
     CATALOG_SCOPE,
     Challenge,
     Credentials,
+    RealmPolicy,
     TokenCache,
     fetch_token,
     parse_challenge,
     repository_scope,
+    validate_realm_hosts,
 )
 from crscan.registry.digest import VerifyingReader, digest_of, validate_digest, verify_bytes
 from crscan.registry.interface import (
@@ -43,6 +46,8 @@ from crscan.registry.reference import is_loopback, is_valid_registry, registry_h
 
 BLOB_CHUNK = 1 << 20
 MAX_PAGES = 10_000
+MAX_REDIRECTS = 10
+log = logging.getLogger(__name__)
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
@@ -76,6 +81,11 @@ class RegistryClient:
     `counter` (a fresh one unless shared). Requests that get 429/5xx or fail to connect are retried up to
     `max_retries` times with exponential backoff, waiting what `Retry-After` asks for (capped at
     `max_retry_wait`).
+
+    Credentials go only to the registry itself and to token realms `RealmPolicy` allows (`auth_realm_hosts`
+    lists the operator's extra realm hosts). Redirects are followed by hand: within the registry's own origin
+    for everything; to other hosts only for blobs, and then without credentials (object storage and CDNs sign
+    the URL itself). A manifest, listing or token request redirected elsewhere is a RegistryError.
     """
 
     def __init__(
@@ -85,6 +95,7 @@ class RegistryClient:
         credentials: Credentials | None = None,
         insecure: bool | None = None,
         ca_file: str | None = None,
+        auth_realm_hosts: Iterable[str] = (),
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         max_retries: int = 4,
@@ -100,6 +111,7 @@ class RegistryClient:
         self.insecure = is_loopback(registry_host(registry)) if insecure is None else insecure
         self.base_url = f"{'http' if self.insecure else 'https'}://{registry}"
         self.credentials = credentials
+        self.realm_policy = RealmPolicy(registry, self.insecure, validate_realm_hosts(auth_realm_hosts))
         self.counter = counter or ByteCounter()
         self.max_retries = max_retries
         self.backoff = backoff
@@ -114,7 +126,7 @@ class RegistryClient:
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=verify,
-            follow_redirects=True,  # blobs are often redirected to object storage; httpx drops auth cross-origin
+            follow_redirects=False,  # _request decides per request kind and host
             transport=transport,
             headers={"User-Agent": "crscan"},
         )
@@ -177,7 +189,7 @@ class RegistryClient:
         label = f"{what} {self.registry}/{repository}@{digest}"
         response = self._request(
             "GET", f"/v2/{repository}/blobs/{digest}", repository_scope(repository), label,
-            headers={"Accept-Encoding": "identity"},
+            headers={"Accept-Encoding": "identity"}, offsite_redirects=True,
         )
         return _buffered(VerifyingReader(
             _guarded_chunks(response, label), digest, size=size, what=what,
@@ -228,14 +240,19 @@ class RegistryClient:
 
     # --- transport ---------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, scope: str, what: str,
-                 headers: dict[str, str] | None = None) -> httpx.Response:
-        """Send with auth and retries; returns a streaming 2xx response or raises a RegistryError."""
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+    def _request(self, method: str, path: str, scope: str, what: str, headers: dict[str, str] | None = None,
+                 offsite_redirects: bool = False) -> httpx.Response:
+        """Send with auth, retries and redirects (off the registry's origin only if `offsite_redirects`, and
+        then without credentials); returns a streaming 2xx response or raises a RegistryError."""
+        url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base_url + path)
+        origin = httpx.URL(self.base_url)
+        offsite = False  # once redirected off the registry, nothing identifies us any more
+        redirects = 0
         attempt = 0
         authenticated_after_challenge = False
         while True:
-            request = self._http.build_request(method, url, headers={**(headers or {}), **self._auth_headers(scope)})
+            auth = {} if offsite else self._auth_headers(scope)
+            request = self._http.build_request(method, url, headers={**(headers or {}), **auth})
             try:
                 response = self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
@@ -253,8 +270,26 @@ class RegistryClient:
                     continue
                 raise RegistryUnavailable(f"{what}: {self.base_url} {failure} after {attempt + 1} attempts")
             status = response.status_code
+            if response.is_redirect:
+                target = url.join(response.headers["Location"])
+                response.close()
+                if redirects >= MAX_REDIRECTS:
+                    raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects (last to {target.host})")
+                if target.scheme not in ("http", "https"):
+                    raise RegistryError(f"{what}: {self.registry} redirected to a {target.scheme!r} URL")
+                if not _same_origin(target, origin):
+                    if not offsite_redirects:
+                        raise RegistryError(f"{what}: {self.registry} redirected to another host, "
+                                            f"{_origin_text(target)}; only blob downloads may leave the registry's "
+                                            "host")
+                    offsite = True
+                url, redirects = target, redirects + 1
+                continue
             if status == 401:
                 detail = _error_detail(_small_body(response))
+                if offsite:
+                    raise AuthError(f"{what}: {url.host}, where {self.registry} redirected the download, asks for "
+                                    "authentication; credentials are not sent off the registry's host")
                 if authenticated_after_challenge:
                     raise AuthError(f"{what}: {self.registry} rejected {self._who()} (HTTP 401{detail})")
                 self._answer_challenge(response, scope, what)
@@ -268,7 +303,7 @@ class RegistryClient:
                 continue
             if 200 <= status < 300:
                 return response
-            raise self._error_for(response, _error_detail(_small_body(response)), what)
+            raise self._error_for(response, _error_detail(_small_body(response)), what, blob=offsite_redirects)
 
     def _auth_headers(self, scope: str) -> dict[str, str]:
         challenge = self._challenge
@@ -281,10 +316,22 @@ class RegistryClient:
             key = (challenge.realm, challenge.params.get("service", ""), scope)
             token = self._tokens.get(key)
             if token is None:
-                token, lifetime = fetch_token(self._http, challenge, scope, self.credentials)
+                token, lifetime = self._fetch_token(challenge, scope)
                 self._tokens.put(key, token, lifetime)
             return {"Authorization": f"Bearer {token}"}
         return {}
+
+    def _fetch_token(self, challenge: Challenge, scope: str) -> tuple[str, float]:
+        """A token from the realm: with the credentials if the realm policy allows, else anonymously."""
+        refusal = self.realm_policy.refusal(challenge.realm) if self.credentials else ""
+        if refusal:
+            log.warning("registry %s: not sending credentials to its token realm: %s", self.registry, refusal)
+        try:
+            return fetch_token(self._http, challenge, scope, None if refusal else self.credentials)
+        except AuthError as exc:
+            if refusal:
+                raise AuthError(f"{exc}; asked anonymously because {refusal}") from exc
+            raise
 
     def _answer_challenge(self, response: httpx.Response, scope: str, what: str) -> None:
         header = response.headers.get("WWW-Authenticate")
@@ -308,10 +355,10 @@ class RegistryClient:
         wait: float = min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))
         return wait
 
-    def _error_for(self, response: httpx.Response, detail: str, what: str) -> RegistryError:
+    def _error_for(self, response: httpx.Response, detail: str, what: str, *, blob: bool) -> RegistryError:
         status = response.status_code
         if status == 404:
-            kind = BlobUnknown if "/blobs/" in response.request.url.path else ManifestUnknown
+            kind = BlobUnknown if blob else ManifestUnknown
             return kind(f"{what} not found (HTTP 404{detail})")
         if status == 403:
             return AuthError(f"{what}: access denied to {self._who()} (HTTP 403{detail})")
@@ -336,6 +383,15 @@ class RegistryClient:
             raise RegistryUnavailable(f"{what}: transfer from {self.registry} failed: {exc}") from exc
         finally:
             response.close()
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _origin_text(url: httpx.URL) -> str:
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
 
 
 @functools.cache

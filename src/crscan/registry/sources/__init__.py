@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from crscan.registry.auth import Credentials
@@ -24,12 +25,14 @@ def open_source(
     credentials: Credentials | None = None,
     insecure: bool | None = None,
     ca_file: str | None = None,
+    auth_realm_hosts: Iterable[str] = (),
     timeout: float = 30.0,
     counter: ByteCounter | None = None,
 ) -> ImageSource:
     """Open `docker-archive:PATH[:name:tag]`, `oci:PATH[:tag]` or `host[:port]/repo[:tag|@digest]`.
 
-    Registry options (credentials, insecure, ca_file, timeout, counter) are ignored for local sources.
+    Registry options (credentials, insecure, ca_file, auth_realm_hosts, timeout, counter) are ignored for local
+    sources.
     """
     if not isinstance(reference, str) or not reference:
         raise InvalidReference("empty image reference")
@@ -41,7 +44,7 @@ def open_source(
         return OciLayoutSource(path, tag, platform=platform, reference=reference)
     image = parse_reference(reference)
     client = RegistryClient(image.registry, credentials=credentials, insecure=insecure, ca_file=ca_file,
-                            timeout=timeout, counter=counter)
+                            auth_realm_hosts=auth_realm_hosts, timeout=timeout, counter=counter)
     return RegistryImageSource(client, image, platform=platform, owns_client=True)
 
 
