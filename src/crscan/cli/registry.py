@@ -58,6 +58,9 @@ def add(
     ca_file: Annotated[
         Path | None, typer.Option("--ca-file", help="PEM CA bundle for the registry's TLS certificate.")
     ] = None,
+    auth_realm_host: Annotated[list[str] | None, typer.Option(
+        "--auth-realm-host", help="HOST[:PORT] of the registry's token service, when not the registry's own host; "
+        "it receives the credentials (https only). Repeatable.")] = None,
     folder_id: FolderOption = DEFAULT_FOLDER,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -66,6 +69,7 @@ def add(
     """Attach a registry; then `crscan registry sync NAME` mirrors its images."""
     from crscan import ids
     from crscan.registry import RegistryClient
+    from crscan.registry.auth import validate_realm_hosts
     from crscan.sync import parse_registry_url
 
     if not 1 <= len(name) <= 63 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -85,11 +89,12 @@ def add(
             raise CliError("--ca-file is for https:// registries; this one is plain http://")
         ca_path = str(ca_file.resolve())
         RegistryClient(address.host, ca_file=ca_path).close()  # fails early on a bad bundle, as a sync would
+    realm_hosts = validate_realm_hosts(auth_realm_host or ())
     with _Context(config, data_dir, database_url) as context:
         row = context.store.registries.add(
             name, address.url, folder_id=folder_id, insecure=address.plain_http,
             username=username, encrypted_password=context.box.encrypt(password) if password else None,
-            ca_file=ca_path,
+            ca_file=ca_path, auth_realm_hosts=realm_hosts,
         )
     typer.echo(f"registry {row.name} added: id {row.id}, {row.url}" + (f", user {username}" if username else ""))
 

@@ -36,6 +36,7 @@ Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the r
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 Username = Annotated[str | None, typer.Option("--username", help="Registry user; the password is read from stdin.")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Plain HTTP to the registry (loopback is by default).")]
+AuthRealmHost = Annotated[list[str] | None, typer.Option("--auth-realm-host", help="HOST[:PORT] of the registry's token service, when not the registry's own host; it receives the credentials (https only). Repeatable.")]
 CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Layer index cache [default: $CRSCAN_DATA_DIR/cache/layers].", file_okay=False)]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Read every layer, cache nothing.")]
 
@@ -124,6 +125,7 @@ def scan(
     no_cache: NoCache = False,
     username: Username = None,
     insecure: Insecure = False,
+    auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
 ) -> None:
     """Scan an image for vulnerabilities, like `trivy image`."""
@@ -140,7 +142,7 @@ def scan(
     progress = _ProgressReporter(quiet)
     try:
         with open_source(image, platform=platform, credentials=_credentials(username),
-                         insecure=insecure or None) as source:
+                         insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
             report = Scanner().scan(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
     finally:
         progress.close()
@@ -168,6 +170,7 @@ def sbom(
     no_cache: NoCache = False,
     username: Username = None,
     insecure: Insecure = False,
+    auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
 ) -> None:
     """Write the image's package inventory as a CycloneDX JSON SBOM."""
@@ -175,7 +178,7 @@ def sbom(
     progress = _ProgressReporter(quiet)
     try:
         with open_source(image, platform=platform, credentials=_credentials(username),
-                         insecure=insecure or None) as source:
+                         insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
             indexes = scanner.index_layers(source, cache=_cache(cache_dir, no_cache), progress=progress)
             inventory = scanner.assemble(indexes)
             document = inventory_to_cyclonedx(inventory, image=source.reference, digest=source.digest,

@@ -143,7 +143,7 @@ class ScanRunner:
         try:
             with open_source(
                 reference, credentials=self._credentials(registry), insecure=address.scheme == "http" or None,
-                ca_file=registry.ca_file or None, counter=self.counter,
+                ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts, counter=self.counter,
             ) as source:
                 report = self.scanner.scan(source, db, cache=self.cache)
         except ManifestUnknown as exc:

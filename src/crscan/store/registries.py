@@ -59,12 +59,13 @@ class Registries(Resource):
         username: str = "",
         encrypted_password: bytes | None = None,
         ca_file: str = "",
+        auth_realm_hosts: Sequence[str] = (),
         labels: Mapping[str, str] | None = None,
     ) -> schema.Registry:
         row = schema.Registry(
             id=ids.new_id(ids.REGISTRY), folder_id=folder_id, name=name, url=url, insecure=insecure,
             username=username, encrypted_password=encrypted_password, ca_file=ca_file, labels=dict(labels or {}),
-            created_at=utcnow(),
+            auth_realm_hosts=list(auth_realm_hosts), created_at=utcnow(),
         )
         try:
             with self.sessions.begin() as session:

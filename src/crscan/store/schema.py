@@ -66,6 +66,8 @@ class Registry(Base):
     # Fernet token of the password; written by the registry-credentials code, never by the API.
     encrypted_password: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     ca_file: Mapped[str] = mapped_column(String(4096), default="")  # PEM bundle for TLS; "": system CAs
+    # token realm hosts besides the registry's own that may receive its credentials (`--auth-realm-host`)
+    auth_realm_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("folder_id", "name"),)

@@ -155,7 +155,7 @@ def open_view(registry: schema.Registry, box: SecretBox) -> DistributionView:
     try:
         client = RegistryClient(
             address.netloc, credentials=credentials, insecure=address.scheme == "http",
-            ca_file=registry.ca_file or None,
+            ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts,
         )
     except RegistryError as exc:
         raise SyncError(f"registry {registry.name!r}: {exc}") from None
