@@ -4,7 +4,10 @@ re-match without pulling, and every failure an ERROR whose message says what to 
 from __future__ import annotations
 
 import collections
+import dataclasses
+import uuid
 
+import grpc
 import httpx
 
 import pytest
@@ -18,6 +21,7 @@ from crscan.store import schema
 from crscan.store.layer_cache import LayerIndexRow
 from crscan.vulndb import FeedDB
 from tests.jobs.conftest import register
+from tests.support.registry import skopeo_copy
 
 SEVERITY_FIELDS = ("critical", "high", "medium", "low", "negligible", "undefined")
 
@@ -88,6 +92,31 @@ def test_a_deleted_manifest_ends_error_with_manifest_unknown(store, local_regist
     assert outcome == "error" and result.status == scanner_pb2.ScanResult.ERROR
     assert result.error_message.startswith("manifest unknown: ")
     assert error_message(operation) == result.error_message
+
+
+def test_a_manifest_deleted_after_queueing_ends_not_found_naming_the_image_not_the_registry_address(
+    store, local_registry, test_images, feed_db_path, caplog
+):
+    """Issue 13, item 15: pushed, queued, then deleted through the registry API before the worker pulls."""
+    repository = f"gone/{uuid.uuid4().hex[:12]}"
+    pushed = skopeo_copy(test_images["bookworm"].oci_ref, f"docker://{local_registry.host}/{repository}:v1")
+    image = register(store, local_registry, dataclasses.replace(
+        test_images["bookworm"], repository=repository, tag_ref=f"{local_registry.host}/{repository}:v1",
+    ), digest=pushed)
+    operation = store.scans.enqueue(image.id)
+    deleted = httpx.delete(f"{local_registry.url}/v2/{repository}/manifests/{pushed}")
+    assert deleted.status_code == 202, deleted.text
+
+    job = store.jobs.claim(lease_seconds=60)
+    assert job is not None and job.scan_result_id == operation.resource_id
+    assert ScanRunner(store, feed_db_path).run(job) == "error"
+
+    status = status_pb2.Status.FromString(store.operations.get(operation.id).error_status)
+    assert status.code == grpc.StatusCode.NOT_FOUND.value[0], status
+    assert f"{repository}@{pushed}" in status.message and "v1" in status.message
+    assert local_registry.host not in status.message and "127.0.0.1" not in status.message
+    assert store.scans.get(operation.resource_id).error_message == status.message
+    assert local_registry.host in caplog.text  # the address is for the operator, in the server log
 
 
 def test_a_missing_feed_db_says_to_run_db_update(store, local_registry, test_images, tmp_path):

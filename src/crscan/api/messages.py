@@ -123,6 +123,7 @@ OPERATION_ERROR_CODES = {
     OperationError.INTERNAL: grpc.StatusCode.INTERNAL,
     OperationError.CANCELLED: grpc.StatusCode.CANCELLED,
     OperationError.ABORTED: grpc.StatusCode.ABORTED,
+    OperationError.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
 }
 
 

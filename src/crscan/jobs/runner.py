@@ -20,6 +20,7 @@ from crscan.layers.interface import LayerError, LimitExceeded
 from crscan.model import ScanReport
 from crscan.registry import (
     AuthError,
+    BlobUnknown,
     ByteCounter,
     Credentials,
     DigestMismatch,
@@ -31,7 +32,7 @@ from crscan.registry import (
 from crscan.report.severity import severity_counts
 from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretBox, SecretError
-from crscan.store import NotFound, ScanNotRunning, Store, schema
+from crscan.store import NotFound, OperationError, ScanNotRunning, Store, schema
 from crscan.store.jobs import ClaimedJob
 from crscan.vulndb import FeedDB
 from crscan.vulndb.interface import VulnDBError
@@ -40,7 +41,12 @@ log = logging.getLogger(__name__)
 
 
 class ScanFailed(Exception):
-    """A scan cannot succeed as things stand; the message is what the user sees in the Operation error."""
+    """A scan cannot succeed as things stand; the message is what the user sees in the Operation error, `kind`
+    what its status code says."""
+
+    def __init__(self, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ScanRunner:
@@ -78,7 +84,7 @@ class ScanRunner:
                 return "retry"
             return self._fail(job, f"{exc} (gave up after {job.attempts} attempts)", started)
         except ScanFailed as exc:
-            return self._fail(job, str(exc), started)
+            return self._fail(job, str(exc), started, exc.kind)
         except Exception as exc:  # a bug or hostile input: the user still gets a finished, explained scan
             log.exception("scan %s failed unexpectedly", job.scan_result_id)
             return self._fail(job, f"internal error while scanning: {type(exc).__name__}: {exc}", started)
@@ -94,9 +100,10 @@ class ScanRunner:
         metrics.record_scan("ready", time.monotonic() - started)
         return "ready"
 
-    def _fail(self, job: ClaimedJob, message: str, started: float) -> str:
+    def _fail(self, job: ClaimedJob, message: str, started: float,
+              kind: OperationError = OperationError.INTERNAL) -> str:
         try:
-            self.store.scans.fail(job.scan_result_id, message)
+            self.store.scans.fail(job.scan_result_id, message, kind)
         except ScanNotRunning:
             pass
         metrics.record_scan("error", time.monotonic() - started)
@@ -146,8 +153,13 @@ class ScanRunner:
                 ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts, counter=self.counter,
             ) as source:
                 report = self.scanner.scan(source, db, cache=self.cache)
-        except ManifestUnknown as exc:
-            raise ScanFailed(f"manifest unknown: {reference} is no longer in the registry ({exc})") from None
+        except (ManifestUnknown, BlobUnknown) as exc:
+            # deleted after the scan was queued; the registry's address stays in the server log
+            log.warning("image %s is gone from its registry: %s", reference, exc)
+            tags = f" (tag {', '.join(image.tags)})" if image.tags else ""
+            what = "manifest unknown:" if isinstance(exc, ManifestUnknown) else "blob unknown: a layer or config of"
+            raise ScanFailed(f"{what} {repository.name}@{image.digest}{tags}: no longer in registry {registry.name!r}",
+                             OperationError.NOT_FOUND) from None
         except DigestMismatch as exc:
             raise ScanFailed(f"layer digest mismatch in {reference}: {exc}; the registry's blob is corrupt") from None
         except AuthError as exc:

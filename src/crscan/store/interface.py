@@ -48,6 +48,15 @@ class ScanStatus(enum.IntEnum):
     ERROR = 3
 
 
+class OperationError(enum.Enum):
+    """Why the store ended an operation in error; the codec maps each to its wire status code."""
+
+    INTERNAL = "internal"  # the scan failed
+    CANCELLED = "cancelled"  # the scan was cancelled
+    ABORTED = "aborted"  # the scanned image was deleted
+    NOT_FOUND = "not_found"  # the image is gone from its registry
+
+
 class ScanSink(abc.ABC):
     """Where the pipeline reports the outcome of a queued scan; each call is one transaction."""
 
@@ -63,16 +72,8 @@ class ScanSink(abc.ABC):
         """Store the findings, mark the result READY and complete its Operation with the packed ScanResult."""
 
     @abc.abstractmethod
-    def fail(self, scan_result_id: str, message: str) -> None:
-        """Mark the result ERROR and complete its Operation with an error Status carrying `message`."""
-
-
-class OperationError(enum.Enum):
-    """Why the store ended an operation in error; the codec maps each to its wire status code."""
-
-    INTERNAL = "internal"  # the scan failed
-    CANCELLED = "cancelled"  # the scan was cancelled
-    ABORTED = "aborted"  # the scanned image was deleted
+    def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
+        """Mark the result ERROR and complete its Operation with an error Status of `kind` carrying `message`."""
 
 
 class OperationCodec(abc.ABC):

@@ -106,9 +106,9 @@ class Scans(OperationWriter, ScanSink):
             operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
             jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
 
-    def fail(self, scan_result_id: str, message: str) -> None:
+    def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
         with self.sessions.begin() as session:
-            _end_scan(session, scan_result_id, self.codec.error(OperationError.INTERNAL, message), message)
+            _end_scan(session, scan_result_id, self.codec.error(kind, message), message)
             jobs.set_status_of(session, scan_result_id, schema.JOB_FAILED)
 
     def cancel(self, operation_id: str) -> schema.Operation:
