@@ -1,3 +1,4 @@
+import bz2
 import shutil
 import zipfile
 from pathlib import Path
@@ -32,6 +33,10 @@ def fixture_db(tmp_path_factory):
         with zipfile.ZipFile(target, "w") as archive:
             for record in sorted(ecosystem.glob("*.json")):
                 archive.write(record, record.name)
+    # Oracle ships its OVAL bzip2-compressed; kept readable here and compressed as upstream serves it.
+    oracle = mirror / "oracle" / "com.oracle.elsa-all.xml.bz2"
+    oracle.parent.mkdir()
+    oracle.write_bytes(bz2.compress((TESTDATA / "oracle" / "com.oracle.elsa-all.xml").read_bytes()))
     path = mirror.parent / "fixture-feeds.db"
     update(path, mirror)
     with FeedDB.open(path) as db:

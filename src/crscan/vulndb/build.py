@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, osv
+from crscan.vulndb import alpine, amazon, osv, photon
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
 from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
+from crscan.vulndb.oracle import OracleUpdater
 from crscan.vulndb.paths import default_db_path
 
 _TEMP_MARK = ".tmp-"  # `<db name>.tmp-<pid>`: the build in progress of that process
@@ -32,15 +33,21 @@ class BuildReport:
 
 
 def default_updaters(location: Location) -> list[Updater]:
-    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release."""
+    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, Amazon
+    ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
+        photon_releases = photon.releases_in(location.mirror_dir)
     else:
         releases = alpine.KNOWN_RELEASES
+        photon_releases = photon.KNOWN_RELEASES
     return [
         *(osv.OsvUpdater(ecosystem) for ecosystem in osv.ECOSYSTEMS),
         DebianUpdater(),
         *(alpine.AlpineUpdater(release, repo) for release in releases for repo in alpine.REPOSITORIES),
+        *amazon.updaters_for(location.mirror_dir),
+        OracleUpdater(),
+        *(photon.PhotonUpdater(release) for release in photon_releases),
     ]
 
 

@@ -14,6 +14,7 @@ from crscan.vulndb.interface import FeedError, Updater
 _CHUNK = 1 << 20
 # Feeds are large but finite (OSV's npm all.zip is a few hundred MB); anything beyond this is hostile.
 MAX_FEED_BYTES = 4 << 30
+_MAX_INDEX_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,10 @@ class Location:
         return Fetched(str(path), path, "sha256:" + digest.hexdigest(), "", _now())
 
     def _download(self, updater: Updater, scratch: Path, etag: str) -> Fetched | None:
-        url = self.url_of(updater)
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout, follow_redirects=True)
+        url = self.url_of(updater) if self.mirror_url is not None else updater.resolve_upstream(
+            lambda index: self._get_index(updater, index))
         headers = {"If-None-Match": etag} if etag else {}
         target = scratch / updater.name.replace("/", "_")
         digest = hashlib.sha256()
@@ -115,4 +117,17 @@ class Location:
         except httpx.HTTPError as exc:
             raise FeedError(f"{updater.name}: cannot fetch {url}: {exc}") from exc
         return Fetched(url, target, "sha256:" + digest.hexdigest(), new_etag, _now())
+
+    def _get_index(self, updater: Updater, url: str) -> bytes:
+        """A small index file an updater reads to find its feed (bounded: an index is kilobytes)."""
+        assert self._client is not None
+        try:
+            response = self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise FeedError(f"{updater.name}: cannot fetch {url}: {exc}") from exc
+        if response.status_code != 200:
+            raise FeedError(f"{updater.name}: GET {url} answered HTTP {response.status_code}")
+        if len(response.content) > _MAX_INDEX_BYTES:
+            raise FeedError(f"{updater.name}: {url} is larger than {_MAX_INDEX_BYTES} bytes")
+        return response.content
 

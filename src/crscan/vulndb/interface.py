@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -62,6 +62,11 @@ class Updater(ABC):
     @abstractmethod
     def upstream_url(self) -> str:
         """Where the source is fetched from when no mirror is given."""
+
+    def resolve_upstream(self, get: Callable[[str], bytes]) -> str:
+        """The upstream file's URL, for feeds found only through an index read first with `get` (Amazon's
+        repository metadata); most are at `upstream_url` itself."""
+        return self.upstream_url
 
     @abstractmethod
     def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:

@@ -32,3 +32,8 @@ def debian(codename: str) -> str:
 def alpine(release: str) -> str:
     """`release` as secdb names it: `v3.18`."""
     return f"alpine:{release}"
+
+
+def rpm_vendor(feed: str, release: str) -> str:
+    """A vendor rpm feed's release: `amazon:2023`, `oracle:9`, `photon:5.0`."""
+    return f"{feed}:{release}"

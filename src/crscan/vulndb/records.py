@@ -117,11 +117,43 @@ class SecdbEntry(FeedRecord):
         return cls(json.loads(data)["fixed_version"])
 
 
+@dataclass(frozen=True, slots=True)
+class RpmFix(FeedRecord):
+    """A vendor advisory's fix of one binary rpm in one release (Amazon ALAS, Oracle ELSA, Photon): installed
+    versions older than `fixed_version` are affected. One record per CVE the advisory names."""
+
+    name: str  # the CVE; the advisory's own id when it names none
+    fixed_version: str  # [epoch:]version-release
+    arch: str  # "" when the fix is the same on every architecture
+    module: str  # "name:stream" when the fix is for a module stream's build (Oracle 8+), else ""
+    severity: Severity
+    severity_source: str
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({
+            "name": self.name,
+            "fixed_version": self.fixed_version,
+            "arch": self.arch,
+            "module": self.module,
+            "severity": self.severity.name,
+            "severity_source": self.severity_source,
+        }), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> RpmFix:
+        decoded = json.loads(data)
+        return cls(decoded["name"], decoded["fixed_version"], decoded["arch"], decoded["module"],
+                   Severity[decoded["severity"]], decoded["severity_source"])
+
+
 # Feed name (`Advisory.feed`, the DB's `feed` column) -> its record class.
 RECORDS: dict[str, type[FeedRecord]] = {
     "osv": OsvRecord,
     "debian": DebianEntry,
     "alpine": SecdbEntry,
+    "amazon": RpmFix,
+    "oracle": RpmFix,
+    "photon": RpmFix,
 }
 
 

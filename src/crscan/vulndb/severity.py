@@ -79,3 +79,18 @@ def from_osv(record: dict[str, Any], affected: dict[str, Any]) -> tuple[Severity
 def from_debian_urgency(urgency: str) -> Severity:
     """Debian tracker urgency; a trailing `**` (urgency not yet reviewed) is dropped."""
     return _DEBIAN_URGENCIES.get(urgency.strip().rstrip("*").strip().lower(), Severity.UNDEFINED)
+
+
+# Red Hat's impact words, which Amazon (ALAS) and Oracle (ELSA) rate their advisories with.
+_VENDOR_IMPACTS = {
+    "critical": Severity.CRITICAL,
+    "important": Severity.HIGH,
+    "moderate": Severity.MEDIUM,
+    "medium": Severity.MEDIUM,
+    "low": Severity.LOW,
+}
+
+
+def from_vendor_impact(word: str) -> Severity:
+    """ALAS's and ELSA's `severity` ("Important", "MODERATE"); UNDEFINED for "N/A" and anything unknown."""
+    return _VENDOR_IMPACTS.get(word.strip().lower(), Severity.UNDEFINED)
