@@ -20,6 +20,7 @@ from crscan.match.alpine import AlpineMatcher
 from crscan.match.debian import DebianMatcher
 from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
+from crscan.match.rpm_vendor import vendor_matchers
 from crscan.model import Distro, Finding, Package, Severity
 from crscan.vulndb import FeedDB
 
@@ -27,7 +28,7 @@ from crscan.vulndb import FeedDB
 def default_matchers() -> tuple[Matcher, ...]:
     """A new instance of every matcher (each keeps its own advisory cache). Distro feeds first: for OS
     packages their fixed versions and ratings are the distribution's own word."""
-    return (DebianMatcher(), AlpineMatcher(), OsvMatcher())
+    return (DebianMatcher(), AlpineMatcher(), *vendor_matchers(), OsvMatcher())
 
 
 # For `match` called on its own (tools, benchmarks); a scan.Scanner owns its matchers.
