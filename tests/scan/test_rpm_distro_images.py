@@ -1,0 +1,105 @@
+"""The Amazon Linux 2023, Oracle Linux 9 and Photon OS 4.0 images (tests/support/rpm_images.py) pushed to the
+local registry and scanned through the CLI and through the scanning service, against a feed DB that
+`crscan db update` builds from the vendor feed fixtures. Findings must equal an oracle computed here from the
+image's package list and the feed files with rpm's own vercmp."""
+
+from __future__ import annotations
+
+import bz2
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from yandex.cloud.containerregistry.v1 import scanner_pb2
+
+from crscan.jobs import ScanRunner
+from crscan.store import schema
+from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
+from tests.jobs.test_runner import run_one
+from tests.match.test_rpm_vendors import TESTDATA, _alas_fixes, _oval_fixes, _photon_fixes
+from tests.support.registry import skopeo_copy
+from tests.support.rpm_images import build_rpm_images, installed
+from tests.support.rpmvercmp import rpm_vercmp
+
+CRSCAN = Path(sys.executable).with_name("crscan")
+pytestmark = pytest.mark.registry
+
+# image -> (os-release ID, the fixes of a binary rpm in the image's release, per the fixture feed files)
+FIXES = {
+    "amzn-2023": ("amzn", _alas_fixes),
+    "ol-9": ("ol", lambda name: _oval_fixes("9", name, "x86_64")),
+    "photon-4": ("photon", _photon_fixes),
+}
+
+
+@pytest.fixture(scope="module")
+def pushed(local_registry):
+    refs = {}
+    for name, image in build_rpm_images().items():
+        digest = skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/rpmdistros/{name}:1")
+        refs[name] = SimpleNamespace(repository=f"rpmdistros/{name}", pushed_digest=digest,
+                                     tag_ref=f"{local_registry.host}/rpmdistros/{name}:1")
+    return refs
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory) -> Path:
+    """The vendor fixtures in the mirror layout (Oracle's bzip2-compressed, as upstream serves it)."""
+    mirror = tmp_path_factory.mktemp("rpm-vendor-mirror")
+    shutil.copytree(TESTDATA / "feeds" / "amazon", mirror / "amazon")
+    shutil.copytree(TESTDATA / "feeds" / "photon", mirror / "photon")
+    (mirror / "oracle").mkdir()
+    (mirror / "oracle" / "com.oracle.elsa-all.xml.bz2").write_bytes(
+        bz2.compress((TESTDATA / "oracle" / "com.oracle.elsa-all.xml").read_bytes()))
+    path = mirror.parent / "rpm-vendor-feeds.db"
+    done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(mirror), "--db", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def oracle(image: str) -> set[tuple[str, str, str]]:
+    """(package, CVE, fixed) for every fix rpm's vercmp orders above the installed version."""
+    _, fixes_of = FIXES[image]
+    candidates = [(name, evr, cve, fixed) for name, evr in installed(image) for cve, fixed in fixes_of(name)]
+    verdicts = rpm_vercmp((evr, fixed) for _, evr, _, fixed in candidates)
+    return {(name, cve, fixed) for (name, _, cve, fixed), verdict in zip(candidates, verdicts, strict=True)
+            if verdict < 0}
+
+
+def cli_report(ref: str, feeds: Path, tmp_path: Path) -> dict:
+    env = {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path), "NO_COLOR": "1"}
+    done = subprocess.run([str(CRSCAN), "scan", ref, "--db", str(feeds), "--format", "json", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("image", sorted(FIXES))
+def test_the_cli_finds_what_rpm_vercmp_finds(pushed, feeds, tmp_path, image):
+    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    assert report["distro"]["id"] == FIXES[image][0]
+    assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
+    got = {(f["package"], f["name"], f["fixed_by"]) for f in report["findings"]}
+    expected = oracle(image)
+    assert expected, "the image must hold vulnerable packages"
+    assert {name for name, _ in installed(image)} - {name for name, _, _ in expected}, \
+        "and packages at or past their fix"
+    assert got == expected
+
+
+def test_the_service_finds_what_rpm_vercmp_finds(store, local_registry, pushed, feeds):
+    runner = ScanRunner(store, feeds)
+    for name in sorted(FIXES):
+        image = register(store, local_registry, pushed[name])
+        outcome, result, _ = run_one(store, runner, image.id)
+        assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
+        with store.sessions() as session:
+            rows = session.query(schema.FindingRow).filter_by(scan_result_id=result.id).all()
+            got = {(r.package, r.name, r.fixed_by) for r in rows}
+        assert got == oracle(name), name

@@ -1,0 +1,184 @@
+"""Test images of the vendor rpm distributions (Amazon Linux 2023, Oracle Linux 9, Photon OS 4.0), built once
+per recipe into the test-image cache.
+
+Each is one layer: the distribution's real `os-release` and an rpm database (`var/lib/rpm/rpmdb.sqlite`) that
+rpm itself wrote (`rpm --initdb`, then `rpm -i --justdb --nodeps --noscripts`) from packages `rpmbuild` built
+with the distribution's package names, epochs, versions and releases, and its source rpm / subpackage split
+(kpartx and device-mapper-multipath-libs from device-mapper-multipath, curl-libs from curl, …). The versions
+sit on both sides of the fixes in tests/match/testdata's feeds.
+
+Cached under ${CRSCAN_TEST_CACHE:-~/.cache/crscan-tests}/rpmdistros-<hash of RECIPE>; bump "revision" when the
+build changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.images import CACHE_ROOT, OciLayout, write_synthetic_image
+
+# os-release of amazonlinux:2023.3.20240108, oraclelinux:9 (9.3) and photon:4.0 (photon-release 4.0).
+OS_RELEASE = {
+    "amzn-2023": """NAME="Amazon Linux"
+VERSION="2023"
+ID="amzn"
+ID_LIKE="fedora"
+VERSION_ID="2023"
+PLATFORM_ID="platform:al2023"
+PRETTY_NAME="Amazon Linux 2023.3.20240108"
+ANSI_COLOR="0;33"
+CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
+HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
+DOCUMENTATION_URL="https://docs.aws.amazon.com/linux/"
+SUPPORT_URL="https://aws.amazon.com/premiumsupport/"
+BUG_REPORT_URL="https://github.com/amazonlinux/amazon-linux-2023"
+VENDOR_NAME="AWS"
+VENDOR_URL="https://aws.amazon.com/"
+SUPPORT_END="2028-03-15"
+""",
+    "ol-9": """NAME="Oracle Linux Server"
+VERSION="9.3"
+ID="ol"
+ID_LIKE="fedora"
+VARIANT="Server"
+VARIANT_ID="server"
+VERSION_ID="9.3"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Oracle Linux Server 9.3"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:oracle:linux:9:3:server"
+HOME_URL="https://linux.oracle.com/"
+BUG_REPORT_URL="https://github.com/oracle/oracle-linux"
+
+ORACLE_BUGZILLA_PRODUCT="Oracle Linux 9"
+ORACLE_BUGZILLA_PRODUCT_VERSION=9.3
+ORACLE_SUPPORT_PRODUCT="Oracle Linux"
+ORACLE_SUPPORT_PRODUCT_VERSION=9.3
+""",
+    "photon-4": """NAME="VMware Photon OS"
+VERSION="4.0"
+ID=photon
+VERSION_ID=4.0
+PRETTY_NAME="VMware Photon OS/Linux"
+ANSI_COLOR="1;34"
+HOME_URL="https://vmware.github.io/photon/"
+BUG_REPORT_URL="https://github.com/vmware/photon/issues"
+""",
+}
+
+# Per image, per source rpm: (epoch, version, release, binary packages). The first binary is the spec's main
+# package; the others are subpackages (`-n` names when they do not start with the source name).
+SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
+    "amzn-2023": {
+        "rsyslog": ("", "8.2204.0", "2.amzn2023.0.1", ("rsyslog", "rsyslog-logrotate")),  # before ALAS2023-2023-001
+        "device-mapper-multipath": ("", "0.8.7", "16.amzn2023.0.1", ("kpartx",)),  # fixed by ALAS2023-2023-126
+        "device-mapper-multipath-old": ("", "0.8.7", "15.amzn2023", ("device-mapper-multipath-libs",)),
+        "openssl": ("1", "3.0.8", "1.amzn2023.0.3", ("openssl-libs",)),  # an epoch, no advisory in the fixture
+    },
+    "ol-9": {
+        "java-11-openjdk": ("1", "11.0.24.0.8", "3.0.1.el9", ("java-11-openjdk-headless",)),  # before ELSA-2024-8121
+        "java-11-openjdk-new": ("1", "11.0.25.0.9", "2.0.1.el9", ("java-11-openjdk",)),  # its fixed build
+        "openssl": ("1", "3.0.7", "24.0.1.el9", ("openssl-libs",)),
+    },
+    "photon-4": {
+        "curl": ("", "7.86.0", "2.ph4", ("curl", "curl-libs")),  # before the CVE-2023-38545/38546 fixes
+        "nghttp2": ("", "1.57.0", "1.ph4", ("nghttp2",)),  # the fixed build
+        "httpd": ("", "2.4.57", "1.ph4", ("httpd",)),  # "Not Affected" in Photon's data
+    },
+}
+
+RECIPE = {"revision": 1, "os_release": OS_RELEASE, "sources": SOURCES}
+
+
+@dataclass(frozen=True)
+class RpmImage:
+    name: str
+    layout: Path
+    tag: str
+    manifest_digest: str
+
+    @property
+    def oci_ref(self) -> str:
+        return f"oci:{self.layout}:{self.tag}"
+
+
+def installed(image: str) -> list[tuple[str, str]]:
+    """(name, [epoch:]version-release) of every package the image's rpm database holds."""
+    found = []
+    for epoch, version, release, binaries in SOURCES[image].values():
+        evr = f"{epoch}:{version}-{release}" if epoch else f"{version}-{release}"
+        found += [(binary, evr) for binary in binaries]
+    return found
+
+
+def _spec(source: str, epoch: str, version: str, release: str, binaries: tuple[str, ...]) -> str:
+    """A spec named after the source rpm; each binary is its main package or a `-n` subpackage. A main package
+    without files is not built, as with rpmbuild on real specs."""
+    name = source.removesuffix("-old").removesuffix("-new")
+    lines = ["%global debug_package %{nil}", f"Name: {name}", *([f"Epoch: {epoch}"] if epoch else []),
+             f"Version: {version}", f"Release: {release}", "Summary: crscan test package", "License: MIT",
+             "%description", "Test fixture."]
+    files = []
+    for binary in binaries:
+        if binary == name:
+            files += ["%files", f"/usr/share/crscan/{binary}"]
+        else:
+            lines += [f"%package -n {binary}", f"Summary: {binary}", f"%description -n {binary}", "Test fixture."]
+            files += [f"%files -n {binary}", f"/usr/share/crscan/{binary}"]
+    install = ["%install", "mkdir -p %{buildroot}/usr/share/crscan",
+               *(f"echo {b} > %{{buildroot}}/usr/share/crscan/{b}" for b in binaries)]
+    return "\n".join(lines + install + files) + "\n"
+
+
+def _rpmdb(image: str, work: Path) -> bytes:
+    rpms = []
+    for source, (epoch, version, release, binaries) in SOURCES[image].items():
+        top = work / source
+        top.mkdir(parents=True)
+        spec = top / f"{source}.spec"
+        spec.write_text(_spec(source, epoch, version, release, binaries))
+        subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "--target", "x86_64", "-bb", str(spec)],
+                       check=True, capture_output=True)
+        rpms += sorted((top / "RPMS").rglob("*.rpm"))
+    db = work / "db"
+    db.mkdir()
+    rpm = ["rpm", "--dbpath", str(db), "--define", "_db_backend sqlite"]
+    subprocess.run([*rpm, "--initdb"], check=True)
+    subprocess.run([*rpm, "-i", "--justdb", "--nodeps", "--noscripts", "--ignorearch", "--ignoreos",
+                    *map(str, rpms)], check=True, capture_output=True)
+    # Fold the WAL into the file, as rpm's next open would (an image holds the database at rest).
+    subprocess.run(["rpm", "--dbpath", str(db), "-qa"], check=True, capture_output=True)
+    return (db / "rpmdb.sqlite").read_bytes()
+
+
+def build_rpm_images(cache_root: Path = CACHE_ROOT) -> dict[str, RpmImage]:
+    """The images, built unless the cache holds them; safe to call from parallel processes."""
+    key = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
+    cache_root.mkdir(parents=True, exist_ok=True)
+    done = cache_root / f"rpmdistros-{key}"
+    with open(cache_root / f"rpmdistros-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / "images.json").exists():
+            work = cache_root / f"rpmdistros-{key}.building"
+            shutil.rmtree(work, ignore_errors=True)
+            (work / "layout" / "blobs" / "sha256").mkdir(parents=True)
+            (work / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+            (work / "layout" / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+            layout = OciLayout(work / "layout")
+            built = {}
+            for name in SOURCES:
+                files = {"etc/os-release": OS_RELEASE[name].encode(),
+                         "var/lib/rpm/rpmdb.sqlite": _rpmdb(name, work / "rpm" / name)}
+                built[name] = write_synthetic_image(layout, name, files)[0]
+            shutil.rmtree(work / "rpm")
+            (work / "images.json").write_text(json.dumps(built))
+            shutil.rmtree(done, ignore_errors=True)
+            work.rename(done)
+    return {name: RpmImage(name, done / "layout", name, digest)
+            for name, digest in json.loads((done / "images.json").read_text()).items()}
