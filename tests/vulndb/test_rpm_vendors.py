@@ -18,6 +18,7 @@ from crscan.vulndb.amazon import AmazonUpdater, parse_updateinfo
 from crscan.vulndb.oracle import parse_oval
 from crscan.vulndb.photon import parse_cve_data
 from crscan.vulndb.records import RpmFix
+from tests.vulndb.support import crscan
 from tests.vulndb.test_fetch import server  # noqa: F401 - the local HTTP server fixture
 
 TESTDATA = Path(__file__).parents[1] / "match" / "testdata"
@@ -145,3 +146,23 @@ def test_amazon_upstream_is_found_through_mirror_list_and_repomd(server, tmp_pat
     handler.files["/mirror.list"] = b""
     with pytest.raises(FeedError, match="lists no repository"):
         Location().fetch(local, tmp_path)
+
+
+def test_db_status_lists_each_vendor_source_with_its_counts(tmp_path):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(TESTDATA / "feeds", mirror)
+    (mirror / "oracle").mkdir()
+    (mirror / "oracle" / "com.oracle.elsa-all.xml.bz2").write_bytes(bz2.compress(OVAL.read_bytes()))
+    db = tmp_path / "feeds.db"
+    assert crscan("db", "update", "--mirror", str(mirror), "--db", str(db)).returncode == 0
+    done = crscan("db", "status", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: tuple(int(n) for n in line.split()[1:4]) for line in done.stdout.splitlines()
+            if line.startswith(("amazon/", "oracle/", "photon/"))}
+    assert rows == {
+        "amazon/2/updateinfo.xml": (1, 0, 4),
+        "amazon/2023/updateinfo.xml": (3, 0, 12),
+        "oracle/com.oracle.elsa-all.xml.bz2": (6, 1, 33),
+        "photon/cve_data_photon1.0.json": (2, 0, 2),
+        "photon/cve_data_photon4.0.json": (8, 1, 5),
+    }
