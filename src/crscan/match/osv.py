@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
 
-from crscan.match.findings import identity, installed_version, make_finding, parsed, unorderable
+from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Package
 from crscan.versions import Version
@@ -33,10 +33,9 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
     if not package.ecosystem.is_os:
         return package.ecosystem.facts.osv
     facts = distro.facts if distro is not None else None
-    if facts is None or facts.ecosystem is not package.ecosystem:
+    if distro is None or facts is None or facts.ecosystem is not package.ecosystem:
         return ""
-    release = facts.osv_release.of(distro.version_id)
-    return f"{facts.osv}:{release}" if release else ""
+    return facts.osv_ecosystem(distro.version_id)
 
 
 class Event(NamedTuple):
@@ -108,14 +107,14 @@ class OsvMatcher(Matcher):
         for package in packages:
             ecosystem = osv_ecosystem(package, distro)
             if ecosystem:
-                name = package.source_name or package.name if package.ecosystem.is_os else package.name
+                name, _ = advisory_identity(package, distro)
                 key = (package.ecosystem.facts.scheme, namespaces.osv(ecosystem),
                        namespaces.package_key(ecosystem.split(":")[0], name))
                 wanted.append((package, key))
         loaded = self._load(db, {key for _, key in wanted})
         for package, key in wanted:
             scheme = key[0]
-            text = installed_version(package)
+            _, text = advisory_identity(package, distro)
             version = parsed(scheme, text)
             known = loaded[key]
             spellings = known.spellings(text)

@@ -15,7 +15,8 @@ from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
 from crscan.vulndb.records import OsvRange, OsvRecord
 
 # Language ecosystems first, then the distributions OSV also carries; a mirror may lack any of them.
-ECOSYSTEMS = (*(e.facts.osv for e in Ecosystem if e.facts.osv), *(d.osv for d in DISTROS.values()))
+ECOSYSTEMS = tuple(dict.fromkeys(
+    (*(e.facts.osv for e in Ecosystem if e.facts.osv), *(d.osv for d in DISTROS.values() if d.osv))))
 UPSTREAM = "https://osv-vulnerabilities.storage.googleapis.com"
 MAX_RECORD_BYTES = 16 << 20  # the largest real record is well under 1 MB; more is a zip bomb
 RANGE_TYPES = ("ECOSYSTEM", "SEMVER")  # GIT ranges name commits, which installed packages do not carry
