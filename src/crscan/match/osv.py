@@ -102,6 +102,10 @@ class OsvMatcher(Matcher):
         self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
         self._lock = threading.Lock()
 
+    def namespaces(self, distro: Distro) -> tuple[str, ...]:
+        ecosystem = distro.facts.osv_ecosystem(distro.version_id) if distro.facts else ""
+        return (namespaces.osv(ecosystem),) if ecosystem else ()
+
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         wanted = []
         for package in packages:

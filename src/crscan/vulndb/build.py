@@ -32,7 +32,8 @@ class BuildReport:
 
 
 def default_updaters(location: Location) -> list[Updater]:
-    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release."""
+    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
+    Wolfi and Chainguard secdbs."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
     else:
@@ -41,6 +42,7 @@ def default_updaters(location: Location) -> list[Updater]:
         *(osv.OsvUpdater(ecosystem) for ecosystem in osv.ECOSYSTEMS),
         DebianUpdater(),
         *(alpine.AlpineUpdater(release, repo) for release in releases for repo in alpine.REPOSITORIES),
+        *(alpine.RollingSecdbUpdater(feed, url) for feed, url in alpine.ROLLING_SECDBS.items()),
     ]
 
 

@@ -36,3 +36,8 @@ def debian(codename: str) -> str:
 def alpine(release: str) -> str:
     """`release` as secdb names it: `v3.18`."""
     return f"alpine:{release}"
+
+
+def rolling(distro: str) -> str:
+    """A distribution without releases (Wolfi, Chainguard): `wolfi:`."""
+    return f"{distro}:"

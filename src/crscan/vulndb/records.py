@@ -122,6 +122,8 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "osv": OsvRecord,
     "debian": DebianEntry,
     "alpine": SecdbEntry,
+    "wolfi": SecdbEntry,
+    "chainguard": SecdbEntry,
 }
 
 
