@@ -85,7 +85,8 @@ class ReleaseKey(enum.Enum):
         if self is ReleaseKey.SERVICE_PACK:
             if not parts[0].isdigit():
                 return ""
-            return f"{parts[0]} SP{parts[1]}" if len(parts) >= 2 and parts[1].isdigit() and parts[1] != "0" else parts[0]
+            service_pack = parts[1] if len(parts) >= 2 and parts[1].isdigit() and parts[1] != "0" else ""
+            return f"{parts[0]} SP{service_pack}" if service_pack else parts[0]
         return f"v{parts[0]}.{parts[1]}" if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else ""
 
 
@@ -139,16 +140,16 @@ DISTROS: Mapping[str, DistroFacts] = {
     }, name="Ubuntu"),
     "wolfi": DistroFacts(Ecosystem.APK, "Wolfi", ReleaseKey.ROLLING, osv_format="{osv}", name="Wolfi"),
     "chainguard": DistroFacts(Ecosystem.APK, "Chainguard", ReleaseKey.ROLLING, osv_format="{osv}", name="Chainguard"),
-    "rhel": DistroFacts(_RPM, "Red Hat", ReleaseKey.MAJOR, osv_format="{osv}:enterprise_linux:{release}", by_binary=True,
-                        name="Red Hat Enterprise Linux"),
+    "rhel": DistroFacts(_RPM, "Red Hat", ReleaseKey.MAJOR, osv_format="{osv}:enterprise_linux:{release}",
+                        by_binary=True, name="Red Hat Enterprise Linux"),
     "almalinux": DistroFacts(_RPM, "AlmaLinux", ReleaseKey.MAJOR, by_binary=True, name="AlmaLinux"),
     "rocky": DistroFacts(_RPM, "Rocky Linux", ReleaseKey.MAJOR, by_binary=True, name="Rocky Linux"),
-    "sles": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.replace("{release}", "Server {release}"),
+    "sles": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.format(release="Server {release}"),
                         by_binary=True, name="SUSE Linux Enterprise Server"),
     "sle_hpc": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK,
-                           osv_format=_SLE.replace("{release}", "High Performance Computing {release}"), by_binary=True,
+                           osv_format=_SLE.format(release="High Performance Computing {release}"), by_binary=True,
                            name="SUSE Linux Enterprise High Performance Computing"),
-    "sled": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.replace("{release}", "Desktop {release}"),
+    "sled": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.format(release="Desktop {release}"),
                         by_binary=True, name="SUSE Linux Enterprise Desktop"),
     "opensuse-leap": DistroFacts(_RPM, "openSUSE", ReleaseKey.VERSION, osv_format="{osv}:Leap {release}",
                                  by_binary=True, name="openSUSE Leap"),
@@ -162,8 +163,8 @@ DISTROS: Mapping[str, DistroFacts] = {
                           end_of_life={"6": "2020-11-30", "7": "2024-06-30", "8": "2021-12-31"}, name="CentOS"),
     "centos-stream": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, end_of_life={"8": "2024-05-31"},
                                  name="CentOS Stream"),
-    "amzn": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, end_of_life={"2018": "2023-12-31", "2": "2026-06-30"},
-                        name="Amazon Linux"),
+    "amzn": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
+                        end_of_life={"2018": "2023-12-31", "2": "2026-06-30"}, name="Amazon Linux"),
     "ol": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Oracle Linux"),
     "photon": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Photon OS"),
     "mariner": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="CBL-Mariner"),

@@ -4,8 +4,8 @@ import dataclasses
 import fcntl
 import io
 import os
-import select
 import re
+import select
 import struct
 import termios
 

@@ -138,7 +138,8 @@ def test_alpine_secdb_rows_and_quirks():
     assert (tally.records, tally.skipped) == (5, 3)
     assert list(parse_secdb(io.BytesIO(b'{"packages": null}'), Tally(), namespace=namespaces.alpine("v3.3"))) == []
     with pytest.raises(FeedError, match="alpine/v3.9/main.json: no `packages` list"):
-        list(parse_secdb(io.BytesIO(b'{"pkgs": []}'), Tally(), namespace=namespaces.alpine("v3.9"), source="alpine/v3.9/main.json"))
+        list(parse_secdb(io.BytesIO(b'{"pkgs": []}'), Tally(), namespace=namespaces.alpine("v3.9"),
+                         source="alpine/v3.9/main.json"))
 
 
 @pytest.mark.parametrize("vector, expected", [
