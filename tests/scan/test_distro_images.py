@@ -18,8 +18,8 @@ import pytest
 from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import ScanRunner
-from crscan.store import Store, schema
-from tests.jobs.conftest import register
+from crscan.store import schema
+from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
 from tests.jobs.test_runner import run_one
 from tests.support.distro_images import UBUNTU_PACKAGES, WOLFI_PACKAGES, build_distro_images
 from tests.support.registry import skopeo_copy
@@ -157,14 +157,6 @@ def test_a_feed_db_without_the_os_warns_in_the_table_above_the_total(pushed, tmp
     assert done.stdout.index(warning) < done.stdout.index("Total: 0")
     report = cli_findings(pushed["wolfi"].tag_ref, db, tmp_path)
     assert report["findings"] == [] and report["warnings"] == [warning.removeprefix("WARNING: ")]
-
-
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_the_service_finds_what_the_oracles_find(store, local_registry, pushed, feeds, shared_data):
