@@ -89,3 +89,19 @@ def test_detected_os_without_feed_is_a_warning_not_a_silent_zero(fixture_db):
                         "was checked"]
     _, warnings = found(fixture_db, Distro("plan9", "4"), rpm("x", "1-1"))
     assert warnings == ["OS plan9 4 is not supported: its packages were not checked for vulnerabilities"]
+
+
+def nodejs(version: str, label: str = "") -> Package:
+    purl = "pkg:rpm/rhel/nodejs@" + version.split(":", 1)[1] + "?arch=x86_64&epoch=1&distro=rhel-9.6"
+    return Package(Ecosystem.RPM, "nodejs", version, purl=purl + (f"&rpmmod={label}" if label else ""),
+                   source_name="nodejs", source_version=version)
+
+
+def test_red_hat_module_packages_match_only_advisories_of_their_stream(fixture_db):
+    rhel = Distro("rhel", "9.6")
+    stream_22 = nodejs("1:22.20.0-1.module+el9.7.0+23456+0a1b2c3d", "nodejs:22:9070020250801000000:rhel9")
+    stream_20 = nodejs("1:20.19.5-1.module+el9.6.0+23000+4e5f6a7b", "nodejs:20:9060020250501000000:rhel9")
+    plain = nodejs("1:16.20.2-8.el9_4")  # RHEL 9's non-modular nodejs: another build line
+    findings, _ = found(fixture_db, rhel, stream_22, stream_20, plain)
+    assert findings == {("nodejs", "RHSA-2026:76750", "1:22.23.2-2.module+el9.8.0+24958+80b2ac6e")}
+    assert [m for m in match_with_warnings([stream_22], rhel, fixture_db).findings][0].version.startswith("1:22.20")

@@ -14,12 +14,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Package
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
+from crscan.vulndb.osv import MODULE_BUILD
 from crscan.vulndb.records import OsvRecord
 
 LINK = "https://osv.dev/vulnerability/{}"
@@ -61,6 +63,7 @@ class CompiledAdvisory(NamedTuple):
     fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
+    module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
 
 
 class PackageAdvisories:
@@ -125,6 +128,8 @@ class OsvMatcher(Matcher):
             if version is None and any(c.ranges and not (c.listed and spellings) for c in known.advisories):
                 yield Unordered(package, scheme, self.feed, unorderable(scheme, text))
             for compiled in known.advisories:
+                if scheme == "rpm" and other_stream(package, compiled):
+                    continue
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:
                     if compiled.unreadable and version is not None and not (compiled.listed and spellings):
@@ -178,8 +183,26 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
     ids = frozenset((advisory.advisory_id, record.name, *record.aliases))
+    module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
     return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
-                            unreadable)
+                            unreadable, module)
+
+
+def module_stream(package: Package) -> str:
+    """The module stream ("nodejs:18") of an rpm built for one, from its modularity label; "" otherwise."""
+    _, found, rest = package.purl.partition("rpmmod=")
+    label = unquote(rest.split("&", 1)[0]) if found else ""
+    return ":".join(label.split(":")[:2]) if label.count(":") >= 1 else ""
+
+
+def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
+    """Whether the advisory is about another build line than the installed rpm: module builds and plain
+    builds of one name are separate packages, and a module advisory naming its streams applies to those
+    streams only (versions of different streams do not order against each other)."""
+    if compiled.module != (MODULE_BUILD in package.version):
+        return True
+    stream = module_stream(package) if compiled.module and compiled.record.streams else ""
+    return bool(stream) and stream not in compiled.record.streams
 
 
 def _by_version(event: Event) -> Version:
