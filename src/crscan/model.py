@@ -63,14 +63,18 @@ class Ecosystem(str, enum.Enum):
 
 
 class ReleaseKey(enum.Enum):
-    """How a feed names a distro release, derived from os-release's VERSION_ID."""
+    """How a feed names a distro release, derived from the detected version (os-release's VERSION_ID)."""
 
-    MAJOR = "major"  # "12.4" -> "12" (Debian)
-    VERSION = "version"  # "22.04" as is (Ubuntu)
+    MAJOR = "major"  # "12.4" -> "12" (Debian, the Enterprise Linux rebuilds, Azure Linux, Mageia)
+    VERSION = "version"  # "22.04" as is (Ubuntu, openSUSE Leap, openEuler's "22.03-LTS-SP1")
     V_MAJOR_MINOR = "v-major.minor"  # "3.18.4" -> "v3.18" (Alpine); "" unless both parts are numbers
+    SERVICE_PACK = "service-pack"  # "15.5" -> "15 SP5", "15" -> "15" (SUSE Linux Enterprise)
+    ROLLING = "rolling"  # one stream without releases (Wolfi, Chainguard, Tumbleweed): always "-"
 
     def of(self, version_id: str) -> str:
         """The release's name in this form; "" when VERSION_ID does not have it."""
+        if self is ReleaseKey.ROLLING:
+            return "-"
         if not version_id:
             return ""
         if self is ReleaseKey.MAJOR:
@@ -78,6 +82,11 @@ class ReleaseKey(enum.Enum):
         if self is ReleaseKey.VERSION:
             return version_id
         parts = version_id.split(".")
+        if self is ReleaseKey.SERVICE_PACK:
+            if not parts[0].isdigit():
+                return ""
+            service_pack = parts[1] if len(parts) >= 2 and parts[1].isdigit() and parts[1] != "0" else ""
+            return f"{parts[0]} SP{service_pack}" if service_pack else parts[0]
         return f"v{parts[0]}.{parts[1]}" if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else ""
 
 
@@ -86,24 +95,79 @@ class DistroFacts:
     """What crscan knows about a distribution (by os-release ID), kept in the one table `DISTROS`."""
 
     ecosystem: Ecosystem  # its package manager: the packages its feeds rate
-    osv: str  # OSV's ecosystem prefix, the release appended: "Debian" -> "Debian:12"
+    osv: str  # OSV's ecosystem (its all.zip directory): "Debian", "Red Hat"; "" when OSV has none
     osv_release: ReleaseKey
     # Major version -> codename, for images whose os-release lacks VERSION_CODENAME (trackers key by it).
     codenames: Mapping[str, str] = field(default_factory=dict)
+    # How OSV's ecosystem string names a release: "Debian:12", "SUSE:Linux Enterprise Server 15 SP5", "Wolfi".
+    osv_format: str = "{osv}:{release}"
+    # What advisories name: the source package (deb, and apk's origin) or the binary rpm with its epoch.
+    by_binary: bool = False
+    # Release (in `osv_release` form) -> the day its vendor stopped publishing fixes ("YYYY-MM-DD").
+    end_of_life: Mapping[str, str] = field(default_factory=dict)
+    name: str = ""  # how the report names it
 
     def codename(self, version: str) -> str:
         """The codename of a release by its version ("12", "12.4"); "" when unknown."""
         return self.codenames.get(version.split(".")[0], "")
 
+    def osv_ecosystem(self, version_id: str) -> str:
+        """OSV's ecosystem string for the release ("Ubuntu:22.04"); "" when OSV has none or the release is unknown."""
+        release = self.osv_release.of(version_id)
+        if not self.osv or not release:
+            return ""
+        return self.osv_format.format(osv=self.osv, release=release)
 
-# os-release ID -> facts; a distro missing here gets no distro-feed or OSV distro matching.
+    def eol(self, version_id: str) -> str:
+        """The end-of-life day of the release; "" when still supported or not known to crscan."""
+        return self.end_of_life.get(self.osv_release.of(version_id), "")
+
+
+_RPM = Ecosystem.RPM
+_SLE = "SUSE:Linux Enterprise {release}"
+
+# os-release ID -> facts; a distro missing here gets no distro-feed or OSV distro matching (and a warning).
+# End-of-life days are the vendors' published ends of standard support (Debian: of LTS).
 DISTROS: Mapping[str, DistroFacts] = {
     "debian": DistroFacts(Ecosystem.DPKG, "Debian", ReleaseKey.MAJOR, {
         "7": "wheezy", "8": "jessie", "9": "stretch", "10": "buster", "11": "bullseye", "12": "bookworm",
         "13": "trixie", "14": "forky",
-    }),
-    "alpine": DistroFacts(Ecosystem.APK, "Alpine", ReleaseKey.V_MAJOR_MINOR),
-    "ubuntu": DistroFacts(Ecosystem.DPKG, "Ubuntu", ReleaseKey.VERSION),
+    }, end_of_life={"7": "2018-05-31", "8": "2020-06-30", "9": "2022-06-30", "10": "2024-06-30"}, name="Debian"),
+    "alpine": DistroFacts(Ecosystem.APK, "Alpine", ReleaseKey.V_MAJOR_MINOR, name="Alpine Linux"),
+    "ubuntu": DistroFacts(Ecosystem.DPKG, "Ubuntu", ReleaseKey.VERSION, end_of_life={
+        "14.04": "2019-04-30", "16.04": "2021-04-30", "18.04": "2023-05-31", "20.04": "2025-05-31",
+        "23.04": "2024-01-25", "23.10": "2024-07-11", "24.10": "2025-07-10",
+    }, name="Ubuntu"),
+    "wolfi": DistroFacts(Ecosystem.APK, "Wolfi", ReleaseKey.ROLLING, osv_format="{osv}", name="Wolfi"),
+    "chainguard": DistroFacts(Ecosystem.APK, "Chainguard", ReleaseKey.ROLLING, osv_format="{osv}", name="Chainguard"),
+    "rhel": DistroFacts(_RPM, "Red Hat", ReleaseKey.MAJOR, osv_format="{osv}:enterprise_linux:{release}",
+                        by_binary=True, name="Red Hat Enterprise Linux"),
+    "almalinux": DistroFacts(_RPM, "AlmaLinux", ReleaseKey.MAJOR, by_binary=True, name="AlmaLinux"),
+    "rocky": DistroFacts(_RPM, "Rocky Linux", ReleaseKey.MAJOR, by_binary=True, name="Rocky Linux"),
+    "sles": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.format(release="Server {release}"),
+                        by_binary=True, name="SUSE Linux Enterprise Server"),
+    "sle_hpc": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK,
+                           osv_format=_SLE.format(release="High Performance Computing {release}"), by_binary=True,
+                           name="SUSE Linux Enterprise High Performance Computing"),
+    "sled": DistroFacts(_RPM, "SUSE", ReleaseKey.SERVICE_PACK, osv_format=_SLE.format(release="Desktop {release}"),
+                        by_binary=True, name="SUSE Linux Enterprise Desktop"),
+    "opensuse-leap": DistroFacts(_RPM, "openSUSE", ReleaseKey.VERSION, osv_format="{osv}:Leap {release}",
+                                 by_binary=True, name="openSUSE Leap"),
+    "opensuse-tumbleweed": DistroFacts(_RPM, "openSUSE", ReleaseKey.ROLLING, osv_format="{osv}:Tumbleweed",
+                                       by_binary=True, name="openSUSE Tumbleweed"),
+    "azurelinux": DistroFacts(_RPM, "Azure Linux", ReleaseKey.MAJOR, by_binary=True, name="Azure Linux"),
+    "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, by_binary=True, name="Mageia"),
+    "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, by_binary=True, name="openEuler"),
+    # Detected; their vendor feeds (ALAS, Oracle OVAL, Photon advisories) are not read yet: a scan warns.
+    "centos": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
+                          end_of_life={"6": "2020-11-30", "7": "2024-06-30", "8": "2021-12-31"}, name="CentOS"),
+    "centos-stream": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, end_of_life={"8": "2024-05-31"},
+                                 name="CentOS Stream"),
+    "amzn": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
+                        end_of_life={"2018": "2023-12-31", "2": "2026-06-30"}, name="Amazon Linux"),
+    "ol": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Oracle Linux"),
+    "photon": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Photon OS"),
+    "mariner": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="CBL-Mariner"),
 }
 
 

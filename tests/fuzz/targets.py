@@ -29,6 +29,7 @@ from crscan.catalog.interface import CatalogError
 from crscan.catalog.rpm.parse_header import parse_header
 from crscan.registry.interface import RegistryError
 from crscan.registry.manifest import Descriptor, parse_config, pair_layers
+from crscan.vulndb import namespaces
 from crscan.vulndb.alpine import parse_secdb
 from crscan.vulndb.debian import parse_tracker_json
 from crscan.vulndb.interface import Advisory, FeedError, Tally
@@ -195,7 +196,7 @@ def run_debian(data: bytes) -> None:
 
 def run_alpine(data: bytes) -> None:
     tally = Tally()
-    check_rows(list(parse_secdb(io.BytesIO(data), tally, release="v3.18")))
+    check_rows(list(parse_secdb(io.BytesIO(data), tally, namespace=namespaces.alpine("v3.18"))))
     assert 0 <= tally.skipped <= tally.records
 
 

@@ -5,6 +5,7 @@ import fcntl
 import io
 import os
 import re
+import select
 import struct
 import termios
 
@@ -77,7 +78,10 @@ def test_plain_output_to_a_terminal_fits_the_terminal_and_to_a_file_is_wide(tmp_
         with open(terminal, "w", encoding="utf-8", closefd=False) as tty_stream:
             fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 72, 0, 0))
             render(facts.bookworm_report(), "table", tty_stream, color=False)
-        output = os.read(controller, 1 << 20).decode("utf-8")
+        chunks = []  # a pty hands the output over in pieces (of 4095 bytes here)
+        while select.select([controller], [], [], 0.5)[0]:
+            chunks.append(os.read(controller, 1 << 20))
+        output = b"".join(chunks).decode("utf-8")
     finally:
         os.close(controller)
         os.close(terminal)

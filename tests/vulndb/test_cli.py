@@ -43,6 +43,7 @@ def test_update_from_shared_mirror_reads_every_record_the_readme_lists(feed_db_p
     assert status["debian/json"] == readme["debian/json"]
     alpine = sum(count for name, count in status.items() if name.startswith("alpine/"))
     assert alpine == readme["alpine/v3.*/{main,community}.json"]
+    assert status["wolfi/security.json"] == readme["wolfi/security.json"]  # one record per package entry
     with FeedDB.open(feed_db_path) as db:
         assert re.search(rf"^build id: {db.build_id}$", done.stdout, re.M)
         assert re.search(r"^schema version: 1$", done.stdout, re.M)

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from crscan.model import Severity
-from crscan.vulndb import FeedError, Tally
+from crscan.vulndb import FeedError, Tally, namespaces
 from crscan.vulndb.alpine import parse_secdb
 from crscan.vulndb.debian import parse_tracker_json
 from crscan.vulndb.osv import parse_all_zip, parse_record
@@ -130,15 +130,16 @@ def test_alpine_secdb_rows_and_quirks():
         "garbage",
     ]}
     tally = Tally()
-    rows = list(parse_secdb(io.BytesIO(json.dumps(secdb).encode()), tally, release="v3.12"))
+    rows = list(parse_secdb(io.BytesIO(json.dumps(secdb).encode()), tally, namespace=namespaces.alpine("v3.12")))
     assert [(r.namespace, r.package, r.advisory_id, r.record.fixed_version) for r in rows] == [
         ("alpine:v3.12", "heimdal", "CVE-2017-17439", "7.1.0-r2"),
         ("alpine:v3.12", "musl", "CVE-2020-28928", "1.1.24-r2"),
     ]
     assert (tally.records, tally.skipped) == (5, 3)
-    assert list(parse_secdb(io.BytesIO(b'{"packages": null}'), Tally(), release="v3.3")) == []
+    assert list(parse_secdb(io.BytesIO(b'{"packages": null}'), Tally(), namespace=namespaces.alpine("v3.3"))) == []
     with pytest.raises(FeedError, match="alpine/v3.9/main.json: no `packages` list"):
-        list(parse_secdb(io.BytesIO(b'{"pkgs": []}'), Tally(), release="v3.9", source="alpine/v3.9/main.json"))
+        list(parse_secdb(io.BytesIO(b'{"pkgs": []}'), Tally(), namespace=namespaces.alpine("v3.9"),
+                         source="alpine/v3.9/main.json"))
 
 
 @pytest.mark.parametrize("vector, expected", [

@@ -14,21 +14,23 @@ import dataclasses
 import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import NamedTuple
 
-from crscan.match.alpine import AlpineMatcher
+from crscan.match.alpine import AlpineMatcher, RollingSecdbMatcher
 from crscan.match.debian import DebianMatcher
 from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.match.rpm_vendor import vendor_matchers
-from crscan.model import Distro, Finding, Package, Severity
+from crscan.model import DISTROS, Distro, Finding, Package, Severity
 from crscan.vulndb import FeedDB
 
 
 def default_matchers() -> tuple[Matcher, ...]:
     """A new instance of every matcher (each keeps its own advisory cache). Distro feeds first: for OS
     packages their fixed versions and ratings are the distribution's own word."""
-    return (DebianMatcher(), AlpineMatcher(), *vendor_matchers(), OsvMatcher())
+    return (DebianMatcher(), AlpineMatcher(), RollingSecdbMatcher("wolfi"), RollingSecdbMatcher("chainguard"),
+            *vendor_matchers(), OsvMatcher())
 
 
 # For `match` called on its own (tools, benchmarks); a scan.Scanner owns its matchers.
@@ -37,7 +39,9 @@ MATCHERS: tuple[Matcher, ...] = default_matchers()
 
 class MatchResult(NamedTuple):
     findings: list[Finding]
-    warnings: list[str]  # one per package version that could not be ordered against its advisories
+    # What the findings cannot show: an OS crscan has no advisories for, an OS past its end of life, an OS
+    # whose package database was not read, and each package version that could not be ordered.
+    warnings: list[str]
 
 
 def match(packages: Iterable[Package], distro: Distro | None, db: FeedDB,
@@ -62,7 +66,31 @@ def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: 
 
     with _cyclic_gc_paused():
         findings = merge(matches())
-    return MatchResult(findings, list(warnings))
+    return MatchResult(findings, [*coverage_warnings(packages, distro, db, matchers), *warnings])
+
+
+def coverage_warnings(packages: Sequence[Package], distro: Distro | None, db: FeedDB,
+                      matchers: Sequence[Matcher] = MATCHERS) -> list[str]:
+    """Why the image's OS packages may show no findings although they are vulnerable: never a silent zero."""
+    if distro is None:
+        return []
+    facts = DISTROS.get(distro.id)
+    label = " ".join(filter(None, (facts.name if facts else distro.id, distro.version_id)))
+    if facts is None:
+        return [f"OS {label} is not supported: its packages were not checked for vulnerabilities"]
+    warnings = []
+    end_of_life = facts.eol(distro.version_id)
+    if end_of_life and end_of_life <= datetime.now(UTC).date().isoformat():
+        warnings.append(f"OS {label} reached its end of life on {end_of_life}: its vendor publishes no more fixes, "
+                        "so vulnerabilities found since are not reported")
+    count = sum(1 for p in packages if p.ecosystem is facts.ecosystem)
+    if not count:
+        warnings.append(f"OS {label}: no {facts.ecosystem.value} package database was found or could be read, "
+                        "so no OS package was checked")
+    elif not any(db.has_namespace(ns) for matcher in matchers for ns in matcher.namespaces(distro)):
+        warnings.append(f"OS {label}: the feed DB has no advisories for this release, so its {count} "
+                        f"{facts.ecosystem.value} packages were not checked")
+    return warnings
 
 
 _gc_lock = threading.Lock()
@@ -115,5 +143,5 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 
-__all__ = ["MATCHERS", "Match", "MatchError", "MatchResult", "Matcher", "Unordered", "default_matchers", "match",
-           "match_with_warnings", "merge"]
+__all__ = ["MATCHERS", "Match", "MatchError", "MatchResult", "Matcher", "Unordered", "coverage_warnings",
+           "default_matchers", "match", "match_with_warnings", "merge"]

@@ -37,6 +37,10 @@ class DistroFeedMatcher(Matcher):
     def severity(self, record: FeedRecord) -> tuple[Severity, str]:
         """The advisory's severity and where it came from."""
 
+    def namespaces(self, distro: Distro) -> tuple[str, ...]:
+        namespace = self.namespace(distro) if distro.id == self.distro_id else ""
+        return (namespace,) if namespace else ()
+
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         if distro is None or distro.id != self.distro_id:
             return

@@ -40,6 +40,17 @@ def installed_version(package: Package) -> str:
     return package.source_version or package.version if package.ecosystem.is_os else package.version
 
 
+def advisory_identity(package: Package, distro: Distro | None) -> tuple[str, str]:
+    """The (name, version) a feed's advisories name the package by: the source package and its version for
+    deb and apk (apk's origin), the binary rpm with its epoch where the distro's feeds list binaries."""
+    if not package.ecosystem.is_os:
+        return package.name, package.version
+    facts = distro.facts if distro is not None else None
+    if facts is not None and facts.by_binary:
+        return package.name, package.version
+    return package.source_name or package.name, installed_version(package)
+
+
 def make_finding(
     package: Package,
     distro: Distro | None,

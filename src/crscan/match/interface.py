@@ -53,3 +53,7 @@ class Matcher(ABC):
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         """Every (package, vulnerability) the feed says affects the installed version, and every package
         whose version could not be ordered against advisories that needed it."""
+
+    def namespaces(self, distro: Distro) -> tuple[str, ...]:
+        """The feed namespaces this matcher reads for the distro's OS packages (none by default)."""
+        return ()

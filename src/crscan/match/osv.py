@@ -14,12 +14,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
+from urllib.parse import unquote
 
-from crscan.match.findings import identity, installed_version, make_finding, parsed, unorderable
+from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Package
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
+from crscan.vulndb.osv import MODULE_BUILD
 from crscan.vulndb.records import OsvRecord
 
 LINK = "https://osv.dev/vulnerability/{}"
@@ -33,10 +35,9 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
     if not package.ecosystem.is_os:
         return package.ecosystem.facts.osv
     facts = distro.facts if distro is not None else None
-    if facts is None or facts.ecosystem is not package.ecosystem:
+    if distro is None or facts is None or facts.ecosystem is not package.ecosystem:
         return ""
-    release = facts.osv_release.of(distro.version_id)
-    return f"{facts.osv}:{release}" if release else ""
+    return facts.osv_ecosystem(distro.version_id)
 
 
 class Event(NamedTuple):
@@ -62,6 +63,7 @@ class CompiledAdvisory(NamedTuple):
     fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
+    module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
 
 
 class PackageAdvisories:
@@ -103,25 +105,31 @@ class OsvMatcher(Matcher):
         self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
         self._lock = threading.Lock()
 
+    def namespaces(self, distro: Distro) -> tuple[str, ...]:
+        ecosystem = distro.facts.osv_ecosystem(distro.version_id) if distro.facts else ""
+        return (namespaces.osv(ecosystem),) if ecosystem else ()
+
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
         wanted = []
         for package in packages:
             ecosystem = osv_ecosystem(package, distro)
             if ecosystem:
-                name = package.source_name or package.name if package.ecosystem.is_os else package.name
+                name, _ = advisory_identity(package, distro)
                 key = (package.ecosystem.facts.scheme, namespaces.osv(ecosystem),
                        namespaces.package_key(ecosystem.split(":")[0], name))
                 wanted.append((package, key))
         loaded = self._load(db, {key for _, key in wanted})
         for package, key in wanted:
             scheme = key[0]
-            text = installed_version(package)
+            _, text = advisory_identity(package, distro)
             version = parsed(scheme, text)
             known = loaded[key]
             spellings = known.spellings(text)
             if version is None and any(c.ranges and not (c.listed and spellings) for c in known.advisories):
                 yield Unordered(package, scheme, self.feed, unorderable(scheme, text))
             for compiled in known.advisories:
+                if scheme == "rpm" and other_stream(package, compiled):
+                    continue
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:
                     if compiled.unreadable and version is not None and not (compiled.listed and spellings):
@@ -175,8 +183,26 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
     ids = frozenset((advisory.advisory_id, record.name, *record.aliases))
+    module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
     return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
-                            unreadable)
+                            unreadable, module)
+
+
+def module_stream(package: Package) -> str:
+    """The module stream ("nodejs:18") of an rpm built for one, from its modularity label; "" otherwise."""
+    _, found, rest = package.purl.partition("rpmmod=")
+    label = unquote(rest.split("&", 1)[0]) if found else ""
+    return ":".join(label.split(":")[:2]) if label.count(":") >= 1 else ""
+
+
+def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
+    """Whether the advisory is about another build line than the installed rpm: module builds and plain
+    builds of one name are separate packages, and a module advisory naming its streams applies to those
+    streams only (versions of different streams do not order against each other)."""
+    if compiled.module != (MODULE_BUILD in package.version):
+        return True
+    stream = module_stream(package) if compiled.module and compiled.record.streams else ""
+    return bool(stream) and stream not in compiled.record.streams
 
 
 def _by_version(event: Event) -> Version:

@@ -100,6 +100,9 @@ def render_table(report: ScanReport, console: Console) -> None:
         console.print(Text(f"Digest: {printable(report.digest)}"))
     if report.feed_build_id:
         console.print(Text(f"Feed build: {printable(report.feed_build_id)}"))
+    # Above the table: a warning may mean its "0" is not a clean bill of health.
+    for warning in report.warnings:
+        console.print(Text(f"WARNING: {printable(warning)}", style="yellow"))
     targets = group_targets(report)
     if not targets:
         console.print("No packages found.")
@@ -109,8 +112,6 @@ def render_table(report: ScanReport, console: Console) -> None:
         console.print(Text(summary_line(target.findings)))
         if target.findings:
             _write_findings_table(target.findings, console)
-    for warning in report.warnings:
-        console.print(Text(f"WARNING: {printable(warning)}", style="yellow"))
 
 
 def column_widths(rows: Sequence[tuple[str, ...]], width: int) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ class LayerIndex:
 
 
 def cache_key(catalogers: Sequence[Cataloger]) -> str:
-    """Identifies the code that produced an index: the index format and every cataloger's name and version."""
-    return f"index={INDEX_FORMAT},{catalog_version(catalogers)}"
+    """Identifies the code that produced an index: the index format, the release files it keeps (an index made
+    before a vendor file was known lacks it) and every cataloger's name and version."""
+    releases = hashlib.sha256("\n".join(DISTRO_GLOBS).encode()).hexdigest()[:12]
+    return f"index={INDEX_FORMAT},releases={releases},{catalog_version(catalogers)}"
 
 
 def _needs_whole_view(whole_view: Sequence[Cataloger], file: ImageFile) -> bool:

@@ -1,4 +1,5 @@
-"""Alpine's secdb: per release and repository, `packages[].pkg.secfixes: {fixed version: [ids]}`."""
+"""Secdb feeds: `packages[].pkg.secfixes: {fixed version: [ids]}`. Alpine publishes one per release and
+repository; Wolfi and Chainguard, rolling distributions built the same way, one each (`security.json`)."""
 
 from __future__ import annotations
 
@@ -36,10 +37,37 @@ class AlpineUpdater(Updater):
         return f"{UPSTREAM}/{self.release}/{self.repository}.json"
 
     def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:
-        return parse_secdb(reader, tally, release=self.release, source=self.name)
+        return parse_secdb(reader, tally, namespace=namespaces.alpine(self.release), source=self.name)
 
 
-def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = "secdb") -> Iterator[Advisory]:
+class RollingSecdbUpdater(Updater):
+    """Wolfi's or Chainguard's secdb: one file for the whole distribution, keyed by origin package."""
+
+    def __init__(self, feed: str, upstream_url: str) -> None:
+        self.feed = feed
+        self._upstream_url = upstream_url
+
+    @property
+    def name(self) -> str:
+        return f"{self.feed}/security.json"
+
+    @property
+    def upstream_url(self) -> str:
+        return self._upstream_url
+
+    def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:
+        return parse_secdb(reader, tally, namespace=namespaces.rolling(self.feed), source=self.name, feed=self.feed)
+
+
+# Feed name (an os-release ID and a key of RECORDS) -> its secdb's upstream URL.
+ROLLING_SECDBS = {
+    "wolfi": "https://packages.wolfi.dev/os/security.json",
+    "chainguard": "https://packages.cgr.dev/chainguard/security.json",
+}
+
+
+def parse_secdb(reader: IO[bytes], tally: Tally, *, namespace: str, source: str = "secdb",
+                feed: str = "alpine") -> Iterator[Advisory]:
     """One row per (package, vulnerability id, fixed version); a record is one package entry."""
     try:
         document = json.load(reader)
@@ -50,7 +78,6 @@ def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = 
     packages = document["packages"]
     if not isinstance(packages, list | None):
         raise FeedError(f"{source}: `packages` is not a list")
-    namespace = namespaces.alpine(release)
     for entry in packages or ():  # a repository without fixes has `"packages": null`
         tally.records += 1
         pkg = entry.get("pkg") if isinstance(entry, dict) else None
@@ -70,7 +97,7 @@ def parse_secdb(reader: IO[bytes], tally: Tally, *, release: str, source: str = 
                 # Entries are "CVE-2019-1234", sometimes followed by a second id or a remark.
                 vulnerability = text.split()[0] if isinstance(text, str) and text.strip() else None
                 if vulnerability:
-                    rows.append(Advisory("alpine", namespace, name, vulnerability, SecdbEntry(str(fixed))))
+                    rows.append(Advisory(feed, namespace, name, vulnerability, SecdbEntry(str(fixed))))
         if rows is None:
             tally.skipped += 1
             continue

@@ -33,8 +33,8 @@ class BuildReport:
 
 
 def default_updaters(location: Location) -> list[Updater]:
-    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, Amazon
-    ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release."""
+    """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
+    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
@@ -45,6 +45,7 @@ def default_updaters(location: Location) -> list[Updater]:
         *(osv.OsvUpdater(ecosystem) for ecosystem in osv.ECOSYSTEMS),
         DebianUpdater(),
         *(alpine.AlpineUpdater(release, repo) for release in releases for repo in alpine.REPOSITORIES),
+        *(alpine.RollingSecdbUpdater(feed, url) for feed, url in alpine.ROLLING_SECDBS.items()),
         *amazon.updaters_for(location.mirror_dir),
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),

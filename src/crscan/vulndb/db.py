@@ -112,6 +112,13 @@ class FeedDB:
                     Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions)))
         return found
 
+    def has_namespace(self, namespace: str) -> bool:
+        """Whether any row is in `namespace` (an index lookup)."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT 1 FROM advisories WHERE namespace = ? LIMIT 1", (namespace,)).fetchone()
+        return row is not None
+
     def iter_advisories(self, namespace_prefix: str = "") -> Iterator[Advisory]:
         """All rows whose namespace starts with the prefix (for benchmarks, audits and tests)."""
         with self._lock:

@@ -19,9 +19,13 @@ def package_key(osv_ecosystem: str, name: str) -> str:
 
 
 def osv(ecosystem: str) -> str:
-    """`osv:PyPI`, `osv:Debian:12`, `osv:Alpine:v3.18`, `osv:Ubuntu:22.04` (OSV's `:LTS` suffix dropped)."""
+    """`osv:PyPI`, `osv:Debian:12`, `osv:Alpine:v3.18`, `osv:Ubuntu:22.04` (OSV's `:LTS` suffix dropped: an image
+    cannot tell), `osv:Red Hat:enterprise_linux:9` (Red Hat's `::appstream`/`::baseos` repository dropped: the
+    installed rpm does not record its repository). `Ubuntu:Pro:…` stays apart: its fixes need a Pro subscription."""
     if ecosystem.startswith("Ubuntu:") and ecosystem.endswith(":LTS"):
         ecosystem = ecosystem[: -len(":LTS")]
+    elif ecosystem.startswith("Red Hat:"):
+        ecosystem = ":".join(ecosystem.split(":")[:3])
     return f"osv:{ecosystem}"
 
 
@@ -37,3 +41,8 @@ def alpine(release: str) -> str:
 def rpm_vendor(feed: str, release: str) -> str:
     """A vendor rpm feed's release: `amazon:2023`, `oracle:9`, `photon:5.0`."""
     return f"{feed}:{release}"
+
+
+def rolling(distro: str) -> str:
+    """A distribution without releases (Wolfi, Chainguard): `wolfi:`."""
+    return f"{distro}:"

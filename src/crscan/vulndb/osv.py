@@ -15,12 +15,16 @@ from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
 from crscan.vulndb.records import OsvRange, OsvRecord
 
 # Language ecosystems first, then the distributions OSV also carries; a mirror may lack any of them.
-ECOSYSTEMS = (*(e.facts.osv for e in Ecosystem if e.facts.osv), *(d.osv for d in DISTROS.values()))
+ECOSYSTEMS = tuple(dict.fromkeys(
+    (*(e.facts.osv for e in Ecosystem if e.facts.osv), *(d.osv for d in DISTROS.values() if d.osv))))
 UPSTREAM = "https://osv-vulnerabilities.storage.googleapis.com"
 MAX_RECORD_BYTES = 16 << 20  # the largest real record is well under 1 MB; more is a zip bomb
 RANGE_TYPES = ("ECOSYSTEM", "SEMVER")  # GIT ranges name commits, which installed packages do not carry
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 _CVE_IN_ID = re.compile(r"^(?:[A-Z]+-)?(CVE-\d{4}-\d+)$")
+# Red Hat and its rebuilds name a module erratum's streams in its summary: "Important: nodejs:22 security update".
+_MODULE_STREAM = re.compile(r"(?<![\w:.+-])([a-z0-9][a-z0-9_.+-]*:[a-z0-9][a-z0-9_.+-]*)(?![\w:])")
+MODULE_BUILD = ".module"  # in the release of an rpm built for a module stream: 2.module+el9.8.0+24958+80b2ac6e
 
 
 class MalformedRecord(ValueError):
@@ -107,12 +111,18 @@ def parse_record(record: Any) -> list[Advisory]:
         })
         row["ranges"].extend(ranges)
         row["versions"].extend(v for v in versions if v not in row["versions"])
+    summary = record.get("summary")
+    streams = tuple(dict.fromkeys(_MODULE_STREAM.findall(summary))) if isinstance(summary, str) else ()
     return [
         Advisory("osv", ns, package, advisory_id, OsvRecord(
             data["name"], tuple(data["aliases"]), tuple(data["ranges"]), tuple(data["versions"]), data["severity"],
-            data["severity_source"]))
+            data["severity_source"], streams if _module_build(data["ranges"]) else ()))
         for (ns, package), data in rows.items()
     ]
+
+
+def _module_build(ranges: list[OsvRange]) -> bool:
+    return any(MODULE_BUILD in version for r in ranges for _, version in r.events)
 
 
 def _range(value: Any, advisory_id: str) -> OsvRange | None:

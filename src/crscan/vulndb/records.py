@@ -53,16 +53,21 @@ class OsvRecord(FeedRecord):
     versions: tuple[str, ...]  # OSV's explicit list of affected versions, as written
     severity: Severity
     severity_source: str
+    # Red Hat-family module streams ("nodejs:18") an advisory of module builds is about; () for all others.
+    streams: tuple[str, ...] = ()
 
     def columns(self) -> tuple[str, str | None]:
         # The version list goes in its own column: splitting a string is faster than decoding JSON.
-        return _compact({
+        data: dict[str, Any] = {
             "name": self.name,
             "aliases": list(self.aliases),
             "ranges": [[r.type, [list(event) for event in r.events]] for r in self.ranges],
             "severity": self.severity.name,
             "severity_source": self.severity_source,
-        }), "\n".join(self.versions)
+        }
+        if self.streams:
+            data["streams"] = list(self.streams)
+        return _compact(data), "\n".join(self.versions)
 
     @classmethod
     def from_columns(cls, data: str, versions: str | None) -> OsvRecord:
@@ -74,6 +79,7 @@ class OsvRecord(FeedRecord):
             tuple(versions.split("\n")) if versions else (),
             Severity[decoded["severity"]],
             decoded["severity_source"],
+            tuple(decoded.get("streams", ())),
         )
 
 
@@ -154,6 +160,8 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "amazon": RpmFix,
     "oracle": RpmFix,
     "photon": RpmFix,
+    "wolfi": SecdbEntry,
+    "chainguard": SecdbEntry,
 }
 
 

@@ -18,7 +18,7 @@ PARSERS = {"rpmdb.sqlite": parse_sqlite, "Packages.db": parse_ndb, "Packages": p
 
 class RpmCataloger(Cataloger):
     name = "rpm"
-    version = 1
+    version = 2  # 2: module stream packages carry their modularity label (purl `rpmmod`)
     globs = tuple(d + f for d in DB_DIRS for f in (*PARSERS, "rpmdb.sqlite-wal"))
 
     def catalog(self, files: Mapping[str, ImageFile], distro: Distro | None = None) -> CatalogResult:

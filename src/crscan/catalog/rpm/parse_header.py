@@ -16,8 +16,9 @@ MAX_DATA_LENGTH = 256 * 1024 * 1024  # rpm's hdrchkData limit
 TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH = 1000, 1001, 1002, 1003, 1022
 TAG_OLDFILENAMES, TAG_SOURCERPM = 1027, 1044
 TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES = 1116, 1117, 1118
+TAG_MODULARITYLABEL = 5096  # "nodejs:18:8090020231206131236:a75119d5" on packages of a module stream
 WANTED = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_OLDFILENAMES, TAG_SOURCERPM,
-          TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES}
+          TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES, TAG_MODULARITYLABEL}
 TYPE_INT16, TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING = 3, 4, 6, 8, 9
 PUBKEY_PSEUDO_PACKAGE = "gpg-pubkey"  # imported signing keys live in the rpmdb as fake packages
 
@@ -93,6 +94,8 @@ def parse_header(blob: bytes, path: str, distro: Distro | None = None, where: st
     epoch = str(epoch_values[0]) if epoch_values else ""
     arch = tags.get(TAG_ARCH) if isinstance(tags.get(TAG_ARCH), str) else ""
     full_version = f"{epoch}:{version}-{release}" if epoch else f"{version}-{release}"
+    label = tags.get(TAG_MODULARITYLABEL)
+    module = label if isinstance(label, str) else ""
     source_name, source_version = split_source_rpm(str(tags.get(TAG_SOURCERPM) or ""))
     if source_name:
         source_version = f"{epoch}:{source_version}" if epoch else source_version
@@ -101,7 +104,7 @@ def parse_header(blob: bytes, path: str, distro: Distro | None = None, where: st
     return Package(
         Ecosystem.RPM, name, full_version,
         purl=purl("rpm", name, f"{version}-{release}", distro.id if distro else "",
-                  arch=str(arch), epoch=epoch, distro=distro_qualifier(distro)),
+                  arch=str(arch), epoch=epoch, distro=distro_qualifier(distro), rpmmod=module),
         arch=str(arch), source_name=source_name, source_version=source_version, path=path,
         files=_file_list(tags, where))
 

@@ -1,0 +1,123 @@
+"""Test images of the non-Debian families, built once per recipe into the test-image cache.
+
+Each is one layer: a root filesystem holding the distribution's real release files (tests/catalog/distros) and a
+package database in its tool's real format, with the distribution's real package names and versions:
+
+    wolfi   Wolfi's os-release and an apk `lib/apk/db/installed` whose subpackages (libssl3, ld-linux,
+            libcurl-openssl4, …) have an origin (`o:`) other than their name, as Wolfi's are
+    ubuntu  Ubuntu 22.04's os-release and a dpkg `var/lib/dpkg/status` whose binaries name their `Source:`
+
+Cached under ${CRSCAN_TEST_CACHE:-~/.cache/crscan-tests}/distros-<hash of RECIPE>; bump "revision" when the
+build changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.images import CACHE_ROOT, OciLayout, write_synthetic_image
+
+RELEASE_FILES = Path(__file__).resolve().parents[1] / "catalog" / "distros"
+
+# (name, version, origin): Wolfi package names and versions of 2023 builds (wolfi-dev/os), subpackages with
+# their origin package.
+WOLFI_PACKAGES = (
+    ("wolfi-baselayout", "20230201-r7", "wolfi-baselayout"),
+    ("ca-certificates-bundle", "20230506-r0", "ca-certificates"),
+    ("glibc", "2.38-r1", "glibc"),
+    ("ld-linux", "2.38-r1", "glibc"),
+    ("glibc-locale-posix", "2.38-r1", "glibc"),
+    ("libcrypto3", "3.1.1-r0", "openssl"),
+    ("libssl3", "3.1.1-r0", "openssl"),
+    ("zlib", "1.2.13-r4", "zlib"),
+    ("libcurl-openssl4", "8.4.0-r0", "curl"),
+    ("curl", "8.4.0-r0", "curl"),
+)
+# (binary, version, source): Ubuntu 22.04 (jammy) packages as of its 2023 updates.
+UBUNTU_PACKAGES = (
+    ("base-files", "12ubuntu4.4", "base-files"),
+    ("libssl3", "3.0.2-0ubuntu1.10", "openssl"),
+    ("openssl", "3.0.2-0ubuntu1.10", "openssl"),
+    ("ovmf", "2022.02-3ubuntu0.22.04.1", "edk2"),
+    ("zlib1g", "1:1.2.11.dfsg-2ubuntu9.2", "zlib"),
+)
+
+RECIPE = {"revision": 1, "wolfi": WOLFI_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
+
+
+@dataclass(frozen=True)
+class DistroImage:
+    name: str
+    layout: Path
+    tag: str
+    manifest_digest: str
+
+    @property
+    def oci_ref(self) -> str:
+        return f"oci:{self.layout}:{self.tag}"
+
+
+def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
+    """An apk `installed` database: one stanza per package with the fields apk writes (C: is the Q1-prefixed
+    base64 SHA-1 of the control data)."""
+    stanzas = []
+    for name, version, origin in packages:
+        checksum = "Q1" + base64.b64encode(hashlib.sha1(f"{name}-{version}".encode()).digest()).decode()
+        stanzas.append("\n".join((
+            f"C:{checksum}", f"P:{name}", f"V:{version}", "A:x86_64", "S:123456", "I:456789",
+            f"T:{name} ({origin})", "U:https://wolfi.dev", "L:Apache-2.0", f"o:{origin}",
+            "m:Wolfi Maintainers", "t:1695052466", "c:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
+            "D:wolfi-baselayout" if name != "wolfi-baselayout" else "D:", f"F:usr/share/doc/{name}",
+            "R:README", "a:0:0:644", "Z:" + checksum,
+        )))
+    return ("\n\n".join(stanzas) + "\n\n").encode()
+
+
+def dpkg_status(packages: tuple[tuple[str, str, str], ...]) -> bytes:
+    stanzas = []
+    for name, version, source in packages:
+        lines = [f"Package: {name}", "Status: install ok installed", "Priority: optional", "Section: libs",
+                 "Installed-Size: 100", "Maintainer: Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>",
+                 "Architecture: amd64"]
+        if source != name:
+            lines.append(f"Source: {source}")
+        lines += [f"Version: {version}", f"Description: {name} from {source}"]
+        stanzas.append("\n".join(lines))
+    return ("\n\n".join(stanzas) + "\n").encode()
+
+
+def _files(name: str) -> dict[str, bytes]:
+    if name == "wolfi":
+        return {"etc/os-release": (RELEASE_FILES / "wolfi/etc/os-release").read_bytes(),
+                "lib/apk/db/installed": apk_installed(WOLFI_PACKAGES)}
+    return {"etc/os-release": (RELEASE_FILES / "ubuntu-22.04/etc/os-release").read_bytes(),
+            "etc/debian_version": (RELEASE_FILES / "ubuntu-22.04/etc/debian_version").read_bytes(),
+            "var/lib/dpkg/status": dpkg_status(UBUNTU_PACKAGES)}
+
+
+def build_distro_images(cache_root: Path = CACHE_ROOT) -> dict[str, DistroImage]:
+    """The images, built unless the cache holds them; safe to call from parallel processes."""
+    key = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
+    cache_root.mkdir(parents=True, exist_ok=True)
+    done = cache_root / f"distros-{key}"
+    with open(cache_root / f"distros-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / "images.json").exists():
+            work = cache_root / f"distros-{key}.building"
+            shutil.rmtree(work, ignore_errors=True)
+            (work / "layout" / "blobs" / "sha256").mkdir(parents=True)
+            (work / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+            (work / "layout" / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+            layout = OciLayout(work / "layout")
+            built = {name: write_synthetic_image(layout, name, _files(name))[0] for name in ("wolfi", "ubuntu")}
+            (work / "images.json").write_text(json.dumps(built))
+            shutil.rmtree(done, ignore_errors=True)
+            work.rename(done)
+    return {name: DistroImage(name, done / "layout", name, digest)
+            for name, digest in json.loads((done / "images.json").read_text()).items()}
