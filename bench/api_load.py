@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +131,18 @@ def seed(work: Path, repositories: int, history: int) -> Seeded:
         store.close()
         registry.stop()
     return Seeded(data_dir, feed_db, token, registry_id, hot, scan_result)
+
+
+def reuse_or_seed(directory: Path, repositories: int, history: int) -> Seeded:
+    """`--seed-dir`: a store seeded by an earlier run is reused (profiling runs need not re-seed)."""
+    saved = directory / "seeded.json"
+    if saved.exists():
+        fields = json.loads(saved.read_text())
+        return Seeded(**{**fields, "data_dir": Path(fields["data_dir"]), "feed_db": Path(fields["feed_db"])})
+    directory.mkdir(parents=True, exist_ok=True)
+    seeded = seed(directory, repositories, history)
+    saved.write_text(json.dumps({**seeded.__dict__, "data_dir": str(seeded.data_dir), "feed_db": str(seeded.feed_db)}))
+    return seeded
 
 
 def rest_paths(seeded: Seeded) -> list[str]:
@@ -340,12 +354,32 @@ class Watch:
                 self.run.healthz_ms.append(elapsed if ok else float("inf"))
 
 
+PROFILE: dict[str, Path] = {}  # --py-spy: label → where py-spy writes the collapsed stacks of that server
+
+
+@contextlib.contextmanager
+def profiled(pid: int, label: str, seconds: float) -> Iterator[None]:
+    """Sample the server with py-spy (a bench-only tool, `pip install py-spy`) while the load runs."""
+    if label not in PROFILE:
+        yield
+        return
+    spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--threads",
+                            "--format", "raw", "--rate", "50", "--gil", "--output", str(PROFILE[label])],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield
+    finally:
+        _, err = spy.communicate()
+        if spy.returncode:
+            print(f"py-spy failed: {err}", file=sys.stderr)
+
+
 def ab_load(label: str, pid: int, port: int, paths: list[str], token: str, clients: int, seconds: float,
             work: Path) -> Run:
     run = Run(label, seconds)
     per_url = max(1, clients // len(paths))
     processes = []
-    with Watch(pid, f"http://127.0.0.1:{port}/healthz", run):
+    with Watch(pid, f"http://127.0.0.1:{port}/healthz", run), profiled(pid, label, seconds):
         for n, path in enumerate(paths):
             processes.append(subprocess.Popen(
                 ["ab", "-k", "-l", "-q", "-c", str(per_url), "-t", str(seconds), "-n", "100000000", "-s", "60",
@@ -405,7 +439,7 @@ def grpc_load(label: str, pid: int, port: int, ca: bytes, calls: list[tuple[str,
     workers = [multiprocessing.Process(target=grpc_client,
                                        args=(port, ca, calls, token, clients // processes, seconds, out))
                for _ in range(processes)]
-    with Watch(pid, healthz_url, run):
+    with Watch(pid, healthz_url, run), profiled(pid, label, seconds):
         for w in workers:
             w.start()
         for _ in workers:
@@ -450,6 +484,9 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=110, help="scan results of the hot image")
     parser.add_argument("--grpc-processes", type=int, default=4)
     parser.add_argument("--serve-args", default="", help="extra `crscan serve` arguments, e.g. '--workers 2'")
+    parser.add_argument("--py-spy", type=Path, help="write py-spy collapsed stacks of crscan serve to this prefix")
+    parser.add_argument("--seed-dir", type=Path, help="seed here, or reuse the store an earlier run seeded here")
+    parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     parser.add_argument("--floor-rest", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor-grpc", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -463,11 +500,13 @@ def main() -> None:
 
     import httpx
 
+    if args.py_spy:
+        PROFILE["crscan"] = args.py_spy
     work = Path(tempfile.mkdtemp(prefix="crscan-bench-api-"))
     lines = []
     try:
         begin = time.perf_counter()
-        seeded = seed(work, args.repositories, args.history)
+        seeded = reuse_or_seed(args.seed_dir or work, args.repositories, args.history)
         print(f"seeded {args.repositories * len(IMAGES)} images, {args.history + 1} scans of one, "
               f"in {time.perf_counter() - begin:.0f} s")
         server, http_port, grpc_port = start_crscan(seeded, args.serve_args.split())
@@ -518,6 +557,8 @@ def main() -> None:
             stop(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.no_results:
+        return
     with open(REPO / "bench" / "RESULTS.md", "a") as results:
         results.writelines(line + "\n" for line in lines)
 
