@@ -67,14 +67,14 @@ class Seeded:
 
 def seed(work: Path, repositories: int, history: int) -> Seeded:
     from sqlalchemy import func, select
+    from tests.support.images import build_test_images
+    from tests.support.registry import skopeo_copy, start_registry
 
     from crscan.auth import Role, SqlTokenRepository, TokenService
     from crscan.jobs import EmbeddedQueue, ScanRunner
     from crscan.store import Store, schema
     from crscan.store import jobs as stored
     from crscan.store.store import READY, RUNNING
-    from tests.support.images import build_test_images
-    from tests.support.registry import skopeo_copy, start_registry
 
     feed_db = work / "feeds.db"
     done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(SHARED_DATA / "feeds"), "--db", str(feed_db)],
@@ -118,7 +118,7 @@ def seed(work: Path, repositories: int, history: int) -> Seeded:
 
         run(images[0], rematch=False)  # the real pull + catalog + match
         for copies in images[1:]:
-            for copy, source in zip(copies, images[0]):
+            for copy, source in zip(copies, images[0], strict=True):
                 inventory = stored.get_inventory(store, source)
                 stored.save_inventory(store, copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
         run([i for copies in images[1:] for i in copies], rematch=True)
@@ -161,7 +161,8 @@ def grpc_calls(seeded: Seeded) -> list[tuple[str, bytes]]:
     from yandex.cloud.containerregistry.v1 import image_service_pb2 as images
     from yandex.cloud.containerregistry.v1 import scanner_service_pb2 as scans
 
-    scanner, image = "/yandex.cloud.containerregistry.v1.ScannerService", "/yandex.cloud.containerregistry.v1.ImageService"
+    package = "/yandex.cloud.containerregistry.v1"
+    scanner, image = f"{package}.ScannerService", f"{package}.ImageService"
     return [
         (f"{image}/List", images.ListImagesRequest(registry_id=seeded.registry_id, page_size=PAGE_SIZE)),
         (f"{scanner}/List", scans.ListScanResultsRequest(image_id=seeded.hot_image, page_size=PAGE_SIZE)),
@@ -261,7 +262,7 @@ def serve_grpc_floor(spec_file: Path, port: int) -> None:
 
     import grpc
 
-    from crscan.api.grpc_server import MAX_WORKERS
+    from crscan.api.grpc_server import SERVICER_THREADS
 
     spec = json.loads(spec_file.read_text())
     responses = {method: bytes.fromhex(body) for method, body in spec["responses"].items()}
@@ -280,7 +281,7 @@ def serve_grpc_floor(spec_file: Path, port: int) -> None:
 
             return grpc.unary_unary_rpc_method_handler(unary)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS), handlers=[Handler()])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=SERVICER_THREADS), handlers=[Handler()])
     tls = Path(spec["tls_dir"])
     credentials = grpc.ssl_server_credentials([((tls / "server.key").read_bytes(), (tls / "server.pem").read_bytes())])
     server.add_secure_port(f"127.0.0.1:{port}", credentials)
@@ -302,6 +303,7 @@ class Run:
     peak_threads: int = 0
     healthz_ms: list[float] = field(default_factory=list)
     client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -314,6 +316,21 @@ class Run:
     def healthz_p99(self) -> float:
         ordered = sorted(self.healthz_ms)
         return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server and its child processes (`crscan serve --workers N` replicas)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of the server and its children so far."""
+    total = 0
+    for each in server_pids(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Watch:
@@ -337,11 +354,17 @@ class Watch:
             t.join()
 
     def _sample(self) -> None:
+        start = server_cpu(self.pid)
         while not self.stopped.wait(0.25):
-            status = Path(f"/proc/{self.pid}/status").read_text()
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            self.run.peak_rss_mib = max(self.run.peak_rss_mib, int(fields["VmRSS"].split()[0]) / 1024)
-            self.run.peak_threads = max(self.run.peak_threads, int(fields["Threads"]))
+            rss, threads = 0.0, 0
+            for pid in server_pids(self.pid):
+                status = Path(f"/proc/{pid}/status").read_text()
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                rss += int(fields["VmRSS"].split()[0]) / 1024
+                threads += int(fields["Threads"])
+            self.run.peak_rss_mib = max(self.run.peak_rss_mib, rss)
+            self.run.peak_threads = max(self.run.peak_threads, threads)
+        self.run.server_cpu_s = server_cpu(self.pid) - start
 
     def _probe(self) -> None:
         import httpx
@@ -387,7 +410,7 @@ def ab_load(label: str, pid: int, port: int, paths: list[str], token: str, clien
                  f"http://127.0.0.1:{port}{path}"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         outputs = [p.communicate() for p in processes]
-    for (out, err), p in zip(outputs, processes):
+    for (out, err), p in zip(outputs, processes, strict=True):
         if p.returncode:
             sys.exit(f"ab failed ({p.returncode}): {err}")
         stats = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
@@ -459,19 +482,22 @@ def grpc_load(label: str, pid: int, port: int, ca: bytes, calls: list[tuple[str,
 def describe(run: Run) -> str:
     healthz = f", /healthz p99 {run.healthz_p99():.1f} ms" if run.healthz_ms else ""
     client = f", client CPU {run.client_cpu_s:.1f} s" if run.client_cpu_s else ""
+    cpu = run.server_cpu_s * 1000 / max(1, run.completed)
     return (f"{run.rps:.0f} req/s p50 {run.pct(0.5):.1f} ms p99 {run.pct(0.99):.1f} ms, {run.errors} errors, "
-            f"peak RSS {run.peak_rss_mib:.0f} MiB, {run.peak_threads} threads{healthz}{client}")
+            f"server CPU {cpu:.2f} ms/request, peak RSS {run.peak_rss_mib:.0f} MiB, {run.peak_threads} threads"
+            f"{healthz}{client}")
 
 
 def verdict(transport: str, crscan: Run, floor: Run, args, note: str) -> str:
     ratio, p99_ratio = crscan.rps / floor.rps, crscan.pct(0.99) / floor.pct(0.99)
     healthz = crscan.healthz_p99() if crscan.healthz_ms else 0.0
+    serve_args = f"crscan serve {args.serve_args}, " if args.serve_args else ""
     ok = ratio >= THROUGHPUT_TARGET and p99_ratio <= P99_TARGET and crscan.errors == 0 and healthz <= HEALTHZ_TARGET_MS
     return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} api_load {transport}: {args.clients} clients, mix of 5 reads "
             f"(List images/scans/vulnerabilities pageSize {PAGE_SIZE}, GetLast, Get) for {args.seconds:.0f} s: "
             f"crscan serve {describe(crscan)} vs floor {describe(floor)}: throughput {ratio:.2f}x (target >= "
             f"{THROUGHPUT_TARGET}), p99 {p99_ratio:.1f}x (target <= {P99_TARGET}), /healthz p99 target <= "
-            f"{HEALTHZ_TARGET_MS:.0f} ms: {'OK' if ok else 'MISSED'} [{note}SQLite, {platform.machine()}, "
+            f"{HEALTHZ_TARGET_MS:.0f} ms: {'OK' if ok else 'MISSED'} [{note}{serve_args}SQLite, {platform.machine()}, "
             f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]")
 
 
