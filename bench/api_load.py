@@ -70,11 +70,10 @@ def seed(work: Path, repositories: int, history: int) -> Seeded:
     from tests.support.images import build_test_images
     from tests.support.registry import skopeo_copy, start_registry
 
+    from crscan.api.messages import OPERATION_CODEC
     from crscan.auth import Role, SqlTokenRepository, TokenService
     from crscan.jobs import EmbeddedQueue, ScanRunner
-    from crscan.store import Store, schema
-    from crscan.store import jobs as stored
-    from crscan.store.store import READY, RUNNING
+    from crscan.store import ScanStatus, Store, schema
 
     feed_db = work / "feeds.db"
     done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(SHARED_DATA / "feeds"), "--db", str(feed_db)],
@@ -84,19 +83,19 @@ def seed(work: Path, repositories: int, history: int) -> Seeded:
     registry = start_registry()
     data_dir = work / "data"
     data_dir.mkdir()
-    store = Store(f"sqlite:///{data_dir / 'crscan.db'}")
+    store = Store(f"sqlite:///{data_dir / 'crscan.db'}", OPERATION_CODEC)
     store.migrate()
     try:
         built = build_test_images()
         digests = [skopeo_copy(built[name].oci_ref, f"docker://{registry.host}/bench/app:{name}") for name in IMAGES]
-        registry_id = store.add_registry("local", f"http://{registry.host}", folder_id="bench").id
+        registry_id = store.registries.add("local", f"http://{registry.host}", folder_id="bench").id
         images = []  # per repository: one image id per test image
         for r in range(repositories):
-            repository = store.add_repository(registry_id, "bench/app" if r == 0 else f"bench/copy{r}")
-            images.append([store.add_image(repository.id, digest).id for digest in digests])
+            repository = store.repositories.add(registry_id, "bench/app" if r == 0 else f"bench/copy{r}")
+            images.append([store.images.add(repository.id, digest).id for digest in digests])
 
         def run(image_ids: list[str], rematch: bool) -> None:
-            results = [stored.enqueue_scan(store, i, rematch=rematch).resource_id for i in image_ids]
+            results = [store.scans.enqueue(i, rematch=rematch).resource_id for i in image_ids]
             queue = EmbeddedQueue(store, ScanRunner(store, feed_db).run, concurrency=2, poll_interval=0.02)
             queue.start()
             try:
@@ -105,28 +104,29 @@ def seed(work: Path, repositories: int, history: int) -> Seeded:
                         counts = dict(session.execute(
                             select(schema.ScanResult.status, func.count())
                             .where(schema.ScanResult.id.in_(results)).group_by(schema.ScanResult.status)).all())
-                    if not counts.get(RUNNING):
+                    if not counts.get(ScanStatus.RUNNING):
                         break
                     time.sleep(0.05)
             finally:
                 queue.stop()
-            if counts.get(READY, 0) != len(results):
+            if counts.get(ScanStatus.READY, 0) != len(results):
                 with store.sessions() as session:
                     why = session.scalars(select(schema.ScanResult.error_message)
                                           .where(schema.ScanResult.id.in_(results))).all()
-                sys.exit(f"seeding: only {counts.get(READY, 0)} of {len(results)} scans are READY: {set(why)}")
+                ready = counts.get(ScanStatus.READY, 0)
+                sys.exit(f"seeding: only {ready} of {len(results)} scans are READY: {set(why)}")
 
         run(images[0], rematch=False)  # the real pull + catalog + match
         for copies in images[1:]:
             for copy, source in zip(copies, images[0], strict=True):
-                inventory = stored.get_inventory(store, source)
-                stored.save_inventory(store, copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
+                inventory = store.inventories.get(source)
+                store.inventories.save(copy, inventory.cache_key, inventory.reference, inventory.layer_digests)
         run([i for copies in images[1:] for i in copies], rematch=True)
         hot = images[0][0]
         for _ in range(history):  # one scan at a time: a second enqueue of a RUNNING image returns the first
             run([hot], rematch=True)
         token = TokenService(SqlTokenRepository(store)).create(Role.VIEWER, description="api_load").secret
-        scan_result = store.last_finished_scan(hot).id
+        scan_result = store.scans.last_finished(hot).id
     finally:
         store.close()
         registry.stop()
