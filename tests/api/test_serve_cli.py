@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -144,6 +145,49 @@ def test_serve_from_environment_on_postgresql_stops_on_sigint(tmp_path, postgres
     assert not (tmp_path / "env-data" / "crscan.db").exists()
     assert_both_transports_answer(served)
     assert served.stop(signal.SIGINT)[0] == 0
+
+
+def replica_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if "--replica" in Path(f"/proc/{pid}/cmdline").read_text()]
+
+
+def test_serve_workers_share_both_ports_and_stop_together(tmp_path):
+    served = serve("--data-dir", str(tmp_path / "data"), "--http-port", "0", "--grpc-port", "0", "--no-auth",
+                   "--workers", "2")
+    assert "2 processes serve both ports" in "".join(served.lines)
+    (replica,) = replica_pids(served.process.pid)
+    assert_both_transports_answer(served)
+    # With the first process frozen, new connections the kernel hands to the replica are still answered.
+    served.process.send_signal(signal.SIGSTOP)
+    try:
+        answered = 0
+        for _ in range(20):
+            with contextlib.suppress(httpx.TimeoutException):  # a connection the frozen process was handed
+                answered += httpx.get(served.rest_url + "/healthz", timeout=1).status_code == 200
+    finally:
+        served.process.send_signal(signal.SIGCONT)
+    assert answered > 0
+    code, rest_of_output = served.stop(signal.SIGTERM)
+    assert code == 0 and "stopped" in rest_of_output
+    assert not Path(f"/proc/{replica}").exists() or "Z" in Path(f"/proc/{replica}/stat").read_text().split()[2]
+
+
+def test_serve_reports_a_busy_grpc_port_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(CRSCAN), "serve", "--data-dir", str(tmp_path), "--http-port", "0", "--grpc-port", str(port),
+             "--no-auth", "--log-level", "error"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_reports_a_busy_port_in_one_line(tmp_path):

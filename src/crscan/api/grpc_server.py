@@ -68,7 +68,9 @@ SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescrip
     ),
 }
 
-MAX_WORKERS = 16
+# Threads per transport that run servicer calls at once. The work is mostly Python under one GIL: more threads
+# only queue for it, starve the REST event loop (/healthz) and overflow the database connection pool (5 + 10).
+SERVICER_THREADS = 4
 # Same bound as a REST body: every API request is a few ids and expressions (gRPC's own default is 4 MiB).
 MAX_REQUEST_BYTES = 1 << 20
 INTERNAL_MESSAGE = "internal error; the server log has the details"
@@ -166,16 +168,17 @@ class GrpcBindError(OSError):
 
 
 def create_grpc_server(
-    authenticator: Authenticator, tls: ServerTls, host: str, port: int
+    authenticator: Authenticator, tls: ServerTls, host: str, port: int, *, reuse_port: bool = False
 ) -> tuple[grpc.Server, int]:
     """A TLS gRPC server bound to host:port (0 = any free port), not yet started; returns it and its port.
 
     Binding comes before registering services so the endpoint service can answer the actual port.
     """
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="crscan-grpc"),
+        futures.ThreadPoolExecutor(max_workers=SERVICER_THREADS, thread_name_prefix="crscan-grpc"),
         interceptors=[ApiInterceptor(authenticator)],
-        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        # gRPC sets SO_REUSEPORT unless told not to: only processes of one `serve --workers` may share a port.
+        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES), ("grpc.so_reuseport", int(reuse_port))],
     )
     credentials = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -9,14 +9,16 @@ a raw ":" always starts the custom verb.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import anyio.to_thread
 import grpc
+from anyio import CapacityLimiter
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Router, request_response
@@ -24,7 +26,7 @@ from starlette.routing import Router, request_response
 from crscan.api import openapi
 from crscan.api.auth import Authenticator, authenticated
 from crscan.api.errors import ApiError, invalid_argument
-from crscan.api.grpc_server import INTERNAL_MESSAGE, ServiceBinding, invoke_servicer
+from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
 from crscan.api.routes import HttpRoute, routes_for
 
 log = logging.getLogger(__name__)
@@ -135,13 +137,17 @@ def build_rest_app(
         return HTMLResponse(openapi.DOCS_HTML, headers={"Content-Security-Policy": _DOCS_POLICY})
 
     pages = {"/healthz": healthz, "/openapi.json": openapi_json, "/docs": docs, **(extra_pages or {})}
+    limiter = CapacityLimiter(SERVICER_THREADS)  # Starlette's default would be 40 threads
+
+    async def in_thread(function: Callable[[], Response | None]) -> Response | None:
+        return await anyio.to_thread.run_sync(function, limiter=limiter)
 
     async def dispatch(request: Request) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
             if raw_path not in PUBLIC_PAGES:
                 try:
-                    await run_in_threadpool(_authenticate_page, authenticator, request)
+                    await in_thread(functools.partial(_authenticate_page, authenticator, request))
                 except ApiError as e:
                     return status_response(e.code, e.message)
             return await pages[raw_path](request)
@@ -162,20 +168,8 @@ def build_rest_app(
         try:
             message = await _build_request(route, path_values, request)
             context = RestContext(tuple(request.headers.items()), _peer(request))
-            response = await run_in_threadpool(
-                invoke_servicer,
-                getattr(route.binding.servicer, route.method.name),
-                message,
-                context,
-                authenticator=authenticator,
-                method=route.grpc_method,
-                transport="rest",
-                metadata=context.invocation_metadata(),
-                peer=context.peer(),
-            )
-            if context.code() not in (None, grpc.StatusCode.OK):
-                raise ApiError(context.code(), context.details())
-            return JSONResponse(json_format.MessageToDict(response))
+            call = functools.partial(_call_and_render, route, message, context, authenticator)
+            return await in_thread(call)  # type: ignore[return-value]  # _call_and_render always answers
         except ApiError as e:
             return status_response(e.code, e.message)
         except Exception:
@@ -190,6 +184,24 @@ def build_rest_app(
 PUBLIC_PAGES = frozenset({"/healthz"})
 # The method name the auth hook sees for the other pages: a read, so any viewer token may fetch them.
 OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
+
+
+def _call_and_render(route: HttpRoute, message, context: RestContext, authenticator: Authenticator) -> Response:
+    """The servicer call and its JSON rendering, both in the worker thread: rendering a page of 100 messages
+    is milliseconds of CPU the event loop (and every other connection on it) should not wait for."""
+    response = invoke_servicer(
+        getattr(route.binding.servicer, route.method.name),
+        message,
+        context,
+        authenticator=authenticator,
+        method=route.grpc_method,
+        transport="rest",
+        metadata=context.invocation_metadata(),
+        peer=context.peer(),
+    )
+    if context.code() not in (None, grpc.StatusCode.OK):
+        raise ApiError(context.code(), context.details())
+    return JSONResponse(json_format.MessageToDict(response))
 
 
 def _authenticate_page(authenticator: Authenticator, request: Request) -> None:

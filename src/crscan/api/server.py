@@ -49,6 +49,7 @@ class ApiServer:
         extra_pages: Mapping[str, PageHandler] | None = None,
         hooks: Mapping[str, PageHandler] | None = None,
         mounts: Mapping[str, ASGIApp] | None = None,
+        reuse_port: bool = False,
     ):
         self.settings = settings
         self._servicers = list(servicers)
@@ -57,6 +58,7 @@ class ApiServer:
         self._extra_pages = dict(extra_pages or {})
         self._hooks = dict(hooks or {})  # POST endpoints with their own auth, e.g. the push webhook
         self._mounts = dict(mounts or {})  # whole apps under a path prefix, e.g. the console at /ui
+        self._reuse_port = reuse_port  # several processes serve the same ports (`crscan serve --workers`)
         self.tls: ServerTls | None = None
         self.grpc_port = 0
         self.http_port = 0
@@ -74,7 +76,7 @@ class ApiServer:
     def start(self) -> ApiServer:
         self.tls = server_tls(self.settings)
         self._grpc, self.grpc_port = create_grpc_server(
-            self._authenticator, self.tls, self.settings.host, self.settings.grpc_port
+            self._authenticator, self.tls, self.settings.host, self.settings.grpc_port, reuse_port=self._reuse_port
         )
         try:
             self.public_address = self.settings.public_address or self._default_public_address()
@@ -118,6 +120,8 @@ class ApiServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self._reuse_port:  # the kernel spreads new connections over the processes
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # Accepted sockets inherit this. asyncio sets it only for sockets made with proto=IPPROTO_TCP; without it
         # Nagle holds the response body until the client's delayed ACK: +40 ms on every keep-alive request.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

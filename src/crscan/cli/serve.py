@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from crscan.cli.interface import CliError
 from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
 from crscan.config import Settings
 
@@ -16,6 +20,7 @@ if TYPE_CHECKING:
     from crscan.store import Store
 
 log = logging.getLogger("crscan.serve")
+REPLICA_STARTUP_SECONDS = 60
 
 
 def serve(
@@ -41,10 +46,16 @@ def serve(
     worker_concurrency: int = typer.Option(None, help="Scans this process runs at once (default 1)."),
     log_level: str = typer.Option(None, help="debug, info, warning or error (env CRSCAN_LOG_LEVEL; default info)."),
     log_format: str = typer.Option(None, help="text or json, one object per line (env CRSCAN_LOG_FORMAT)."),
+    workers: int = typer.Option(
+        1, min=1, help="API processes sharing both ports (SO_REUSEPORT); the first also runs scans and schedules."
+    ),
+    replica: bool = typer.Option(False, "--replica", hidden=True, help="One of the extra --workers processes."),
 ) -> None:
     """Serve the Container Registry scanner API (gRPC + REST) until SIGTERM or Ctrl-C."""
-    # Every parameter but these two is the Settings field of the same name.
-    flags = {name: value for name, value in locals().items() if name not in ("config", "no_auth")}
+    # Every parameter but these four is the Settings field of the same name.
+    flags = {
+        name: value for name, value in locals().items() if name not in ("config", "no_auth", "workers", "replica")
+    }
     settings = resolve_settings({**flags, "auth_enabled": False if no_auth else None}, config, logging=True)
     # Imported here: the server stack is heavy and the other verbs do not need it.
     from crscan.api.ops import ops_routes
@@ -59,24 +70,31 @@ def serve(
     stop = stop_on_signals()
     store = open_store(settings, create_data_dir=True)
     box = load_secret_box(settings.secret_key, settings.data_dir)
-    background = start_workers(store, settings, with_scheduler=True)
+    # A replica only serves requests: scans it queues are claimed by the first process's workers.
+    background = None if replica else start_workers(store, settings, with_scheduler=True)
+    wake = background.wake if background is not None else None
     authenticator = authenticator_for(settings, store)
-    servicers = build_servicers(store, on_queued=background.wake)
+    servicers = build_servicers(store, on_queued=wake)
     server = ApiServer(
         settings,
         servicers,
         authenticator,
         log_level=settings.log_level,
         extra_pages=ops_routes(store, settings.effective_feed_db),
-        hooks=webhook_routes(
-            store, box, settings.webhook_secret, on_images=lambda ids: scan_on_push(store, ids, background.wake)
-        ),
+        hooks=webhook_routes(store, box, settings.webhook_secret, on_images=lambda ids: scan_on_push(store, ids, wake)),
         mounts={PREFIX: console_app(servicers, authenticator, store, settings.effective_feed_db)},
+        reuse_port=workers > 1 or replica,
     )
+    replicas: list[subprocess.Popen[str]] = []
     try:
         server.start()
+        for _ in range(workers - 1):
+            replicas.append(start_replica(server.http_port, server.grpc_port, server.public_address))
     except BaseException:
-        background.stop()
+        stop_replicas(replicas)
+        server.stop()
+        if background is not None:
+            background.stop()
         store.close()
         raise
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
@@ -87,13 +105,50 @@ def serve(
         typer.echo(f"no active admin token yet: create one with `crscan token create --role admin` ({where}); "
                    "see docs/auth.md")
     typer.echo(f"web console: {server.http_url}{PREFIX}/")
+    if replicas:
+        typer.echo(f"{workers} processes serve both ports")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
     stop.wait()
     log.info("shutting down")
+    stop_replicas(replicas)
     server.stop()
-    background.stop()
+    if background is not None:
+        background.stop()
     store.close()
     typer.echo("crscan serve: stopped")
+
+
+def start_replica(http_port: int, grpc_port: int, public_address: str) -> subprocess.Popen[str]:
+    """This command again as an API-only process on the same (now known) ports; returns once it listens."""
+    # Later options win, so the original arguments stay and only the ports and the role are overridden.
+    argv = [sys.executable, sys.argv[0], *sys.argv[1:], "--workers", "1", "--replica", "--http-port",
+            str(http_port), "--grpc-port", str(grpc_port), "--public-address", public_address]
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    listening = threading.Event()
+
+    def watch() -> None:  # the replica's stdout repeats the banner; only its readiness matters here
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("REST listening on"):
+                listening.set()
+
+    threading.Thread(target=watch, name="crscan-replica-output", daemon=True).start()
+    if not listening.wait(REPLICA_STARTUP_SECONDS):
+        process.kill()
+        process.wait()
+        raise CliError(f"a --workers process did not start within {REPLICA_STARTUP_SECONDS} s; see the log above")
+    return process
+
+
+def stop_replicas(replicas: list[subprocess.Popen[str]]) -> None:
+    for process in replicas:
+        process.terminate()
+    for process in replicas:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def authenticator_for(settings: Settings, store: Store) -> Authenticator:
