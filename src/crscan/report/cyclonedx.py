@@ -35,6 +35,7 @@ CDX_SEVERITY = {
     Severity.NEGLIGIBLE: "info",
     Severity.UNDEFINED: "unknown",
 }
+_SEVERITY_NAMES = ("",) + tuple(CDX_SEVERITY[Severity(value)] for value in range(1, len(Severity) + 1))
 # iri-reference: a '%' must start an escape; a URI may carry one fragment only.
 _INVALID_URI = re.compile(r"%(?![0-9A-F]{2})|#.*#", re.IGNORECASE | re.MULTILINE)
 _URI_ESCAPES = str.maketrans({" ": "%20", '"': "%22", "'": "%27", "[": "%5B", "]": "%5D", "<": "%3C", ">": "%3E",
@@ -177,7 +178,8 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     advisories = sorted({f.advisory_id for f, _ in pairs if f.advisory_id and f.advisory_id != name})
     if advisories:
         vulnerability["references"] = [{"id": advisory, "source": feed} for advisory in advisories]
-    ratings = sorted({(CDX_SEVERITY[f.severity], f.severity_source) for f, _ in pairs},
+    # Enum hashing runs Python code; the severity's int value indexes the name instead.
+    ratings = sorted({(_SEVERITY_NAMES[f.severity], f.severity_source) for f, _ in pairs},
                      key=lambda rating: (rating[0], not rating[1], rating[1]))  # unnamed sources last
     vulnerability["ratings"] = [{"source": {"name": source} if source else {}, "severity": severity}
                                 for severity, source in ratings]
