@@ -167,3 +167,14 @@ def test_same_document_as_the_library_rendering_for_the_real_report():
 def test_same_document_as_the_library_rendering_for_any_report(report):
     _, bom = rendered(report)
     assert comparable(bom) == comparable(library_rendering(report))
+
+
+def test_declared_licenses_as_one_expression_or_as_names():
+    expression = dataclasses.replace(facts.DJANGO, licenses=("BSD-3-Clause OR MIT",))
+    free_text = dataclasses.replace(facts.LODASH, licenses=("BSD License", "MIT"))
+    report = dataclasses.replace(facts.bookworm_report(), packages=(expression, free_text))
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    by_name = {c["name"]: c for c in bom["components"]}
+    assert by_name["django"]["licenses"] == [{"expression": "BSD-3-Clause OR MIT"}]
+    assert by_name["lodash"]["licenses"] == [{"license": {"name": "BSD License"}}, {"license": {"name": "MIT"}}]

@@ -25,6 +25,7 @@ import crscan
 from crscan.model import Finding, LayerRef, Package, ScanReport, Severity
 
 from .interface import ReportFormat
+from .licenses import is_spdx_expression
 
 SPEC_VERSION = "1.6"
 CDX_SEVERITY = {
@@ -133,13 +134,14 @@ class _BomRefs:
 
 
 def _component(p: Package, refs: _BomRefs) -> Json:
-    purl = _canonical_purl(p.purl)
+    purl = canonical_purl(p.purl)
     return _drop_empty({
         "bom-ref": refs.claim(p.purl if purl else f"{p.ecosystem.value}:{p.name}@{p.version}"),
         "type": "library",
         "name": p.name,
         "version": p.version,
         "purl": purl,
+        "licenses": _licenses(p.licenses),
         "properties": _properties({
             "crscan:ecosystem": p.ecosystem.value,
             "crscan:path": p.path,
@@ -149,6 +151,14 @@ def _component(p: Package, refs: _BomRefs) -> Json:
             **_layer_properties(p.layer),
         }),
     })
+
+
+def _licenses(declared: tuple[str, ...]) -> list[Json]:
+    """One SPDX expression as `expression`; otherwise each declared license by name (CycloneDX allows either
+    a single expression or a list of licenses)."""
+    if len(declared) == 1 and is_spdx_expression(declared[0]):
+        return [{"expression": declared[0]}]
+    return [{"license": {"name": name}} for name in declared]
 
 
 def _finding_component(f: Finding, refs: _BomRefs) -> Json:
@@ -194,7 +204,7 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     return vulnerability
 
 
-def _canonical_purl(text: str) -> str:
+def canonical_purl(text: str) -> str:
     """The purl in canonical form, or "" when malformed (left out rather than making the SBOM invalid)."""
     if not text:
         return ""
