@@ -11,6 +11,7 @@ packages could not be matched.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def _from_cyclonedx(document: dict[str, Any], where: str) -> SbomInventory:
                    where)
 
 
-def _walk_components(components: Any):
+def _walk_components(components: Any) -> Iterator[dict[str, Any]]:
     for component in components if isinstance(components, list) else []:
         if isinstance(component, dict):
             yield component
