@@ -207,6 +207,9 @@ class Package:
     path: str = ""  # where in the image it was found (status file, METADATA, package.json, binary)
     layer: LayerRef | None = None  # the layer that introduced it
     files: tuple[str, ...] = field(default=(), compare=False)  # OS packages: files they own (dedup of lang pkgs)
+    # As the package metadata declares them: SPDX expressions ("MIT OR Apache-2.0") or free-text names
+    # ("BSD License"); empty when the metadata names none or crscan does not read it (dpkg copyright files).
+    licenses: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,75 @@ def test_table_and_progress_render_on_a_terminal(env, feeds, image):
     assert "reading layers" in text
     assert "Python" in text and "Node.js" in text and "lodash" in text
     assert "Traceback" not in text
+
+
+def finding_keys(report: dict, *, with_location: bool = True) -> list[str]:
+    """Every field of every finding (without path and layer unless `with_location`), comparable as a sorted list."""
+    dropped = () if with_location else ("path", "layer")
+    return sorted(json.dumps({k: v for k, v in f.items() if k not in dropped}, sort_keys=True)
+                  for f in report["findings"])
+
+
+def test_cyclonedx_sbom_round_trip_gives_the_image_scan_findings(env, feeds, image, json_report, tmp_path):
+    bom = tmp_path / "bom.json"
+    assert crscan(env, "sbom", image, "--output", str(bom), "--quiet").returncode == 0
+    done = crscan(env, "scan", f"sbom:{bom}", "--db", str(feeds), "--format", "json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    from_sbom = json.loads(done.stdout)
+    assert finding_keys(from_sbom) == finding_keys(json_report)
+    assert len(json_report["findings"]) > 10
+
+
+def test_spdx_sbom_validates_carries_licenses_and_round_trips(env, feeds, image, json_report, tmp_path):
+    from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    sbom = tmp_path / "bom.spdx.json"
+    done = crscan(env, "sbom", image, "--format", "spdx-json", "--output", str(sbom), "--quiet")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(sbom.read_text())
+    assert validate_full_spdx_document(JsonLikeDictParser().parse(document), "SPDX-2.3") == []
+    declared = {p["name"]: p["licenseDeclared"] for p in document["packages"]}
+    assert declared["lodash"] == "MIT" and declared["django"] != "NOASSERTION"
+    done = crscan(env, "scan", f"sbom:{sbom}", "--db", str(feeds), "--format", "json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    # SPDX keeps no path or layer per package: the same findings, without where they were found.
+    assert finding_keys(json.loads(done.stdout), with_location=False) == finding_keys(json_report, with_location=False)
+
+
+def test_scan_format_spdx_json_lists_findings_as_advisories(env, feeds, image, json_report):
+    done = crscan(env, "scan", image, "--db", str(feeds), "--format", "spdx-json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    advisories = [r for p in document["packages"] for r in p.get("externalRefs", [])
+                  if r["referenceCategory"] == "SECURITY"]
+    assert len(advisories) == len(json_report["findings"])
+
+
+def test_sbom_without_an_operating_system_says_os_packages_were_not_matched(env, feeds, tmp_path):
+    bom = tmp_path / "foreign.json"
+    bom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"type": "library", "name": "openssl", "version": "3.0.11-1~deb12u2",
+         "purl": "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64"},
+        {"type": "library", "name": "Django", "version": "3.2", "purl": "pkg:pypi/Django@3.2"},
+    ]}))
+    done = crscan(env, "scan", f"sbom:{bom}", "--db", str(feeds), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "1 OS packages could not be matched" in done.stderr
+    assert any("could not be matched" in w for w in report["warnings"])
+    assert {f["package"] for f in report["findings"]} == {"django"}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("not json", "not JSON"),
+    ('{"bomFormat": "CycloneDX", "specVersion": "1.2"}', "CycloneDX 1.2 is not supported"),
+    ('{"spdxVersion": "SPDX-2.2"}', "SPDX-2.2 is not supported"),
+    ("[]", "neither a CycloneDX"),
+])
+def test_unreadable_sbom_is_one_line_exit_2(env, feeds, tmp_path, content, message):
+    bom = tmp_path / "bad.json"
+    bom.write_text(content)
+    done = crscan(env, "scan", f"sbom:{bom}", "--db", str(feeds))
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from crscan.model import Ecosystem, Package, ScanReport
 from crscan.report import render
-from tests.report import facts
+from tests.report import cyclonedx_oracle, facts
 from tests.report.strategies import reports
 
 VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
@@ -143,3 +143,38 @@ def test_any_report_is_a_valid_sbom(report):
     refs = [c["bom-ref"] for c in bom.get("components", [])]
     assert len(refs) == len(set(refs)) >= len(report.packages) + (report.distro is not None)
     assert {a["ref"] for v in bom.get("vulnerabilities", []) for a in v["affects"]} <= set(refs)
+
+
+def comparable(bom: dict) -> dict:
+    """The document without what differs on every rendering: the serial number and the timestamp."""
+    bom = json.loads(json.dumps(bom))
+    del bom["serialNumber"], bom["metadata"]["timestamp"]
+    return bom
+
+
+def library_rendering(report: ScanReport) -> dict:
+    return json.loads(cyclonedx_oracle.to_json(report))
+
+
+def test_same_document_as_the_library_rendering_for_the_real_report():
+    _, bom = rendered(facts.bookworm_report())
+    assert comparable(bom) == comparable(library_rendering(facts.bookworm_report()))
+    assert bom["serialNumber"].startswith("urn:uuid:") and bom["metadata"]["timestamp"].endswith("+00:00")
+
+
+@settings(max_examples=200, deadline=None)
+@given(report=reports)
+def test_same_document_as_the_library_rendering_for_any_report(report):
+    _, bom = rendered(report)
+    assert comparable(bom) == comparable(library_rendering(report))
+
+
+def test_declared_licenses_as_one_expression_or_as_names():
+    expression = dataclasses.replace(facts.DJANGO, licenses=("BSD-3-Clause OR MIT",))
+    free_text = dataclasses.replace(facts.LODASH, licenses=("BSD License", "MIT"))
+    report = dataclasses.replace(facts.bookworm_report(), packages=(expression, free_text))
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    by_name = {c["name"]: c for c in bom["components"]}
+    assert by_name["django"]["licenses"] == [{"expression": "BSD-3-Clause OR MIT"}]
+    assert by_name["lodash"]["licenses"] == [{"license": {"name": "BSD License"}}, {"license": {"name": "MIT"}}]

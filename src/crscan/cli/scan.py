@@ -1,5 +1,9 @@
 """`crscan scan IMAGE` and `crscan sbom IMAGE`: one-off scans with no server, on the local feed DB.
 
+`crscan scan sbom:PATH` matches the packages of an existing CycloneDX or SPDX JSON SBOM instead of an image.
+`--format spdx-json` of `scan` is the image's SPDX SBOM with each finding as an advisory reference on its
+package (SPDX 2.3 has no vulnerability section), as Trivy's `--format spdx-json` of a scan is the SBOM.
+
 Exit codes: 0 done (no finding at or above --fail-on), N from --exit-code when one is, 2 for any error
 (bad option, unreachable registry, hostile layer, missing feed DB), always with a one-line message.
 """
@@ -18,12 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crscan.cli.interface import CliError
-from crscan.cli.sbom import inventory_to_cyclonedx
+from crscan.cli.sbom import inventory_report
 from crscan.registry import Credentials, open_source
-from crscan.report import FORMATS, FindingFilter, exit_code, parse_ignore_file, render
+from crscan.report import FORMATS, SBOM_FORMATS, FindingFilter, exit_code, parse_ignore_file, render
 from crscan.report.severity import parse_severity, parse_severity_list
 from crscan.scan.cache import DirectoryCache
 from crscan.scan.pipeline import Scanner
+from crscan.scan.sbom_input import read_sbom
 from crscan.vulndb import FeedDB, default_db_path
 from crscan.vulndb.paths import data_dir
 
@@ -31,6 +36,8 @@ from crscan.vulndb.paths import data_dir
 STALE_AFTER = dt.timedelta(days=7)
 
 Image = Annotated[str, typer.Argument(help="Registry ref (host[:port]/repo[:tag|@digest]), docker-archive:PATH or oci:PATH[:tag].")]
+ScanTarget = Annotated[str, typer.Argument(help="Registry ref (host[:port]/repo[:tag|@digest]), docker-archive:PATH, oci:PATH[:tag], or sbom:PATH (a CycloneDX or SPDX JSON SBOM).")]
+SBOM_PREFIX = "sbom:"
 Platform = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform index.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.", dir_okay=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
@@ -111,7 +118,7 @@ def _cache(cache_dir: Path | None, no_cache: bool) -> DirectoryCache | None:
 
 
 def scan(
-    image: Image,
+    image: ScanTarget,
     format: Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")] = "table",
     output: Output = None,
     severity: Annotated[str | None, typer.Option("--severity", help="Only these severities, comma-separated (e.g. CRITICAL,HIGH).")] = None,
@@ -141,9 +148,13 @@ def scan(
     feeds = _open_feed_db(db)
     progress = _ProgressReporter(quiet)
     try:
-        with open_source(image, platform=platform, credentials=_credentials(username),
-                         insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
-            report = Scanner().scan(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
+        if image.startswith(SBOM_PREFIX):
+            sbom = read_sbom(Path(image.removeprefix(SBOM_PREFIX)))
+            report = Scanner().report_for(image, sbom.digest, sbom.inventory, feeds)
+        else:
+            with open_source(image, platform=platform, credentials=_credentials(username),
+                             insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
+                report = Scanner().scan(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
     finally:
         progress.close()
         feeds.close()
@@ -164,6 +175,7 @@ def _read_ignore_file(path: Path):
 
 def sbom(
     image: Image,
+    format: Annotated[str, typer.Option("--format", "-f", help=f"SBOM format: {', '.join(SBOM_FORMATS)}.")] = "cyclonedx",
     output: Output = None,
     platform: Platform = "linux/amd64",
     cache_dir: CacheDir = None,
@@ -173,7 +185,9 @@ def sbom(
     auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
 ) -> None:
-    """Write the image's package inventory as a CycloneDX JSON SBOM."""
+    """Write the image's package inventory as a CycloneDX or SPDX JSON SBOM."""
+    if format not in SBOM_FORMATS:
+        raise CliError(f"unknown SBOM format {format!r}; expected one of {', '.join(SBOM_FORMATS)}")
     scanner = Scanner()
     progress = _ProgressReporter(quiet)
     try:
@@ -181,12 +195,11 @@ def sbom(
                          insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
             indexes = scanner.index_layers(source, cache=_cache(cache_dir, no_cache), progress=progress)
             inventory = scanner.assemble(indexes)
-            document = inventory_to_cyclonedx(inventory, image=source.reference, digest=source.digest,
-                                              layers=[i.layer for i in indexes])
+            report = inventory_report(inventory, image=source.reference, digest=source.digest,
+                                      layers=[i.layer for i in indexes])
     finally:
         progress.close()
     with _output(output) as stream:
-        stream.write(document)
-        stream.write("\n")
+        render(report, format, stream, color=False)
 
 

@@ -1,4 +1,4 @@
-"""Rendering a ScanReport for people and tools: table, JSON, SARIF, CycloneDX; plus filters and exit policy.
+"""Rendering a ScanReport for people and tools: table, JSON, SARIF, CycloneDX, SPDX; plus filters and exit policy.
 
 The `crscan scan` command calls, in order: `FindingFilter(...).apply(report)`, `render(...)`, `exit_code(...)`.
 """
@@ -15,12 +15,14 @@ from .interface import ReportError, ReportFormat
 from .json_format import JsonFormat
 from .sarif import SarifFormat
 from .severity import parse_severity, parse_severity_list
+from .spdx import SpdxJsonFormat
 from .table import TableFormat, render_table
 
-FORMATS = ("table", "json", "sarif", "cyclonedx")
+FORMATS = ("table", "json", "sarif", "cyclonedx", "spdx-json")
+SBOM_FORMATS = ("cyclonedx", "spdx-json")
 
 __all__ = [
-    "FORMATS", "FindingFilter", "IgnoreList", "IgnoreRule", "ReportError", "ReportFormat", "exit_code",
+    "FORMATS", "SBOM_FORMATS", "FindingFilter", "IgnoreList", "IgnoreRule", "ReportError", "ReportFormat", "exit_code",
     "get_format", "parse_ignore_file", "parse_severity", "parse_severity_list", "render", "render_table",
 ]
 
@@ -35,6 +37,8 @@ def get_format(name: str, *, color: bool = False) -> ReportFormat:
             return SarifFormat()
         case "cyclonedx":
             return CycloneDxFormat()
+        case "spdx-json":
+            return SpdxJsonFormat()
     raise ReportError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
 
 

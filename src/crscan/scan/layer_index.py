@@ -27,7 +27,7 @@ from crscan.layers import LayerContents, LayerShadow, Limits, Select, read_layer
 from crscan.model import Ecosystem, ImageFile, LayerRef, Package
 
 # Bump when the index's content or encoding changes: cached indexes of another version are ignored.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: packages carry licenses
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ def _package_doc(p: Package) -> dict:
     return {
         "ecosystem": p.ecosystem.value, "name": p.name, "version": p.version, "purl": p.purl, "arch": p.arch,
         "source_name": p.source_name, "source_version": p.source_version, "path": p.path, "files": list(p.files),
+        "licenses": list(p.licenses),
     }
 
 
@@ -135,5 +136,5 @@ def _package_from_doc(d: dict, layer: LayerRef) -> Package:
     return Package(
         ecosystem=Ecosystem(d["ecosystem"]), name=d["name"], version=d["version"], purl=d["purl"], arch=d["arch"],
         source_name=d["source_name"], source_version=d["source_version"], path=d["path"], layer=layer,
-        files=tuple(d["files"]),
+        files=tuple(d["files"]), licenses=tuple(d["licenses"]),
     )

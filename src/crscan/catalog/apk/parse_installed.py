@@ -9,7 +9,8 @@ from crscan.model import Distro, Ecosystem, Package
 
 def parse_installed(data: bytes, path: str = "/lib/apk/db/installed", distro: Distro | None = None,
                     warnings: list[str] | None = None) -> list[Package]:
-    """Name (P), version (V), arch (A), origin (o) as the source package, and owned files (F dir + R name)."""
+    """Name (P), version (V), arch (A), origin (o) as the source package, license (L), and owned files (F dir +
+    R name)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -40,7 +41,8 @@ def parse_installed(data: bytes, path: str = "/lib/apk/db/installed", distro: Di
             Ecosystem.APK, name, version,
             purl=purl("apk", name, version, distro.id if distro else "alpine",
                       arch=arch, upstream=origin if origin != name else "", distro=distro_qualifier(distro)),
-            arch=arch, source_name=origin, source_version=version, path=path, files=tuple(files)))
+            arch=arch, source_name=origin, source_version=version, path=path, files=tuple(files),
+            licenses=(fields["L"].strip(),) if fields.get("L", "").strip() else ()))
     return packages
 
 

@@ -12,9 +12,20 @@ from crscan.model import Ecosystem, Package
 MAX_LOCKFILE_DEPTH = 64  # v1 nests dependencies; a hostile file must not exhaust the stack
 
 
-def npm_package(name: str, version: str, path: str) -> Package:
+def npm_package(name: str, version: str, path: str, licenses: tuple[str, ...] = ()) -> Package:
     namespace, _, bare = name.rpartition("/")
-    return Package(Ecosystem.NPM, name, version, purl=purl("npm", bare, version, namespace), path=path)
+    return Package(Ecosystem.NPM, name, version, purl=purl("npm", bare, version, namespace), path=path,
+                   licenses=licenses)
+
+
+def npm_licenses(document: dict[str, Any]) -> tuple[str, ...]:
+    """`license` ("MIT", an SPDX expression), or the deprecated `{"type": …}` / `licenses: [{"type": …}]` forms."""
+    declared = document.get("license")
+    entries = declared if isinstance(declared, list) else [declared] if declared else document.get("licenses")
+    if not isinstance(entries, list):
+        return ()
+    names = (e.get("type") if isinstance(e, dict) else e for e in entries)
+    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
 
 
 def _load_object(data: bytes, path: str) -> dict[str, Any]:
@@ -35,7 +46,7 @@ def parse_package_json(data: bytes, path: str) -> list[Package]:
     name, version = document.get("name"), document.get("version")
     if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
         raise CatalogError(f"{path}: package.json has no string 'name' and 'version'")
-    return [npm_package(name, version, path)]
+    return [npm_package(name, version, path, npm_licenses(document))]
 
 
 def parse_package_lock(data: bytes, path: str) -> list[Package]:
@@ -62,7 +73,7 @@ def _from_packages(entries: dict[str, Any], path: str) -> list[Package]:
         name = entry.get("name") or location.rsplit("node_modules/", 1)[1]
         version = entry.get("version")
         if isinstance(name, str) and isinstance(version, str) and version:
-            found.append(npm_package(name, version, path))
+            found.append(npm_package(name, version, path, npm_licenses(entry)))
     return found
 
 

@@ -28,6 +28,8 @@ def parse_installed_json(data: bytes, path: str) -> list[Package]:
         name, version = entry.get("name"), entry.get("version")
         if isinstance(name, str) and isinstance(version, str) and name and version:
             vendor, _, project = name.rpartition("/")
+            declared = entry.get("license")
+            licenses = tuple(x for x in declared if isinstance(x, str) and x) if isinstance(declared, list) else ()
             packages.append(Package(Ecosystem.COMPOSER, name, version,
-                                    purl=purl("composer", project, version, vendor), path=path))
+                                    purl=purl("composer", project, version, vendor), path=path, licenses=licenses))
     return packages

@@ -14,10 +14,10 @@ MAX_INDEX_ENTRIES = 0xFFFF  # rpm's own hdrchkTags limit
 MAX_DATA_LENGTH = 256 * 1024 * 1024  # rpm's hdrchkData limit
 
 TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH = 1000, 1001, 1002, 1003, 1022
-TAG_OLDFILENAMES, TAG_SOURCERPM = 1027, 1044
+TAG_LICENSE, TAG_OLDFILENAMES, TAG_SOURCERPM = 1014, 1027, 1044
 TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES = 1116, 1117, 1118
 TAG_MODULARITYLABEL = 5096  # "nodejs:18:8090020231206131236:a75119d5" on packages of a module stream
-WANTED = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_OLDFILENAMES, TAG_SOURCERPM,
+WANTED = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_LICENSE, TAG_OLDFILENAMES, TAG_SOURCERPM,
           TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES, TAG_MODULARITYLABEL}
 TYPE_INT16, TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING = 3, 4, 6, 8, 9
 PUBKEY_PSEUDO_PACKAGE = "gpg-pubkey"  # imported signing keys live in the rpmdb as fake packages
@@ -106,7 +106,13 @@ def parse_header(blob: bytes, path: str, distro: Distro | None = None, where: st
         purl=purl("rpm", name, f"{version}-{release}", distro.id if distro else "",
                   arch=str(arch), epoch=epoch, distro=distro_qualifier(distro), rpmmod=module),
         arch=str(arch), source_name=source_name, source_version=source_version, path=path,
-        files=_file_list(tags, where))
+        files=_file_list(tags, where), licenses=_license(tags))
+
+
+def _license(tags: dict[int, object]) -> tuple[str, ...]:
+    """The License tag: Fedora/RHEL write SPDX expressions there (older packages, Fedora's own short names)."""
+    value = tags.get(TAG_LICENSE)
+    return (value.strip(),) if isinstance(value, str) and value.strip() else ()
 
 
 def _file_list(tags: dict[int, object], where: str) -> tuple[str, ...]:

@@ -12,6 +12,9 @@ from crscan.model import Ecosystem, Package
 _FIELD = re.compile(r"""^[ \t]*\w+\.(?P<key>name|version)[ \t]*=[ \t]*(?:Gem::Version\.new\()?["'](?P<value>[^"'\n]+)["']""",
                     re.MULTILINE)  # [ \t], not \s: a file of blank lines must not cost quadratic time
 # The stub line RubyGems puts first: `# stub: rack 2.2.22 ruby lib`.
+# `s.licenses = ["MIT".freeze, "Ruby".freeze]` (RubyGems always writes the list form) or `s.license = "MIT"`.
+_LICENSES = re.compile(r"""^[ \t]*\w+\.licenses?[ \t]*=[ \t]*(?P<value>\[[^\]\n]*\]|["'][^"'\n]+["'])""", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"'\n]+)["']""")
 _STUB = re.compile(r"^# stub: (?P<name>\S+) (?P<version>\S+)", re.MULTILINE)
 
 
@@ -29,4 +32,6 @@ def parse_gemspec(data: bytes, path: str) -> list[Package]:
     if "name" not in fields or "version" not in fields:
         raise CatalogError(f"{path}: gemspec sets no {'name' if 'name' not in fields else 'version'}")
     name, version = fields["name"], fields["version"]
-    return [Package(Ecosystem.GEM, name, version, purl=purl("gem", name, version), path=path)]
+    declared = _LICENSES.search(text)
+    licenses = tuple(_QUOTED.findall(declared["value"])) if declared else ()
+    return [Package(Ecosystem.GEM, name, version, purl=purl("gem", name, version), path=path, licenses=licenses)]
