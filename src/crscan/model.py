@@ -39,7 +39,10 @@ class Ecosystem(str, enum.Enum):
 
     facts: EcosystemFacts
 
-    def __new__(cls, value: str, facts: EcosystemFacts) -> Ecosystem:
+    # `facts` is optional only to the type checker, which reads `Ecosystem("pip")` (a lookup by value) as a
+    # call of this member-defining constructor; every member passes its facts.
+    def __new__(cls, value: str, facts: EcosystemFacts | None = None) -> Ecosystem:
+        assert facts is not None, f"ecosystem {value!r} defined without its facts"
         member = str.__new__(cls, value)
         member._value_ = value
         member.facts = facts

@@ -82,7 +82,7 @@ def _owned_by_os(path: str, owned: set[str]) -> bool:
 
 
 def _unique(packages: list[Package]) -> list[Package]:
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     out = []
     for package in packages:
         key = (package.ecosystem, package.name, package.version, package.arch, package.path)

@@ -47,7 +47,9 @@ def prepare(store: Store) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         if connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
             # On the psycopg connection itself: without parameters it leaves the schema's '%' signs alone.
-            connection.connection.driver_connection.execute(SchemaManager.get_schema())
+            driver = connection.connection.driver_connection
+            assert driver is not None, "a pooled connection in use has its driver connection"
+            driver.execute(SchemaManager.get_schema())
         orphans = connection.execute(
             text(
                 "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND NOT EXISTS ("
@@ -91,7 +93,7 @@ class ProcrastinateQueue(JobQueue):
         self.app.task(name=TASK, queue=QUEUE, pass_context=False, retry=procrastinate.RetryStrategy(
             max_attempts=max_attempts, wait=2, retry_exceptions={HandedBack}))(self._run)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._main: asyncio.Task | None = None
+        self._main: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._running: set[int] = set()

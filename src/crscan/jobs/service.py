@@ -11,8 +11,9 @@ CRSCAN_RESCAN_INTERVAL (seconds between scheduled-rule checks, default 60).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from crscan.config import Settings
 from crscan.jobs.embedded import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS, EmbeddedQueue
@@ -39,7 +40,10 @@ class Background:
         self.queue.stop(timeout)
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind=float):
+N = TypeVar("N", int, float)
+
+
+def _number(environ: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
     raw = environ.get(name, "")
     if raw == "":
         return default
@@ -58,9 +62,9 @@ def start_background(
 ) -> Background:
     """Start the job workers (and the scheduler); raises JobError for bad tuning or an unusable secret key."""
     environ = os.environ if environ is None else environ
-    lease = _number(environ, "CRSCAN_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
+    lease = _number(environ, "CRSCAN_JOB_LEASE_SECONDS", float(DEFAULT_LEASE_SECONDS), float)
     attempts = _number(environ, "CRSCAN_JOB_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, int)
-    interval = _number(environ, "CRSCAN_RESCAN_INTERVAL", DEFAULT_INTERVAL)
+    interval = _number(environ, "CRSCAN_RESCAN_INTERVAL", float(DEFAULT_INTERVAL), float)
     try:
         box = load_secret_box(settings.secret_key, settings.data_dir)
     except SecretError as exc:

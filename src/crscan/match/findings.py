@@ -28,7 +28,7 @@ def unorderable(scheme: str, text: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def identity(scheme: str, text: str) -> tuple | str:
+def identity(scheme: str, text: str) -> tuple[object, ...] | str:
     """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
     "2.3.0"); the text itself when it does not parse."""
     version = parsed(scheme, text)

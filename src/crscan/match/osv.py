@@ -80,7 +80,7 @@ class PackageAdvisories:
         self._scheme = scheme
         self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories))
         self._identities = frozenset(map(partial(identity, scheme), self._listed))
-        self._by_identity: dict[tuple | str, set[str]] | None = None
+        self._by_identity: dict[tuple[object, ...] | str, set[str]] | None = None
 
     def spellings(self, text: str) -> set[str] | frozenset[str]:
         """The listed strings naming the installed version; empty if no list names it."""
@@ -102,7 +102,7 @@ class OsvMatcher(Matcher):
     def __init__(self) -> None:
         # The DB never changes under a build id, so compiled advisories are cached by it (oldest dropped).
         # One matcher serves every scan thread; the lock guards the cache, not the (pure) compiling.
-        self._cache: OrderedDict[tuple, PackageAdvisories] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], PackageAdvisories] = OrderedDict()
         self._lock = threading.Lock()
 
     def namespaces(self, distro: Distro) -> tuple[str, ...]:
@@ -184,7 +184,7 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
     ids = frozenset((advisory.advisory_id, record.name, *record.aliases))
     module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
-    return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(e.version for e in fixes), ids,
+    return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(map(_by_version, fixes)), ids,
                             unreadable, module)
 
 
@@ -206,6 +206,7 @@ def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
 
 
 def _by_version(event: Event) -> Version:
+    assert event.version is not None, "only 'introduced 0' and 'limit *' have no version"
     return event.version
 
 
@@ -286,7 +287,7 @@ def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
         elif event.kind == "fixed":
             vulnerable = False
         elif event.kind == "last_affected":
-            if version > event.version:
+            if version > _by_version(event):
                 vulnerable = False
             else:
                 ends_here = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from google.protobuf import json_format
 from sqlalchemy import func, select
@@ -22,12 +23,15 @@ from crscan.store.schema import utcnow
 PREFIX = re.compile(r"\*|[a-z0-9]+(?:[._-][a-z0-9]+)*(/([a-z0-9]+(?:[._-][a-z0-9]+)*))*")  # the protos' pattern
 
 
-def rules_from_json(value: dict) -> scan_policy_pb2.ScanRules:
-    return json_format.ParseDict(value or {}, scan_policy_pb2.ScanRules())
+def rules_from_json(value: dict[str, Any]) -> scan_policy_pb2.ScanRules:
+    rules = scan_policy_pb2.ScanRules()
+    json_format.ParseDict(value or {}, rules)
+    return rules
 
 
-def rules_to_json(rules: scan_policy_pb2.ScanRules) -> dict:
-    return json_format.MessageToDict(rules)
+def rules_to_json(rules: scan_policy_pb2.ScanRules) -> dict[str, Any]:
+    document: dict[str, Any] = json_format.MessageToDict(rules)
+    return document
 
 
 def check_rules(rules: scan_policy_pb2.ScanRules) -> None:

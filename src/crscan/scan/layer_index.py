@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -124,7 +124,7 @@ def decode(blob: bytes) -> LayerIndex:
     return LayerIndex(contents, packages, tuple(doc["warnings"]))
 
 
-def _package_doc(p: Package) -> dict:
+def _package_doc(p: Package) -> dict[str, Any]:
     return {
         "ecosystem": p.ecosystem.value, "name": p.name, "version": p.version, "purl": p.purl, "arch": p.arch,
         "source_name": p.source_name, "source_version": p.source_version, "path": p.path, "files": list(p.files),
@@ -132,7 +132,7 @@ def _package_doc(p: Package) -> dict:
     }
 
 
-def _package_from_doc(d: dict, layer: LayerRef) -> Package:
+def _package_from_doc(d: dict[str, Any], layer: LayerRef) -> Package:
     return Package(
         ecosystem=Ecosystem(d["ecosystem"]), name=d["name"], version=d["version"], purl=d["purl"], arch=d["arch"],
         source_name=d["source_name"], source_version=d["source_version"], path=d["path"], layer=layer,

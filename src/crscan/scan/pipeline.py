@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
 
 from crscan.catalog import (
     Inventory,
@@ -74,22 +75,26 @@ def index_layers(
     return indexes
 
 
-class _LRU:
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
     """A small thread-safe LRU: images scanned one after another mostly share their base layers."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, key: K) -> V | None:
         with self._lock:
             value = self._entries.get(key)
             if value is not None:
                 self._entries.move_to_end(key)
             return value
 
-    def put(self, key, value) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)
@@ -115,15 +120,15 @@ class Scanner:
         # Layer prefix (digests and limits) → (the LayerContents objects merged, their state). A hit needs the
         # very same objects (the layer cache hands them out), so a digest never stands for contents read
         # differently.
-        self._prefix_states = _LRU(64)
+        self._prefix_states: _LRU[Any, tuple[tuple[LayerContents, ...], MergedLayers]] = _LRU(64)
         # (cataloger versions, merged files) → their whole-view inventory: an image whose top layers add no
         # package database or release file and shadow none re-uses its base's catalog (the dpkg status parse
         # dominates).
-        self._whole_view_inventories = _LRU(16)
+        self._whole_view_inventories: _LRU[Any, Inventory] = _LRU(16)
         # (feed DB, distro, packages) → findings: images on one base with top layers that add no package share
         # them. Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path
         # or build id.
-        self._findings = _LRU(16)
+        self._findings: _LRU[Any, tuple[weakref.ReferenceType[FeedDB], MatchResult]] = _LRU(16)
 
     def scan(
         self,

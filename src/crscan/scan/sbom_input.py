@@ -70,8 +70,8 @@ def parse_sbom(document: Any, where: str) -> SbomInventory:
 
 
 def _from_cyclonedx(document: dict[str, Any], where: str) -> SbomInventory:
-    metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
-    subject = metadata.get("component") if isinstance(metadata.get("component"), dict) else {}
+    metadata: dict[str, Any] = document["metadata"] if isinstance(document.get("metadata"), dict) else {}
+    subject: dict[str, Any] = metadata["component"] if isinstance(metadata.get("component"), dict) else {}
     components = list(_walk_components(document.get("components")))
     distro = next((Distro(str(c.get("name", "")), str(c.get("version", "")), "", str(c.get("description", "")))
                    for c in components if c.get("type") == "operating-system" and c.get("name")), None)
@@ -104,7 +104,7 @@ def _cyclonedx_licenses(component: dict[str, Any]) -> tuple[str, ...]:
     for choice in component.get("licenses") or []:
         if not isinstance(choice, dict):
             continue
-        license_ = choice.get("license") if isinstance(choice.get("license"), dict) else {}
+        license_: dict[str, Any] = choice["license"] if isinstance(choice.get("license"), dict) else {}
         text = choice.get("expression") or license_.get("id") or license_.get("name")
         if isinstance(text, str) and text:
             found.append(text)
@@ -147,7 +147,7 @@ def _package(purl_text: str, properties: dict[Any, Any], name: str, version: str
     ecosystem = _ecosystem(properties.get("crscan:ecosystem")) or (PURL_ECOSYSTEMS.get(purl.type) if purl else None)
     if ecosystem is None or (purl is None and not properties.get("crscan:ecosystem")):
         return None
-    qualifiers: dict[str, str] = dict(purl.qualifiers or {}) if purl else {}  # type: ignore[arg-type]
+    qualifiers: dict[str, str] = dict(purl.qualifiers or {}) if purl else {}
     if not properties.get("crscan:ecosystem") or not name:
         assert purl is not None
         name = _name(ecosystem, purl)
@@ -197,7 +197,7 @@ def _distro_from_purls(packages: list[Package]) -> Distro | None:
     for package in packages:
         if not package.ecosystem.is_os or "distro=" not in package.purl:
             continue
-        qualifier = dict(PackageURL.from_string(package.purl).qualifiers or {}).get("distro", "")  # type: ignore[arg-type]
+        qualifier = dict(PackageURL.from_string(package.purl).qualifiers or {}).get("distro", "")
         distro_id, _, version = str(qualifier).partition("-")
         if distro_id:
             return Distro(distro_id, version)

@@ -19,7 +19,7 @@ class ApiToken(schema.Base):
     __tablename__ = "api_tokens"
     id: Mapped[str] = mapped_column(schema.ID, primary_key=True)
     role: Mapped[int] = mapped_column(SmallInteger)  # Role value
-    registries: Mapped[list | None] = mapped_column(JSON, nullable=True)  # null: every registry
+    registries: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # null: every registry
     description: Mapped[str] = mapped_column(String(256), default="")
     secret_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -100,6 +100,6 @@ def compare(scheme: str, a: str, b: str) -> int:
 def scheme_for(ecosystem: Ecosystem | str) -> str:
     """The version scheme of a package ecosystem (`Ecosystem` or its value, e.g. "dpkg" → "deb")."""
     try:
-        return Ecosystem(ecosystem).facts.scheme  # type: ignore[call-arg]  # a lookup by value: mypy reads the members-defining __new__
+        return Ecosystem(ecosystem).facts.scheme
     except ValueError:
         raise ValueError(f"unknown ecosystem {ecosystem!r}; known: {', '.join(e.value for e in Ecosystem)}") from None

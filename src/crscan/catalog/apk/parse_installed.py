@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from crscan.catalog.interface import CatalogError
 from crscan.catalog.purl import distro_qualifier, purl
 from crscan.model import Distro, Ecosystem, Package
@@ -46,7 +48,7 @@ def parse_installed(data: bytes, path: str = "/lib/apk/db/installed", distro: Di
     return packages
 
 
-def _stanzas(text: str):
+def _stanzas(text: str) -> Iterator[tuple[int, list[str]]]:
     lines: list[str] = []
     start = 0
     for number, line in enumerate(text.splitlines(), 1):

@@ -90,8 +90,8 @@ def parse_header(blob: bytes, path: str, distro: Distro | None = None, where: st
         raise CatalogError(f"{where}: header lacks name, version or release")
     if name == PUBKEY_PSEUDO_PACKAGE:
         return None
-    epoch_values = tags.get(TAG_EPOCH) or []
-    epoch = str(epoch_values[0]) if epoch_values else ""
+    epoch_values = tags.get(TAG_EPOCH)
+    epoch = str(epoch_values[0]) if isinstance(epoch_values, list | tuple) and epoch_values else ""
     arch = tags.get(TAG_ARCH) if isinstance(tags.get(TAG_ARCH), str) else ""
     full_version = f"{epoch}:{version}-{release}" if epoch else f"{version}-{release}"
     label = tags.get(TAG_MODULARITYLABEL)
