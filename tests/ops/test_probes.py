@@ -111,7 +111,8 @@ def test_queue_depth_reads_the_job_table_and_feed_age_the_build_time(database_ur
         seeded = seed_scanned_image(api.store)  # its one scan is finished: its job is done, not queued
         image = api.store.images.get(seeded.image_id)
         api.store.scans.start(image.id)
-        api.store.scans.start(image.id)
+        other = api.store.images.add(image.repository_id, "sha256:" + "ef" * 32, tags=["2.0"], layers=[])
+        api.store.scans.start(other.id)  # one running scan per image: the second is of another image
         queued = parse(api.http.get("/metrics").text)
 
     assert empty["crscan_queue_depth"].type == "gauge"

@@ -131,7 +131,7 @@ def test_start_scan_writes_result_operation_and_queued_job_together(store):
     assert not messages.scan_result(result).HasField("scanned_at")
     [job] = store.jobs.of(result.id)
     assert (job.kind, job.status, job.payload) == (
-        "scan", "queued", {"scan_result_id": result.id, "image_id": image.id},
+        "scan", "queued", {"scan_result_id": result.id, "image_id": image.id, "rematch": False},
     )
 
 

@@ -29,14 +29,20 @@ def rescan(
     store = open_store(resolve_settings({"data_dir": data_dir, "database_url": database_url}, config))
     try:
         targets = store.inventories.image_ids() if all_images else list(image_id)
-        queued = []
+        queued, joined = [], []
         for target in targets:
             try:
-                queued.append(store.scans.enqueue(target, rematch=True))
+                operation, started = store.scans.enqueue_or_join(target, rematch=True)
             except NotFound:
                 raise CliError(f"image {target} not found") from None
+            (queued if started else joined).append((target, operation))
     finally:
         store.close()
     typer.echo(f"queued {len(queued)} re-match scans")
-    for operation in queued:
+    for _, operation in queued:
         typer.echo(f"{operation.resource_id}\t{operation.id}")
+    for target, operation in joined:
+        typer.echo(
+            f"image {target} already has a running scan {operation.resource_id} (operation {operation.id}); "
+            "not queued again"
+        )

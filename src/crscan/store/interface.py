@@ -35,6 +35,10 @@ class ScanNotRunning(StoreError):
     """A scan result was finished, failed or cancelled already; late results are refused, not merged."""
 
 
+class ScanAlreadyRunning(StoreError):
+    """The image has a RUNNING scan already; the database allows one per image."""
+
+
 class StaleCursor(StoreError):
     """A page token points at a row that no longer exists."""
 

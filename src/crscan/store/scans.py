@@ -4,18 +4,27 @@ ending it (`ScanSink`), and listing results and findings."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.model import Finding, Severity
 from crscan.store import jobs, operations, schema
 from crscan.store.base import OperationWriter, get_row, require_row, rows_changed
-from crscan.store.interface import NotFound, OperationCodec, OperationError, ScanNotRunning, ScanSink, ScanStatus
+from crscan.store.interface import (
+    NotFound,
+    OperationCodec,
+    OperationError,
+    ScanAlreadyRunning,
+    ScanNotRunning,
+    ScanSink,
+    ScanStatus,
+    StoreError,
+)
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
 
@@ -29,8 +38,9 @@ SCAN_ORDERS = {
 }
 FINDING_ORDERS = {"severity": (schema.FindingRow.severity,), "name": (schema.FindingRow.name,)}
 
-# SQLite has no row locks: serialise this process's check-then-insert so one image gets one running scan.
-_enqueue_lock = threading.Lock()
+# A lost race against a concurrent start is retried by reading the winner; a scan can end and another start
+# between the two, so bound the loop rather than spin.
+_ENQUEUE_ATTEMPTS = 5
 
 
 def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple[Any, ...]:
@@ -40,37 +50,53 @@ def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple[Any, ...]:
 
 class Scans(OperationWriter, ScanSink):
     def start(self, image_id: str, created_by: str = "") -> schema.Operation:
-        """A RUNNING scan result, its Operation and a queued job, all in one transaction."""
-        now = utcnow()
-        with self.sessions.begin() as session:
-            image = get_row(session, schema.Image, image_id, "image")
-            result, operation = _new_scan(session, self.codec, image_id, image.repository_id, created_by, now)
-            job = schema.Job(
-                kind=jobs.SCAN_JOB,
-                payload={"scan_result_id": result.id, "image_id": image_id},
-                resource_id=result.id,
-                status=schema.JOB_QUEUED,
-                created_at=now,
-            )
-            session.add(job)
-            return operation
+        """A new RUNNING scan of the image, its Operation and a queued job, in one transaction; raises
+        ScanAlreadyRunning when the image has one (see `enqueue` to join it instead)."""
+        try:
+            return self._start(image_id, created_by, rematch=False)
+        except IntegrityError:
+            raise ScanAlreadyRunning(f"image {image_id} already has a running scan") from None
 
     def enqueue(self, image_id: str, *, created_by: str = "", rematch: bool = False) -> schema.Operation:
         """Start a scan of the image, or return the operation of its scan already RUNNING (one per image).
 
         `rematch` scans re-match the stored inventory without pulling when every layer index is cached.
         """
+        return self.enqueue_or_join(image_id, created_by=created_by, rematch=rematch)[0]
+
+    def enqueue_or_join(
+        self, image_id: str, *, created_by: str = "", rematch: bool = False
+    ) -> tuple[schema.Operation, bool]:
+        """`enqueue`, also saying whether this call started the scan (True) or joined a running one (False).
+
+        The unique index on RUNNING scans decides between concurrent callers in any process: the loser's
+        insert fails, and it returns the winner's operation.
+        """
+        for _ in range(_ENQUEUE_ATTEMPTS):
+            running = self._running(image_id)
+            if running is not None:
+                return running, False
+            try:
+                return self._start(image_id, created_by, rematch), True
+            except IntegrityError:
+                continue  # another process started one between our read and our insert: join it
+        raise StoreError(f"image {image_id}: scans keep starting and ending concurrently; try again")
+
+    def _running(self, image_id: str) -> schema.Operation | None:
+        with self.sessions() as session:
+            if session.scalar(select(schema.Image.id).where(schema.Image.id == image_id)) is None:
+                raise NotFound("image", image_id)
+            return _running_operation(session, image_id)
+
+    def _start(self, image_id: str, created_by: str, rematch: bool) -> schema.Operation:
         now = utcnow()
-        with _enqueue_lock, self.sessions.begin() as session:
-            # On PostgreSQL the row lock serialises concurrent Scans of one image across processes.
+        with self.sessions.begin() as session:
+            # On PostgreSQL the row lock also keeps the image from being deleted under the new scan.
             repository_id = session.scalar(
                 select(schema.Image.repository_id).where(schema.Image.id == image_id).with_for_update()
             )
             if repository_id is None:
                 raise NotFound("image", image_id)
-            running = _running_operation(session, image_id)
-            if running is not None:
-                return running
             result, operation = _new_scan(session, self.codec, image_id, repository_id, created_by, now)
             job = schema.Job(
                 kind=jobs.SCAN_JOB, payload={"scan_result_id": result.id, "image_id": image_id, "rematch": rematch},

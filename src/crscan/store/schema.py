@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -144,6 +145,11 @@ class ScanResult(Base):
         Index(None, "repository_id", "status", "id"),
         Index("ix_scan_results_image_vulnerabilities", "image_id", *SEVERITY_COLUMNS, "id"),
         Index("ix_scan_results_repository_vulnerabilities", "repository_id", *SEVERITY_COLUMNS, "id"),
+        # One RUNNING scan per image, for every process sharing the database (1 is ScanStatus.RUNNING).
+        Index(
+            "uq_scan_results_running_image", "image_id", unique=True,
+            sqlite_where=text("status = 1"), postgresql_where=text("status = 1"),
+        ),
     )
 
 
@@ -192,7 +198,10 @@ class Operation(Base):
 class ScanPolicy(Base):
     __tablename__ = "scan_policies"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    registry_id: Mapped[str] = mapped_column(ID, ForeignKey("registries.id", ondelete="CASCADE"), index=True)
+    # One policy per registry (a unique index, so concurrent Creates have one winner).
+    registry_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("registries.id", ondelete="CASCADE"), index=True, unique=True
+    )
     name: Mapped[str] = mapped_column(String(63))
     description: Mapped[str] = mapped_column(String(256), default="")
     # push/schedule rules as the ScanPolicy proto has them

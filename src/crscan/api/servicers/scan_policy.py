@@ -10,6 +10,7 @@ import re
 
 import grpc
 from google.protobuf import empty_pb2
+from sqlalchemy.exc import IntegrityError
 from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_service_pb2, scan_policy_service_pb2_grpc
 
 from crscan import ids
@@ -70,14 +71,18 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             id=ids.new_id(ids.SCAN_POLICY), registry_id=registry_id, name=request.name,
             description=request.description, rules=rules_to_json(request.rules), disabled=False, created_at=utcnow(),
         )
-        with self.store.sessions.begin() as session:
-            if policy_of(self.store, registry_id) is not None:
-                raise ApiError(grpc.StatusCode.ALREADY_EXISTS, f"registry {registry_id} already has a scan policy")
-            session.add(row)
-            operation = self._done(
-                session, "Create scan policy", row.id,
-                scan_policy_service_pb2.CreateScanPolicyMetadata(scan_policy_id=row.id), policy_message(row),
-            )
+        exists = ApiError(grpc.StatusCode.ALREADY_EXISTS, f"registry {registry_id} already has a scan policy")
+        if policy_of(self.store, registry_id) is not None:
+            raise exists
+        try:
+            with self.store.sessions.begin() as session:
+                session.add(row)
+                operation = self._done(
+                    session, "Create scan policy", row.id,
+                    scan_policy_service_pb2.CreateScanPolicyMetadata(scan_policy_id=row.id), policy_message(row),
+                )
+        except IntegrityError:  # a concurrent Create won the unique index on registry_id
+            raise exists from None
         return messages.operation(operation)
 
     def Update(self, request, context):
