@@ -19,7 +19,9 @@ def test_ready_when_database_answers_and_feed_db_opens(database_url, tmp_path, f
         ready = api.http.get("/readyz")
         live = api.http.get("/healthz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": {"ok": True}, "feed_db": {"ok": True}}}
+    assert ready.json() == {"status": "ready", "checks": {
+        "database": {"ok": True}, "database_write": {"ok": True}, "feed_db": {"ok": True},
+    }}
     assert live.status_code == 200
 
 

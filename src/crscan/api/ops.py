@@ -1,4 +1,4 @@
-"""Operator endpoints beside the API: `/readyz` (database and feed DB usable) and Prometheus `/metrics`.
+"""Operator endpoints beside the API: `/readyz` (database writable, feed DB sound) and Prometheus `/metrics`.
 
 `/healthz` (liveness) is answered by the REST transport itself and needs nothing. These need the store and the
 feed DB, so `crscan serve` builds them with `ops_routes(store, feed_db_path)` and hands them to `ApiServer`.
@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import tempfile
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # A probe must answer even when the database hangs (e.g. a blackholed host): past this it counts as failed.
 CHECK_TIMEOUT = 5.0
+WRITE_PROBE = "readyz-write-probe"  # the settings row /readyz rewrites
+SPACE_PROBE_BYTES = 256 * 1024  # room for a scan's rows; less and the next POST /scans fails
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -49,6 +55,8 @@ class OpsProbes:
     def __init__(self, store: Store, feed_db_path: Path):
         self.store = store
         self.feed_db_path = feed_db_path
+        self._integrity_lock = threading.Lock()
+        self._integrity: tuple[tuple[object, ...] | None, str] = (None, "")
 
     def check_database(self) -> CheckResult:
         try:
@@ -58,11 +66,39 @@ class OpsProbes:
             return CheckResult(False, f"database did not answer SELECT 1: {_first_line(e)}")
         return CheckResult(True)
 
+    def check_store_write(self) -> CheckResult:
+        """A committed write, so a read-only file or a refusing server shows here and not first in a scan; and
+        room for new pages next to a SQLite file (rewriting one row reuses pages, so a full disk needs this)."""
+        try:
+            with self.store.sessions.begin() as session:
+                session.merge(schema.Setting(name=WRITE_PROBE, value=str(time.time()).encode()))
+        except Exception as e:
+            return CheckResult(False, f"database cannot be written: {_first_line(e)}")
+        database = self.store.engine.url.database
+        if self.store.engine.dialect.name == "sqlite" and database:
+            try:
+                with tempfile.TemporaryFile(dir=Path(database).parent) as probe:
+                    probe.write(bytes(SPACE_PROBE_BYTES))
+                    probe.flush()
+                    os.fsync(probe.fileno())
+            except OSError as e:
+                return CheckResult(False, f"database directory cannot be written: {e.strerror or e}")
+        return CheckResult(True)
+
     def check_feed_db(self) -> CheckResult:
         try:
-            FeedDB.open(self.feed_db_path).close()
+            with FeedDB.open(self.feed_db_path) as feeds:
+                stat = self.feed_db_path.stat()
+                # Once per build and file version (a file rewritten in place gets a new mtime), not per request.
+                version = (feeds.build_id, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+                with self._integrity_lock:
+                    if self._integrity[0] != version:
+                        self._integrity = (version, feeds.integrity_error())
+                    problem = self._integrity[1]
         except Exception as e:
             return CheckResult(False, _first_line(e))
+        if problem:
+            return CheckResult(False, f"feed DB {self.feed_db_path} failed its integrity check: {problem}")
         return CheckResult(True)
 
     def gauges(self) -> list[metrics.Gauge]:
@@ -93,6 +129,7 @@ def ops_routes(store: Store, feed_db_path: Path) -> dict[str, Handler]:
     async def readyz(request: Request) -> Response:
         checks = {
             "database": await _bounded(probes.check_database, "database"),
+            "database_write": await _bounded(probes.check_store_write, "database write"),
             "feed_db": await _bounded(probes.check_feed_db, "feed DB"),
         }
         ready = all(result.ok for result in checks.values())

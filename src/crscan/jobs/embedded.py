@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., str]
 
 DEFAULT_LEASE_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0  # a worker that cannot write retries at least this often once space returns
 DEFAULT_MAX_ATTEMPTS = 3
 
 
@@ -29,6 +30,31 @@ def abandoned_message(attempts: int) -> str:
     """Why a scan ended ERROR after its workers died mid-scan on every attempt it was allowed."""
     tries = "its only attempt" if attempts == 1 else f"all {attempts} attempts"
     return f"scan abandoned: its worker stopped (killed or out of memory) before finishing, on {tries}"
+
+
+class Backoff:
+    """Exponential delays while an operation keeps failing, and whether its state just changed, so a worker
+    logs one line when the database stops taking writes and one when it takes them again."""
+
+    def __init__(self, first: float, longest: float) -> None:
+        self.first, self.longest = first, longest
+        self.delay = 0.0
+
+    def failed(self) -> bool:
+        """Count a failure; True when it is the first of a run."""
+        first = self.delay == 0.0
+        self.delay = self.first if first else min(self.delay * 2, self.longest)
+        return first
+
+    def recovered(self) -> bool:
+        """Count a success; True when it ends a run of failures."""
+        recovered, self.delay = self.delay != 0.0, 0.0
+        return recovered
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 class EmbeddedQueue(JobQueue):
@@ -79,12 +105,18 @@ class EmbeddedQueue(JobQueue):
             self._work.notify_all()
 
     def _work_loop(self) -> None:
+        failing = Backoff(self.poll_interval, MAX_BACKOFF_SECONDS)
         while not self._stopping.is_set():
             try:
                 job = self.store.jobs.claim(self.lease_seconds)
-            except Exception:  # the database is briefly unreachable: keep the worker alive
-                log.exception("cannot claim a job")
-                job = None
+            except Exception as exc:  # disk full, database unreachable: keep the worker alive, wait longer
+                if failing.failed():
+                    log.warning("cannot claim jobs: %s; retrying with backoff up to %g s",
+                                first_line(exc), MAX_BACKOFF_SECONDS)
+                self._stopping.wait(failing.delay)
+                continue
+            if failing.recovered():
+                log.warning("claiming jobs again")
             if job is None:
                 with self._work:
                     self._work.wait(self.poll_interval)
@@ -115,10 +147,15 @@ class EmbeddedQueue(JobQueue):
             self.store.jobs.finish(job.id)
 
     def _heartbeat(self) -> None:
+        failing = Backoff(self.lease_seconds / 3, self.lease_seconds / 3)
         while not self._stopping.wait(self.lease_seconds / 3):
             with self._work:
                 running = list(self._running)
             try:
                 self.store.jobs.renew_leases(running, self.lease_seconds)
-            except Exception:
-                log.exception("cannot renew job leases")
+            except Exception as exc:
+                if failing.failed():
+                    log.warning("cannot renew job leases: %s", first_line(exc))
+                continue
+            if failing.recovered():
+                log.warning("renewing job leases again")

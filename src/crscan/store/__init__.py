@@ -26,6 +26,7 @@ from crscan.store.interface import (
     ScanStatus,
     StaleCursor,
     StoreError,
+    StoreUnavailable,
 )
 from crscan.store.paging import Order, Page
 from crscan.store.scans import scan_sort_values
@@ -45,5 +46,6 @@ __all__ = [
     "StaleCursor",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "scan_sort_values",
 ]

@@ -42,6 +42,12 @@ def require_row(session: Session, model: type[schema.Base], row_id: str, resourc
         raise NotFound(resource, row_id)
 
 
+def first_line(error: BaseException) -> str:
+    """A driver error's first line: enough to say what failed, without the SQL or the parameters."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def rows_changed(session: Session, statement: Executable) -> int:
     """Execute an UPDATE and return how many rows it changed (the claim of a conditional update)."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount

@@ -35,6 +35,10 @@ class ScanNotRunning(StoreError):
     """A scan result was finished, failed or cancelled already; late results are refused, not merged."""
 
 
+class StoreUnavailable(StoreError):
+    """The database refused a write it should take (disk full, read-only file, server gone); retry later."""
+
+
 class ScanAlreadyRunning(StoreError):
     """The image has a RUNNING scan already; the database allows one per image."""
 

@@ -8,13 +8,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.model import Finding, Severity
 from crscan.store import jobs, operations, schema
-from crscan.store.base import OperationWriter, get_row, require_row, rows_changed
+from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
 from crscan.store.interface import (
     NotFound,
     OperationCodec,
@@ -24,6 +24,7 @@ from crscan.store.interface import (
     ScanSink,
     ScanStatus,
     StoreError,
+    StoreUnavailable,
 )
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
@@ -73,13 +74,15 @@ class Scans(OperationWriter, ScanSink):
         insert fails, and it returns the winner's operation.
         """
         for _ in range(_ENQUEUE_ATTEMPTS):
-            running = self._running(image_id)
-            if running is not None:
-                return running, False
             try:
+                running = self._running(image_id)
+                if running is not None:
+                    return running, False
                 return self._start(image_id, created_by, rematch), True
             except IntegrityError:
                 continue  # another process started one between our read and our insert: join it
+            except OperationalError as exc:  # disk full, read-only file, server gone: not the caller's fault
+                raise StoreUnavailable(f"cannot queue the scan: {first_line(exc.orig or exc)}") from None
         raise StoreError(f"image {image_id}: scans keep starting and ending concurrently; try again")
 
     def _running(self, image_id: str) -> schema.Operation | None:

@@ -85,6 +85,16 @@ class FeedDB:
             )
         return cls(connection, path, meta)
 
+    def integrity_error(self) -> str:
+        """"" when SQLite's `PRAGMA quick_check` finds the file sound, else its first complaint (a file
+        overwritten in place opens and reads its meta table, then fails scans page by page)."""
+        try:
+            with self._lock:
+                first = self._connection.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return "" if first is not None and first[0] == "ok" else str(first[0] if first else "no answer")
+
     def advisories(self, namespace: str, package: str) -> list[Advisory]:
         """Every row for `package` in `namespace` (see `crscan.vulndb.namespaces`)."""
         with self._lock:

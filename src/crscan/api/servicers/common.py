@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+
+import grpc
 from collections.abc import Iterator
 
 from crscan import ids
 from crscan.api.auth import current_caller
-from crscan.api.errors import failed_precondition, invalid_argument, not_found, permission_denied
-from crscan.store import NotFound, ScanNotRunning, StaleCursor, Store
+from crscan.api.errors import ApiError, failed_precondition, invalid_argument, not_found, permission_denied
+from crscan.store import NotFound, ScanNotRunning, StaleCursor, Store, StoreUnavailable
 from crscan.store.tokens import registry_of
 
 
@@ -27,7 +29,8 @@ def optional_id(value: str, field: str) -> str:
 
 @contextlib.contextmanager
 def store_errors() -> Iterator[None]:
-    """Store errors as the API's: unknown resource → NOT_FOUND, stale cursor → INVALID_ARGUMENT."""
+    """Store errors as the API's: unknown resource → NOT_FOUND, stale cursor → INVALID_ARGUMENT, a database that
+    cannot write → UNAVAILABLE (503)."""
     try:
         yield
     except NotFound as exc:
@@ -36,6 +39,8 @@ def store_errors() -> Iterator[None]:
         raise invalid_argument(f"page_token: {exc}") from None
     except ScanNotRunning as exc:
         raise failed_precondition(str(exc)) from None
+    except StoreUnavailable as exc:
+        raise ApiError(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
 
 
 def visible_registries() -> frozenset[str] | None:
