@@ -177,8 +177,19 @@ def configure_logging(level: str, log_format: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin chatter on every start
 
 
+EVENT_FIELDS = "crscan_event"  # the LogRecord attribute `log_event` sets
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: object) -> None:
+    """One line about a lifecycle event: `event key=value …` as text; in JSON, `event` and each field are keys
+    of the object, so log pipelines filter on them without parsing the message."""
+    text = " ".join(f"{key}={value}" for key, value in fields.items())
+    logger.log(level, f"{event} {text}".rstrip(), extra={EVENT_FIELDS: {"event": event, **fields}})
+
+
 class JsonLogFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message"[, "exception"]}` per record, UTC ISO 8601 time."""
+    """`{"time", "level", "logger", "message"[, "exception"]}` per record, UTC ISO 8601 time, plus the event
+    and fields of a `log_event` record."""
 
     # A builtin function is not bound as a method, so this takes the timestamp as Formatter expects;
     # mypy assumes it binds.
@@ -191,6 +202,9 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        event = getattr(record, EVENT_FIELDS, None)
+        if isinstance(event, dict):
+            entry.update({key: value for key, value in event.items() if key not in entry})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -10,10 +10,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crscan import metrics
+from crscan.config import log_event
 from crscan.jobs.interface import RetryLater
 from crscan.jobs.store_cache import StoreCache
 from crscan.layers.interface import LayerError, LimitExceeded
@@ -30,9 +32,11 @@ from crscan.registry import (
     open_source,
 )
 from crscan.report.severity import severity_counts
+from crscan.scan.cache import LayerIndexCache
+from crscan.scan.layer_index import LayerIndex
 from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretBox, SecretError
-from crscan.store import NotFound, OperationError, ScanNotRunning, Store, schema
+from crscan.store import NotFound, OperationError, ScanNotRunning, ScanStatus, Store, schema
 from crscan.store.jobs import ClaimedJob
 from crscan.vulndb import FeedDB
 from crscan.vulndb.interface import VulnDBError
@@ -47,6 +51,51 @@ class ScanFailed(Exception):
     def __init__(self, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+CANCEL_CHECK_SECONDS = 1.0  # how often a running scan asks the store whether it was cancelled
+
+
+class ScanCancelled(Exception):
+    """The scan left RUNNING (OperationService.Cancel, image deleted) while this worker was on it."""
+
+
+class JobByteCounter(ByteCounter):
+    """One scan's bytes, also added to the process-wide counter behind `/metrics`; as blob chunks arrive it
+    checks (at most once per CANCEL_CHECK_SECONDS) that the scan is still RUNNING, and ends the pull when not."""
+
+    def __init__(self, shared: ByteCounter, store: Store, scan_result_id: str) -> None:
+        super().__init__()
+        self.shared = shared
+        self.store = store
+        self.scan_result_id = scan_result_id
+        self._checked = time.monotonic()
+
+    def add(self, n: int) -> None:
+        super().add(n)
+        self.shared.add(n)
+        if time.monotonic() - self._checked >= CANCEL_CHECK_SECONDS:
+            self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        self._checked = time.monotonic()
+        if self.store.scans.get(self.scan_result_id).status != ScanStatus.RUNNING:
+            raise ScanCancelled(f"scan {self.scan_result_id} was cancelled")
+
+
+class CancellableCache(LayerIndexCache):
+    """The shared layer-index cache, checking before each layer that the scan is still RUNNING."""
+
+    def __init__(self, cache: LayerIndexCache, counter: JobByteCounter) -> None:
+        self.cache = cache
+        self.counter = counter
+
+    def get(self, digest: str, key: str) -> LayerIndex | None:
+        self.counter.check_cancelled()
+        return self.cache.get(digest, key)
+
+    def put(self, digest: str, key: str, index: LayerIndex) -> None:
+        self.cache.put(digest, key, index)
 
 
 class ScanRunner:
@@ -76,46 +125,64 @@ class ScanRunner:
         """Run the job to its end: "ready", "error", "cancelled" (ended meanwhile), or "retry" (handed back;
         only when not `last_attempt`)."""
         started = time.monotonic()
+        pulled = JobByteCounter(self.counter, self.store, job.scan_result_id)
+        about = {"scan_result_id": job.scan_result_id, "image_id": job.image_id, "job_id": job.id}
+        if job.reclaimed:
+            log_event(log, "scan.reclaimed", logging.WARNING, **about, attempt=job.attempts)
+        log_event(log, "scan.started", **about, attempt=job.attempts, rematch=job.rematch)
+
+        def ended(event: str, level: int = logging.INFO, **fields: object) -> None:
+            log_event(log, event, level, **about, duration_seconds=round(time.monotonic() - started, 3),
+                      bytes_pulled=pulled.total, **fields)
+
         try:
-            report = self._scan(job)
+            report = self._scan(job, pulled)
+        except ScanCancelled:
+            ended("scan.cancelled")
+            metrics.record_scan("cancelled", time.monotonic() - started)
+            return "cancelled"
         except RetryLater as exc:
             if not last_attempt:
-                log.warning("scan %s will be retried: %s", job.scan_result_id, exc)
+                ended("scan.retry", logging.WARNING, error=str(exc))
                 return "retry"
-            return self._fail(job, f"{exc} (gave up after {job.attempts} attempts)", started)
+            return self._fail(job, f"{exc} (gave up after {job.attempts} attempts)", started, ended)
         except ScanFailed as exc:
-            return self._fail(job, str(exc), started, exc.kind)
+            return self._fail(job, str(exc), started, ended, exc.kind)
         except Exception as exc:  # a bug or hostile input: the user still gets a finished, explained scan
             log.exception("scan %s failed unexpectedly", job.scan_result_id)
-            return self._fail(job, f"internal error while scanning: {type(exc).__name__}: {exc}", started)
+            return self._fail(job, f"internal error while scanning: {type(exc).__name__}: {exc}", started, ended)
         try:
             self.store.scans.finish(
                 job.scan_result_id, report.findings, severity_counts(report.findings), report.feed_build_id,
                 report.warnings,
             )
         except ScanNotRunning:
-            log.info("scan %s ended (cancelled or image deleted) before it finished", job.scan_result_id)
+            ended("scan.cancelled")  # cancelled or its image deleted before it finished
             metrics.record_scan("cancelled", time.monotonic() - started)
             return "cancelled"
+        ended("scan.finished", findings=len(report.findings), feed_build_id=report.feed_build_id)
         metrics.record_scan("ready", time.monotonic() - started)
         return "ready"
 
-    def _fail(self, job: ClaimedJob, message: str, started: float,
+    def _fail(self, job: ClaimedJob, message: str, started: float, ended: Callable[..., None],
               kind: OperationError = OperationError.INTERNAL) -> str:
         try:
             self.store.scans.fail(job.scan_result_id, message, kind)
         except ScanNotRunning:
-            pass
+            ended("scan.cancelled")
+            metrics.record_scan("cancelled", time.monotonic() - started)
+            return "cancelled"
+        ended("scan.failed", logging.WARNING, error=message)
         metrics.record_scan("error", time.monotonic() - started)
         return "error"
 
-    def _scan(self, job: ClaimedJob) -> ScanReport:
+    def _scan(self, job: ClaimedJob, counter: JobByteCounter) -> ScanReport:
         try:
-            return self._scan_image(job)
+            return self._scan_image(job, counter)
         finally:
             self.cache.release()  # layers this thread meant to index but did not: others may index them now
 
-    def _scan_image(self, job: ClaimedJob) -> ScanReport:
+    def _scan_image(self, job: ClaimedJob, counter: JobByteCounter) -> ScanReport:
         db = self.feed_db()
         try:
             image = self.store.images.get(job.image_id)
@@ -125,7 +192,7 @@ class ScanRunner:
             report = self._rematch(image, db)
             if report is not None:
                 return report
-        return self._pull_and_scan(image, db)
+        return self._pull_and_scan(image, db, counter)
 
     def _rematch(self, image: schema.Image, db: FeedDB) -> ScanReport | None:
         """The stored inventory re-matched, or None when it is missing or a layer index is no longer cached."""
@@ -142,7 +209,7 @@ class ScanRunner:
         return self.scanner.report_for(inventory.reference, image.digest, packages, db,
                                        layers=tuple(i.layer for i in indexes))
 
-    def _pull_and_scan(self, image: schema.Image, db: FeedDB) -> ScanReport:
+    def _pull_and_scan(self, image: schema.Image, db: FeedDB, counter: JobByteCounter) -> ScanReport:
         repository = self.store.repositories.get(image.repository_id)
         registry = self.store.registries.get(repository.registry_id)
         address = urlsplit(registry.url if "://" in registry.url else f"https://{registry.url}")
@@ -150,9 +217,9 @@ class ScanRunner:
         try:
             with open_source(
                 reference, credentials=self._credentials(registry), insecure=address.scheme == "http" or None,
-                ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts, counter=self.counter,
+                ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts, counter=counter,
             ) as source:
-                report = self.scanner.scan(source, db, cache=self.cache)
+                report = self.scanner.scan(source, db, cache=CancellableCache(self.cache, counter))
         except (ManifestUnknown, BlobUnknown) as exc:
             # deleted after the scan was queued; the registry's address stays in the server log
             log.warning("image %s is gone from its registry: %s", reference, exc)

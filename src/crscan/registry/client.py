@@ -405,9 +405,10 @@ def _buffered(raw: VerifyingReader) -> BinaryIO:
 
 
 def _guarded_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
-    """The body in chunks, a broken transfer surfacing as RegistryUnavailable rather than an httpx error."""
+    """The body in chunks as they arrive (so the byte counter, and a scan's cancellation check, sees a slow
+    transfer progress), a broken transfer surfacing as RegistryUnavailable rather than an httpx error."""
     try:
-        yield from response.iter_bytes(BLOB_CHUNK)
+        yield from response.iter_bytes()
     except httpx.HTTPError as exc:
         raise RegistryUnavailable(f"{what}: transfer broke off: {exc}") from exc
 

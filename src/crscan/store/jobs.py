@@ -30,6 +30,7 @@ class ClaimedJob:
     image_id: str
     rematch: bool
     attempts: int
+    reclaimed: bool = False  # its previous worker's lease expired mid-scan (killed, out of memory)
 
 
 # procrastinate's queue and task for scan jobs (crscan.jobs.procrastinate_queue runs them).
@@ -66,6 +67,7 @@ class Jobs(Resource):
         running elsewhere)."""
         now = utcnow()
         with self.sessions.begin() as session:
+            before = session.scalar(select(schema.Job.status).where(schema.Job.id == job_id))
             claimed = rows_changed(
                 session,
                 update(schema.Job)
@@ -77,7 +79,7 @@ class Jobs(Resource):
             if not claimed:
                 return None
             row = session.get(schema.Job, job_id)
-            return _claimed(row) if row is not None else None
+            return _claimed(row, reclaimed=before == schema.JOB_RUNNING) if row is not None else None
 
     def claim(self, lease_seconds: float) -> ClaimedJob | None:
         """The oldest queued job, or a running one whose lease expired, now leased to the caller."""
@@ -106,6 +108,7 @@ class Jobs(Resource):
                     return ClaimedJob(
                         id=row.id, scan_result_id=payload["scan_result_id"], image_id=payload["image_id"],
                         rematch=bool(payload.get("rematch")), attempts=row.attempts + 1,
+                        reclaimed=row.status == schema.JOB_RUNNING,
                     )
         return None
 
@@ -170,9 +173,9 @@ def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _claimed(row: schema.Job) -> ClaimedJob:
+def _claimed(row: schema.Job, *, reclaimed: bool) -> ClaimedJob:
     payload = row.payload
     return ClaimedJob(
         id=row.id, scan_result_id=payload["scan_result_id"], image_id=payload["image_id"],
-        rematch=bool(payload.get("rematch")), attempts=row.attempts,
+        rematch=bool(payload.get("rematch")), attempts=row.attempts, reclaimed=reclaimed,
     )

@@ -4,6 +4,7 @@ ending it (`ScanSink`), and listing results and findings."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from crscan import ids
+from crscan.config import log_event
 from crscan.model import Finding, Severity
 from crscan.store import jobs, operations, schema
 from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
@@ -28,6 +30,8 @@ from crscan.store.interface import (
 )
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
+
+log = logging.getLogger(__name__)
 
 RUNNING, READY, ERROR = ScanStatus.RUNNING, ScanStatus.READY, ScanStatus.ERROR
 
@@ -78,7 +82,10 @@ class Scans(OperationWriter, ScanSink):
                 running = self._running(image_id)
                 if running is not None:
                     return running, False
-                return self._start(image_id, created_by, rematch), True
+                operation = self._start(image_id, created_by, rematch)
+                log_event(log, "scan.queued", scan_result_id=operation.resource_id, operation_id=operation.id,
+                          image_id=image_id, rematch=rematch)
+                return operation, True
             except IntegrityError:
                 continue  # another process started one between our read and our insert: join it
             except OperationalError as exc:  # disk full, read-only file, server gone: not the caller's fault
