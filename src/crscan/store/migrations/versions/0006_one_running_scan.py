@@ -4,16 +4,16 @@ Rows that already break either rule (left by the process-local lock this replace
 oldest RUNNING scan of an image stays, the others end ERROR with their operations and jobs closed; the oldest
 policy of a registry stays.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
