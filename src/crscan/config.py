@@ -180,7 +180,7 @@ def configure_logging(level: str, log_format: str) -> None:
 EVENT_FIELDS = "crscan_event"  # the LogRecord attribute `log_event` sets
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: object) -> None:
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, /, **fields: object) -> None:
     """One line about a lifecycle event: `event key=value …` as text; in JSON, `event` and each field are keys
     of the object, so log pipelines filter on them without parsing the message."""
     text = " ".join(f"{key}={value}" for key, value in fields.items())
