@@ -38,6 +38,12 @@ OPERATION = "cro"
 SCAN_POLICY = "crs"
 
 _WELL_FORMED = re.compile(r"[a-z0-9]+")
+# The protos' pattern for registry names (RegistryService `name`); CLI, API filters and the store all use it.
+_REGISTRY_NAME = re.compile(r"[a-z][-a-z0-9]{1,61}[a-z0-9]")
+
+
+class InvalidName(ValueError):
+    """A resource name given as input does not follow its grammar; the message names the grammar."""
 
 
 class InvalidId(ValueError):
@@ -62,4 +68,15 @@ def check_id(value: str, field: str) -> str:
         raise InvalidId(field, f"{field} is too long: {len(value)} characters, at most {MAX_LENGTH} allowed")
     if not _WELL_FORMED.fullmatch(value):
         raise InvalidId(field, f"{field} is malformed: only lowercase letters and digits are allowed")
+    return value
+
+
+def check_registry_name(value: str) -> str:
+    """Return `value` if it is a valid registry name, else raise InvalidName saying the grammar."""
+    if not isinstance(value, str) or not _REGISTRY_NAME.fullmatch(value):
+        shown = repr(value[:100]) if isinstance(value, str) else type(value).__name__
+        raise InvalidName(
+            f"registry name {shown} is invalid: 3-63 lowercase letters, digits and '-', starting with a letter "
+            "and not ending with '-'"
+        )
     return value

@@ -7,6 +7,7 @@ No message here ever contains the key or a plaintext.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -69,3 +70,11 @@ def load_secret_box(secret_key: str, data_dir: Path) -> SecretBox:
     if not key:  # a concurrent creator has not written it yet, or it was truncated
         raise SecretError(f"the secret key file {path} is empty; delete it only if no password was stored with it")
     return SecretBox(key, str(path))
+
+
+def hash_secret(secret: str) -> bytes:
+    """What is stored of a secret that is only ever compared (a registry's webhook secret): its SHA-256.
+
+    A plain hash suffices: the secrets are 32 random bytes when generated and at least 16 characters when given,
+    too many to guess from a leaked hash."""
+    return hashlib.sha256(secret.encode()).digest()

@@ -7,8 +7,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crscan.api.body import BodyError, decode_json
 from crscan.sync import SyncError, WebhookHandler, parse_registry_url
-from crscan.sync.webhook import EnvelopeError, parse_envelope
+from crscan.sync.webhook import EnvelopeError, UnknownRegistry, parse_envelope
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -34,20 +35,27 @@ event_like = st.fixed_dictionaries({}, optional={
 @given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_envelope_parser_raises_only_its_own_error(body):
     try:
-        events = parse_envelope(body)
-    except EnvelopeError as exc:
+        envelope = parse_envelope(decode_json(body))
+    except (BodyError, EnvelopeError) as exc:
         assert str(exc)
     else:
-        assert all(isinstance(event, dict) for event in events)
+        assert len(envelope.pushes) <= envelope.received
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(event_like, max_size=5))
 def test_handler_never_crashes_on_hostile_events(sqlite_store, box, events):
-    result = WebhookHandler(sqlite_store, box).handle(events)
-    assert result.received == len(events)
-    assert result.upserted == 0  # no registry is attached
-    assert result.ignored + result.unknown_registry + result.failed == len(events)
+    try:
+        envelope = parse_envelope({"events": events})
+    except EnvelopeError as exc:
+        assert str(exc).startswith("events[")
+        return
+    try:
+        result = WebhookHandler(sqlite_store, box).handle(envelope, sqlite_store.registries.all())
+    except UnknownRegistry:
+        assert envelope.pushes  # no registry is attached
+    else:
+        assert not envelope.pushes and result.ignored == len(events) and result.upserted == 0
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,7 +10,6 @@ a raw ":" always starts the custom verb.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -25,13 +24,12 @@ from starlette.routing import Router, request_response
 
 from crscan.api import openapi
 from crscan.api.auth import Authenticator, authenticated
+from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
 from crscan.api.routes import HttpRoute, routes_for
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1 << 20
 
 HTTP_STATUS = {
     grpc.StatusCode.OK: 200,
@@ -105,10 +103,11 @@ class RestContext:
         return None  # HTTP requests carry no deadline
 
 
-def status_response(code: grpc.StatusCode, message: str, http_status: int | None = None) -> JSONResponse:
+def status_response(code: grpc.StatusCode, message: str, http_status: int | None = None,
+                    headers: Mapping[str, str] | None = None) -> JSONResponse:
     """A `google.rpc.Status` JSON error body."""
     body = {"code": code.value[0], "message": message, "details": []}
-    return JSONResponse(body, status_code=http_status or HTTP_STATUS[code])
+    return JSONResponse(body, status_code=http_status or HTTP_STATUS[code], headers=dict(headers or {}))
 
 
 PageHandler = Callable[[Request], Awaitable[Response]]
@@ -218,20 +217,11 @@ def _peer(request: Request) -> str:
 
 
 async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], str], request: Request):
-    message = message_factory.GetMessageClass(route.method.input_type)()
+    message = message_from_body(route, await _read_body(request)) if route.body else \
+        message_factory.GetMessageClass(route.method.input_type)()
     bound: set[tuple[str, ...]] = set(path_values)
-    if route.body:
-        body = await _read_json_body(request)
-        try:
-            if route.body == "*":
-                if not isinstance(body, dict):
-                    raise invalid_argument("request body must be a JSON object")
-                json_format.ParseDict(body, message)
-            else:
-                json_format.ParseDict({route.body: body}, message)
-                bound.add((route.body,))
-        except json_format.ParseError as e:
-            raise invalid_argument(f"invalid request body: {e}") from None
+    if route.body and route.body != "*":
+        bound.add((route.body,))
     for field_path, value in path_values.items():
         _assign(message, _resolve(message.DESCRIPTOR, field_path, "path variable"), [value], "path variable")
     if route.body == "*" and request.query_params:
@@ -253,20 +243,31 @@ async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], st
     return message
 
 
-async def _read_json_body(request: Request):
+def message_from_body(route: HttpRoute, raw: bytes):
+    """The request message a route's body describes (an empty body is `{}`); every problem with the body is
+    INVALID_ARGUMENT naming it."""
+    message = message_factory.GetMessageClass(route.method.input_type)()
+    try:
+        body = decode_json(raw) if raw.strip() else {}
+    except BodyError as e:
+        raise invalid_argument(f"request {e}") from None
+    if route.body == "*" and not isinstance(body, dict):
+        raise invalid_argument("request body must be a JSON object")
+    try:
+        json_format.ParseDict(body if route.body == "*" else {route.body: body}, message)
+    except json_format.ParseError as e:
+        raise invalid_argument(f"invalid request body: {e}") from None
+    return message
+
+
+async def _read_body(request: Request) -> bytes:
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise invalid_argument(f"request body is larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise invalid_argument(f"request body is not valid JSON: {e}") from None
+    return b"".join(chunks)
 
 
 def _resolve(descriptor, names: tuple[str, ...], label: str) -> list[FieldDescriptor]:

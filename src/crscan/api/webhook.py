@@ -1,58 +1,69 @@
 """`POST /hooks/distribution`: the CNCF distribution registry's notification endpoint.
 
-The registry is configured with `notifications.endpoints[].headers: {Authorization: [Bearer <secret>]}`; the
-secret is compared in constant time. The envelope's events are applied by `crscan.sync.WebhookHandler`; the
-answer is 200 with its counts, so the registry does not redeliver an envelope that was understood.
+The registry is configured with `notifications.endpoints[].headers: {Authorization: [Bearer <secret>]}`, where
+the secret is the one `crscan registry add` printed for that registry (stored hashed, compared against every
+registry's hash). The `webhook_secret` setting is a fallback that covers only registries without their own
+secret. The body goes through the API's one JSON decoder (`crscan.api.body`), then `parse_envelope` checks every
+push event's fields; any problem is a 400 INVALID_ARGUMENT naming it, a push for a host the secret does not cover
+is a 404, and nothing is fetched or stored in either case. Otherwise the answer is 200 with the counts, so the
+registry does not redeliver an envelope that was understood. Errors are `google.rpc.Status` JSON, as on every
+other route.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
+import grpc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
+from crscan.api.rest import status_response
 from crscan.secrets import SecretBox
 from crscan.store import Store
-from crscan.sync.webhook import EnvelopeError, ImagesHook, WebhookHandler, parse_envelope
+from crscan.sync.webhook import EnvelopeError, ImagesHook, UnknownRegistry, WebhookHandler, parse_envelope
 
 WEBHOOK_PATH = "/hooks/distribution"
 EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
-MAX_ENVELOPE_BYTES = 1 << 20
+MAX_ENVELOPE_BYTES = MAX_BODY_BYTES
 
 
-def webhook_routes(store: Store, box: SecretBox, secret: str,
+def webhook_routes(store: Store, box: SecretBox, fallback_secret: str = "",
                    on_images: ImagesHook | None = None) -> dict[str, Callable]:
-    """POST handlers by path, for `ApiServer(hooks=…)`. With an empty `secret` the endpoint answers 404."""
-    handler = WebhookHandler(store, box, on_images)
-    expected = f"Bearer {secret}".encode()
+    """POST handlers by path, for `ApiServer(hooks=…)`."""
+    handler = WebhookHandler(store, box, on_images, fallback_secret)
 
     async def distribution(request: Request) -> Response:
-        if not secret:
-            return _error(404, "the push webhook is disabled: set webhook_secret (CRSCAN_WEBHOOK_SECRET)")
-        given = request.headers.get("authorization", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, expected):
-            return _error(401, "missing or wrong webhook secret: send Authorization: Bearer <webhook_secret>",
-                          {"WWW-Authenticate": 'Bearer realm="crscan-webhook"'})
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        registries = await run_in_threadpool(handler.registries_for, secret) \
+            if scheme.lower() == "bearer" and secret else None
+        if registries is None:
+            return status_response(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or wrong webhook secret: send Authorization: Bearer <the registry's webhook secret>",
+                headers={"WWW-Authenticate": 'Bearer realm="crscan-webhook"'},
+            )
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (EVENTS_MEDIA_TYPE, "application/json"):
-            return _error(415, f"content type {content_type!r} is not {EVENTS_MEDIA_TYPE}")
+            return status_response(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"content type {content_type[:100]!r} is not {EVENTS_MEDIA_TYPE}", 415)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_ENVELOPE_BYTES:
-                return _error(413, f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
+                return status_response(grpc.StatusCode.INVALID_ARGUMENT,
+                                       f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", 413)
         try:
-            events = parse_envelope(bytes(body))
-        except EnvelopeError as exc:
-            return _error(400, str(exc))
-        result = await run_in_threadpool(handler.handle, events)
+            envelope = parse_envelope(decode_json(bytes(body)))
+        except (BodyError, EnvelopeError) as exc:
+            return status_response(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            result = await run_in_threadpool(handler.handle, envelope, registries)
+        except UnknownRegistry as exc:
+            return status_response(grpc.StatusCode.NOT_FOUND, str(exc))
         return JSONResponse(result.counts())
 
     return {WEBHOOK_PATH: distribution}
 
-
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=dict(headers or {}))

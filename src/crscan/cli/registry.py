@@ -1,12 +1,14 @@
-"""`crscan registry add|list|sync`: attach registries to the local store and mirror their images.
+"""`crscan registry add|list|sync|remove`: attach registries to the local store and mirror their images.
 
 These verbs work on the database directly (like `crscan serve`, with the same `--data-dir`/`--database-url`),
 so they run where the server's data lives. Passwords are read only from stdin, stored encrypted
-(crscan.secrets) and never printed.
+(crscan.secrets) and never printed. Each registry's push-webhook secret is stored as a hash: `add` prints a
+generated one once, and never again.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +31,16 @@ DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="SQLAlchemy URL (env CRSCAN_DATABASE_URL).")
 ]
 FolderOption = Annotated[str, typer.Option("--folder-id", help="Folder the registry belongs to.")]
+MIN_WEBHOOK_SECRET = 16
+
+
+def _check_name(name: str) -> None:
+    from crscan import ids
+
+    try:
+        ids.check_registry_name(name)
+    except ids.InvalidName as exc:
+        raise CliError(str(exc)) from None
 
 
 class _Context:
@@ -61,6 +73,10 @@ def add(
     auth_realm_host: Annotated[list[str] | None, typer.Option(
         "--auth-realm-host", help="HOST[:PORT] of the registry's token service, when not the registry's own host; "
         "it receives the credentials (https only). Repeatable.")] = None,
+    webhook_secret: Annotated[str, typer.Option(
+        "--webhook-secret", envvar="CRSCAN_REGISTRY_WEBHOOK_SECRET", show_envvar=False,
+        help=f"The registry's push-webhook bearer secret (at least {MIN_WEBHOOK_SECRET} characters; prefer env "
+             "CRSCAN_REGISTRY_WEBHOOK_SECRET). Default: one is generated and printed once.")] = "",
     folder_id: FolderOption = DEFAULT_FOLDER,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -70,11 +86,15 @@ def add(
     from crscan import ids
     from crscan.registry import RegistryClient
     from crscan.registry.auth import validate_realm_hosts
+    from crscan.secrets import hash_secret
     from crscan.sync import parse_registry_url
 
-    if not 1 <= len(name) <= 63 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise CliError(f"registry name {name!r} must be 1-63 letters, digits, '-', '_' or '.'")
+    _check_name(name)
     ids.check_id(folder_id, "--folder-id")
+    if webhook_secret and (len(webhook_secret) < MIN_WEBHOOK_SECRET or not webhook_secret.isprintable()
+                           or " " in webhook_secret):
+        raise CliError(f"--webhook-secret must be at least {MIN_WEBHOOK_SECRET} printable characters without spaces")
+    generated = "" if webhook_secret else secrets.token_urlsafe(32)
     address = parse_registry_url(url, insecure)
     if password_stdin and not username:
         raise CliError("--password-stdin needs --username")
@@ -95,8 +115,11 @@ def add(
             name, address.url, folder_id=folder_id, insecure=address.plain_http,
             username=username, encrypted_password=context.box.encrypt(password) if password else None,
             ca_file=ca_path, auth_realm_hosts=realm_hosts,
+            webhook_secret_hash=hash_secret(webhook_secret or generated),
         )
     typer.echo(f"registry {row.name} added: id {row.id}, {row.url}" + (f", user {username}" if username else ""))
+    if generated:
+        typer.echo(f"webhook secret (shown once; send it as Authorization: Bearer): {generated}")
 
 
 @app.command("list")
@@ -145,3 +168,21 @@ def sync(
     typer.echo(summary.line())
     if queued:
         typer.echo(f"queued {len(queued)} scans (scan policy push rule)")
+
+
+@app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="Registry name, as given to `registry add`.")],
+    folder_id: FolderOption = DEFAULT_FOLDER,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Detach a registry: delete it with its repositories, images, scan results and scan policy (running scans
+    end ABORTED). The registry itself is not touched."""
+    _check_name(name)
+    with _Context(config, data_dir, database_url) as context:
+        registry = context.store.registries.find_by_name(name, folder_id)
+        removed = context.store.registries.remove(registry.id)
+    typer.echo(f"registry {removed.name} removed with {removed.repositories} repositories and {removed.images} "
+               f"images" + (f"; {removed.aborted_scans} running scans aborted" if removed.aborted_scans else ""))

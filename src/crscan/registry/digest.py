@@ -15,9 +15,9 @@ _DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 def validate_digest(digest: str, *, error: type[Exception] = InvalidReference) -> str:
     """Return `digest` if it is a well-formed sha256/sha512 digest, else raise `error` naming it."""
-    match = _DIGEST.match(digest) if isinstance(digest, str) else None
+    match = _DIGEST.fullmatch(digest) if isinstance(digest, str) else None  # `$` would allow a trailing "\n"
     if not match:
-        raise error(f"malformed digest {digest!r}: expected 'sha256:<64 hex digits>'")
+        raise error(f"malformed digest {digest[:150]!r}: expected 'sha256:<64 hex digits>'")
     algorithm, hex_ = match.groups()
     if algorithm not in _ALGORITHMS:
         raise error(f"unsupported digest algorithm {algorithm!r} in {digest}: expected sha256 or sha512")

@@ -14,8 +14,9 @@ _HOST = re.compile(
     r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
     r"|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$"
 )
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+# Matched with fullmatch: `$` would accept a trailing newline. ASCII only, as distribution's grammar says.
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _MAX_NAME = 255
 DEFAULT_TAG = "latest"
 
@@ -42,15 +43,25 @@ class ImageReference:
 
 
 def validate_repository(repository: str) -> str:
-    if not repository:
+    if not isinstance(repository, str) or not repository:
         raise InvalidReference("empty repository name")
+    if len(repository) > _MAX_NAME:
+        raise InvalidReference(f"repository name {repository[:100]!r}… is longer than {_MAX_NAME} characters")
     for component in repository.split("/"):
-        if not _PATH_COMPONENT.match(component):
+        if not _PATH_COMPONENT.fullmatch(component):
             raise InvalidReference(
                 f"invalid repository name {repository!r}: component {component!r} must be lowercase letters and "
                 "digits separated by '.', '_', '__' or '-'"
             )
     return repository
+
+
+def validate_tag(tag: str) -> str:
+    """A tag as distribution's grammar allows it: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'."""
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        shown = repr(tag[:100]) + ("…" if len(tag) > 100 else "") if isinstance(tag, str) else type(tag).__name__
+        raise InvalidReference(f"invalid tag {shown}: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
+    return tag
 
 
 def parse_reference(text: str) -> ImageReference:
@@ -70,9 +81,7 @@ def parse_reference(text: str) -> ImageReference:
     last = path.rsplit("/", 1)[-1]
     if ":" in last:
         path, tag = path.rsplit(":", 1)
-        if not _TAG.match(tag):
-            raise InvalidReference(f"invalid tag {tag!r} in {text!r}: up to 128 of [A-Za-z0-9_.-], not starting "
-                                   "with '.' or '-'")
+        validate_tag(tag)
     if not _looks_like_host(registry):
         raise InvalidReference(
             f"invalid image reference {text!r}: {registry!r} is not a registry host; write host[:port]/repository"
@@ -83,14 +92,12 @@ def parse_reference(text: str) -> ImageReference:
     if port and not 0 < int(port) < 65536:
         raise InvalidReference(f"invalid port {port} in {text!r}")
     validate_repository(path)
-    if len(path) > _MAX_NAME:
-        raise InvalidReference(f"repository name in {text!r} is longer than {_MAX_NAME} characters")
     return ImageReference(registry=registry, repository=path, tag=tag, digest=digest)
 
 
 def is_valid_registry(registry: str) -> bool:
     """`host[:port]` with a DNS name, IPv4 address or bracketed IPv6 address."""
-    return isinstance(registry, str) and bool(_HOST.match(registry))
+    return isinstance(registry, str) and bool(_HOST.fullmatch(registry))
 
 
 def registry_host(registry: str) -> str:

@@ -10,15 +10,17 @@ import contextlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crscan import ids
-from crscan.store import schema
-from crscan.store.base import Resource, get_row
+from crscan.store import jobs, operations, scans, schema
+from crscan.store.base import OperationWriter, get_row
 from crscan.store.images import Layer
-from crscan.store.interface import NotFound, StoreError
+from crscan.store.interface import NotFound, OperationError, StoreError
 from crscan.store.paging import Order, Page, keyset, values_of
 from crscan.store.schema import utcnow
 
@@ -48,7 +50,29 @@ class Changes:
     changed_image_ids: list[str] = field(default_factory=list)
 
 
-class Registries(Resource):
+def registry_host_of(url: str) -> str:
+    """The host[:port] a stored registry URL names, as `normalized_host` has it."""
+    return normalized_host(urlsplit(url).netloc)
+
+
+def normalized_host(host: str) -> str:
+    """`Registry.Example.com:443`, `registry.example.com:80` and `registry.example.com` are one registry host."""
+    host = host.lower()
+    for default in (":443", ":80"):
+        if host.endswith(default):
+            return host.removesuffix(default)
+    return host
+
+
+@dataclass(frozen=True)
+class RemovedRegistry:
+    name: str
+    repositories: int
+    images: int
+    aborted_scans: int
+
+
+class Registries(OperationWriter):
     def add(
         self,
         name: str,
@@ -61,18 +85,53 @@ class Registries(Resource):
         ca_file: str = "",
         auth_realm_hosts: Sequence[str] = (),
         labels: Mapping[str, str] | None = None,
+        webhook_secret_hash: bytes | None = None,
     ) -> schema.Registry:
+        """A new registry; StoreError for an invalid name, a name taken in the folder, or a host another
+        registry already has (pushes reported by the webhook name only the host)."""
+        try:
+            ids.check_registry_name(name)
+        except ids.InvalidName as exc:
+            raise StoreError(str(exc)) from None
         row = schema.Registry(
             id=ids.new_id(ids.REGISTRY), folder_id=folder_id, name=name, url=url, insecure=insecure,
             username=username, encrypted_password=encrypted_password, ca_file=ca_file, labels=dict(labels or {}),
-            auth_realm_hosts=list(auth_realm_hosts), created_at=utcnow(),
+            auth_realm_hosts=list(auth_realm_hosts), webhook_secret_hash=webhook_secret_hash, created_at=utcnow(),
         )
+        host = registry_host_of(url)
         try:
             with self.sessions.begin() as session:
+                for other in session.execute(select(schema.Registry.name, schema.Registry.url)):
+                    if registry_host_of(other.url) == host:
+                        raise StoreError(f"registry {other.name!r} already has the host {host}: one registry per host")
                 session.add(row)
         except IntegrityError:
             raise StoreError(f"registry {name!r} already exists in folder {folder_id}") from None
         return row
+
+    def remove(self, registry_id: str) -> RemovedRegistry:
+        """Delete the registry with its repositories, images, scan results and scan policy, as deleting each
+        image through the API would: running scans end ABORTED, their queued jobs are cancelled. Operations
+        stay readable (like those of a deleted image)."""
+        with self.sessions.begin() as session:
+            row = get_row(session, schema.Registry, registry_id, "registry")
+            image_ids = list(session.scalars(
+                select(schema.Image.id).join(schema.Repository).where(schema.Repository.registry_id == registry_id)
+            ))
+            aborted = 0
+            for image_id in image_ids:
+                for scan_result_id in scans.running_scan_ids(session, image_id):
+                    operations.complete(
+                        session, scan_result_id,
+                        error=self.codec.error(OperationError.ABORTED, f"registry {row.name} was removed"),
+                    )
+                    jobs.set_status_of(session, scan_result_id, schema.JOB_CANCELLED)
+                    aborted += 1
+            repositories = session.scalar(
+                select(func.count()).select_from(schema.Repository).where(schema.Repository.registry_id == registry_id)
+            ) or 0
+            session.execute(delete(schema.Registry).where(schema.Registry.id == registry_id))  # cascades
+            return RemovedRegistry(row.name, repositories, len(image_ids), aborted)
 
     def get(self, registry_id: str) -> schema.Registry:
         with self.sessions() as session:

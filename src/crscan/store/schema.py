@@ -69,6 +69,8 @@ class Registry(Base):
     ca_file: Mapped[str] = mapped_column(String(4096), default="")  # PEM bundle for TLS; "": system CAs
     # token realm hosts besides the registry's own that may receive its credentials (`--auth-realm-host`)
     auth_realm_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # SHA-256 of the registry's own push-webhook secret (crscan.secrets.hash_secret); None: it has none.
+    webhook_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("folder_id", "name"),)

@@ -32,7 +32,7 @@ class Store:
     def __init__(self, database_url: str, codec: OperationCodec):
         self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.registries = Registries(self.sessions)
+        self.registries = Registries(self.sessions, codec)
         self.repositories = Repositories(self.sessions)
         self.images = Images(self.sessions, codec)
         self.scans = Scans(self.sessions, codec)

@@ -10,7 +10,6 @@ digest); a sync removes them once it is deleted.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -34,7 +33,7 @@ from crscan.registry.manifest import (
     parse_platform,
     select_platform,
 )
-from crscan.registry.reference import is_loopback, is_valid_registry, registry_host
+from crscan.registry.reference import is_loopback, is_valid_registry, registry_host, validate_tag
 from crscan.secrets import SecretBox
 from crscan.store import Layer, Store
 from crscan.store import schema
@@ -43,7 +42,6 @@ from crscan.sync.interface import RegistryView, SyncError
 
 log = logging.getLogger(__name__)
 
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # the distribution spec's tag grammar
 
 
 @dataclass(frozen=True)
@@ -217,7 +215,9 @@ def _walk_repository(view: RegistryView, registry_name: str, repository: str, sk
     tags: dict[str, str] = {}
     try:
         for tag in view.tags(repository):
-            if not _TAG.fullmatch(tag):
+            try:
+                validate_tag(tag)
+            except InvalidReference:
                 summary.skipped.append(f"{repository}:{tag[:130]!r}: not a valid tag name")
                 continue
             try:

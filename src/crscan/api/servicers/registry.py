@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import grpc
 from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
 
+from crscan import ids
 from crscan.api import messages
 from crscan.api.errors import ApiError
 from crscan.api.listing import PageTokens, page_size, parse_filter
@@ -14,15 +13,6 @@ from crscan.api.servicers.common import check_access, for_caller, require_id, st
 from crscan.store import Order, Store
 
 MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
-
-
-REGISTRY_NAME = re.compile(r"[a-z][-a-z0-9]{1,61}[a-z0-9]")  # the protos' pattern for registry names
-
-
-def _registry_name(value: str) -> str:
-    if not REGISTRY_NAME.fullmatch(value):
-        raise ValueError("a registry name is 3-63 characters of lowercase letters, digits and '-'")
-    return value
 
 
 class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
@@ -38,7 +28,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     def List(self, request, context):
         folder_id = require_id(request.folder_id, "folder_id")
         limit = page_size(request.page_size)
-        conditions = parse_filter(request.filter, {"name": _registry_name})
+        conditions = parse_filter(request.filter, {"name": ids.check_registry_name})
         tokens = PageTokens(self.store.page_token_key())
         request_context = f"registries|{folder_id}|{sorted(conditions.items())}"
         after = tokens.read(request.page_token, for_caller(request_context))
