@@ -154,7 +154,7 @@ class World:
 
     def fresh_registry(self) -> str:
         name = f"r{secrets.token_hex(6)}"
-        return self.store.registries.add(name, "registry.example", folder_id=FOLDER).id
+        return self.store.registries.add(name, f"{name}.example", folder_id=FOLDER).id
 
     def fresh_policy(self, registry_id: str | None = None) -> str:
         """A scan policy of `registry_id`, or of a new registry (a registry holds one policy)."""

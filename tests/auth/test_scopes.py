@@ -4,10 +4,13 @@ argument, and cannot use a page token another caller was given. Both backends, b
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 import grpc
 import pytest
+from sqlalchemy import event
 from yandex.cloud.containerregistry.v1 import (
     image_service_pb2,
     registry_service_pb2,
@@ -206,3 +209,51 @@ def test_a_scoped_token_works_inside_its_registries(scoped_api, transport):
     assert got.id == operation.id
     deleted = call(CR + "ImageService/Delete", image_service_pb2.DeleteImageRequest(image_id=world.fresh_image()))
     assert deleted.done
+
+
+@contextlib.contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """The SQL text of every statement the store's engine runs meanwhile (parameters, i.e. ids, left out)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+
+
+GETS = {  # method → (request factory, the beta resource it asks for)
+    "/yandex.cloud.operation.OperationService/Get":
+        lambda rid: operation_service_pb2.GetOperationRequest(operation_id=rid),
+    CR + "ImageService/Get": lambda rid: image_service_pb2.GetImageRequest(image_id=rid),
+    CR + "RepositoryService/Get": lambda rid: repository_service_pb2.GetRepositoryRequest(repository_id=rid),
+    CR + "RegistryService/Get": lambda rid: registry_service_pb2.GetRegistryRequest(registry_id=rid),
+    CR + "ScannerService/Get": lambda rid: scanner_service_pb2.GetScanResultRequest(scan_result_id=rid),
+}
+
+
+@pytest.mark.parametrize("method", list(GETS))
+def test_another_registrys_object_and_a_missing_one_cost_the_same_queries(scoped_api, method):
+    world, store = scoped_api.world, scoped_api.store
+    elsewhere = {
+        "OperationService": lambda: store.scans.start(_image_of(store, world.beta)).id,
+        "ImageService": lambda: world.beta_image,
+        "RepositoryService": lambda: world.beta_repository,
+        "RegistryService": lambda: world.beta,
+        "ScannerService": lambda: world.beta_scan,
+    }[method.rsplit("/", 2)[-2].rsplit(".", 1)[-1]]()
+    missing = elsewhere[:3] + "0" * (len(elsewhere) - 3)
+    scoped = scoped_api.caller("grpc", world.tokens["alpha_gamma"])
+    answers = {}
+    for label in ("warm-up", "elsewhere", "missing"):
+        resource_id = missing if label == "missing" else elsewhere
+        with statements(store) as seen, pytest.raises(Failure) as caught:
+            scoped(method, GETS[method](resource_id))
+        answers[label] = (caught.value.code, caught.value.message.replace(resource_id, "<id>"), seen)
+    assert answers["elsewhere"][0] == grpc.StatusCode.PERMISSION_DENIED
+    assert answers["elsewhere"] == answers["missing"]
+    assert answers["elsewhere"][2], "the listener saw no statement"

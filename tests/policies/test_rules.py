@@ -62,7 +62,8 @@ def add_policy(store, registry_id, *, push=None, push_disabled=False, schedule=N
 
 
 def images_in(store, *repositories):
-    registry = store.registries.add(f"r{time.monotonic_ns()}", "https://registry.example", folder_id="f")
+    name = f"r{time.monotonic_ns()}"
+    registry = store.registries.add(name, f"https://{name}.example", folder_id="f")  # one registry per host
     images = {}
     for n, name in enumerate(repositories):
         repository = store.repositories.add(registry.id, name)

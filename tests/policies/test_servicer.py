@@ -37,7 +37,8 @@ def api(tmp_path_factory):
 
 @pytest.fixture
 def registry_id(api):
-    return api.store.registries.add(f"r{uuid.uuid4().hex[:12]}", "https://registry.example", folder_id="f").id
+    name = f"r{uuid.uuid4().hex[:12]}"
+    return api.store.registries.add(name, f"https://{name}.example", folder_id="f").id  # one registry per host
 
 
 def unpack(operation, message):

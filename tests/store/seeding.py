@@ -26,7 +26,8 @@ def migrated_store(database_url: str) -> Store:
 def add_image(store: Store, registry_id: str | None = None, repository: str = "library/debian", **kwargs):
     """An image (with a registry and repository made as needed); returns the image row."""
     if registry_id is None:
-        registry_id = store.registries.add(f"reg{next(_counter)}", "https://registry.example", folder_id=FOLDER).id
+        name = f"reg{next(_counter)}"
+        registry_id = store.registries.add(name, f"https://{name}.example", folder_id=FOLDER).id
     repo = store.repositories.add(registry_id, repository)
     digest = kwargs.pop("digest", f"sha256:{next(_counter):064x}")
     kwargs.setdefault("layers", [Layer(f"sha256:{'a' * 64}", 1000, "application/vnd.oci.image.layer.v1.tar+gzip")])

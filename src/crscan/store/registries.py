@@ -51,8 +51,9 @@ class Changes:
 
 
 def registry_host_of(url: str) -> str:
-    """The host[:port] a stored registry URL names, as `normalized_host` has it."""
-    return normalized_host(urlsplit(url).netloc)
+    """The host[:port] a stored registry URL names (`scheme://host[:port]`, or just `host[:port]`), as
+    `normalized_host` has it."""
+    return normalized_host(urlsplit(url if "://" in url else f"//{url}").netloc)
 
 
 def normalized_host(host: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, LargeBinary, SmallInteger, String, select
+from sqlalchemy import JSON, DateTime, LargeBinary, Select, SmallInteger, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crscan.store import schema
@@ -29,25 +29,29 @@ class ApiToken(schema.Base):
 
 def registry_of(store: Store, kind: str, resource_id: str) -> str | None:
     """The registry a resource belongs to; None when it does not exist (or, for an operation, when its resource
-    is gone, as after an image Delete). `kind`: registry, repository, image, scan_result or operation."""
-    Repository, Image, ScanResult = schema.Repository, schema.Image, schema.ScanResult
-    queries = {
-        "registry": lambda rid: select(schema.Registry.id).where(schema.Registry.id == rid),
-        "repository": lambda rid: select(Repository.registry_id).where(Repository.id == rid),
-        "image": lambda rid: select(Repository.registry_id).join(Image).where(Image.id == rid),
-        "scan_result": lambda rid: select(Repository.registry_id)
-        .join(ScanResult, ScanResult.repository_id == Repository.id)
-        .where(ScanResult.id == rid),
-        "scan_policy": lambda rid: select(schema.ScanPolicy.registry_id).where(schema.ScanPolicy.id == rid),
-    }
+    is gone, as after an image Delete). `kind`: registry, repository, image, scan_result, scan_policy or operation.
+
+    One statement whatever the answer, so a scoped caller cannot tell "exists elsewhere" from "does not exist"
+    by how many queries (and how long) the check takes."""
     with store.sessions() as session:
-        if kind != "operation":
-            return session.scalar(queries[kind](resource_id))
-        target = session.scalar(select(schema.Operation.resource_id).where(schema.Operation.id == resource_id))
-        if target is None:
-            return None
-        for resource_kind in ("scan_result", "image", "scan_policy"):  # what operations are about
-            registry_id = session.scalar(queries[resource_kind](target))
-            if registry_id is not None:
-                return registry_id
-        return None
+        return session.scalar(_registry_query(kind, resource_id))
+
+
+def _registry_query(kind: str, resource_id: object) -> Select:
+    Repository, Image, ScanResult = schema.Repository, schema.Image, schema.ScanResult
+    if kind == "registry":
+        return select(schema.Registry.id).where(schema.Registry.id == resource_id)
+    if kind == "repository":
+        return select(Repository.registry_id).where(Repository.id == resource_id)
+    if kind == "image":
+        return select(Repository.registry_id).join(Image).where(Image.id == resource_id)
+    if kind == "scan_result":
+        return select(Repository.registry_id).join(ScanResult, ScanResult.repository_id == Repository.id) \
+            .where(ScanResult.id == resource_id)
+    if kind == "scan_policy":
+        return select(schema.ScanPolicy.registry_id).where(schema.ScanPolicy.id == resource_id)
+    if kind == "operation":  # what operations are about: a scan result, an image or a scan policy
+        target = schema.Operation.resource_id
+        owners = [_registry_query(about, target).scalar_subquery() for about in ("scan_result", "image", "scan_policy")]
+        return select(func.coalesce(*owners)).where(schema.Operation.id == resource_id)
+    raise ValueError(f"unknown resource kind {kind!r}")
