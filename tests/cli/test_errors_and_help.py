@@ -118,7 +118,7 @@ def test_bad_flags(args, needle, tmp_path):
     (("db", "status", "--db", "{tmp}/missing.db"), "db", "missing.db"),
     (("image", "list", "--folder-id", "f"), "image", "no server endpoint"),
     (("image", "list", "--folder-id", "f", "--endpoint", "http://127.0.0.1:9"), "image", "127.0.0.1:9"),
-    (("registry", "add", "r", "http://user:pw@127.0.0.1:5000"), "registry", "credentials"),
+    (("registry", "add", "reg", "http://user:pw@127.0.0.1:5000"), "registry", "credentials"),
     (("token", "revoke", "crknosuch"), "token", "not a token id"),
     (("rescan", "--image-id", "crpnosuch"), "rescan", "crpnosuch"),
     (("scan", "--format", "xml", "x:y"), "scan", "xml"),
