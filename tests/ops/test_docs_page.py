@@ -15,10 +15,16 @@ NODE = shutil.which("node")
 DOM_SHIM = """
 const byId = {};
 function element(tag) {
-  return { tag, children: [], textContent: "", className: "", id: "", href: "", open: false,
+  return { tag, children: [], textContent: "", className: "", id: "", href: "", open: false, value: "",
+           listeners: {}, addEventListener(type, fn) { this.listeners[type] = fn; },
            appendChild(child) { this.children.push(child); return child; }, scrollIntoView() {} };
 }
-for (const id of ["error", "operations", "schemas"]) { byId[id] = element("div"); byId[id].id = id; }
+for (const id of ["error", "operations", "schemas", "auth", "token", "forget"]) {
+  byId[id] = element("div"); byId[id].id = id;
+}
+const stored = {};
+globalThis.sessionStorage = { getItem: k => (k in stored ? stored[k] : null), setItem: (k, v) => { stored[k] = v; },
+  removeItem: k => { delete stored[k]; } };
 globalThis.document = { title: "", createElement: element,
   getElementById: id => byId[id] || (function find(nodes) {
     for (const n of nodes) { if (n.id === id) return n; const hit = find(n.children); if (hit) return hit; }
@@ -55,3 +61,4 @@ def test_docs_script_renders_every_operation_and_schema(shared_api):
         for field in schema.get("properties", {}):
             assert field in shown["schemas"]
     assert '"href":"#schema-yandex.cloud.operation.Operation"' in shown["tree"]  # responses link their schema
+

@@ -251,6 +251,11 @@ pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; }
 <body>
 <h1>crscan API</h1>
 <p>Generated from <a href="openapi.json">openapi.json</a>. Errors are <code>google.rpc.Status</code> objects.</p>
+<form id="auth">
+<label>API token (kept in this tab's sessionStorage, sent as <code>Authorization: Bearer</code>):
+<input id="token" type="password" autocomplete="off" size="50"></label>
+<button type="submit">Load</button> <button type="button" id="forget">Forget</button>
+</form>
 <p id="error"></p>
 <div id="operations"></div>
 <h2>Schemas</h2>
@@ -342,10 +347,35 @@ function render(doc) {
     if (target) { target.open = true; target.scrollIntoView(); }
   }
 }
-fetch("openapi.json").then(r => {
-  if (!r.ok) throw new Error("openapi.json: HTTP " + r.status);
-  return r.json();
-}).then(render).catch(e => { document.getElementById("error").textContent = String(e); });
+// With auth on, openapi.json needs a token: the page asks for one and keeps it for this tab only.
+const TOKEN_KEY = "crscan-api-token";
+function clear() {
+  for (const id of ["error", "operations", "schemas"]) {
+    const node = document.getElementById(id);
+    node.textContent = "";
+    if (node.children) node.children.length = 0;
+  }
+}
+function load() {
+  clear();
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  fetch("openapi.json", { headers, credentials: "omit", cache: "no-store" }).then(r => {
+    if (r.status === 401) throw new Error(token ? "the token was refused (HTTP 401): enter another one"
+                                                : "this server needs an API token: enter one above");
+    if (!r.ok) throw new Error("openapi.json: HTTP " + r.status);
+    return r.json();
+  }).then(render).catch(e => { document.getElementById("error").textContent = String(e.message || e); });
+}
+document.getElementById("auth").addEventListener("submit", event => {
+  event.preventDefault();
+  const token = document.getElementById("token").value.trim();
+  if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById("token").value = "";
+  load();
+});
+document.getElementById("forget").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); load(); });
+load();
 </script>
 </body>
 </html>

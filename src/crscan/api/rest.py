@@ -121,7 +121,7 @@ def build_rest_app(
 ) -> Router:
     """The ASGI app: every route, plus GET-only pages (`/healthz`, `/openapi.json`, `/docs` and `extra_pages`,
     e.g. the ops probes) and POST-only `hooks` that check their own credentials (the push webhook); all paths
-    reach `dispatch`, so every miss is a Status body. Every page but `/healthz` needs a caller the
+    reach `dispatch`, so every miss is a Status body. Every page but `PUBLIC_PAGES` needs a caller the
     authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
     document = openapi.document_json(routes)
@@ -179,8 +179,9 @@ def build_rest_app(
     return Router(default=request_response(dispatch))
 
 
-# Liveness must answer without credentials (orchestrators probe it); nothing it says depends on data.
-PUBLIC_PAGES = frozenset({"/healthz"})
+# Liveness must answer without credentials (orchestrators probe it); nothing it says depends on data. The docs
+# page is static HTML and script: it asks for a token and sends it when it fetches openapi.json (not public).
+PUBLIC_PAGES = frozenset({"/healthz", "/docs"})
 # The method name the auth hook sees for the other pages: a read, so any viewer token may fetch them.
 OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
 
@@ -208,8 +209,9 @@ def _authenticate_page(authenticator: Authenticator, request: Request) -> None:
         pass
 
 
-# The docs page runs only its own inline script and fetches only from this server.
-_DOCS_POLICY = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+# The docs page runs only its own inline script, fetches only from this server and is never framed.
+_DOCS_POLICY = ("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                "frame-ancestors 'none'; form-action 'none'")
 
 
 def _peer(request: Request) -> str:
