@@ -58,7 +58,8 @@ def from_bytes(name: str, data: bytes) -> object:
     return data
 
 
-JSON_TARGETS = {"osv_record": 0, "debian_tracker_json": 0, "alpine_secdb": 0, "image_config": 1}  # JSON offset
+JSON_TARGETS = {"osv_record": 0, "debian_tracker_json": 0, "alpine_secdb": 0, "image_config": 1,  # JSON offset
+                "rest_body": 0, "webhook_body": 0}
 
 
 def json_parts(value: object, values: list, keys: list) -> None:

@@ -17,6 +17,8 @@ BAD_BODIES = [
     (b'{"imageId": "\xff\xfe"}', "not valid UTF-8: byte 13"),
     (b'{"imageId": "a", "imageId": "b"}', "key 'imageId' more than once"),
     (b'{"imageId": NaN}', "NaN is not a JSON number"),
+    (b'{"\\ud999x": {"name": 1}}', "lone surrogate \\ud999"),  # found by bench/fuzz_long.py: SystemError
+    (b'{"imageId": "\\udc00"}', "lone surrogate \\udc00"),
     (b"[1, 2]", "must be a JSON object"),
     (b'"a string"', "must be a JSON object"),
     (b"{not json", "not valid JSON"),

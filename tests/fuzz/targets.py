@@ -277,8 +277,87 @@ def run_go(data: bytes) -> None:
     parse_buildinfo(data, "/usr/local/bin/hello")
 
 
+# ---- request bodies: every REST route's body, and the push webhook's envelope ----------------------------------
+
+@functools.cache
+def body_routes() -> tuple:
+    from crscan.api.endpoint import EndpointServicer
+    from crscan.api.grpc_server import bind_services
+    from crscan.api.routes import routes_for
+    from crscan.api.servicers import build_servicers
+
+    bindings = bind_services([*build_servicers(None), EndpointServicer("localhost:1")])
+    return tuple(route for route in routes_for(bindings) if route.body)
+
+
+REQUEST_KEYS = st.sampled_from([
+    "imageId", "image_id", "registryId", "repositoryId", "folderId", "name", "description", "rules", "scanRules",
+    "pushRule", "scheduleRules", "repositoryScope", "scanPolicy", "updateMask", "labels", "disabled", "scanPolicyId",
+    "rescanPeriod", "cronExpression", "scanResultId", "operationId", "filter", "pageSize", "pageToken", "@type",
+])
+REST_BODIES = st.one_of(
+    json_values(REQUEST_KEYS, 30).map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=200),
+    st.integers(1, 200).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.integers(1, 6000).map(lambda digits: b'{"pageSize": ' + b"9" * digits + b"}"),
+)
+
+
+def run_rest_body(raw: bytes) -> None:
+    from crscan.api.rest import message_from_body
+
+    for route in body_routes():
+        message_from_body(route, raw)
+
+
+HOSTS = st.sampled_from(["registry.example.com", "127.0.0.1:5000", "[::1]:5000", "h:443", "bad host", "[x"])
+_push_target = st.fixed_dictionaries({}, optional={
+    "mediaType": mostly(st.sampled_from(["application/vnd.oci.image.manifest.v1+json",
+                                         "application/vnd.oci.image.index.v1+json"]), SCALARS),
+    "digest": mostly(st.just("sha256:" + "a" * 64), st.text(max_size=80) | SCALARS),
+    "repository": mostly(st.sampled_from(["app", "team/app", "a.b/c-d"]), st.text(max_size=20) | SCALARS),
+    "tag": mostly(st.sampled_from(["1", "latest", "v1.2_3"]), st.text(max_size=140) | SCALARS),
+    "url": mostly(HOSTS.map(lambda h: f"https://{h}/v2/app/manifests/x"), st.text(max_size=40) | SCALARS),
+})
+_event = st.fixed_dictionaries({}, optional={
+    "action": mostly(st.just("push"), SCALARS),
+    "target": mostly(_push_target, json_values(st.sampled_from(["tag", "digest", "url"]), 8)),
+    "request": st.fixed_dictionaries({}, optional={"host": mostly(HOSTS, SCALARS)}),
+})
+WEBHOOK_BODIES = st.one_of(
+    st.lists(_event, max_size=6).map(lambda events: json.dumps({"events": events}).encode()),
+    st.binary(max_size=200),
+    st.integers(1, 200).map(lambda depth: b'{"events": ' + b"[" * depth + b"]" * depth + b"}"),
+)
+
+
+def run_webhook_body(raw: bytes) -> None:
+    from crscan.api.body import BodyError, decode_json
+    from crscan.sync.webhook import EnvelopeError, parse_envelope
+
+    try:
+        envelope = parse_envelope(decode_json(raw))
+    except BodyError as exc:  # the endpoint answers both with the same 400
+        raise EnvelopeError(str(exc)) from None
+    assert len(envelope.pushes) <= envelope.received
+
+
+def _api_error() -> type[BaseException]:
+    from crscan.api.errors import ApiError
+
+    return ApiError
+
+
+def _envelope_error() -> type[BaseException]:
+    from crscan.sync.webhook import EnvelopeError
+
+    return EnvelopeError
+
+
 TARGETS = {
     target.name: target for target in (
+        Target("rest_body", REST_BODIES, run_rest_body, _api_error()),
+        Target("webhook_body", WEBHOOK_BODIES, run_webhook_body, _envelope_error()),
         Target("osv_record", OSV_RECORDS, run_osv_record, MalformedRecord),
         Target("osv_all_zip", OSV_ZIPS, run_osv_zip, FeedError),
         Target("debian_tracker_json", as_feed_bytes(DEBIAN_DOCUMENTS), run_debian, FeedError),

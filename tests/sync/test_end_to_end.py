@@ -210,11 +210,13 @@ def test_remove_deletes_the_registry_with_its_images_and_aborts_its_running_scan
         images = []
         for registry in (doomed, kept):
             repository = store.repositories.add(registry.id, "team/app")
-            images.append(store.images.add(repository.id, "sha256:" + "ab" * 32, layers=[Layer("sha256:" + "cd" * 32, 1)]))
+            layers = [Layer("sha256:" + "cd" * 32, 1)]
+            images.append(store.images.add(repository.id, "sha256:" + "ab" * 32, layers=layers))
         running = store.scans.start(images[0].id)
         removed = crscan("remove", "doomed", data_dir=tmp_path)
         assert removed.returncode == 0, removed.stderr
-        assert removed.stdout.strip() == "registry doomed removed with 1 repositories and 1 images; 1 running scans aborted"
+        assert removed.stdout.strip() == ("registry doomed removed with 1 repositories and 1 images; "
+                                          "1 running scans aborted")
         with pytest.raises(NotFound):
             store.registries.get(doomed.id)
         with pytest.raises(NotFound):

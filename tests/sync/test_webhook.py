@@ -166,6 +166,7 @@ def test_the_registry_is_matched_by_host_with_or_without_its_default_port(sqlite
 HOSTILE_TARGETS = [
     ({"digest": "../../../../admin/secret?q="}, "malformed digest"),
     ({"digest": "sha256:" + "a" * 64 + "\n"}, "malformed digest"),
+    ({"digest": True}, "malformed digest bool"),  # found by bench/fuzz_long.py: TypeError
     ({"tag": "v1\nforged log line"}, "invalid tag"),
     ({"tag": "\x1b[31mred"}, "invalid tag"),
     ({"tag": "t" * 10_240}, "invalid tag"),

@@ -9,6 +9,7 @@ request message needs (the C decoder recurses once per level), integers longer t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 MAX_BODY_BYTES = 1 << 20
 MAX_DEPTH = 32  # request messages nest a few levels; notification envelopes three
@@ -68,14 +69,33 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, obj
 
 
 def _check_depth(document: object) -> None:
-    """Breadth-first, without recursion, so any document that decoded is measured safely."""
+    """Breadth-first, without recursion, so any document that decoded is measured safely; every string (keys
+    too) must also be encodable as UTF-8: JSON escapes can spell a lone surrogate (`"\\ud800"`), which the
+    protobuf runtime fails on with SystemError."""
     level, depth = [document], 0
     while level:
         containers = [node for node in level if isinstance(node, dict | list)]
         if containers and depth >= MAX_DEPTH:
             raise BodyError(f"body nests more than {MAX_DEPTH} levels of arrays and objects")
-        level = [child for node in containers for child in (node.values() if isinstance(node, dict) else node)]
+        level = []
+        for node in containers:
+            if isinstance(node, dict):
+                _check_strings(node.keys())
+                level.extend(node.values())
+            else:
+                level.extend(node)
+        _check_strings(node for node in level if isinstance(node, str))
         depth += 1
+    _check_strings([document] if isinstance(document, str) else [])
+
+
+def _check_strings(strings: Iterable[str]) -> None:
+    for text in strings:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BodyError(f"body has a string with a lone surrogate \\u{ord(text[exc.start]):04x}") from None
 
 
 def _kind(document: object) -> str:

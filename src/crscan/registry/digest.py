@@ -17,7 +17,8 @@ def validate_digest(digest: str, *, error: type[Exception] = InvalidReference) -
     """Return `digest` if it is a well-formed sha256/sha512 digest, else raise `error` naming it."""
     match = _DIGEST.fullmatch(digest) if isinstance(digest, str) else None  # `$` would allow a trailing "\n"
     if not match:
-        raise error(f"malformed digest {digest[:150]!r}: expected 'sha256:<64 hex digits>'")
+        shown = repr(digest[:150]) if isinstance(digest, str) else type(digest).__name__
+        raise error(f"malformed digest {shown}: expected 'sha256:<64 hex digits>'")
     algorithm, hex_ = match.groups()
     if algorithm not in _ALGORITHMS:
         raise error(f"unsupported digest algorithm {algorithm!r} in {digest}: expected sha256 or sha512")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
