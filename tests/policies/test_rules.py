@@ -20,7 +20,7 @@ from crscan.registry import ByteCounter
 from crscan.secrets import SecretBox
 from crscan.store import Layer, schema
 from crscan.store.schema import utcnow
-from crscan.sync.webhook import WebhookHandler
+from crscan.sync.webhook import WebhookHandler, parse_envelope
 from tests.jobs.conftest import register
 
 READY = scanner_pb2.ScanResult.READY
@@ -105,7 +105,9 @@ def test_a_pushed_image_is_scanned_through_the_webhook(store, local_registry, te
     handler = WebhookHandler(store, box, on_images=lambda ids: scan_on_push(store, ids))
     target = {"mediaType": image.pushed_media_type, "digest": image.pushed_digest, "repository": image.repository,
               "tag": "1", "url": f"http://{local_registry.host}/v2/{image.repository}/manifests/{image.pushed_digest}"}
-    result = handler.handle([{"action": "push", "target": target, "request": {"host": local_registry.host}}])
+    envelope = parse_envelope({"events": [{"action": "push", "target": target,
+                                           "request": {"host": local_registry.host}}]})
+    result = handler.handle(envelope, [registry])
     assert result.upserted == 1 and len(result.changed_image_ids) == 1
     image_id = result.changed_image_ids[0]
 
