@@ -75,7 +75,8 @@ class Settings:
     worker_concurrency: int = 1  # scans run at once by this process's job workers
     # Fernet key for registry passwords at rest; empty: generated once into <data_dir>/secret.key (crscan.secrets).
     secret_key: str = field(default="", repr=False)
-    webhook_secret: str = field(default="", repr=False)  # bearer secret of POST /hooks/distribution; empty: off
+    # fallback bearer secret of POST /hooks/distribution, for registries without their own; empty: none
+    webhook_secret: str = field(default="", repr=False)
 
     @classmethod
     def resolve(

@@ -145,6 +145,7 @@ def test_sync_of_a_basic_auth_registry_needs_its_credentials(sqlite_store, box, 
     run_sync(sqlite_store, row, box)
     assert snapshot(sqlite_store, row.id)[("sync/basic", pushed["digest"])]["tags"] == ["1"]
 
+    sqlite_store.registries.remove(row.id)  # one registry per host
     anonymous = sqlite_store.registries.add("anon", auth_registry.url, folder_id="default", insecure=True)
     with pytest.raises(SyncError, match="sync of registry 'anon' failed: .*"):
         run_sync(sqlite_store, anonymous, box)
@@ -175,6 +176,7 @@ def test_sync_over_https_checks_the_certificate_against_the_ca_file(sqlite_store
         run_sync(sqlite_store, trusted, box)
         assert snapshot(sqlite_store, trusted.id)[("tls/app", pushed["digest"])]["tags"] == ["1"]
 
+        sqlite_store.registries.remove(trusted.id)  # one registry per host
         untrusted = sqlite_store.registries.add("no-ca", registry.url, folder_id="default", insecure=False)
         with pytest.raises(SyncError, match="sync of registry 'no-ca' failed: .*(certificate|TLS)"):
             run_sync(sqlite_store, untrusted, box)
