@@ -113,7 +113,7 @@ def test_bad_query_values_are_400_naming_the_parameter(shared_api, query, mentio
 
 def test_bad_bodies_are_400(shared_api):
     assert_status(shared_api.http.post(SCANS, content=b'{"imageId": '), 400, 3, "not valid JSON")
-    assert_status(shared_api.http.post(SCANS, content=b"\xff\xfe"), 400, 3, "not valid JSON")
+    assert_status(shared_api.http.post(SCANS, content=b"\xff\xfe"), 400, 3, "not valid UTF-8")
     assert_status(shared_api.http.post(SCANS, json=["crp0"]), 400, 3, "JSON object")
     assert_status(shared_api.http.post(SCANS, json={"imageId": 42}), 400, 3, "imageId")
     assert_status(shared_api.http.post(SCANS, json={"imageID": "crp0"}), 400, 3, "imageID")
