@@ -28,7 +28,8 @@ def folder(served):
     """A folder of its own with three registries; the store is shared by the module's tests."""
     folder_id = "b1g" + uuid.uuid4().hex[:17]
     rows = [
-        served.store.registries.add(name, f"https://{name}.example", folder_id=folder_id, labels={"team": name})
+        served.store.registries.add(name, f"https://{name}.{folder_id}.example", folder_id=folder_id,  # a host each
+                                    labels={"team": name})
         for name in ("charlie", "alpha", "bravo")
     ]
     return folder_id, rows
