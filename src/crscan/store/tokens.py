@@ -7,6 +7,7 @@ repository that reads and writes it is `crscan.auth.SqlTokenRepository`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, LargeBinary, Select, SmallInteger, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,10 +35,11 @@ def registry_of(store: Store, kind: str, resource_id: str) -> str | None:
     One statement whatever the answer, so a scoped caller cannot tell "exists elsewhere" from "does not exist"
     by how many queries (and how long) the check takes."""
     with store.sessions() as session:
-        return session.scalar(_registry_query(kind, resource_id))
+        registry_id: str | None = session.scalar(_registry_query(kind, resource_id))
+        return registry_id
 
 
-def _registry_query(kind: str, resource_id: object) -> Select:
+def _registry_query(kind: str, resource_id: object) -> Select[Any]:
     Repository, Image, ScanResult = schema.Repository, schema.Image, schema.ScanResult
     if kind == "registry":
         return select(schema.Registry.id).where(schema.Registry.id == resource_id)
