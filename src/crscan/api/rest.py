@@ -27,6 +27,7 @@ from crscan.api import openapi
 from crscan.api.auth import Authenticator, authenticated
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
+from crscan.api.request_id import HEADER, rest_details, request_id
 from crscan.api.routes import HttpRoute, routes_for
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,11 @@ class RestContext:
         return None  # HTTP requests carry no deadline
 
 
-def status_response(code: grpc.StatusCode, message: str, http_status: int | None = None) -> JSONResponse:
-    """A `google.rpc.Status` JSON error body."""
-    body = {"code": code.value[0], "message": message, "details": []}
+def status_response(
+    code: grpc.StatusCode, message: str, request_id: str, http_status: int | None = None
+) -> JSONResponse:
+    """A `google.rpc.Status` JSON error body whose `details` name the request."""
+    body = {"code": code.value[0], "message": message, "details": rest_details(request_id)}
     return JSONResponse(body, status_code=http_status or HTTP_STATUS[code])
 
 
@@ -143,13 +146,19 @@ def build_rest_app(
         return await anyio.to_thread.run_sync(function, limiter=limiter)
 
     async def dispatch(request: Request) -> Response:
+        rid = request_id(request.headers.items())
+        response = await route_request(request, rid)
+        response.headers[HEADER] = rid
+        return response
+
+    async def route_request(request: Request, rid: str) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
             if raw_path not in PUBLIC_PAGES:
                 try:
                     await in_thread(functools.partial(_authenticate_page, authenticator, request))
                 except ApiError as e:
-                    return status_response(e.code, e.message)
+                    return status_response(e.code, e.message, rid)
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
@@ -161,20 +170,21 @@ def build_rest_app(
                 return status_response(
                     grpc.StatusCode.UNIMPLEMENTED,
                     f"method {request.method} is not allowed on {raw_path}; allowed: {allowed}",
+                    rid,
                     http_status=405,
                 )
-            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}")
+            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}", rid)
         route, path_values = chosen
         try:
             message = await _build_request(route, path_values, request)
             context = RestContext(tuple(request.headers.items()), _peer(request))
-            call = functools.partial(_call_and_render, route, message, context, authenticator)
+            call = functools.partial(_call_and_render, route, message, context, authenticator, rid)
             return await in_thread(call)  # type: ignore[return-value]  # _call_and_render always answers
         except ApiError as e:
-            return status_response(e.code, e.message)
+            return status_response(e.code, e.message, rid)
         except Exception:
-            log.exception("unhandled error rendering %s %s", request.method, request.url.path)
-            return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            log.exception("unhandled error rendering %s %s (request_id=%s)", request.method, request.url.path, rid)
+            return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, rid)
 
     # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
     return Router(default=request_response(dispatch))
@@ -186,7 +196,9 @@ PUBLIC_PAGES = frozenset({"/healthz"})
 OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
 
 
-def _call_and_render(route: HttpRoute, message, context: RestContext, authenticator: Authenticator) -> Response:
+def _call_and_render(
+    route: HttpRoute, message, context: RestContext, authenticator: Authenticator, request_id: str
+) -> Response:
     """The servicer call and its JSON rendering, both in the worker thread: rendering a page of 100 messages
     is milliseconds of CPU the event loop (and every other connection on it) should not wait for."""
     response = invoke_servicer(
@@ -198,6 +210,7 @@ def _call_and_render(route: HttpRoute, message, context: RestContext, authentica
         transport="rest",
         metadata=context.invocation_metadata(),
         peer=context.peer(),
+        request_id=request_id,
     )
     if context.code() not in (None, grpc.StatusCode.OK):
         raise ApiError(context.code(), context.details())
