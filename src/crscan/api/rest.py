@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio.to_thread
@@ -117,6 +118,36 @@ def status_response(
 PageHandler = Callable[[Request], Awaitable[Response]]
 
 
+class JsonFieldNames:
+    """Rewrites proto field names (`image_id`) in error messages to their JSON names (`imageId`), the names a
+    REST caller sends; gRPC messages keep proto names. Only names of fields of the served messages change, and
+    never inside quotes, where a message echoes the caller's own input."""
+
+    _NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+    _QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+
+    def __init__(self, bindings: Sequence[ServiceBinding]):
+        self._names: dict[str, str] = {}
+        seen: set[str] = set()
+        pending = [m.input_type for b in bindings for m in b.descriptor.methods]
+        while pending:
+            descriptor = pending.pop()
+            if descriptor.full_name in seen:
+                continue
+            seen.add(descriptor.full_name)
+            for field in descriptor.fields:
+                if field.name != field.json_name:
+                    self._names[field.name] = field.json_name
+                if field.message_type is not None:
+                    pending.append(field.message_type)
+
+    def transcode(self, message: str) -> str:
+        parts = self._QUOTED.split(message)  # odd indexes are the quoted parts
+        for i in range(0, len(parts), 2):
+            parts[i] = self._NAME.sub(lambda m: self._names.get(m.group(), m.group()), parts[i])
+        return "".join(parts)
+
+
 def build_rest_app(
     bindings: Sequence[ServiceBinding],
     authenticator: Authenticator,
@@ -129,6 +160,7 @@ def build_rest_app(
     authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
     document = openapi.document_json(routes)
+    json_names = JsonFieldNames(bindings)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -152,13 +184,16 @@ def build_rest_app(
         return response
 
     async def route_request(request: Request, rid: str) -> Response:
+        def error(code: grpc.StatusCode, message: str, http_status: int | None = None) -> JSONResponse:
+            return status_response(code, json_names.transcode(message), rid, http_status)
+
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
             if raw_path not in PUBLIC_PAGES:
                 try:
                     await in_thread(functools.partial(_authenticate_page, authenticator, request))
                 except ApiError as e:
-                    return status_response(e.code, e.message, rid)
+                    return error(e.code, e.message)
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
@@ -167,13 +202,12 @@ def build_rest_app(
         if chosen is None:
             if matched:
                 allowed = ", ".join(sorted({r.http_method for r, _ in matched}))
-                return status_response(
+                return error(
                     grpc.StatusCode.UNIMPLEMENTED,
                     f"method {request.method} is not allowed on {raw_path}; allowed: {allowed}",
-                    rid,
                     http_status=405,
                 )
-            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}", rid)
+            return error(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}")
         route, path_values = chosen
         try:
             message = await _build_request(route, path_values, request)
@@ -181,10 +215,10 @@ def build_rest_app(
             call = functools.partial(_call_and_render, route, message, context, authenticator, rid)
             return await in_thread(call)  # type: ignore[return-value]  # _call_and_render always answers
         except ApiError as e:
-            return status_response(e.code, e.message, rid)
+            return error(e.code, e.message)
         except Exception:
             log.exception("unhandled error rendering %s %s (request_id=%s)", request.method, request.url.path, rid)
-            return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, rid)
+            return error(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
     return Router(default=request_response(dispatch))
