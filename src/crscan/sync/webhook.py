@@ -2,16 +2,18 @@
 
 The HTTP endpoint that receives them is `crscan.api.webhook`. Each `push` event of a tagged manifest or index is
 resolved to an attached registry by the host of `target.url` (or `request.host`) and the image is upserted, its
-blobs read from the registry itself (never trusted from the event). Other events are counted and ignored. A
+blobs read from the registry itself (never trusted from the event); a new image's `createdAt` is the event's
+`timestamp`. Other events are counted and ignored. A
 failed event is counted, and the next `crscan registry sync` catches up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +25,7 @@ from crscan.secrets import SecretBox, SecretError
 from crscan.store import Store, StoreError
 from crscan.store import registries as stored
 from crscan.sync.interface import SyncError
-from crscan.sync.sync import open_view
+from crscan.sync.sync import open_view, rfc3339_utc
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class WebhookHandler:
                 continue
             try:
                 validate_repository(repository)
-                changes = self._upsert(registry, repository, tag, digest)
+                changes = self._upsert(registry, repository, tag, digest, rfc3339_utc(event.get("timestamp")))
             except (RegistryError, SyncError, SecretError, StoreError, SQLAlchemyError) as exc:
                 result.failed += 1
                 log.warning("push of %s:%s to registry %s not recorded: %s", repository, tag, registry.name,
@@ -105,12 +107,15 @@ class WebhookHandler:
                 log.exception("the on_images hook failed for %d images", len(result.changed_image_ids))
         return result
 
-    def _upsert(self, registry, repository: str, tag: str, digest: str) -> stored.Changes:
+    def _upsert(self, registry, repository: str, tag: str, digest: str,
+                pushed_at: dt.datetime | None) -> stored.Changes:
         view = open_view(registry, self.box)
         try:
             image = view.resolve(repository, digest)  # by digest: the tag may have moved on since
         finally:
             view.close()
+        if pushed_at is not None:  # the push itself, not the build the config's `created` records
+            image = replace(image, created_at=pushed_at)
         try:
             return self.store.registries.upsert_pushed_image(registry.id, repository, tag, image)
         except stored.ConcurrentChange:  # a sync or another push created the same row first: apply on top of it
