@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -147,6 +147,22 @@ class DistributionView(RegistryView):
         except ManifestUnknown:
             return False
         return True
+
+    def delete(self, repository: str, digest: str, tags: Sequence[str]) -> None:
+        """Delete the manifest `digest` so no pull or sync brings it back. Distribution drops the tags with the
+        manifest; a tag still resolving to it afterwards (registries that keep tags) is deleted by name.
+        A manifest already gone counts as deleted; OperationRefused when the registry allows no deletes."""
+        try:
+            self.client.delete_manifest(repository, digest)
+        except ManifestUnknown:
+            pass
+        for tag in tags:
+            try:
+                if self.client.get_manifest(repository, tag).digest != digest:
+                    continue  # moved on to another image since
+            except ManifestUnknown:
+                continue
+            self.client.delete_manifest(repository, tag)
 
     def close(self) -> None:
         self.client.close()
