@@ -28,7 +28,11 @@ class EcosystemFacts:
     scheme: str  # the `crscan.versions` scheme its versions compare by
     is_os: bool = False  # OS packages: advisories are keyed by source package and distro release
     osv: str = ""  # OSV's ecosystem name for language packages; OS packages take their distro's (`DistroFacts.osv`)
-    package_type: str = ""  # the API's `type` of a language package's findings (OS findings name the distro)
+    # The API's `type` of a language package's findings, in Trivy's names (its `LangType`s: what the real
+    # service shows); OS findings name the distro. `package_type_by_file` overrides it by the name of the file
+    # the package was read from, where one ecosystem has several sources (Cargo.lock vs a binary).
+    package_type: str = ""
+    package_type_by_file: Mapping[str, str] = field(default_factory=dict)
 
 
 class Ecosystem(str, enum.Enum):
@@ -51,14 +55,24 @@ class Ecosystem(str, enum.Enum):
     DPKG = "dpkg", EcosystemFacts("deb", is_os=True)
     APK = "apk", EcosystemFacts("apk", is_os=True)
     RPM = "rpm", EcosystemFacts("rpm", is_os=True)
-    PYPI = "pip", EcosystemFacts("pypi", osv="PyPI", package_type="python")
-    NPM = "npm", EcosystemFacts("semver", osv="npm", package_type="node")
+    PYPI = "pip", EcosystemFacts("pypi", osv="PyPI", package_type="python-pkg")  # dist-info/egg-info
+    NPM = "npm", EcosystemFacts(
+        "semver", osv="npm", package_type="node-pkg",  # node_modules/**/package.json
+        package_type_by_file={"package-lock.json": "npm", "yarn.lock": "yarn", "pnpm-lock.yaml": "pnpm"},
+    )
     GO = "gomod", EcosystemFacts("go", osv="Go", package_type="gobinary")
-    CARGO = "cargo", EcosystemFacts("semver", osv="crates.io", package_type="rust")
+    CARGO = "cargo", EcosystemFacts(
+        "semver", osv="crates.io", package_type="rustbinary",  # cargo-auditable data in a binary
+        package_type_by_file={"Cargo.lock": "cargo"},
+    )
     MAVEN = "maven", EcosystemFacts("maven", osv="Maven", package_type="jar")
-    GEM = "gem", EcosystemFacts("rubygems", osv="RubyGems", package_type="gem")
-    COMPOSER = "composer", EcosystemFacts("composer", osv="Packagist", package_type="php")
-    NUGET = "nuget", EcosystemFacts("nuget", osv="NuGet", package_type="dotnet")
+    GEM = "gem", EcosystemFacts("rubygems", osv="RubyGems", package_type="gemspec")
+    # vendor/composer/installed.json is Trivy's "composer-vendor"; "composer" is its composer.lock.
+    COMPOSER = "composer", EcosystemFacts(
+        "composer", osv="Packagist", package_type="composer-vendor",
+        package_type_by_file={"composer.lock": "composer"},
+    )
+    NUGET = "nuget", EcosystemFacts("nuget", osv="NuGet", package_type="dotnet-core")  # *.deps.json
 
     @property
     def is_os(self) -> bool:
@@ -214,6 +228,12 @@ class Package:
     # ("BSD License"); empty when the metadata names none or crscan does not read it (dpkg copyright files).
     licenses: tuple[str, ...] = field(default=(), compare=False)
 
+    @property
+    def package_type(self) -> str:
+        """The API's `type` of a language package: by the file it was read from, else its ecosystem's."""
+        facts = self.ecosystem.facts
+        return facts.package_type_by_file.get(self.path.rsplit("/", 1)[-1], facts.package_type)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -227,7 +247,7 @@ class Finding:
     version: str
     fixed_by: str  # empty when no fix is known
     origin: str  # "os" or "lang"
-    type: str  # OS name when origin == "os" (debian, alpine, …), else package type (python, node, gobinary, jar, …)
+    type: str  # OS name when origin == "os" (debian, alpine, …), else Trivy's package type (python-pkg, jar, …)
     severity: Severity
     severity_source: str  # where the rating came from: "debian", "ghsa", "cvss_v3", "none", …
     feed: str = ""  # osv, debian, alpine

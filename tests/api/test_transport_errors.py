@@ -7,9 +7,11 @@ the gRPC status and the REST `google.rpc.Status` mapping are checked for every c
 from __future__ import annotations
 
 import logging
+import re
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 from yandex.cloud.containerregistry.v1 import (
     registry_service_pb2,
     registry_service_pb2_grpc,
@@ -79,8 +81,18 @@ def grpc_get(probe, instruction: str) -> grpc.RpcError:
     return failure.value
 
 
-def rest_get(probe, instruction: str):
-    return probe.http.get(f"/container-registry/v1/scans/{instruction}")
+def rest_get(probe, instruction: str, headers: dict[str, str] | None = None):
+    return probe.http.get(f"/container-registry/v1/scans/{instruction}", headers=headers)
+
+
+def grpc_request_info(error: grpc.RpcError) -> error_details_pb2.RequestInfo:
+    """The `RequestInfo` in the `google.rpc.Status` a grpc-status aware client reads from the trailers."""
+    status = status_pb2.Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    assert (status.code, status.message) == (error.code().value[0], error.details())
+    (detail,) = status.details
+    info = error_details_pb2.RequestInfo()
+    assert detail.Unpack(info), detail.type_url
+    return info
 
 
 @pytest.mark.parametrize("code", list(HTTP_FOR_CODE), ids=lambda c: c.name)
@@ -90,7 +102,13 @@ def test_api_errors_keep_code_and_message_on_both_transports(probe, code):
 
     assert (over_grpc.code(), over_grpc.details()) == (code, f"probe says {code.name}")
     assert over_rest.status_code == HTTP_FOR_CODE[code]
-    assert over_rest.json() == {"code": code.value[0], "message": f"probe says {code.name}", "details": []}
+    request_id = over_rest.headers["x-request-id"]
+    assert over_rest.json() == {
+        "code": code.value[0],
+        "message": f"probe says {code.name}",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": request_id}],
+    }
+    assert grpc_request_info(over_grpc).request_id == dict(over_grpc.trailing_metadata())["x-request-id"]
 
 
 def test_unexpected_exceptions_become_internal_without_leaking_details(probe, caplog):
@@ -151,3 +169,69 @@ def test_servicers_see_the_caller_through_current_caller(probe):
 def test_current_caller_outside_a_request_is_an_error():
     with pytest.raises(RuntimeError, match="outside a request"):
         current_caller()
+
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def test_every_call_gets_a_request_id_in_the_trailer_header_and_log(probe, caplog):
+    scanner = probe.sdk.client(scanner_service_pb2_grpc.ScannerServiceStub)
+    with caplog.at_level(logging.INFO, logger="crscan.api.calls"):
+        _, call = scanner.Get.with_call(scanner_service_pb2.GetScanResultRequest(scan_result_id="fine"))
+        over_rest = rest_get(probe, "fine")
+        missed = probe.http.get("/no/such/route")
+
+    over_grpc = dict(call.trailing_metadata())["x-request-id"]
+    assert UUID.match(over_grpc) and UUID.match(over_rest.headers["x-request-id"])
+    assert over_grpc != over_rest.headers["x-request-id"]
+    assert over_rest.status_code == 200
+    assert missed.status_code == 404
+    assert missed.json()["details"][0]["requestId"] == missed.headers["x-request-id"]
+    logged = {r.getMessage() for r in caplog.records if r.name == "crscan.api.calls"}
+    for transport, request_id in (("grpc", over_grpc), ("rest", over_rest.headers["x-request-id"])):
+        (line,) = [m for m in logged if request_id in m]
+        assert line.startswith(f"{transport} /yandex.cloud.containerregistry.v1.ScannerService/Get OK ")
+
+
+def test_failures_name_their_request_in_the_log(probe, caplog):
+    with caplog.at_level(logging.INFO, logger="crscan.api.calls"):
+        failed = rest_get(probe, "NOT_FOUND")
+    request_id = failed.headers["x-request-id"]
+    assert any(request_id in r.getMessage() and " NOT_FOUND " in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("given", ["trace-7f3a/01:req_42", "x" * 128])
+def test_a_sane_incoming_request_id_is_honoured(probe, given):
+    failed = grpc_get_with(probe, "NOT_FOUND", given)
+    assert dict(failed.trailing_metadata())["x-request-id"] == given
+    assert grpc_request_info(failed).request_id == given
+    over_rest = rest_get(probe, "NOT_FOUND", headers={"x-request-id": given})
+    assert over_rest.headers["x-request-id"] == given
+    assert over_rest.json()["details"][0]["requestId"] == given
+
+
+# Only values a client library will send: gRPC and httpx refuse control characters and non-ASCII themselves.
+@pytest.mark.parametrize("given", ["x" * 129, "two words", ""])
+def test_an_insane_incoming_request_id_is_replaced(probe, given):
+    failed = grpc_get_with(probe, "NOT_FOUND", given)
+    assert UUID.match(dict(failed.trailing_metadata())["x-request-id"])
+    assert UUID.match(grpc_request_info(failed).request_id)
+    over_rest = rest_get(probe, "NOT_FOUND", headers={"x-request-id": given})
+    assert UUID.match(over_rest.headers["x-request-id"])
+
+
+def test_a_servicer_abort_still_names_the_request(probe):
+    failed = grpc_get(probe, "abort")
+    assert grpc_request_info(failed).request_id == dict(failed.trailing_metadata())["x-request-id"]
+    over_rest = rest_get(probe, "abort")
+    assert over_rest.json()["details"][0]["requestId"] == over_rest.headers["x-request-id"]
+
+
+def grpc_get_with(probe, instruction: str, request_id: str) -> grpc.RpcError:
+    scanner = probe.sdk.client(scanner_service_pb2_grpc.ScannerServiceStub)
+    with pytest.raises(grpc.RpcError) as failure:
+        scanner.Get(
+            scanner_service_pb2.GetScanResultRequest(scan_result_id=instruction),
+            metadata=(("x-request-id", request_id),),
+        )
+    return failure.value

@@ -99,3 +99,23 @@ def test_errors_carry_the_same_code_and_message_over_both_transports(api):
 
     assert over_rest.json()["code"] == over_grpc.value.code().value[0] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert over_rest.json()["message"] == over_grpc.value.details()
+
+
+def test_rest_messages_name_fields_in_lower_camel_case_and_grpc_keeps_proto_names(api):
+    scanner = api.sdk.client(scanner_service_pb2_grpc.ScannerServiceStub)
+    with pytest.raises(grpc.RpcError) as over_grpc:
+        scanner.List(scanner_service_pb2.ListScanResultsRequest())
+    over_rest = api.http.get("/container-registry/v1/scans")
+
+    assert over_grpc.value.details() == "exactly one of image_id and repository_id must be set"
+    assert over_rest.json()["message"] == "exactly one of imageId and repositoryId must be set"
+    images = api.http.get("/container-registry/v1/images")
+    assert images.json()["message"] == "one of repositoryName, registryId and folderId is required"
+
+
+def test_rest_messages_keep_quoted_caller_input_verbatim(api):
+    # The caller's own text is echoed in quotes and must not be rewritten, even when it looks like a field name.
+    response = api.http.get("/container-registry/v1/scans", params={"image_id": "x", "order_by": "scan_result_id"})
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert message.startswith("orderBy: unknown field 'scan_result_id';"), message

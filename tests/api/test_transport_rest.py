@@ -18,7 +18,10 @@ def assert_status(response, http_status: int, code: int, *mentions: str) -> None
     assert response.status_code == http_status, response.text
     body = response.json()
     assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code and body["details"] == []
+    assert body["code"] == code
+    assert body["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": response.headers["x-request-id"]}
+    ]
     for word in mentions:
         assert word in body["message"], body["message"]
 

@@ -181,7 +181,8 @@ def test_page_tokens_are_bound_to_the_caller(scoped_api, transport):
         with pytest.raises(Failure) as caught:
             call(method, registry_service_pb2.ListRegistriesRequest(folder_id=FOLDER, page_size=1, page_token=token))
         assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, other
-        assert "page_token is not valid for this request" in caught.value.message
+        field = "page_token" if transport == "grpc" else "pageToken"  # REST messages use JSON names
+        assert f"{field} is not valid for this request" in caught.value.message
 
 
 def test_a_scoped_token_works_inside_its_registries(scoped_api, transport):

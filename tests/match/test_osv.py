@@ -68,7 +68,7 @@ def test_finding_carries_cve_name_advisory_id_link_rating_and_package_origin(fix
     assert finding.link == "https://osv.dev/vulnerability/TEST-INTRO-FIXED"
     assert (finding.severity, finding.severity_source) == (Severity.MEDIUM, "ghsa")
     assert (finding.package, finding.source, finding.version, finding.fixed_by) == ("range_pkg", "pip", "2.0.5", "2.1")
-    assert (finding.origin, finding.type, finding.feed) == ("lang", "python", "osv")
+    assert (finding.origin, finding.type, finding.feed) == ("lang", "python-pkg", "osv")
     assert (finding.layer, finding.path) == (package.layer, package.path)
     assert by_id["TEST-LIMIT"].name == "TEST-LIMIT"
     assert (by_id["TEST-LIMIT"].severity, by_id["TEST-LIMIT"].severity_source) == (Severity.UNDEFINED, "none")

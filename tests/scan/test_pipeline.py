@@ -57,7 +57,7 @@ def test_scan_reports_the_vulnerable_language_packages_and_only_what_survives(te
     # Django 3.2 had its first security release in 3.2.1: every finding's fix is newer than what is installed.
     assert django and all(compare("pypi", f.fixed_by, f.version) > 0 for f in django if f.fixed_by)
     assert "CVE-2021-33203" in {f.name for f in django}
-    assert all(f.layer == python_stage and f.origin == "lang" and f.type == "python" for f in django)
+    assert all(f.layer == python_stage and f.origin == "lang" and f.type == "python-pkg" for f in django)
     lodash = [f for f in report.findings if f.package == "lodash"]
     assert "CVE-2018-3721" in {f.name for f in lodash}
     assert all(f.layer == npm_stage and f.source == "npm" for f in lodash)

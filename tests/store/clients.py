@@ -8,6 +8,7 @@ JSON body). gRPC goes through the official SDK's stubs; REST through httpx at th
 
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import quote
 
@@ -47,7 +48,17 @@ class Failure(Exception):
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
-        self.http_status = http_status
+        self.http_status = http_status  # None: the failure came over gRPC
+
+
+def rest_names(fragment: str) -> str:
+    """A message fragment written with proto field names, as REST renders it: unquoted snake_case names in
+    lowerCamelCase (proto3 JSON names), quoted caller input untouched."""
+    parts = re.split(r"('[^']*')", fragment)
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b",
+                          lambda m: re.sub(r"_([a-z0-9])", lambda c: c.group(1).upper(), m.group()), parts[i])
+    return "".join(parts)
 
 
 class GrpcClient:
@@ -122,11 +133,13 @@ def client(request, served):
 
 
 def fails(call, code: grpc.StatusCode, *fragments: str) -> Failure:
-    """Run `call`, expect a Failure with `code` whose message contains every fragment."""
+    """Run `call`, expect a Failure with `code` whose message contains every fragment (written with proto field
+    names; over REST, with their JSON names)."""
     with pytest.raises(Failure) as caught:
         call()
     failure = caught.value
     assert failure.code == code, failure
     for fragment in fragments:
-        assert fragment in failure.message, failure
+        expected = fragment if failure.http_status is None else rest_names(fragment)
+        assert expected in failure.message, failure
     return failure

@@ -73,11 +73,12 @@ class RunningRegistry:
 
 
 def start_registry(auth: str = "", username: str = "crscan", password: str = "s3cret-pass",
-                   schema1: bool = False, tls: bool = False, notify: tuple[str, str] | None = None) -> RunningRegistry:
+                   schema1: bool = False, tls: bool = False, notify: tuple[str, str] | None = None,
+                   delete: bool = True) -> RunningRegistry:
     """Start a registry on a free loopback port; `auth` is "", "htpasswd" or "token"; `schema1` lets it
     accept (deprecated) Docker schema 1 manifest pushes; `tls` serves HTTPS with a certificate from a fresh
     CA whose PEM is `directory / "ca.pem"`; `notify` = (url, bearer secret) sends its event notifications
-    to that endpoint."""
+    to that endpoint; `delete=False` refuses manifest deletes (405 UNSUPPORTED), distribution's default."""
     directory = Path(tempfile.mkdtemp(prefix="crscan-registry-"))
     port = free_port()
     tls_config = ""
@@ -87,7 +88,7 @@ def start_registry(auth: str = "", username: str = "crscan", password: str = "s3
     config = [
         "version: 0.1",
         "log: {level: error, accesslog: {disabled: true}}",
-        f"storage: {{filesystem: {{rootdirectory: {directory / 'data'}}}, delete: {{enabled: true}}}}",
+        f"storage: {{filesystem: {{rootdirectory: {directory / 'data'}}}, delete: {{enabled: {str(delete).lower()}}}}}",
         f"http: {{addr: '127.0.0.1:{port}', secret: {uuid.uuid4().hex}{tls_config}}}",
     ]
     if schema1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ssl
 
@@ -208,3 +209,20 @@ def test_a_hostile_catalog_and_tag_list_are_skipped_by_name(sqlite_store, box, s
     assert "good:'also bad': not a valid tag name" in summary.skipped
     evil = next(s for s in summary.skipped if s.startswith("'../evil': "))
     assert "invalid" in evil.lower()
+
+
+def test_an_image_is_created_when_its_config_says_not_when_it_was_synced(sqlite_store, box, scratch_registry,
+                                                                         pusher):
+    row = attach(sqlite_store, scratch_registry)
+    built = pusher.image("dated/app", "built", "a", created="2024-05-01T12:20:30.123456789+02:00")
+    zero = pusher.image("dated/app", "zero", "b", created="0001-01-01T00:00:00Z")  # reproducible builds
+    undated = pusher.image("dated/app", "undated", "c")
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    run_sync(sqlite_store, row, box)
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    created = {digest: sqlite_store.images.get(fields["id"]).created_at
+               for (_, digest), fields in snapshot(sqlite_store, row.id).items()}
+    assert created[built["digest"]] == dt.datetime(2024, 5, 1, 10, 20, 30, 123456)  # UTC, to the microsecond
+    for unknown in (zero, undated):  # no usable `created`: the time crscan first saw it stands in
+        assert before <= created[unknown["digest"]] <= after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -241,3 +242,25 @@ def test_a_second_registry_with_the_same_host_is_refused(sqlite_store):
         with pytest.raises(StoreError, match="registry 'first' already has the host registry.example.com"):
             sqlite_store.registries.add("second", url, folder_id="other")
     sqlite_store.registries.add("second", "https://registry.example.com:5000", folder_id="default")
+
+
+def test_a_pushed_image_is_created_at_the_push_events_time(client, sqlite_store, box, scratch_registry, pusher):
+    row = attach(sqlite_store, scratch_registry)
+    pushed = pusher.image("hooked/dated", "1", "d", created="2020-01-01T00:00:00Z")  # built long before the push
+    event = push_event(scratch_registry.host, "hooked/dated", pushed["digest"], "1")
+    event["timestamp"] = "2026-03-04T05:06:07.890123456+01:00"  # distribution's Go RFC 3339, nanoseconds
+    assert post(client, [event]).json()["upserted"] == 1
+
+    stored = snapshot(sqlite_store, row.id)[("hooked/dated", pushed["digest"])]
+    assert sqlite_store.images.get(stored["id"]).created_at == dt.datetime(2026, 3, 4, 4, 6, 7, 890123)
+
+
+def test_without_an_event_time_the_configs_created_is_used(client, sqlite_store, box, scratch_registry, pusher):
+    row = attach(sqlite_store, scratch_registry)
+    pushed = pusher.image("hooked/built", "1", "e", created="2025-11-30T23:59:59Z")
+    event = push_event(scratch_registry.host, "hooked/built", pushed["digest"], "1")
+    event["timestamp"] = "yesterday"  # not a time: ignored
+    assert post(client, [event]).json()["upserted"] == 1
+
+    stored = snapshot(sqlite_store, row.id)[("hooked/built", pushed["digest"])]
+    assert sqlite_store.images.get(stored["id"]).created_at == dt.datetime(2025, 11, 30, 23, 59, 59)

@@ -59,11 +59,13 @@ class Pusher:
         response.raise_for_status()
         return _digest(body)
 
-    def image(self, repository: str, tag: str | None, seed: str, architecture: str = "amd64") -> dict:
-        """Push a one-layer image; returns its manifest digest, config and layer descriptors."""
+    def image(self, repository: str, tag: str | None, seed: str, architecture: str = "amd64",
+              created: str | None = None) -> dict:
+        """Push a one-layer image (config `created` as given, else none); returns its manifest digest, config and
+        layer descriptors."""
         blob, tar = _layer(seed)
-        config = json.dumps({"architecture": architecture, "os": "linux",
-                             "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]}}).encode()
+        fields = {"architecture": architecture, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]}}
+        config = json.dumps(fields if created is None else {"created": created, **fields}).encode()
         config_descriptor = {"mediaType": OCI_CONFIG, "digest": self.blob(repository, config), "size": len(config)}
         layer_descriptor = {"mediaType": OCI_LAYER, "digest": self.blob(repository, blob), "size": len(blob)}
         document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor,

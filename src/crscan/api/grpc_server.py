@@ -9,6 +9,7 @@ calls servicers through the same `invoke_servicer`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ from yandex.cloud.operation import operation_service_pb2, operation_service_pb2_
 
 from crscan.api.auth import Authenticator, authenticated
 from crscan.api.errors import ApiError
+from crscan.api.request_id import HEADER, STATUS_DETAILS_KEY, request_id, status_details
 from crscan.api.tls import ServerTls
 
 log = logging.getLogger(__name__)
+call_log = logging.getLogger("crscan.api.calls")
 
 # Generated servicer base class → (its add_*_to_server function, its service descriptor).
 SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescriptor]] = {
@@ -107,20 +110,33 @@ def bind_services(servicers: Iterable[object]) -> list[ServiceBinding]:
     return list(bindings.values())
 
 
-def invoke_servicer(behavior, request, context, *, authenticator, method, transport, metadata, peer=""):
-    """Authenticate, run one servicer method, and normalise every failure into an `ApiError`."""
+def invoke_servicer(behavior, request, context, *, authenticator, method, transport, metadata, peer="",
+                    request_id=""):
+    """Authenticate, run one servicer method, and normalise every failure into an `ApiError`.
+
+    Logs one line per call with its outcome and request id (the id the caller sees in the error or header).
+    """
+    started = time.monotonic()
+    outcome = grpc.StatusCode.OK
     try:
         with authenticated(authenticator, method, transport, metadata, peer):
             return behavior(request, context)
-    except ApiError:
+    except ApiError as e:
+        outcome = e.code
         raise
     except NotImplementedError:
+        outcome = grpc.StatusCode.UNIMPLEMENTED
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, f"method {method} is not implemented") from None
     except Exception:
         if _aborted_by_servicer(context):
+            outcome = context.code()
             raise
-        log.exception("unhandled error in %s", method)
+        outcome = grpc.StatusCode.INTERNAL
+        log.exception("unhandled error in %s (request_id=%s)", method, request_id)
         raise ApiError(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE) from None
+    finally:
+        call_log.info("%s %s %s %.1fms request_id=%s", transport, method, outcome.name,
+                      (time.monotonic() - started) * 1000, request_id)
 
 
 def _aborted_by_servicer(context) -> bool:
@@ -142,6 +158,8 @@ class ApiInterceptor(grpc.ServerInterceptor):
         behavior, method = handler.unary_unary, handler_call_details.method
 
         def guarded(request, context):
+            rid = request_id(context.invocation_metadata())
+            context.set_trailing_metadata(((HEADER, rid),))
             try:
                 return invoke_servicer(
                     behavior,
@@ -152,9 +170,19 @@ class ApiInterceptor(grpc.ServerInterceptor):
                     transport="grpc",
                     metadata=context.invocation_metadata(),
                     peer=context.peer(),
+                    request_id=rid,
                 )
             except ApiError as e:
+                details = status_details(e.code.value[0], e.message, rid)
+                context.set_trailing_metadata(((HEADER, rid), (STATUS_DETAILS_KEY, details)))
                 context.abort(e.code, e.message)
+            except Exception:
+                if _aborted_by_servicer(context):  # the servicer chose its status; the id still goes with it
+                    message = context.details() or b""
+                    message = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+                    details = status_details(context.code().value[0], message, rid)
+                    context.set_trailing_metadata(((HEADER, rid), (STATUS_DETAILS_KEY, details)))
+                raise
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio.to_thread
@@ -27,6 +28,7 @@ from crscan.api.auth import Authenticator, authenticated
 from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
+from crscan.api.request_id import HEADER, rest_details, request_id
 from crscan.api.routes import HttpRoute, routes_for
 
 log = logging.getLogger(__name__)
@@ -103,14 +105,44 @@ class RestContext:
         return None  # HTTP requests carry no deadline
 
 
-def status_response(code: grpc.StatusCode, message: str, http_status: int | None = None,
+def status_response(code: grpc.StatusCode, message: str, request_id: str, http_status: int | None = None,
                     headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """A `google.rpc.Status` JSON error body."""
-    body = {"code": code.value[0], "message": message, "details": []}
+    """A `google.rpc.Status` JSON error body whose `details` name the request."""
+    body = {"code": code.value[0], "message": message, "details": rest_details(request_id)}
     return JSONResponse(body, status_code=http_status or HTTP_STATUS[code], headers=dict(headers or {}))
 
 
 PageHandler = Callable[[Request], Awaitable[Response]]
+
+
+class JsonFieldNames:
+    """Rewrites proto field names (`image_id`) in error messages to their JSON names (`imageId`), the names a
+    REST caller sends; gRPC messages keep proto names. Only names of fields of the served messages change, and
+    never inside quotes, where a message echoes the caller's own input."""
+
+    _NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+    _QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+
+    def __init__(self, bindings: Sequence[ServiceBinding]):
+        self._names: dict[str, str] = {}
+        seen: set[str] = set()
+        pending = [m.input_type for b in bindings for m in b.descriptor.methods]
+        while pending:
+            descriptor = pending.pop()
+            if descriptor.full_name in seen:
+                continue
+            seen.add(descriptor.full_name)
+            for field in descriptor.fields:
+                if field.name != field.json_name:
+                    self._names[field.name] = field.json_name
+                if field.message_type is not None:
+                    pending.append(field.message_type)
+
+    def transcode(self, message: str) -> str:
+        parts = self._QUOTED.split(message)  # odd indexes are the quoted parts
+        for i in range(0, len(parts), 2):
+            parts[i] = self._NAME.sub(lambda m: self._names.get(m.group(), m.group()), parts[i])
+        return "".join(parts)
 
 
 def build_rest_app(
@@ -125,6 +157,7 @@ def build_rest_app(
     authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
     document = openapi.document_json(routes)
+    json_names = JsonFieldNames(bindings)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -142,13 +175,22 @@ def build_rest_app(
         return await anyio.to_thread.run_sync(function, limiter=limiter)
 
     async def dispatch(request: Request) -> Response:
+        rid = request_id(request.headers.items())
+        response = await route_request(request, rid)
+        response.headers[HEADER] = rid
+        return response
+
+    async def route_request(request: Request, rid: str) -> Response:
+        def error(code: grpc.StatusCode, message: str, http_status: int | None = None) -> JSONResponse:
+            return status_response(code, json_names.transcode(message), rid, http_status)
+
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if request.method == "GET" and raw_path in pages:
             if raw_path not in PUBLIC_PAGES:
                 try:
                     await in_thread(functools.partial(_authenticate_page, authenticator, request))
                 except ApiError as e:
-                    return status_response(e.code, e.message)
+                    return error(e.code, e.message)
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
@@ -157,23 +199,23 @@ def build_rest_app(
         if chosen is None:
             if matched:
                 allowed = ", ".join(sorted({r.http_method for r, _ in matched}))
-                return status_response(
+                return error(
                     grpc.StatusCode.UNIMPLEMENTED,
                     f"method {request.method} is not allowed on {raw_path}; allowed: {allowed}",
                     http_status=405,
                 )
-            return status_response(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}")
+            return error(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {raw_path}")
         route, path_values = chosen
         try:
             message = await _build_request(route, path_values, request)
             context = RestContext(tuple(request.headers.items()), _peer(request))
-            call = functools.partial(_call_and_render, route, message, context, authenticator)
+            call = functools.partial(_call_and_render, route, message, context, authenticator, rid)
             return await in_thread(call)  # type: ignore[return-value]  # _call_and_render always answers
         except ApiError as e:
-            return status_response(e.code, e.message)
+            return error(e.code, e.message)
         except Exception:
-            log.exception("unhandled error rendering %s %s", request.method, request.url.path)
-            return status_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            log.exception("unhandled error rendering %s %s (request_id=%s)", request.method, request.url.path, rid)
+            return error(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     # No Starlette routes: its path regexes would answer some paths (e.g. with an encoded newline) in plain text.
     return Router(default=request_response(dispatch))
@@ -186,7 +228,9 @@ PUBLIC_PAGES = frozenset({"/healthz", "/docs"})
 OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
 
 
-def _call_and_render(route: HttpRoute, message, context: RestContext, authenticator: Authenticator) -> Response:
+def _call_and_render(
+    route: HttpRoute, message, context: RestContext, authenticator: Authenticator, request_id: str
+) -> Response:
     """The servicer call and its JSON rendering, both in the worker thread: rendering a page of 100 messages
     is milliseconds of CPU the event loop (and every other connection on it) should not wait for."""
     response = invoke_servicer(
@@ -198,6 +242,7 @@ def _call_and_render(route: HttpRoute, message, context: RestContext, authentica
         transport="rest",
         metadata=context.invocation_metadata(),
         peer=context.peer(),
+        request_id=request_id,
     )
     if context.code() not in (None, grpc.StatusCode.OK):
         raise ApiError(context.code(), context.details())

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
+from crscan.api.request_id import HEADER, request_id
 from crscan.api.rest import status_response
 from crscan.secrets import SecretBox
 from crscan.store import Store
@@ -36,34 +37,40 @@ def webhook_routes(store: Store, box: SecretBox, fallback_secret: str = "",
     handler = WebhookHandler(store, box, on_images, fallback_secret)
 
     async def distribution(request: Request) -> Response:
+        rid = request_id(request.headers.items())
+
+        def error(code: grpc.StatusCode, message: str, http_status: int | None = None,
+                  headers: dict[str, str] | None = None) -> Response:
+            return status_response(code, message, rid, http_status, {**(headers or {}), HEADER: rid})
+
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         registries = await run_in_threadpool(handler.registries_for, secret) \
             if scheme.lower() == "bearer" and secret else None
         if registries is None:
-            return status_response(
+            return error(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong webhook secret: send Authorization: Bearer <the registry's webhook secret>",
                 headers={"WWW-Authenticate": 'Bearer realm="crscan-webhook"'},
             )
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (EVENTS_MEDIA_TYPE, "application/json"):
-            return status_response(grpc.StatusCode.INVALID_ARGUMENT,
+            return error(grpc.StatusCode.INVALID_ARGUMENT,
                                    f"content type {content_type[:100]!r} is not {EVENTS_MEDIA_TYPE}", 415)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_ENVELOPE_BYTES:
-                return status_response(grpc.StatusCode.INVALID_ARGUMENT,
+                return error(grpc.StatusCode.INVALID_ARGUMENT,
                                        f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", 413)
         try:
             envelope = parse_envelope(decode_json(bytes(body)))
         except (BodyError, EnvelopeError) as exc:
-            return status_response(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             result = await run_in_threadpool(handler.handle, envelope, registries)
         except UnknownRegistry as exc:
-            return status_response(grpc.StatusCode.NOT_FOUND, str(exc))
-        return JSONResponse(result.counts())
+            return error(grpc.StatusCode.NOT_FOUND, str(exc))
+        return JSONResponse(result.counts(), headers={HEADER: rid})
 
     return {WEBHOOK_PATH: distribution}
 

@@ -74,7 +74,7 @@ def serve(
     background = None if replica else start_workers(store, settings, with_scheduler=True)
     wake = background.wake if background is not None else None
     authenticator = authenticator_for(settings, store)
-    servicers = build_servicers(store, on_queued=wake)
+    servicers = build_servicers(store, on_queued=wake, box=box)
     server = ApiServer(
         settings,
         servicers,

@@ -66,7 +66,7 @@ def make_finding(
     if package.ecosystem.is_os:
         origin, kind = "os", distro.id if distro else package.ecosystem.value
     else:
-        origin, kind = "lang", package.ecosystem.facts.package_type
+        origin, kind = "lang", package.package_type
     return Finding(
         name=name,
         advisory_id=advisory_id,

@@ -14,6 +14,7 @@ from crscan.registry.interface import (
     InvalidManifest,
     InvalidReference,
     ManifestUnknown,
+    OperationRefused,
     PlatformNotFound,
     RegistryError,
     RegistryUnavailable,
@@ -24,6 +25,7 @@ from crscan.registry.sources import open_source
 
 __all__ = [
     "AuthError", "BlobUnknown", "ByteCounter", "Credentials", "DigestMismatch", "ImageLayer", "ImageReference",
-    "ImageSource", "InvalidManifest", "InvalidReference", "ManifestUnknown", "PlatformNotFound", "RegistryClient",
+    "ImageSource", "InvalidManifest", "InvalidReference", "ManifestUnknown",
+    "OperationRefused", "PlatformNotFound", "RegistryClient",
     "RegistryError", "RegistryUnavailable", "UnsupportedMediaType", "open_source", "parse_reference",
 ]

@@ -37,6 +37,7 @@ from crscan.registry.interface import (
     DigestMismatch,
     InvalidManifest,
     ManifestUnknown,
+    OperationRefused,
     RegistryError,
     RegistryUnavailable,
     UnsupportedMediaType,
@@ -170,6 +171,14 @@ class RegistryClient:
             if served and served.startswith("sha256:") and served != digest:
                 raise DigestMismatch(served, digest, what)
         return FetchedManifest(digest, media_type, content)
+
+    def delete_manifest(self, repository: str, reference: str) -> None:
+        """DELETE a manifest by digest (or a tag, where the registry supports untagging); 404 is ManifestUnknown,
+        a registry that allows no deletes raises OperationRefused."""
+        validate_repository(repository)
+        what = f"manifest {self.registry}/{repository}{'@' if ':' in reference else ':'}{reference}"
+        self._request("DELETE", f"/v2/{repository}/manifests/{reference}", f"repository:{repository}:delete",
+                      what).close()
 
     def read_blob(self, repository: str, digest: str, *, size: int | None, limit: int, what: str = "blob") -> bytes:
         """A small blob (a config) read whole, verified; refuses more than `limit` bytes."""
@@ -362,6 +371,9 @@ class RegistryClient:
             return kind(f"{what} not found (HTTP 404{detail})")
         if status == 403:
             return AuthError(f"{what}: access denied to {self._who()} (HTTP 403{detail})")
+        if status == 405 or detail.startswith(": UNSUPPORTED"):
+            return OperationRefused(f"{what}: {self.registry} does not allow {response.request.method} "
+                                    f"(HTTP {status}{detail})")
         if status in _RETRYABLE:
             return RegistryUnavailable(f"{what}: {self.registry} still answers HTTP {status} after "
                                        f"{self.max_retries} retries{detail}")

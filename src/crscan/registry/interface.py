@@ -50,6 +50,10 @@ class AuthError(RegistryError):
     """The registry or its token service refused the credentials (or their absence)."""
 
 
+class OperationRefused(RegistryError):
+    """The registry does not allow the operation at all (HTTP 405 / UNSUPPORTED), e.g. deletes disabled."""
+
+
 class RegistryUnavailable(RegistryError):
     """The registry could not be reached or kept failing after retries."""
 

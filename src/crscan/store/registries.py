@@ -7,6 +7,7 @@ Each method is one transaction. The registry's password arrives already encrypte
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -29,12 +30,14 @@ REGISTRY_ORDERS = {"name": (schema.Registry.name,)}
 @dataclass(frozen=True)
 class ObservedImage:
     """An image as the registry serves it: the digest a pull of its tags resolves to, and the blobs of the
-    platform image recorded for it (config + layers, compressed sizes)."""
+    platform image recorded for it (config + layers, compressed sizes), and when it was pushed (the push
+    event's time, else the config's `created`; None: unknown, the time it is first recorded stands in)."""
 
     digest: str
     config_digest: str
     config_size: int
     layers: tuple[Layer, ...]
+    created_at: dt.datetime | None = None  # naive UTC, like every stored time
 
 
 @dataclass
@@ -314,7 +317,7 @@ def _new_image(session: Session, repository_id: str, image: ObservedImage, tags:
         config_digest=image.config_digest,
         config_size=image.config_size,
         compressed_size=sum(layer.size for layer in image.layers),
-        created_at=utcnow(),
+        created_at=image.created_at or utcnow(),
         layers=[
             schema.ImageLayer(position=i, digest=layer.digest, size=layer.size, media_type=layer.media_type)
             for i, layer in enumerate(image.layers)

@@ -9,8 +9,11 @@ digest); a sync removes them once it is deleted.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
-from collections.abc import Container, Iterator
+import re
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -42,6 +45,8 @@ from crscan.sync.interface import RegistryView, SyncError
 
 log = logging.getLogger(__name__)
 
+MAX_CONFIG_BYTES = 1 << 20  # an image config is a few KiB; anything bigger is not read for its `created`
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,21 @@ class DistributionView(RegistryView):
             config_digest=document.config.digest,
             config_size=document.config.size,
             layers=tuple(Layer(d.digest, d.size, d.media_type) for d in document.layers),
+            created_at=self._config_created(repository, document),
         )
+
+    def _config_created(self, repository: str, manifest: ImageManifest) -> dt.datetime | None:
+        """The image config's `created` (when it was built); None when the config says nothing usable."""
+        if manifest.config.size > MAX_CONFIG_BYTES:
+            return None
+        try:
+            config = json.loads(self.client.read_blob(repository, manifest.config.digest, size=manifest.config.size,
+                                                      limit=MAX_CONFIG_BYTES, what="config"))
+        except (RegistryError, ValueError) as exc:  # the image itself is still recorded; scanning reports it
+            log.info("config of %s@%s unreadable, its push time unknown: %s", repository, manifest.config.digest,
+                     exc)
+            return None
+        return rfc3339_utc(config.get("created")) if isinstance(config, dict) else None
 
     def exists(self, repository: str, digest: str) -> bool:
         try:
@@ -127,6 +146,22 @@ class DistributionView(RegistryView):
         except ManifestUnknown:
             return False
         return True
+
+    def delete(self, repository: str, digest: str, tags: Sequence[str]) -> None:
+        """Delete the manifest `digest` so no pull or sync brings it back. Distribution drops the tags with the
+        manifest; a tag still resolving to it afterwards (registries that keep tags) is deleted by name.
+        A manifest already gone counts as deleted; OperationRefused when the registry allows no deletes."""
+        try:
+            self.client.delete_manifest(repository, digest)
+        except ManifestUnknown:
+            pass
+        for tag in tags:
+            try:
+                if self.client.get_manifest(repository, tag).digest != digest:
+                    continue  # moved on to another image since
+            except ManifestUnknown:
+                continue
+            self.client.delete_manifest(repository, tag)
 
     def close(self) -> None:
         self.client.close()
@@ -140,6 +175,22 @@ class DistributionView(RegistryView):
             if not images:
                 raise
             return images[0]
+
+
+def rfc3339_utc(value: object) -> dt.datetime | None:
+    """An RFC 3339 time (Go writes up to nanoseconds) as naive UTC; None for anything else or the zero time."""
+    if not isinstance(value, str) or (match := _RFC3339.fullmatch(value.strip())) is None:
+        return None
+    day, clock, fraction, zone = match.groups()
+    micro = (fraction or ".")[1:7].ljust(6, "0")
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        moment = dt.datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}")
+    except ValueError:
+        return None
+    if moment.year <= 1:  # Go's zero time: images built reproducibly without a date
+        return None
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def open_view(registry: schema.Registry, box: SecretBox) -> DistributionView:

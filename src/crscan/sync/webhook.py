@@ -5,16 +5,18 @@ push event's fields with the registry client's own parsers (host, repository, ta
 fetched or stored, so a hostile event is rejected whole (`EnvelopeError`). The caller's secret selects the
 registries it may report for (`WebhookHandler.registries_for`); each push event must name one of those by the host
 of `target.url` (or `request.host`), else the envelope is refused (`UnknownRegistry`). The image is then read from
-the registry itself (blobs are never trusted from the event). Other events are counted and ignored. An event that
+the registry itself (blobs are never trusted from the event); a new image's `createdAt` is the event's
+`timestamp`. Other events are counted and ignored. An event that
 fails while applying is counted, and the next `crscan registry sync` catches up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +30,7 @@ from crscan.store import Store, StoreError, schema
 from crscan.store import registries as stored
 from crscan.store.registries import normalized_host, registry_host_of
 from crscan.sync.interface import SyncError
-from crscan.sync.sync import open_view
+from crscan.sync.sync import open_view, rfc3339_utc
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class Push:
     repository: str
     tag: str
     digest: str
+    pushed_at: dt.datetime | None = None  # the event's timestamp
 
 
 @dataclass
@@ -116,7 +119,7 @@ def _push_of(event: dict) -> Push | None:
     if not hosts:
         raise EnvelopeError("a push event needs target.url or request.host to name its registry")
     return Push(tuple(hosts), validate_repository(target.get("repository")), validate_tag(target["tag"]),
-                validate_digest(target.get("digest")))
+                validate_digest(target.get("digest")), rfc3339_utc(event.get("timestamp")))
 
 
 def _host_of_url(url: object) -> str:
@@ -185,6 +188,8 @@ class WebhookHandler:
             image = view.resolve(push.repository, push.digest)  # by digest: the tag may have moved on since
         finally:
             view.close()
+        if push.pushed_at is not None:  # the push itself, not the build the config's `created` records
+            image = replace(image, created_at=push.pushed_at)
         try:
             return self.store.registries.upsert_pushed_image(registry.id, push.repository, push.tag, image)
         except stored.ConcurrentChange:  # a sync or another push created the same row first: apply on top of it

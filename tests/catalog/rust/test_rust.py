@@ -54,6 +54,7 @@ def test_auditable_binary_runtime_dependencies(auditable_binary):
     assert result.warnings == ()
     assert [(p.name, p.version, p.path) for p in result.packages] == [
         ("regex", "1.10.2", "/usr/bin/rg"), ("memchr", "2.7.1", "/usr/bin/rg")]
+    assert {p.package_type for p in result.packages} == {"rustbinary"}  # Trivy's name; Cargo.lock is "cargo"
 
 
 def test_bad_audit_section_and_bad_lockfile_are_warnings(auditable_binary, tmp_path):

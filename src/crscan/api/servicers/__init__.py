@@ -10,19 +10,21 @@ from crscan.api.servicers.registry import RegistryServicer
 from crscan.api.servicers.repository import RepositoryServicer
 from crscan.api.servicers.scan_policy import ScanPolicyServicer
 from crscan.api.servicers.scanner import ScannerServicer
+from crscan.secrets import SecretBox
 from crscan.store import Store
 
 
-def build_servicers(store: Store, on_queued: Callable[[], None] | None = None) -> list:
+def build_servicers(store: Store, on_queued: Callable[[], None] | None = None, box: SecretBox | None = None) -> list:
     """The servicers the gRPC and REST transports serve, all backed by `store`; `on_queued` is called after
-    a scan is queued (it wakes the job queue)."""
+    a scan is queued (it wakes the job queue); with `box` (registry credentials' key) ImageService.Delete
+    deletes the manifest in the registry too."""
     return [
         ScannerServicer(store, on_queued),
         ScanPolicyServicer(store),
         OperationServicer(store),
         RegistryServicer(store),
         RepositoryServicer(store),
-        ImageServicer(store),
+        ImageServicer(store, box),
     ]
 
 

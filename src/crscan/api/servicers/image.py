@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import grpc
 from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_pb2_grpc
 
 from crscan.api import messages
-from crscan.api.errors import invalid_argument
+from crscan.api.errors import ApiError, failed_precondition, invalid_argument
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
     caller_subject,
@@ -17,15 +18,23 @@ from crscan.api.servicers.common import (
     visible_registries,
 )
 from crscan.api.servicers.repository import find_repository_by_name, split_repository_name
+from crscan.registry import AuthError, OperationRefused, RegistryError, RegistryUnavailable
+from crscan.secrets import SecretBox, SecretError
 from crscan.store import Order, Store
+from crscan.sync import SyncError
+from crscan.sync.sync import open_view
 
 ORDER_FIELDS = {"createdAt": "created_at", "created_at": "created_at", "digest": "digest"}
 DEFAULT_ORDER = OrderBy("created_at", descending=True)
 
 
 class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
-    def __init__(self, store: Store):
+    """`box` (the registry credentials' key) enables Delete in the registry itself: without it only crscan's
+    rows go, and the next sync brings the image back."""
+
+    def __init__(self, store: Store, box: SecretBox | None = None):
         self.store = store
+        self.box = box
 
     def Get(self, request, context):
         image_id = require_id(request.image_id, "image_id")
@@ -37,7 +46,34 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
+            if self.box is not None:
+                self._delete_in_registry(image_id, self.box)
             return messages.operation(self.store.images.delete(image_id, created_by=caller_subject()))
+
+    def _delete_in_registry(self, image_id: str, box: SecretBox) -> None:
+        """The manifest goes first: if the registry refuses, crscan's rows (and scan history) stay."""
+        image = self.store.images.get(image_id)
+        repository = self.store.repositories.get(image.repository_id)
+        registry = self.store.registries.get(repository.registry_id)
+        where = f"image {image_id} ({repository.name}@{image.digest} in registry {registry.name!r})"
+        try:
+            view = open_view(registry, box)
+        except (SyncError, SecretError) as exc:
+            raise failed_precondition(f"{where} cannot be deleted: {exc}") from None
+        try:
+            view.delete(repository.name, image.digest, list(image.tags))
+        except OperationRefused as exc:
+            raise failed_precondition(f"{where} was not deleted: the registry refuses deletes ({exc}); "
+                                      "enable them (distribution: storage.delete.enabled) and retry") from None
+        except AuthError as exc:
+            raise failed_precondition(f"{where} was not deleted: crscan's credentials may not delete ({exc})"
+                                      ) from None
+        except RegistryUnavailable as exc:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, f"{where} was not deleted: {exc}") from None
+        except RegistryError as exc:
+            raise failed_precondition(f"{where} was not deleted: {exc}") from None
+        finally:
+            view.close()
 
     def List(self, request, context):
         repository_id = ""
