@@ -22,12 +22,38 @@ _ADVISORY_WORDS = {
     "LOW": Severity.LOW,
 }
 
-_DEBIAN_URGENCIES = {
-    "unimportant": Severity.NEGLIGIBLE,
+_RED_HAT_WORDS = {
     "low": Severity.LOW,
-    "medium": Severity.MEDIUM,
-    "high": Severity.HIGH,
+    "moderate": Severity.MEDIUM,
+    "important": Severity.HIGH,
+    "critical": Severity.CRITICAL,
 }
+# Each distribution's own rating words -> the API's levels (docs/severity.md shows this table; a test keeps
+# the two equal). Alpine and Wolfi rate nothing: their findings take the next source's rating.
+VENDOR_WORDS: dict[str, dict[str, Severity]] = {
+    "debian": {  # the security tracker's urgency
+        "unimportant": Severity.NEGLIGIBLE,
+        "low": Severity.LOW,
+        "medium": Severity.MEDIUM,
+        "high": Severity.HIGH,
+    },
+    "ubuntu": {  # the CVE tracker's priority
+        "negligible": Severity.NEGLIGIBLE,
+        "low": Severity.LOW,
+        "medium": Severity.MEDIUM,
+        "high": Severity.HIGH,
+        "critical": Severity.CRITICAL,
+    },
+    "redhat": _RED_HAT_WORDS,  # errata severity (also CentOS, AlmaLinux, Rocky Linux, Oracle Linux)
+    "suse": _RED_HAT_WORDS,  # SUSE rates with Red Hat's words
+}
+_DEBIAN_URGENCIES = VENDOR_WORDS["debian"]
+
+
+def from_vendor(vendor: str, word: str) -> Severity:
+    """A distribution's rating word (any case) as a level; UNDEFINED for words it does not use ("not yet
+    assigned", "untriaged"), so the next source in precedence rates the finding."""
+    return VENDOR_WORDS.get(vendor, {}).get(word.strip().lower(), Severity.UNDEFINED)
 
 
 def from_cvss_score(score: float) -> Severity:
@@ -68,6 +94,14 @@ def from_osv_with_vector(record: dict[str, Any], affected: dict[str, Any]) -> tu
         word = specific.get("severity") if isinstance(specific, dict) else None
         if isinstance(word, str) and word.upper() in _ADVISORY_WORDS:
             return _ADVISORY_WORDS[word.upper()], "ghsa", vector
+    # Ubuntu's OSV records carry its priority as a severity of type "Ubuntu": the distribution's own word.
+    for holder in (affected, record):
+        scores = holder.get("severity")
+        for entry in scores if isinstance(scores, list) else ():
+            if isinstance(entry, dict) and entry.get("type") == "Ubuntu" and isinstance(entry.get("score"), str):
+                level = from_vendor("ubuntu", entry["score"])
+                if level is not Severity.UNDEFINED:
+                    return level, "ubuntu", vector
     if vector:
         level, source = from_cvss_vector(vector)
         return level, source, vector
