@@ -71,11 +71,10 @@ def test_debian_not_yet_assigned_goes_to_nvd_and_alpine_rates_nothing(shared_db)
     assert (django.feed, django.severity, django.severity_source) == ("alpine", Severity.CRITICAL, "nvd")
 
 
-@pytest.fixture(scope="module")
-def severity_db(tmp_path_factory, shared_data) -> FeedDB:
+def write_severity_mirror(mirror: Path, shared_data: Path) -> list:
     """Real PYSEC-2023-62 (from the shared PyPI zip) with GitHub's twin GHSA-m2qf-hxjv-5gpq, the shared NVD records,
-    and Debian tracker entries for the real CVE-2024-6923 in the tracker's format, one per urgency word."""
-    mirror = tmp_path_factory.mktemp("severity-mirror")
+    and Debian tracker entries for the real CVE-2024-6923 in the tracker's format, one per urgency word. Returns
+    the updaters of that mirror."""
     target = mirror / "osv" / "PyPI" / "all.zip"
     target.parent.mkdir(parents=True)
     with zipfile.ZipFile(shared_data / "feeds" / "osv" / "PyPI" / "all.zip") as shared, \
@@ -92,9 +91,14 @@ def severity_db(tmp_path_factory, shared_data) -> FeedDB:
     (mirror / "debian" / "json").write_text(json.dumps({
         f"python3.{minor}": {"CVE-2024-6923": {"releases": {"bookworm": {**entry, "urgency": urgency}}}}
         for minor, urgency in ((11, "low"), (12, "unimportant"), (13, "not yet assigned"), (14, "medium**"))}))
+    return [OsvUpdater("PyPI"), DebianUpdater(), NvdUpdater(2022), NvdUpdater(2023), NvdUpdater(2024)]
+
+
+@pytest.fixture(scope="module")
+def severity_db(tmp_path_factory, shared_data) -> FeedDB:
+    mirror = tmp_path_factory.mktemp("severity-mirror")
     path = mirror.parent / "severity.db"
-    build([OsvUpdater("PyPI"), DebianUpdater(), NvdUpdater(2022), NvdUpdater(2023), NvdUpdater(2024)], path,
-          Location(mirror))
+    build(write_severity_mirror(mirror, shared_data), path, Location(mirror))
     with FeedDB.open(path) as db:
         yield db
 
