@@ -61,8 +61,9 @@ class Group:
         aliases = tuple(sorted(self.ids - {finding.name}))
         if aliases:
             changes["aliases"] = aliases
-        if is_cve(finding.name) and finding.advisory_id != finding.name:
+        if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
             # Named by a CVE no merged record has as its own id (PYSEC and GHSA records alias it): the CVE's record.
+            # A distro feed's advisory page (ALAS, DSA) is the distribution's own record of the CVE and stays.
             changes["link"] = NVD_LINK.format(finding.name)
         return dataclasses.replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
 

@@ -44,8 +44,11 @@ VENDOR_WORDS: dict[str, dict[str, Severity]] = {
         "high": Severity.HIGH,
         "critical": Severity.CRITICAL,
     },
-    "redhat": _RED_HAT_WORDS,  # errata severity (also CentOS, AlmaLinux, Rocky Linux, Oracle Linux)
+    "redhat": _RED_HAT_WORDS,  # errata severity (also CentOS, AlmaLinux, Rocky Linux)
     "suse": _RED_HAT_WORDS,  # SUSE rates with Red Hat's words
+    # Red Hat's impact words, which Amazon (ALAS) and Oracle (ELSA) rate their advisories with; ALAS also "medium".
+    "amazon": {**_RED_HAT_WORDS, "medium": Severity.MEDIUM},
+    "oracle": {**_RED_HAT_WORDS, "medium": Severity.MEDIUM},
 }
 _DEBIAN_URGENCIES = VENDOR_WORDS["debian"]
 
@@ -157,16 +160,6 @@ def from_debian_urgency(urgency: str) -> Severity:
     return _DEBIAN_URGENCIES.get(urgency.strip().rstrip("*").strip().lower(), Severity.UNDEFINED)
 
 
-# Red Hat's impact words, which Amazon (ALAS) and Oracle (ELSA) rate their advisories with.
-_VENDOR_IMPACTS = {
-    "critical": Severity.CRITICAL,
-    "important": Severity.HIGH,
-    "moderate": Severity.MEDIUM,
-    "medium": Severity.MEDIUM,
-    "low": Severity.LOW,
-}
-
-
 def from_vendor_impact(word: str) -> Severity:
     """ALAS's and ELSA's `severity` ("Important", "MODERATE"); UNDEFINED for "N/A" and anything unknown."""
-    return _VENDOR_IMPACTS.get(word.strip().lower(), Severity.UNDEFINED)
+    return from_vendor("amazon", word)
