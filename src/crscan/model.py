@@ -236,6 +236,21 @@ class Package:
 
 
 @dataclass(frozen=True)
+class AdvisoryDetail:
+    """What the vulnerability's records say about it beyond the match: for people triaging, not for matching."""
+
+    description: str = ""
+    cwes: tuple[str, ...] = ()
+    published: str = ""  # RFC 3339 (NVD's timestamps carry no zone: UTC)
+    modified: str = ""
+    references: tuple[str, ...] = ()
+    cve_status: str = ""  # NVD's vulnStatus of the CVE ("Rejected": the CVE id is withdrawn); "" when unknown
+    # NVD's preferred CVSS rating (v3.1 > v3.0 > v4.0 > v2, NVD's own before a CNA's), whichever source won severity.
+    nvd_cvss_vector: str = ""
+    nvd_cvss_score: float | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     """One (package, vulnerability) pair; maps onto the API's Vulnerability/PackageVulnerability."""
 
@@ -253,6 +268,11 @@ class Finding:
     feed: str = ""  # osv, debian, alpine
     layer: LayerRef | None = None
     path: str = ""
+    aliases: tuple[str, ...] = ()  # the other ids of the records merged into this finding (GHSA-…, PYSEC-…, DSA-…)
+    # The CVSS rating `severity` was taken from ("" / None when the source rates by word: Debian urgency, GHSA).
+    cvss_vector: str = ""
+    cvss_score: float | None = None
+    detail: AdvisoryDetail | None = None
 
 
 @dataclass(frozen=True)

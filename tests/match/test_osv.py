@@ -65,7 +65,9 @@ def test_finding_carries_cve_name_advisory_id_link_rating_and_package_origin(fix
     by_id = {f.advisory_id: f for f in match([package], None, fixture_db)}
     finding = by_id["TEST-INTRO-FIXED"]
     assert finding.name == "CVE-0000-1001"
-    assert finding.link == "https://osv.dev/vulnerability/TEST-INTRO-FIXED"
+    # Named by its CVE, so the link is the CVE's record (the advisory id stays in advisory_id and aliases).
+    assert finding.link == "https://nvd.nist.gov/vuln/detail/CVE-0000-1001"
+    assert finding.aliases == ("TEST-INTRO-FIXED",)
     assert (finding.severity, finding.severity_source) == (Severity.MEDIUM, "ghsa")
     assert (finding.package, finding.source, finding.version, finding.fixed_by) == ("range_pkg", "pip", "2.0.5", "2.1")
     assert (finding.origin, finding.type, finding.feed) == ("lang", "python-pkg", "osv")

@@ -6,7 +6,10 @@ crscan. Copied unchanged from src/crscan/report/cyclonedx.py at 668dab9 except f
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import Property, XsUri
@@ -18,8 +21,10 @@ from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
     Vulnerability,
+    VulnerabilityAdvisory,
     VulnerabilityRating,
     VulnerabilityReference,
+    VulnerabilityScoreSource,
     VulnerabilitySeverity,
     VulnerabilitySource,
 )
@@ -150,16 +155,41 @@ def _ref(component: Component) -> str:
     return ref
 
 
+_CVSS_METHODS = {"CVSS:4.0/": VulnerabilityScoreSource.CVSS_V4, "CVSS:3.1/": VulnerabilityScoreSource.CVSS_V3_1,
+                 "CVSS:3.0/": VulnerabilityScoreSource.CVSS_V3}
+_CWE = re.compile(r"^CWE-(\d+)$")
+
+
+def _method(vector: str) -> VulnerabilityScoreSource | None:
+    if not vector:
+        return None
+    # NVD writes v2 vectors without a version prefix ("AV:N/AC:L/Au:N/…").
+    return next((m for prefix, m in _CVSS_METHODS.items() if vector.startswith(prefix)),
+                VulnerabilityScoreSource.CVSS_V2)
+
+
+def _published(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # NVD's timestamps are UTC without a zone
+
+
 def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnerability:
     first = pairs[0][0]
-    ratings: dict[tuple[str, Severity], VulnerabilityRating] = {}
+    ratings: dict[tuple[str, Severity, str], VulnerabilityRating] = {}
     for finding, _ in pairs:
-        ratings.setdefault((finding.severity_source, finding.severity), VulnerabilityRating(
+        ratings.setdefault((finding.severity_source, finding.severity, finding.cvss_vector), VulnerabilityRating(
             source=VulnerabilitySource(name=finding.severity_source or None),
             severity=CDX_SEVERITY[finding.severity],
+            score=Decimal(str(finding.cvss_score)) if finding.cvss_score is not None else None,
+            vector=finding.cvss_vector or None,
+            method=_method(finding.cvss_vector),
         ))
+    detail = next((f.detail for f, _ in pairs if f.detail is not None), None)
     fixes = sorted({f"{f.package} {f.fixed_by}" for f, _ in pairs if f.fixed_by})
-    advisories = sorted({f.advisory_id for f, _ in pairs if f.advisory_id and f.advisory_id != name})
+    advisories = sorted({i for f, _ in pairs for i in (f.advisory_id, *f.aliases) if i and i != name})
     source = VulnerabilitySource(name=first.feed or None, url=_uri(first.link))
     return Vulnerability(
         bom_ref=f"vuln:{name}",
@@ -168,6 +198,12 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnera
         references=[VulnerabilityReference(id=advisory, source=VulnerabilitySource(name=first.feed or None))
                     for advisory in advisories],
         ratings=ratings.values(),
+        description=detail.description or None if detail else None,
+        cwes=[int(m.group(1)) for cwe in detail.cwes if (m := _CWE.match(cwe))] if detail else None,
+        published=_published(detail.published) if detail else None,
+        updated=_published(detail.modified) if detail else None,
+        advisories=[VulnerabilityAdvisory(url=uri) for url in detail.references if (uri := _uri(url))]
+        if detail else None,
         recommendation=("Upgrade to " + ", ".join(fixes)) if fixes else None,
         affects=[
             BomTarget(ref=_ref(component), versions=[

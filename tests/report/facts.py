@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
-from crscan.model import Distro, Ecosystem, Finding, LayerRef, Package, ScanReport, Severity
+from crscan.model import AdvisoryDetail, Distro, Ecosystem, Finding, LayerRef, Package, ScanReport, Severity
 
 
 def _sha(text: str) -> str:
@@ -52,7 +53,16 @@ OPENSSL_CVE = _debian(OPENSSL, "CVE-2023-5678", "3.0.13-1~deb12u1", Severity.MED
 LIBSSL3_CVE = _debian(LIBSSL3, "CVE-2023-5678", "3.0.13-1~deb12u1", Severity.MEDIUM)
 OPENSSL_PKCS12 = _debian(OPENSSL, "CVE-2024-0727", "3.0.13-1~deb12u1", Severity.LOW)
 GLIBC_UNFIXED = _debian(LIBC6, "CVE-2010-4756", "", Severity.NEGLIGIBLE)  # Debian: unimportant, never fixed
-DJANGO_ADMINDOCS = _osv(DJANGO, "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm", "3.2.4", Severity.MEDIUM, "python")
+# With the detail of NVD's record of CVE-2021-33203 (description shortened; the shared mirror's nvd/ has it whole).
+ADMINDOCS_DETAIL = AdvisoryDetail(
+    description="Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential directory "
+                "traversal via django.contrib.admindocs.",
+    cwes=("CWE-22",), published="2021-06-08T18:15:08.480", modified="2026-06-17T03:54:20.903",
+    references=("https://docs.djangoproject.com/en/3.2/releases/security/",), cve_status="Modified",
+    nvd_cvss_vector="CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:N/A:N", nvd_cvss_score=4.9)
+DJANGO_ADMINDOCS = dataclasses.replace(
+    _osv(DJANGO, "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm", "3.2.4", Severity.MEDIUM, "python"),
+    aliases=("GHSA-68w8-qjq3-2gfm", "PYSEC-2021-98"), detail=ADMINDOCS_DETAIL)
 DJANGO_ORDER_BY = _osv(DJANGO, "CVE-2021-35042", "GHSA-xpfp-f569-q3p2", "3.2.5", Severity.CRITICAL, "python")
 LODASH_PROTO = _osv(LODASH, "CVE-2018-16487", "GHSA-4xc9-xhrj-v574", "4.17.11", Severity.HIGH, "node")
 LODASH_UNRATED = _osv(LODASH, "CVE-2018-3721", "GHSA-fvqr-27wr-82fm", "4.17.5", Severity.UNDEFINED, "node")

@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import strategies as st
 from packageurl import PackageURL
 
-from crscan.model import Distro, Ecosystem, Finding, LayerRef, Package, ScanReport, Severity
+from crscan.model import AdvisoryDetail, Distro, Ecosystem, Finding, LayerRef, Package, ScanReport, Severity
 
 # Anything an image can put in a file name or package metadata: control characters, escapes, markup brackets.
 _chars = st.characters() | st.sampled_from(["[", "]", "/", "\n", "\x1b", "\\", '"', "%", ":"])
@@ -26,12 +26,21 @@ packages = st.builds(
     purl=st.just("") | purls, arch=text, source_name=text, source_version=text,
     path=text, layer=st.none() | layers,
 )
+scores = st.none() | st.floats(min_value=0, max_value=10)
+details = st.builds(
+    AdvisoryDetail, description=text,
+    cwes=st.lists(st.text(_chars, max_size=6).map("CWE-".__add__), max_size=3).map(tuple),
+    published=text, modified=text, references=st.lists(text, max_size=3).map(tuple), cve_status=text,
+    nvd_cvss_vector=text, nvd_cvss_score=scores,
+)
 findings = st.builds(
     Finding, name=st.text(_chars, min_size=1, max_size=40), advisory_id=text, link=text,
     package=st.text(_chars, min_size=1, max_size=40),
     source=st.sampled_from([e.value for e in Ecosystem]), version=text, fixed_by=text,
     origin=st.sampled_from(["os", "lang"]), type=text, severity=st.sampled_from(list(Severity)),
     severity_source=text, feed=text, layer=st.none() | layers, path=text,
+    aliases=st.lists(st.text(_chars, min_size=1, max_size=20), max_size=3).map(tuple), cvss_vector=text,
+    cvss_score=scores, detail=st.none() | details,
 )
 reports = st.builds(
     ScanReport, image=st.text(_chars, min_size=1, max_size=60), digest=st.just("") | digests,

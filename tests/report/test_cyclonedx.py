@@ -9,7 +9,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from hypothesis import given, settings
 
-from crscan.model import Ecosystem, Package, ScanReport
+from crscan.model import Ecosystem, Package, ScanReport, Severity
 from crscan.report import render
 from tests.report import cyclonedx_oracle, facts
 from tests.report.strategies import reports
@@ -80,12 +80,33 @@ def test_one_vulnerability_per_id_affecting_every_package_it_was_found_in():
 def test_vulnerability_keeps_advisory_id_rating_and_fix():
     _, bom = rendered(facts.bookworm_report())
     admindocs = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2021-33203")
-    assert admindocs["references"] == [{"id": "GHSA-68w8-qjq3-2gfm", "source": {"name": "osv"}}]
+    assert admindocs["references"] == [{"id": "GHSA-68w8-qjq3-2gfm", "source": {"name": "osv"}},
+                                       {"id": "PYSEC-2021-98", "source": {"name": "osv"}}]
     assert admindocs["ratings"] == [{"source": {"name": "ghsa"}, "severity": "medium"}]
+    # The NVD detail: description, CWE number, dates (UTC), references as advisories.
+    assert admindocs["description"] == facts.ADMINDOCS_DETAIL.description
+    assert admindocs["cwes"] == [22]
+    assert admindocs["published"].startswith("2021-06-08T18:15:08.48")
+    assert admindocs["advisories"] == [{"url": "https://docs.djangoproject.com/en/3.2/releases/security/"}]
     assert admindocs["recommendation"] == "Upgrade to django 3.2.4"
     assert [a["ref"] for a in admindocs["affects"]] == ["pkg:pypi/django@3.2"]
     unfixed = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2010-4756")
     assert "recommendation" not in unfixed and unfixed["ratings"][0]["severity"] == "info"
+
+
+def test_a_cvss_rating_carries_its_score_vector_and_method():
+    rated = dataclasses.replace(facts.LODASH_UNRATED, severity=Severity.MEDIUM, severity_source="nvd",
+                                cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9)
+    v2 = dataclasses.replace(facts.LODASH_PROTO, severity_source="nvd", cvss_vector="AV:N/AC:L/Au:N/C:P/I:P/A:P",
+                             cvss_score=7.5)
+    report = dataclasses.replace(facts.bookworm_report(), findings=(rated, v2))
+    text, bom = rendered(report)
+    assert validation_error(text) is None
+    ratings = {v["id"]: v["ratings"] for v in bom["vulnerabilities"]}
+    # CycloneDX names the CVSS version in `method`; its library writes the vector without the "CVSS:3.1/" prefix.
+    assert ratings[rated.name] == [{"source": {"name": "nvd"}, "score": 5.9, "severity": "medium", "method": "CVSSv31",
+                                    "vector": "AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H"}]
+    assert ratings[v2.name][0]["method"] == "CVSSv2" and ratings[v2.name][0]["score"] == 7.5
 
 
 def test_same_purl_twice_gets_distinct_bom_refs():

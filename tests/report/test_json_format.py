@@ -46,7 +46,16 @@ def test_report_validates_and_carries_every_fact():
         "version": "3.2", "fixed_by": "3.2.4", "origin": "lang", "type": "python", "severity": "MEDIUM",
         "severity_source": "ghsa", "feed": "osv", "path": facts.DJANGO_METADATA,
         "layer": {"digest": facts.APP.digest, "diff_id": facts.APP.diff_id},
+        "aliases": ["GHSA-68w8-qjq3-2gfm", "PYSEC-2021-98"], "cvss_vector": "", "cvss_score": None,
+        "detail": {
+            "description": facts.ADMINDOCS_DETAIL.description, "cwes": ["CWE-22"],
+            "published": "2021-06-08T18:15:08.480", "modified": "2026-06-17T03:54:20.903",
+            "references": ["https://docs.djangoproject.com/en/3.2/releases/security/"], "cve_status": "Modified",
+            "nvd_cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:N/A:N", "nvd_cvss_score": 4.9,
+        },
     }
+    unrated = next(f for f in document["findings"] if f["name"] == "CVE-2018-3721")
+    assert (unrated["aliases"], unrated["cvss_score"], unrated["detail"]) == ([], None, None)
     assert document["warnings"] == list(facts.bookworm_report().warnings)
     assert document["summary"] == {
         "packages": 5, "findings": 8, "fixable": 7,
@@ -67,6 +76,9 @@ def test_order_of_findings_is_kept():
     lambda d: d["layers"][0].update(digest="not a digest"),
     lambda d: d["summary"]["by_severity"].pop("UNDEFINED"),
     lambda d: d.update(extra=1),
+    lambda d: d["findings"][4].update(cvss_score=11.0),
+    lambda d: d["findings"][4]["detail"].update(cwes=["22"]),
+    lambda d: d["findings"][4]["detail"].pop("cve_status"),
 ])
 def test_schema_rejects_documents_that_break_the_contract(break_it):
     document = copy.deepcopy(to_document(facts.bookworm_report()))

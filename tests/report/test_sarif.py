@@ -66,6 +66,23 @@ def test_rule_carries_help_uri_security_severity_and_tags():
     assert 0.1 <= scores["CVE-2024-0727"] < 4.0
 
 
+def test_security_severity_is_the_cvss_score_the_rating_came_from_and_detail_describes_the_rule():
+    rated = dataclasses.replace(facts.LODASH_UNRATED, severity=Severity.MEDIUM, severity_source="nvd",
+                                cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9)
+    log = rendered(facts.bookworm_report((rated, facts.DJANGO_ADMINDOCS)))
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules[rated.name]["properties"]["security-severity"] == "5.9"
+    assert "CVSS: 5.9 CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H" in rules[rated.name]["help"]["text"]
+    admindocs = rules["CVE-2021-33203"]
+    assert admindocs["properties"]["security-severity"] == "5.5"  # rated by GHSA's word: its band's figure
+    assert admindocs["fullDescription"]["text"] == facts.ADMINDOCS_DETAIL.description
+    assert admindocs["properties"]["tags"] == ["vulnerability", "security", "MEDIUM", "CWE-22"]
+    assert "Published: 2021-06-08T18:15:08.480" in admindocs["help"]["text"]
+    result = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "CVE-2021-33203")
+    assert result["properties"]["aliases"] == ["GHSA-68w8-qjq3-2gfm", "PYSEC-2021-98"]
+    assert result["properties"]["cwes"] == ["CWE-22"]
+
+
 def test_rule_takes_the_worst_severity_of_its_findings():
     mild = dataclasses.replace(facts.LIBSSL3_CVE, severity=Severity.LOW)
     rules = rendered(facts.bookworm_report((mild, facts.OPENSSL_CVE)))["runs"][0]["tool"]["driver"]["rules"]

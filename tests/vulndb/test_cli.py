@@ -112,10 +112,12 @@ def test_update_from_a_mirror_url_matches_the_directory_build(mirror_url, feed_d
     done = crscan("db", "update", "--mirror", mirror_url, "--db", str(db_path))
     assert done.returncode == 0, done.stderr
     with FeedDB.open(db_path) as over_http, FeedDB.open(feed_db_path) as from_dir:
-        # Ecosystems the mirror lacks answered 404 and were left out, not failed.
-        assert {s.name for s in over_http.sources} == {s.name for s in from_dir.sources}
+        # Ecosystems the mirror lacks answered 404 and were left out, not failed. NVD's per-record trees
+        # cannot be listed over HTTP (a URL mirror serves the yearly bundles: tests/vulndb/test_nvd.py).
+        from_dir_sources = [s for s in from_dir.sources if not s.name.startswith("nvd/")]
+        assert {s.name for s in over_http.sources} == {s.name for s in from_dir_sources}
         assert {(s.name, s.fingerprint, s.rows) for s in over_http.sources} == {
-            (s.name, s.fingerprint, s.rows) for s in from_dir.sources}
+            (s.name, s.fingerprint, s.rows) for s in from_dir_sources}
         assert all(s.url.startswith(mirror_url) for s in over_http.sources)
 
 

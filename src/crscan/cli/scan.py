@@ -121,6 +121,7 @@ def scan(
     image: ScanTarget,
     format: Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")] = "table",
     output: Output = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Table format: also the rating's source, CVSS score, published date, CWE and title.")] = False,
     severity: Annotated[str | None, typer.Option("--severity", help="Only these severities, comma-separated (e.g. CRITICAL,HIGH).")] = None,
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Drop findings with no fixed version.")] = False,
     ignore_file: Annotated[Path | None, typer.Option("--ignore-file", help="Ids to ignore (.trivyignore lines or YAML), optional expiry.", exists=False, dir_okay=False)] = None,
@@ -160,7 +161,8 @@ def scan(
         feeds.close()
     report = findings_filter.apply(report)
     with _output(output) as stream:
-        render(report, format, stream, color=output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        render(report, format, stream, color=output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ,
+               wide=wide)
     for warning in report.warnings:
         if not quiet:
             typer.echo(f"warning: {warning}", err=True)

@@ -10,7 +10,6 @@ A package whose version its scheme cannot order is a warning, never a silent "no
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +21,8 @@ from crscan.match.debian import DebianMatcher
 from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.match.rpm_vendor import vendor_matchers
-from crscan.model import DISTROS, Distro, Finding, Package, Severity
+from crscan.match.severity import Group, enrich
+from crscan.model import DISTROS, Distro, Finding, Package
 from crscan.vulndb import FeedDB
 
 
@@ -65,7 +65,7 @@ def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: 
                     yield found
 
     with _cyclic_gc_paused():
-        findings = merge(matches())
+        findings = enrich(merge(matches()), db)
     return MatchResult(findings, [*coverage_warnings(packages, distro, db, matchers), *warnings])
 
 
@@ -120,26 +120,32 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def merge(matches: Iterable[Match]) -> list[Finding]:
     """One finding per package and vulnerability, two matches being the same vulnerability when any
-    of their ids (CVE, GHSA, PYSEC, …) agree. The first match wins; a rating it lacks is taken from
-    a later one, in matcher order."""
+    of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.Group`
+    for what the merged finding keeps."""
     # Keyed by object identity: every matcher reports the same Package objects it was given.
-    kept: dict[int, list[Finding]] = {}
-    slot_of: dict[tuple[int, str], int] = {}  # (package, any id of a kept finding) -> its index
+    groups: list[Group | None] = []
+    slot_of: dict[tuple[int, str], int] = {}  # (package, any id of a kept group) -> its index in groups
     for found in matches:
         package = id(found.package)
-        same_package = kept.setdefault(package, [])
-        slot = next((slot_of[(package, i)] for i in found.ids if (package, i) in slot_of), None)
-        if slot is None:
-            slot = len(same_package)
-            same_package.append(found.finding)
+        slots = sorted({slot_of[(package, i)] for i in found.ids if (package, i) in slot_of})
+        if not slots:
+            slot = len(groups)
+            groups.append(Group(found.package, found.finding, set(found.ids)))
         else:
-            finding = same_package[slot]
-            if finding.severity is Severity.UNDEFINED and found.finding.severity is not Severity.UNDEFINED:
-                same_package[slot] = dataclasses.replace(
-                    finding, severity=found.finding.severity, severity_source=found.finding.severity_source)
+            slot = slots[0]
+            kept = groups[slot]
+            assert kept is not None
+            kept.absorb(found.finding, found.ids)
+            for other in slots[1:]:  # this match joins groups that shared no id before
+                joined = groups[other]
+                assert joined is not None
+                kept.absorb(joined.finding, joined.ids)
+                groups[other] = None
+                for i in joined.ids:
+                    slot_of[(package, i)] = slot
         for i in found.ids:
             slot_of.setdefault((package, i), slot)
-    findings = [finding for entries in kept.values() for finding in entries]
+    findings = [group.result() for group in groups if group is not None]
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 

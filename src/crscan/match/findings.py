@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from crscan import versions
 from crscan.model import Distro, Finding, Package, Severity
+from crscan.vulndb.severity import cvss_base_score
 
 
 @lru_cache(maxsize=1 << 16)
@@ -15,6 +16,11 @@ def parsed(scheme: str, text: str) -> versions.Version | None:
         return versions.parse(scheme, text)
     except versions.InvalidVersion:
         return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _cvss_score(vector: str) -> float | None:
+    return cvss_base_score(vector)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -62,6 +68,7 @@ def make_finding(
     severity: Severity,
     severity_source: str,
     feed: str,
+    cvss_vector: str = "",
 ) -> Finding:
     if package.ecosystem.is_os:
         origin, kind = "os", distro.id if distro else package.ecosystem.value
@@ -82,4 +89,6 @@ def make_finding(
         feed=feed,
         layer=package.layer,
         path=package.path,
+        cvss_vector=cvss_vector,
+        cvss_score=_cvss_score(cvss_vector) if cvss_vector else None,
     )

@@ -140,6 +140,7 @@ class OsvMatcher(Matcher):
                     package, distro, name=record.name, advisory_id=advisory.advisory_id,
                     link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
                     severity=record.severity, severity_source=record.severity_source, feed=self.feed,
+                    cvss_vector=record.cvss_vector,
                 )
                 yield Match(package, finding, compiled.ids)
 

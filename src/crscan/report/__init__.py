@@ -27,10 +27,10 @@ __all__ = [
 ]
 
 
-def get_format(name: str, *, color: bool = False) -> ReportFormat:
+def get_format(name: str, *, color: bool = False, wide: bool = False) -> ReportFormat:
     match name:
         case "table":
-            return TableFormat(color=color)
+            return TableFormat(color=color, wide=wide)
         case "json":
             return JsonFormat()
         case "sarif":
@@ -42,6 +42,7 @@ def get_format(name: str, *, color: bool = False) -> ReportFormat:
     raise ReportError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
 
 
-def render(report: ScanReport, fmt: str, stream: TextIO, *, color: bool) -> None:
-    """Write `report` in format `fmt` to `stream`; `color` only matters to the table (ANSI colours on/off)."""
-    get_format(fmt, color=color).write(report, stream)
+def render(report: ScanReport, fmt: str, stream: TextIO, *, color: bool, wide: bool = False) -> None:
+    """Write `report` in format `fmt` to `stream`; `color` and `wide` (advisory detail columns) only matter to
+    the table."""
+    get_format(fmt, color=color, wide=wide).write(report, stream)

@@ -177,6 +177,33 @@ def _component_order(component: Json) -> tuple[str, str, bool, str, str]:
     return component["type"], component["name"], version is None, version or "", component["bom-ref"]
 
 
+# CycloneDX names the CVSS version in `method` and writes the vector without its "CVSS:x.y/" prefix.
+_CVSS_METHODS = {"CVSS:4.0/": "CVSSv4", "CVSS:3.1/": "CVSSv31", "CVSS:3.0/": "CVSSv3"}
+_CWE = re.compile(r"^CWE-(\d+)$")
+
+
+def _rating(severity: str, source: str, vector: str, score: float | None) -> Json:
+    rating: Json = {"source": {"name": source} if source else {}}
+    if score is not None:
+        rating["score"] = score
+    rating["severity"] = severity
+    if vector:
+        # NVD writes v2 vectors without a version prefix ("AV:N/AC:L/Au:N/…").
+        method, prefix = next(((m, p) for p, m in _CVSS_METHODS.items() if vector.startswith(p)), ("CVSSv2", ""))
+        rating["method"] = method
+        rating["vector"] = vector.removeprefix(prefix)
+    return rating
+
+
+def _timestamp(text: str) -> str:
+    """An NVD timestamp (UTC, no zone) as RFC 3339; "" when it is not one."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+
+
 def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     first = pairs[0][0]
     feed = {"name": first.feed} if first.feed else {}
@@ -185,17 +212,32 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     if url:
         source["url"] = url
     vulnerability: Json = {"bom-ref": f"vuln:{name}", "id": name, "source": source}
-    advisories = sorted({f.advisory_id for f, _ in pairs if f.advisory_id and f.advisory_id != name})
+    advisories = sorted({i for f, _ in pairs for i in (f.advisory_id, *f.aliases) if i and i != name})
     if advisories:
         vulnerability["references"] = [{"id": advisory, "source": feed} for advisory in advisories]
     # Enum hashing runs Python code; the severity's int value indexes the name instead.
-    ratings = sorted({(_SEVERITY_NAMES[f.severity], f.severity_source) for f, _ in pairs},
-                     key=lambda rating: (rating[0], not rating[1], rating[1]))  # unnamed sources last
-    vulnerability["ratings"] = [{"source": {"name": source} if source else {}, "severity": severity}
-                                for severity, source in ratings]
+    ratings = sorted({(_SEVERITY_NAMES[f.severity], f.severity_source, f.cvss_vector, f.cvss_score)
+                      for f, _ in pairs},
+                     key=lambda rating: (rating[0], not rating[1], rating[1], rating[2]))  # unnamed sources last
+    vulnerability["ratings"] = [_rating(severity, source, vector, score) for severity, source, vector, score in ratings]
+    detail = next((f.detail for f, _ in pairs if f.detail is not None), None)
+    if detail is not None:
+        cwes = sorted({int(m.group(1)) for cwe in detail.cwes if (m := _CWE.match(cwe))})  # a set, as the library
+        if cwes:
+            vulnerability["cwes"] = cwes
+        if detail.description:
+            vulnerability["description"] = detail.description
     fixes = sorted({f"{f.package} {f.fixed_by}" for f, _ in pairs if f.fixed_by})
     if fixes:
         vulnerability["recommendation"] = "Upgrade to " + ", ".join(fixes)
+    if detail is not None:
+        urls = sorted(set(filter(None, map(_uri, detail.references))))  # a set, as the library keeps them
+        advisories_urls = [{"url": url} for url in urls]
+        if advisories_urls:
+            vulnerability["advisories"] = advisories_urls
+        for key, text in (("published", detail.published), ("updated", detail.modified)):
+            if when := _timestamp(text):
+                vulnerability[key] = when
     # One entry per (component, version); unversioned entries last, as the library orders them.
     targets = sorted({(ref, finding.version) for finding, ref in pairs},
                      key=lambda target: (target[0], not target[1], target[1]))

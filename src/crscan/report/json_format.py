@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any, ClassVar, TextIO
 
-from crscan.model import Distro, Finding, LayerRef, Package, ScanReport
+from crscan.model import AdvisoryDetail, Distro, Finding, LayerRef, Package, ScanReport
 
 from .interface import ReportFormat
 from .severity import severity_counts
@@ -90,6 +90,25 @@ def _finding(f: Finding) -> dict[str, Any]:
         "feed": f.feed,
         "path": f.path,
         "layer": _layer(f.layer),
+        "aliases": list(f.aliases),
+        "cvss_vector": f.cvss_vector,
+        "cvss_score": f.cvss_score,
+        "detail": _detail(f.detail),
+    }
+
+
+def _detail(d: AdvisoryDetail | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "description": d.description,
+        "cwes": list(d.cwes),
+        "published": d.published,
+        "modified": d.modified,
+        "references": list(d.references),
+        "cve_status": d.cve_status,
+        "nvd_cvss_vector": d.nvd_cvss_vector,
+        "nvd_cvss_score": d.nvd_cvss_score,
     }
 
 

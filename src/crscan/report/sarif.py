@@ -25,8 +25,9 @@ _PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
 _WEB_URI = re.compile(rf"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_PCHAR}*)*"
                       rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?\Z")
 
-# GitHub maps security-severity > 9.0 to critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low; the findings
-# carry a level, not a score, so each level gets a score inside its band (Trivy's figures where it has the level).
+# GitHub maps security-severity > 9.0 to critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low. A finding rated by
+# CVSS gives its base score; one rated by word (Debian urgency, GHSA) gets a score inside its level's band
+# (Trivy's figures where it has the level).
 SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
     Severity.HIGH: "8.0",
@@ -71,26 +72,44 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
+def security_severity(f: Finding) -> str:
+    """The CVSS base score the rating came from; else a figure inside the level's band."""
+    if f.cvss_score is not None:
+        return f"{f.cvss_score:.1f}"
+    return SECURITY_SEVERITY[f.severity]
+
+
 def _rule(f: Finding) -> dict[str, Any]:
     kind = "OsPackageVulnerability" if f.origin == "os" else "LanguageSpecificPackageVulnerability"
     summary = f"{f.name}: {f.package} ({f.source}) {f.severity.name.lower()} severity vulnerability"
+    detail = f.detail
+    described = detail.description if detail and detail.description else (
+        summary + (f", advisory {f.advisory_id}" if f.advisory_id != f.name else ""))
+    facts = [("Vulnerability", f.name), ("Severity", f"{f.severity.name} ({f.severity_source})"),
+             ("CVSS", f"{f.cvss_score:.1f} {f.cvss_vector}" if f.cvss_score is not None else ""),
+             ("Advisory", f.advisory_id), ("Aliases", ", ".join(f.aliases)),
+             ("CWE", ", ".join(detail.cwes) if detail else ""), ("Published", detail.published if detail else ""),
+             ("Link", f.link)]
+    facts = [(label, value) for label, value in facts if value]
     rule: dict[str, Any] = {
         "id": f.name,
         "name": kind,
         "shortDescription": {"text": summary},
-        "fullDescription": {"text": summary + (f", advisory {f.advisory_id}" if f.advisory_id != f.name else "")},
+        "fullDescription": {"text": described},
         "defaultConfiguration": {"level": LEVELS[f.severity]},
         "help": {
-            "text": f"Vulnerability {f.name}\nSeverity: {f.severity.name}\nAdvisory: {f.advisory_id}\nLink: {f.link}",
+            "text": "\n".join(f"{label}: {value}" for label, value in facts) + (
+                f"\n\n{detail.description}" if detail and detail.description else ""),
             "markdown": (
-                "| Vulnerability | Severity | Advisory | Link |\n| --- | --- | --- | --- |\n"
-                f"| {f.name} | {f.severity.name} | {f.advisory_id} | {f.link} |"
+                "| " + " | ".join(label for label, _ in facts) + " |\n|" + " --- |" * len(facts) + "\n| "
+                + " | ".join(value.replace("|", "\\|") for _, value in facts) + " |"
             ),
         },
         "properties": {
             "precision": "very-high",
-            "security-severity": SECURITY_SEVERITY[f.severity],
-            "tags": ["vulnerability", "security", f.severity.name],
+            "security-severity": security_severity(f),
+            "tags": list(dict.fromkeys(
+                ("vulnerability", "security", f.severity.name, *(detail.cwes if detail else ())))),
         },
     }
     if _WEB_URI.match(f.link):
@@ -112,6 +131,15 @@ def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
     }
     properties: dict[str, Any] = {"package": f.package, "installedVersion": f.version, "fixedVersion": f.fixed_by,
                                   "severitySource": f.severity_source, "advisoryId": f.advisory_id}
+    if f.aliases:
+        properties["aliases"] = list(f.aliases)
+    if f.cvss_vector:
+        properties["cvssVector"] = f.cvss_vector
+        properties["cvssScore"] = f.cvss_score
+    if f.detail is not None:
+        properties["cwes"] = list(f.detail.cwes)
+        properties["published"] = f.detail.published
+        properties["references"] = list(f.detail.references)
     if f.layer is not None:
         properties["layerDigest"] = f.layer.digest
         properties["layerDiffId"] = f.layer.diff_id

@@ -39,8 +39,13 @@ LANGUAGE_TITLES = {
 _OS_SOURCES = frozenset(e.value for e in Ecosystem if e.is_os)
 _ECOSYSTEM_ORDER = {e.value: i for i, e in enumerate(Ecosystem)}
 HEADERS = ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link")
+# Wide mode (`crscan scan --wide`): the advisory detail too, as Trivy's table shows a title.
+WIDE_HEADERS = ("Library", "Vulnerability", "Severity", "Rated by", "CVSS", "Installed", "Fixed", "Published", "CWE",
+                "Title", "Link")
 _ID_COLUMN, _SEVERITY_COLUMN = 1, 2
 _NARROW_FIRST = (0, 3, 4, 5)  # Library, Installed, Fixed, Link
+_WIDE_NARROW_FIRST = (0, 3, 4, 5, 6, 7, 8, 9, 10)
+_TITLE_CELLS = 60  # a description's first sentence, cut here: the link has the rest
 _NARROW_FLOOR = 6
 # Files and CI logs have no terminal width to fit; rich's default 80 columns would fold every link.
 PLAIN_WIDTH = 160
@@ -94,7 +99,7 @@ def summary_line(findings: Iterable[Finding]) -> str:
     return f"Total: {sum(counts.values())} ({parts})"
 
 
-def render_table(report: ScanReport, console: Console) -> None:
+def render_table(report: ScanReport, console: Console, *, wide: bool = False) -> None:
     console.print(Text(f"Image: {printable(report.image)}", style="bold"))
     if report.digest:
         console.print(Text(f"Digest: {printable(report.digest)}"))
@@ -111,19 +116,20 @@ def render_table(report: ScanReport, console: Console) -> None:
         console.rule(Text(printable(target.title), style="bold"), align="left")
         console.print(Text(summary_line(target.findings)))
         if target.findings:
-            _write_findings_table(target.findings, console)
+            _write_findings_table(target.findings, console, wide=wide)
 
 
-def column_widths(rows: Sequence[tuple[str, ...]], width: int) -> list[int]:
+def column_widths(rows: Sequence[tuple[str, ...]], width: int, headers: Sequence[str] = HEADERS,
+                  narrow_first: tuple[int, ...] = _NARROW_FIRST) -> list[int]:
     """Each column's natural width, narrowed to fit `width` by trimming the widest columns first.
 
     The id narrows only once the other columns are down to a few cells (it is what people copy and search for);
     Severity never does (one word, at most 10 cells). A console too narrow for that gets overlong lines,
     never lost text.
     """
-    widths = [max([cell_len(header)] + [cell_len(row[i]) for row in rows]) for i, header in enumerate(HEADERS)]
+    widths = [max([cell_len(header)] + [cell_len(row[i]) for row in rows]) for i, header in enumerate(headers)]
     excess = sum(widths) + 3 * len(widths) + 1 - width  # "│ " + " │ ".join(cells) + " │"
-    for columns, floor in ((_NARROW_FIRST, _NARROW_FLOOR), (_NARROW_FIRST + (_ID_COLUMN,), 1)):
+    for columns, floor in ((narrow_first, _NARROW_FLOOR), (narrow_first + (_ID_COLUMN,), 1)):
         while excess > 0:
             widest = max(columns, key=lambda i: widths[i])
             if widths[widest] <= floor:
@@ -136,16 +142,35 @@ def column_widths(rows: Sequence[tuple[str, ...]], width: int) -> list[int]:
     return widths
 
 
-def _write_findings_table(findings: list[Finding], console: Console) -> None:
+def title(finding: Finding) -> str:
+    """The description's first sentence (at most _TITLE_CELLS cells); "" without detail."""
+    text = finding.detail.description if finding.detail else ""
+    first = re.split(r"(?<=\.)\s", " ".join(text.split()), maxsplit=1)[0]
+    return first if cell_len(first) <= _TITLE_CELLS else chop_cells(first, _TITLE_CELLS - 1)[0] + "…"
+
+
+def _wide_row(f: Finding) -> tuple[str, ...]:
+    detail = f.detail
+    return (printable(f.package), printable(f.name), f.severity.name, printable(f.severity_source),
+            f"{f.cvss_score:.1f}" if f.cvss_score is not None else "", printable(f.version), printable(f.fixed_by),
+            printable(detail.published[:10]) if detail else "", printable(", ".join(detail.cwes)) if detail else "",
+            printable(title(f)), printable(f.link))
+
+
+def _write_findings_table(findings: list[Finding], console: Console, *, wide: bool = False) -> None:
     """Box-drawn table written straight to the console's file.
 
     rich's Table costs about a millisecond a row (a minute for a 20,000-finding image, bench/report_render.py);
     laying the cells out here and asking rich only for the styled words keeps the look at a fraction of that.
     """
     ordered = sorted(findings, key=lambda f: (f.package, f.severity, f.name))
-    rows = [(printable(f.package), printable(f.name), f.severity.name, printable(f.version), printable(f.fixed_by),
-             printable(f.link)) for f in ordered]
-    widths = column_widths(rows, console.width)
+    headers = WIDE_HEADERS if wide else HEADERS
+    if wide:
+        rows = [_wide_row(f) for f in ordered]
+    else:
+        rows = [(printable(f.package), printable(f.name), f.severity.name, printable(f.version),
+                 printable(f.fixed_by), printable(f.link)) for f in ordered]
+    widths = column_widths(rows, console.width, headers, _WIDE_NARROW_FIRST if wide else _NARROW_FIRST)
     severity_cells = {s: _styled(console, s.name, SEVERITY_STYLES[s]) for s in Severity}
 
     def rule(left: str, middle: str, right: str) -> str:
@@ -153,7 +178,7 @@ def _write_findings_table(findings: list[Finding], console: Console) -> None:
 
     lines = [rule("┌", "┬", "┐")]
     header_cells = [
-        [_styled(console, line, "bold") for line in _folded(h, w)] for h, w in zip(HEADERS, widths, strict=True)
+        [_styled(console, line, "bold") for line in _folded(h, w)] for h, w in zip(headers, widths, strict=True)
     ]
     for n in range(max(map(len, header_cells))):
         lines.append(_row_line(_nth_lines(header_cells, widths, n)))
@@ -192,13 +217,14 @@ def _styled(console: Console, text: str, style: str) -> str:
 class TableFormat(ReportFormat):
     name: ClassVar[str] = "table"
 
-    def __init__(self, *, color: bool):
+    def __init__(self, *, color: bool, wide: bool = False):
         self.color = color
+        self.wide = wide
 
     def write(self, report: ScanReport, stream: TextIO) -> None:
         console = Console(file=stream, force_terminal=self.color, no_color=not self.color, highlight=False,
                           width=_stream_width(stream, self.color))
-        render_table(report, console)
+        render_table(report, console, wide=self.wide)
 
 
 def _stream_width(stream: TextIO, color: bool) -> int | None:

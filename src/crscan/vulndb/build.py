@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, amazon, osv, photon
+from crscan.vulndb import alpine, amazon, nvd, osv, photon
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
@@ -34,7 +34,7 @@ class BuildReport:
 
 def default_updaters(location: Location) -> list[Updater]:
     """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
-    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release."""
+    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD per year."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
@@ -49,6 +49,7 @@ def default_updaters(location: Location) -> list[Updater]:
         *amazon.updaters_for(location.mirror_dir),
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),
+        *(nvd.NvdUpdater(year) for year in nvd.years(location.mirror_dir)),
     ]
 
 
@@ -131,14 +132,14 @@ def _write(
                                       got.fetched_at, old.records, old.skipped, rows)
                 else:
                     tally = Tally()
-                    with got.path.open("rb") as reader:
-                        rows = connection.executemany(
-                            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
-                                for a in updater.parse(reader, tally)
-                            ),
-                        ).rowcount
+                    assert got.path is not None  # only an unchanged source comes without a path
+                    rows = connection.executemany(
+                        "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
+                            for a in updater.read(got.path, tally)
+                        ),
+                    ).rowcount
                     info = SourceInfo(updater.name, source_id, got.url, got.fingerprint, got.etag, got.fetched_at,
                                       tally.records, tally.skipped, rows)
                 infos.append(info)

@@ -32,6 +32,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _tree_fingerprint(root: Path) -> str:
+    """A directory source (one file per record) by its files' paths, sizes and modification times: hashing
+    hundreds of thousands of small files' bytes on every update would cost more than parsing the changed ones."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
 class Location:
     """Where every source is read from: upstream (None), a mirror URL, or a mirror directory.
 
@@ -60,7 +70,7 @@ class Location:
         if self.mirror_dir is not None:
             return str(self.mirror_dir / updater.name)
         if self.mirror_url is not None:
-            return f"{self.mirror_url}/{updater.name}"
+            return f"{self.mirror_url}/{updater.file_name}"
         return updater.upstream_url
 
     def fetch(self, updater: Updater, scratch: Path, *, etag: str = "") -> Fetched | None:
@@ -77,7 +87,12 @@ class Location:
             self._client.close()
 
     def _read_file(self, updater: Updater) -> Fetched | None:
+        assert self.mirror_dir is not None
         path = self.mirror_dir / updater.name
+        if not path.exists():
+            path = self.mirror_dir / updater.file_name
+        if path.is_dir():
+            return Fetched(str(path), path, _tree_fingerprint(path), "", _now())
         if not path.is_file():
             return None
         digest = hashlib.sha256()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from crscan.vulndb.records import FeedRecord
@@ -68,6 +69,16 @@ class Updater(ABC):
         repository metadata); most are at `upstream_url` itself."""
         return self.upstream_url
 
+    @property
+    def file_name(self) -> str:
+        """The source as one file, for a mirror URL (and a mirror directory without `name`); usually `name`."""
+        return self.name
+
     @abstractmethod
     def parse(self, reader: IO[bytes], tally: Tally) -> Iterator[Advisory]:
         """Yield the rows of the fetched file, counting records and malformed ones in `tally`."""
+
+    def read(self, path: Path, tally: Tally) -> Iterator[Advisory]:
+        """The rows of the fetched source at `path` (a file; a source that is a directory tree overrides this)."""
+        with path.open("rb") as reader:
+            yield from self.parse(reader, tally)

@@ -9,6 +9,10 @@ _PEP503_SEPARATORS = re.compile(r"[-_.]+")
 _CASE_INSENSITIVE = {"NuGet", "Packagist"}
 
 
+# Enrichment rows (NVD today; KEV, EPSS next) are per CVE, not per package: one namespace, the CVE id as package.
+CVE = "cve"
+
+
 def package_key(osv_ecosystem: str, name: str) -> str:
     """The lookup form of a package name: PEP 503 for PyPI, lower case where the registry ignores case."""
     if osv_ecosystem == "PyPI":

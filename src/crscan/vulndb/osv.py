@@ -104,10 +104,10 @@ def parse_record(record: Any) -> list[Advisory]:
         if not ranges and not versions:
             continue
         key = (namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], package))
-        level, level_source = severity.from_osv(record, entry)
+        level, level_source, vector = severity.from_osv_with_vector(record, entry)
         row = rows.setdefault(key, {
             "name": name, "aliases": aliases, "ranges": [], "versions": [],
-            "severity": level, "severity_source": level_source,
+            "severity": level, "severity_source": level_source, "cvss": vector,
         })
         row["ranges"].extend(ranges)
         row["versions"].extend(v for v in versions if v not in row["versions"])
@@ -116,7 +116,7 @@ def parse_record(record: Any) -> list[Advisory]:
     return [
         Advisory("osv", ns, package, advisory_id, OsvRecord(
             data["name"], tuple(data["aliases"]), tuple(data["ranges"]), tuple(data["versions"]), data["severity"],
-            data["severity_source"], streams if _module_build(data["ranges"]) else ()))
+            data["severity_source"], streams if _module_build(data["ranges"]) else (), data["cvss"]))
         for (ns, package), data in rows.items()
     ]
 

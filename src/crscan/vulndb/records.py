@@ -55,6 +55,7 @@ class OsvRecord(FeedRecord):
     severity_source: str
     # Red Hat-family module streams ("nodejs:18") an advisory of module builds is about; () for all others.
     streams: tuple[str, ...] = ()
+    cvss_vector: str = ""  # the advisory's CVSS vector (v3 before v4), "" when it has none
 
     def columns(self) -> tuple[str, str | None]:
         # The version list goes in its own column: splitting a string is faster than decoding JSON.
@@ -65,6 +66,8 @@ class OsvRecord(FeedRecord):
             "severity": self.severity.name,
             "severity_source": self.severity_source,
         }
+        if self.cvss_vector:
+            data["cvss"] = self.cvss_vector
         if self.streams:
             data["streams"] = list(self.streams)
         return _compact(data), "\n".join(self.versions)
@@ -80,6 +83,7 @@ class OsvRecord(FeedRecord):
             Severity[decoded["severity"]],
             decoded["severity_source"],
             tuple(decoded.get("streams", ())),
+            decoded.get("cvss", ""),
         )
 
 
@@ -152,6 +156,50 @@ class RpmFix(FeedRecord):
                    Severity[decoded["severity"]], decoded["severity_source"])
 
 
+@dataclass(frozen=True, slots=True)
+class CvssScore:
+    """One CVSS rating of a CVE: its version ("4.0", "3.1", "3.0", "2.0"), vector, base score and level."""
+
+    version: str
+    vector: str
+    score: float
+    severity: Severity
+    primary: bool  # NVD's own analysis ("Primary"); False for a CNA's or ADP's ("Secondary")
+
+
+@dataclass(frozen=True, slots=True)
+class NvdRecord(FeedRecord):
+    """What the NVD (CVE API 2.0) says about one CVE: an enrichment record, stored under namespace `cve`
+    with the CVE id as its package (see `crscan.vulndb.enrichment`)."""
+
+    status: str  # vulnStatus: Received, Awaiting Analysis, Analyzed, Modified, Rejected, ...
+    published: str
+    modified: str
+    description: str  # the English one
+    cwes: tuple[str, ...]
+    references: tuple[str, ...]
+    cvss: tuple[CvssScore, ...]
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "Rejected"
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({
+            "status": self.status, "published": self.published, "modified": self.modified,
+            "description": self.description, "cwes": list(self.cwes), "references": list(self.references),
+            "cvss": [[c.version, c.vector, c.score, c.severity.name, c.primary] for c in self.cvss],
+        }), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> NvdRecord:
+        d = json.loads(data)
+        return cls(d["status"], d["published"], d["modified"], d["description"], tuple(d["cwes"]),
+                   tuple(d["references"]),
+                   tuple(CvssScore(v, vector, score, Severity[level], primary)
+                         for v, vector, score, level, primary in d["cvss"]))
+
+
 # Feed name (`Advisory.feed`, the DB's `feed` column) -> its record class.
 RECORDS: dict[str, type[FeedRecord]] = {
     "osv": OsvRecord,
@@ -162,6 +210,7 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "photon": RpmFix,
     "wolfi": SecdbEntry,
     "chainguard": SecdbEntry,
+    "nvd": NvdRecord,
 }
 
 

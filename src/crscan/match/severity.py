@@ -1,0 +1,115 @@
+"""Severity precedence and merging the records of one vulnerability (docs/severity.md explains both).
+
+A finding's severity is the first rating found in this order:
+1. the distribution's own (Debian urgency, …) for OS packages: distro-feed matchers run first;
+2. the advisory's own (GHSA `database_specific.severity`, else its CVSS v3, else v4) from OSV records;
+3. NVD: its own CVSS v3.1 > v3.0 > v4.0 > v2, else the CNA's by the same order (`preferred_nvd_score`);
+4. UNDEFINED.
+`severity_source` names the winner; `cvss_vector`/`cvss_score` are the rating's CVSS when it had one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from crscan.match.findings import parsed
+from crscan.model import AdvisoryDetail, Finding, Package, Severity
+from crscan.vulndb import FeedDB
+from crscan.vulndb.enrichment import cve_facts
+from crscan.vulndb.records import NvdRecord
+from crscan.vulndb.severity import preferred_nvd_score
+
+NVD_LINK = "https://nvd.nist.gov/vuln/detail/{}"
+
+
+def is_cve(name: str) -> bool:
+    return name.startswith("CVE-")
+
+
+class Group:
+    """The records of one vulnerability on one installed package, folded into one finding as they arrive
+    (in matcher order, so distro feeds first)."""
+
+    __slots__ = ("package", "finding", "ids")
+
+    def __init__(self, package: Package, finding: Finding, ids: Iterable[str]) -> None:
+        self.package = package
+        self.finding = finding
+        self.ids = set(ids)
+
+    def absorb(self, other: Finding, ids: Iterable[str]) -> None:
+        """Fold a later record in: the first rating in precedence order stays; the CVE names the finding
+        (and its record gives the link); the lowest fix that fixes the installed version is kept."""
+        self.ids.update(ids)
+        kept = self.finding
+        changes: dict[str, object] = {}
+        if kept.severity is Severity.UNDEFINED and other.severity is not Severity.UNDEFINED:
+            changes.update(severity=other.severity, severity_source=other.severity_source,
+                           cvss_vector=other.cvss_vector, cvss_score=other.cvss_score)
+        if not is_cve(kept.name) and is_cve(other.name):
+            changes.update(name=other.name, advisory_id=other.advisory_id, link=other.link, feed=other.feed)
+        fix = lowest_fix(self.package, kept.fixed_by, other.fixed_by)
+        if fix != kept.fixed_by:
+            changes["fixed_by"] = fix
+        if changes:
+            self.finding = dataclasses.replace(kept, **changes)  # type: ignore[arg-type]
+
+    def result(self) -> Finding:
+        finding = self.finding
+        changes: dict[str, object] = {}
+        aliases = tuple(sorted(self.ids - {finding.name}))
+        if aliases:
+            changes["aliases"] = aliases
+        if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
+            # Named by a CVE no merged record has as its own id (PYSEC and GHSA records alias it): the CVE's record.
+            # A distro feed's advisory page (ALAS, DSA) is the distribution's own record of the CVE and stays.
+            changes["link"] = NVD_LINK.format(finding.name)
+        return dataclasses.replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
+
+
+def lowest_fix(package: Package, first: str, second: str) -> str:
+    """The lower of two fixed versions (each already above the installed one); "" only when neither is known.
+    A version the scheme cannot order loses to one it can."""
+    if not first or not second or first == second:
+        return first or second
+    scheme = package.ecosystem.facts.scheme
+    a, b = parsed(scheme, first), parsed(scheme, second)
+    if a is None or b is None:
+        return second if a is None and b is not None else first
+    return second if b < a else first
+
+
+def cve_of(finding: Finding) -> str:
+    """The CVE a finding is about: its name, else a CVE among its aliases; "" when none."""
+    if is_cve(finding.name):
+        return finding.name
+    return next((alias for alias in finding.aliases if is_cve(alias)), "")
+
+
+def enrich(findings: list[Finding], db: FeedDB) -> list[Finding]:
+    """Add per-CVE facts (NVD today) to each finding: its detail, and NVD's rating where no earlier source
+    rated it. A rejected CVE is flagged in the detail and lends no rating."""
+    facts = cve_facts(db, {cve for f in findings if (cve := cve_of(f))})
+    if not facts:
+        return findings
+    enriched = []
+    for finding in findings:
+        known = facts.get(cve_of(finding))
+        record = known.nvd if known is not None else None
+        enriched.append(finding if record is None else with_nvd(finding, record))
+    return enriched
+
+
+def with_nvd(finding: Finding, record: NvdRecord) -> Finding:
+    score = preferred_nvd_score(record)
+    detail = AdvisoryDetail(
+        description=record.description, cwes=record.cwes, published=record.published, modified=record.modified,
+        references=record.references, cve_status=record.status,
+        nvd_cvss_vector=score.vector if score else "", nvd_cvss_score=score.score if score else None,
+    )
+    if finding.severity is not Severity.UNDEFINED or score is None:
+        return dataclasses.replace(finding, detail=detail)
+    return dataclasses.replace(
+        finding, severity=score.severity, severity_source="nvd" if score.primary else "cna",
+        cvss_vector=score.vector, cvss_score=score.score, detail=detail)
