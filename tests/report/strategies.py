@@ -26,7 +26,8 @@ packages = st.builds(
     purl=st.just("") | purls, arch=text, source_name=text, source_version=text,
     path=text, layer=st.none() | layers,
 )
-scores = st.none() | st.floats(min_value=0, max_value=10)
+# CVSS base scores have one decimal (0.0-10.0); the library quantizes any other float, so none is generated.
+scores = st.none() | st.integers(min_value=0, max_value=100).map(lambda tenths: tenths / 10)
 details = st.builds(
     AdvisoryDetail, description=text,
     cwes=st.lists(st.text(_chars, max_size=6).map("CWE-".__add__), max_size=3).map(tuple),
