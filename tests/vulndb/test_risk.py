@@ -103,3 +103,24 @@ def test_kev_and_epss_are_sources_of_the_build_and_join_cve_facts(tmp_path):
     assert facts["CVE-2025-48384"].kev is not None and facts["CVE-2025-48384"].kev.due_date == "2025-09-15"
     assert facts["CVE-2025-48384"].epss == EpssRecord(0.1, 0.928, "v2025.03.14", "2025-08-25T12:55:00Z")
     assert facts["CVE-2021-31542"].kev is None and facts["CVE-2021-31542"].nvd is None
+
+
+def test_findings_take_kev_and_epss_by_their_cve_or_any_cve_alias(tmp_path):
+    from crscan.match.severity import enrich
+    from crscan.model import EpssScore, Finding, KevFlag, Severity
+
+    build([KevUpdater(), EpssUpdater()], tmp_path / "feeds.db", Location(risk_mirror(tmp_path / "mirror")))
+    by_name = Finding("CVE-2022-28346", "GHSA-2gwj-7jmv-h26r", "", "django", "pip", "3.2.0", "3.2.13", "lang",
+                      "python", Severity.CRITICAL, "ghsa")
+    by_alias = Finding("PYSEC-2019-133", "PYSEC-2019-133", "", "urllib3", "pip", "1.24.1", "1.24.2", "lang",
+                       "python", Severity.UNDEFINED, "none", aliases=("CVE-2019-11324", "GHSA-mh33-7rrq-662w"))
+    unknown = Finding("GHSA-xxxx-0000-0000", "GHSA-xxxx-0000-0000", "", "lodash", "npm", "4.17.4", "", "lang",
+                      "node", Severity.LOW, "ghsa")
+    with FeedDB.open(tmp_path / "feeds.db") as db:
+        named, aliased, plain = enrich([by_name, by_alias, unknown], db)
+    assert (named.kev, named.epss) == (KevFlag("2024-01-10", "2024-01-31"),
+                                       EpssScore(0.5, 0.981, "2025-08-25T12:55:00Z"))
+    assert (aliased.kev, aliased.epss) == (KevFlag("2024-02-01", "2024-02-22"),
+                                           EpssScore(0.9, 0.998, "2025-08-25T12:55:00Z"))
+    assert aliased.name == "PYSEC-2019-133" and aliased.severity is Severity.UNDEFINED  # KEV/EPSS do not rate
+    assert plain == unknown
