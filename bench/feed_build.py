@@ -191,6 +191,7 @@ def main() -> int:
         print(f"generated {contents} in {time.perf_counter() - started:.0f} s", flush=True)
         load = os.getloadavg()[0]
         full, rss, _ = timed_update(mirror, db_path)
+        print(f"full build {full:.1f} s, peak RSS {rss / (1 << 20):.0f} MiB", flush=True)  # kept if a later step fails
         with FeedDB.open(db_path) as db:
             built = {s.name: s.fingerprint for s in db.sources}
         change_one_record(mirror)
