@@ -251,6 +251,23 @@ class AdvisoryDetail:
 
 
 @dataclass(frozen=True)
+class KevFlag:
+    """The vulnerability is in CISA's Known Exploited Vulnerabilities catalog: exploited in the wild."""
+
+    date_added: str  # YYYY-MM-DD
+    due_date: str  # YYYY-MM-DD: CISA's remediation deadline for US federal agencies
+
+
+@dataclass(frozen=True)
+class EpssScore:
+    """FIRST's EPSS of the vulnerability's CVE: probability of exploitation within 30 days, and its percentile."""
+
+    score: float  # 0..1
+    percentile: float  # 0..1
+    score_date: str  # the day the scores were computed
+
+
+@dataclass(frozen=True)
 class Finding:
     """One (package, vulnerability) pair; maps onto the API's Vulnerability/PackageVulnerability."""
 
@@ -273,6 +290,9 @@ class Finding:
     cvss_vector: str = ""
     cvss_score: float | None = None
     detail: AdvisoryDetail | None = None
+    # Risk signals, by the finding's CVE or any alias: None when the CVE is not in the KEV catalog / has no EPSS.
+    kev: KevFlag | None = None
+    epss: EpssScore | None = None
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,64 @@ def test_unreadable_sbom_is_one_line_exit_2(env, feeds, tmp_path, content, messa
     done = crscan(env, "scan", f"sbom:{bom}", "--db", str(feeds))
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def risk_feeds(tmp_path_factory, shared_data) -> Path:
+    """The shared mirror plus the KEV and EPSS fixtures (tests/vulndb/testdata: some cover the image's CVEs)."""
+    from tests.vulndb.test_risk import risk_mirror
+
+    root = tmp_path_factory.mktemp("risk-mirror")
+    for feed in (shared_data / "feeds").iterdir():
+        if feed.name != "kev":
+            (root / feed.name).symlink_to(feed)
+    risk_mirror(root)
+    path = root.parent / "risk-feeds.db"
+    done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(root), "--db", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_sort_risk_puts_kev_first_then_epss_times_severity(env, risk_feeds, image, tmp_path):
+    done = crscan(env, "scan", image, "--db", str(risk_feeds), "--format", "json", "--sort", "risk", "--quiet")
+    assert done.returncode == 0, done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    head = [(f["package"], f["name"], f["severity"]) for f in findings[:6]]
+    # KEV (fixture) first, by EPSS × weight: 0.5 × 1.0 (CRITICAL) before 0.9 × 0.5 (UNDEFINED counts as MEDIUM);
+    # then EPSS × weight: 0.6 × 0.5, 0.3 × 0.75, 0.4 × 0.5, 0.02 × 0.75.
+    assert head == [("django", "CVE-2022-28346", "CRITICAL"), ("urllib3", "CVE-2019-11324", "UNDEFINED"),
+                    ("django", "CVE-2021-31542", "UNDEFINED"), ("django", "CVE-2021-44420", "HIGH"),
+                    ("lodash", "CVE-2018-16487", "MEDIUM"), ("urllib3", "CVE-2021-33503", "HIGH")]
+    assert findings[0]["kev"] == {"date_added": "2024-01-10", "due_date": "2024-01-31"}
+    assert findings[1]["epss"] == {"score": 0.9, "percentile": 0.998, "date": "2025-08-25T12:55:00Z"}
+    assert [f["kev"] is not None for f in findings[:3]] == [True, True, False]
+    rest = findings[6:]
+    assert rest and all(f["epss"] is None and f["kev"] is None for f in rest)
+    order = [Severity[f["severity"]] for f in rest]
+    assert order == sorted(order)
+    schema = json.loads(resources.files("crscan.report").joinpath("schema/report.schema.json").read_text())
+    jsonschema.validate(json.loads(done.stdout), schema)
+
+    sarif = json.loads(crscan(env, "scan", image, "--db", str(risk_feeds), "--format", "sarif", "--sort", "risk",
+                              "--quiet").stdout)
+    first = sarif["runs"][0]["results"][0]
+    assert first["ruleId"] == "CVE-2022-28346"
+    assert (first["properties"]["kev"], first["properties"]["kevDueDate"], first["properties"]["epss"]) == (
+        True, "2024-01-31", 0.5)
+
+    bom = json.loads(crscan(env, "scan", image, "--db", str(risk_feeds), "--format", "cyclonedx", "--quiet").stdout)
+    vulnerability = next(v for v in bom["vulnerabilities"] if v["id"] == "CVE-2019-11324")
+    assert {p["name"]: p["value"] for p in vulnerability["properties"]} == {
+        "crscan:kev": "true", "crscan:kev:dateAdded": "2024-02-01", "crscan:kev:dueDate": "2024-02-22",
+        "crscan:epss:score": "0.9", "crscan:epss:percentile": "0.998", "crscan:epss:date": "2025-08-25T12:55:00Z"}
+
+    table = crscan(env, "scan", image, "--db", str(risk_feeds), "--wide", "--sort", "risk", "--quiet").stdout
+    python_rows = [line for line in table.splitlines() if line.startswith("│ ") and "CVE-" in line]
+    assert "CVE-2022-28346 [KEV]" in python_rows[0] and "0.500 p98" in python_rows[0]
+
+
+def test_unknown_sort_is_one_line_exit_2(env, feeds, image):
+    done = crscan(env, "scan", image, "--db", str(feeds), "--sort", "danger", "--quiet")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--sort 'danger'" in done.stderr

@@ -53,6 +53,7 @@ def test_report_validates_and_carries_every_fact():
             "references": ["https://docs.djangoproject.com/en/3.2/releases/security/"], "cve_status": "Modified",
             "nvd_cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:N/A:N", "nvd_cvss_score": 4.9,
         },
+        "kev": None, "epss": None,
     }
     unrated = next(f for f in document["findings"] if f["name"] == "CVE-2018-3721")
     assert (unrated["aliases"], unrated["cvss_score"], unrated["detail"]) == ([], None, None)

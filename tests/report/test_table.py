@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from rich.cells import cell_len
 from rich.console import Console
 
-from crscan.model import ScanReport, Severity
+from crscan.model import EpssScore, KevFlag, ScanReport, Severity
 from crscan.report import render, render_table
 from crscan.report.table import column_widths
 from tests.report import facts
@@ -184,9 +184,10 @@ def test_any_report_renders_every_group_on_terminal_and_plain(report):
         text.encode("utf-8")  # writable to any UTF-8 stream: no lone surrogates
 
 
-def test_wide_table_adds_the_rating_source_cvss_published_cwe_and_title():
+def test_wide_table_adds_the_rating_source_cvss_epss_published_cwe_and_title():
     rated = dataclasses.replace(facts.LODASH_UNRATED, severity=Severity.MEDIUM, severity_source="nvd",
-                                cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9)
+                                cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9,
+                                kev=KevFlag("2024-01-10", "2024-01-31"), epss=EpssScore(0.94321, 0.9987, "2025-08-25"))
     report = facts.bookworm_report((rated, facts.DJANGO_ADMINDOCS))
     wide = io.StringIO()
     render_table(report, Console(file=wide, width=400), wide=True)
@@ -194,15 +195,18 @@ def test_wide_table_adds_the_rating_source_cvss_published_cwe_and_title():
     render(report, "table", narrow, color=False)  # a file: 160 columns, the usual six
     header = next(line for line in wide.getvalue().splitlines() if "Library" in line)
     assert [cell.strip() for cell in header.strip("│").split("│")] == [
-        "Library", "Vulnerability", "Severity", "Rated by", "CVSS", "Installed", "Fixed", "Published", "CWE",
-        "Title", "Link"]
+        "Library", "Vulnerability", "Severity", "Rated by", "CVSS", "EPSS", "Installed", "Fixed", "Published",
+        "CWE", "Title", "Link"]
     django = next(line for line in wide.getvalue().splitlines() if "CVE-2021-33203" in line)
     cells = [cell.strip() for cell in django.strip("│").split("│")]
-    assert cells[:9] == ["django", "CVE-2021-33203", "MEDIUM", "ghsa", "", "3.2", "3.2.4", "2021-06-08", "CWE-22"]
-    assert cells[9] == "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3…"  # cut at 60 cells
+    assert cells[:10] == ["django", "CVE-2021-33203", "MEDIUM", "ghsa", "", "", "3.2", "3.2.4", "2021-06-08",
+                          "CWE-22"]
+    assert cells[10] == "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3…"  # cut at 60 cells
     lodash = next(line for line in wide.getvalue().splitlines() if rated.name in line)
-    assert [cell.strip() for cell in lodash.strip("│").split("│")][3:5] == ["nvd", "5.9"]
+    assert [cell.strip() for cell in lodash.strip("│").split("│")][1:6] == [
+        f"{rated.name} [KEV]", "MEDIUM", "nvd", "5.9", "0.943 p99"]
     assert "Rated by" not in narrow.getvalue() and "CVE-2021-33203" in narrow.getvalue()
+    assert f"{rated.name} [KEV]" in narrow.getvalue() and "0.943" not in narrow.getvalue()
     through_the_format = io.StringIO()
     render(report, "table", through_the_format, color=False, wide=True)  # what `crscan scan --wide` calls
     assert "Rated by" in through_the_format.getvalue()

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from crscan.cli.interface import CliError
 from crscan.cli.sbom import inventory_report
 from crscan.registry import Credentials, open_source
-from crscan.report import FORMATS, SBOM_FORMATS, FindingFilter, exit_code, parse_ignore_file, render
+from crscan.report import FORMATS, SBOM_FORMATS, SORTS, FindingFilter, exit_code, parse_ignore_file, render
 from crscan.report.severity import parse_severity, parse_severity_list
 from crscan.scan.cache import DirectoryCache
 from crscan.scan.pipeline import Scanner
@@ -122,6 +122,7 @@ def scan(
     format: Annotated[str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")] = "table",
     output: Output = None,
     wide: Annotated[bool, typer.Option("--wide", help="Table format: also the rating's source, CVSS score, published date, CWE and title.")] = False,
+    sort: Annotated[str | None, typer.Option("--sort", help=f"Finding order: {', '.join(SORTS)} (risk: CISA KEV first, then EPSS × severity weight; see docs/severity.md) [default: package in the table, as matched elsewhere].")] = None,
     severity: Annotated[str | None, typer.Option("--severity", help="Only these severities, comma-separated (e.g. CRITICAL,HIGH).")] = None,
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Drop findings with no fixed version.")] = False,
     ignore_file: Annotated[Path | None, typer.Option("--ignore-file", help="Ids to ignore (.trivyignore lines or YAML), optional expiry.", exists=False, dir_okay=False)] = None,
@@ -139,6 +140,8 @@ def scan(
     """Scan an image for vulnerabilities, like `trivy image`."""
     if format not in FORMATS:
         raise CliError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    if sort is not None and sort not in SORTS:
+        raise CliError(f"unknown --sort {sort!r}; expected one of {', '.join(SORTS)}")
     findings_filter = FindingFilter(
         today=dt.date.today(),
         severities=parse_severity_list(severity) if severity else None,
@@ -162,7 +165,7 @@ def scan(
     report = findings_filter.apply(report)
     with _output(output) as stream:
         render(report, format, stream, color=output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ,
-               wide=wide)
+               wide=wide, sort=sort)
     for warning in report.warnings:
         if not quiet:
             typer.echo(f"warning: {warning}", err=True)

@@ -14,9 +14,9 @@ import dataclasses
 from collections.abc import Iterable
 
 from crscan.match.findings import parsed
-from crscan.model import AdvisoryDetail, Finding, Package, Severity
+from crscan.model import AdvisoryDetail, EpssScore, Finding, KevFlag, Package, Severity
 from crscan.vulndb import FeedDB
-from crscan.vulndb.enrichment import cve_facts
+from crscan.vulndb.enrichment import CveFacts, cve_facts
 from crscan.vulndb.records import NvdRecord
 from crscan.vulndb.severity import preferred_nvd_score
 
@@ -87,18 +87,41 @@ def cve_of(finding: Finding) -> str:
     return next((alias for alias in finding.aliases if is_cve(alias)), "")
 
 
+def cves_of(finding: Finding) -> list[str]:
+    """Every CVE id a finding is known by: its name first, then its aliases."""
+    return [i for i in (finding.name, *finding.aliases) if is_cve(i)]
+
+
 def enrich(findings: list[Finding], db: FeedDB) -> list[Finding]:
-    """Add per-CVE facts (NVD today) to each finding: its detail, and NVD's rating where no earlier source
-    rated it. A rejected CVE is flagged in the detail and lends no rating."""
-    facts = cve_facts(db, {cve for f in findings if (cve := cve_of(f))})
+    """Add per-CVE facts to each finding: NVD's detail, and its rating where no earlier source rated it (a
+    rejected CVE is flagged in the detail and lends no rating); the KEV flag and EPSS score of its CVE or,
+    failing that, of any CVE alias."""
+    facts = cve_facts(db, {cve for f in findings for cve in cves_of(f)})
     if not facts:
         return findings
     enriched = []
     for finding in findings:
-        known = facts.get(cve_of(finding))
-        record = known.nvd if known is not None else None
-        enriched.append(finding if record is None else with_nvd(finding, record))
+        known = [facts[cve] for cve in cves_of(finding) if cve in facts]
+        if not known:
+            enriched.append(finding)
+            continue
+        record = facts.get(cve_of(finding), CveFacts()).nvd
+        enriched.append(with_risk(finding if record is None else with_nvd(finding, record), known))
     return enriched
+
+
+def with_risk(finding: Finding, known: list[CveFacts]) -> Finding:
+    """The finding with the first KEV entry and the highest EPSS among its CVEs' facts (own CVE first)."""
+    kev = next((f.kev for f in known if f.kev is not None), None)
+    scores = [f.epss for f in known if f.epss is not None]
+    epss = max(scores, key=lambda e: e.score) if scores else None
+    if kev is None and epss is None:
+        return finding
+    return dataclasses.replace(
+        finding,
+        kev=KevFlag(kev.date_added, kev.due_date) if kev else None,
+        epss=EpssScore(epss.score, epss.percentile, epss.score_date) if epss else None,
+    )
 
 
 def with_nvd(finding: Finding, record: NvdRecord) -> Finding:

@@ -13,6 +13,7 @@ from .cyclonedx import CycloneDxFormat
 from .filters import FindingFilter, IgnoreList, IgnoreRule, exit_code, parse_ignore_file
 from .interface import ReportError, ReportFormat
 from .json_format import JsonFormat
+from .risk import SORTS, risk_score, sort_findings
 from .sarif import SarifFormat
 from .severity import parse_severity, parse_severity_list
 from .spdx import SpdxJsonFormat
@@ -22,15 +23,17 @@ FORMATS = ("table", "json", "sarif", "cyclonedx", "spdx-json")
 SBOM_FORMATS = ("cyclonedx", "spdx-json")
 
 __all__ = [
-    "FORMATS", "SBOM_FORMATS", "FindingFilter", "IgnoreList", "IgnoreRule", "ReportError", "ReportFormat", "exit_code",
+    "FORMATS", "SBOM_FORMATS", "SORTS", "FindingFilter", "IgnoreList", "IgnoreRule", "ReportError", "ReportFormat",
+    "exit_code",
     "get_format", "parse_ignore_file", "parse_severity", "parse_severity_list", "render", "render_table",
+    "risk_score", "sort_findings",
 ]
 
 
-def get_format(name: str, *, color: bool = False, wide: bool = False) -> ReportFormat:
+def get_format(name: str, *, color: bool = False, wide: bool = False, sort: str | None = None) -> ReportFormat:
     match name:
         case "table":
-            return TableFormat(color=color, wide=wide)
+            return TableFormat(color=color, wide=wide, sort=sort or "package")
         case "json":
             return JsonFormat()
         case "sarif":
@@ -42,7 +45,9 @@ def get_format(name: str, *, color: bool = False, wide: bool = False) -> ReportF
     raise ReportError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
 
 
-def render(report: ScanReport, fmt: str, stream: TextIO, *, color: bool, wide: bool = False) -> None:
-    """Write `report` in format `fmt` to `stream`; `color` and `wide` (advisory detail columns) only matter to
-    the table."""
-    get_format(fmt, color=color, wide=wide).write(report, stream)
+def render(report: ScanReport, fmt: str, stream: TextIO, *, color: bool, wide: bool = False,
+           sort: str | None = None) -> None:
+    """Write `report` in format `fmt` to `stream`, findings in `sort` order (see `risk`; None: as matched, the
+    table by package); `color` and `wide` (advisory detail columns) only matter to the table, which orders
+    within each of its targets."""
+    get_format(fmt, color=color, wide=wide, sort=sort).write(sort_findings(report, sort) if sort else report, stream)

@@ -238,6 +238,16 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
         for key, text in (("published", detail.published), ("updated", detail.modified)):
             if when := _timestamp(text):
                 vulnerability[key] = when
+    kev = next((f.kev for f, _ in pairs if f.kev is not None), None)
+    epss = next((f.epss for f, _ in pairs if f.epss is not None), None)
+    risk = {"crscan:kev": "true"} if kev else {}
+    if kev:
+        risk.update({"crscan:kev:dateAdded": kev.date_added, "crscan:kev:dueDate": kev.due_date})
+    if epss:
+        risk.update({"crscan:epss:score": f"{epss.score:g}", "crscan:epss:percentile": f"{epss.percentile:g}",
+                     "crscan:epss:date": epss.score_date})
+    if risk:
+        vulnerability["properties"] = _properties(risk)
     # One entry per (component, version); unversioned entries last, as the library orders them.
     targets = sorted({(ref, finding.version) for finding, ref in pairs},
                      key=lambda target: (target[0], not target[1], target[1]))

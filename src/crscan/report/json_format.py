@@ -94,6 +94,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         "cvss_vector": f.cvss_vector,
         "cvss_score": f.cvss_score,
         "detail": _detail(f.detail),
+        "kev": {"date_added": f.kev.date_added, "due_date": f.kev.due_date} if f.kev else None,
+        "epss": {"score": f.epss.score, "percentile": f.epss.percentile, "date": f.epss.score_date} if f.epss else None,
     }
 
 

@@ -140,6 +140,14 @@ def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
         properties["cwes"] = list(f.detail.cwes)
         properties["published"] = f.detail.published
         properties["references"] = list(f.detail.references)
+    if f.kev is not None:
+        properties["kev"] = True
+        properties["kevDateAdded"] = f.kev.date_added
+        properties["kevDueDate"] = f.kev.due_date
+    if f.epss is not None:
+        properties["epss"] = f.epss.score
+        properties["epssPercentile"] = f.epss.percentile
+        properties["epssDate"] = f.epss.score_date
     if f.layer is not None:
         properties["layerDigest"] = f.layer.digest
         properties["layerDiffId"] = f.layer.diff_id

@@ -15,6 +15,7 @@ from rich.text import Text
 from crscan.model import Distro, Ecosystem, Finding, ScanReport, Severity
 
 from .interface import ReportFormat
+from .risk import sort_key
 from .severity import severity_counts
 
 SEVERITY_STYLES = {
@@ -40,11 +41,11 @@ _OS_SOURCES = frozenset(e.value for e in Ecosystem if e.is_os)
 _ECOSYSTEM_ORDER = {e.value: i for i, e in enumerate(Ecosystem)}
 HEADERS = ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link")
 # Wide mode (`crscan scan --wide`): the advisory detail too, as Trivy's table shows a title.
-WIDE_HEADERS = ("Library", "Vulnerability", "Severity", "Rated by", "CVSS", "Installed", "Fixed", "Published", "CWE",
-                "Title", "Link")
+WIDE_HEADERS = ("Library", "Vulnerability", "Severity", "Rated by", "CVSS", "EPSS", "Installed", "Fixed", "Published",
+                "CWE", "Title", "Link")
 _ID_COLUMN, _SEVERITY_COLUMN = 1, 2
 _NARROW_FIRST = (0, 3, 4, 5)  # Library, Installed, Fixed, Link
-_WIDE_NARROW_FIRST = (0, 3, 4, 5, 6, 7, 8, 9, 10)
+_WIDE_NARROW_FIRST = (0, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _TITLE_CELLS = 60  # a description's first sentence, cut here: the link has the rest
 _NARROW_FLOOR = 6
 # Files and CI logs have no terminal width to fit; rich's default 80 columns would fold every link.
@@ -99,7 +100,7 @@ def summary_line(findings: Iterable[Finding]) -> str:
     return f"Total: {sum(counts.values())} ({parts})"
 
 
-def render_table(report: ScanReport, console: Console, *, wide: bool = False) -> None:
+def render_table(report: ScanReport, console: Console, *, wide: bool = False, sort: str = "package") -> None:
     console.print(Text(f"Image: {printable(report.image)}", style="bold"))
     if report.digest:
         console.print(Text(f"Digest: {printable(report.digest)}"))
@@ -116,7 +117,7 @@ def render_table(report: ScanReport, console: Console, *, wide: bool = False) ->
         console.rule(Text(printable(target.title), style="bold"), align="left")
         console.print(Text(summary_line(target.findings)))
         if target.findings:
-            _write_findings_table(target.findings, console, wide=wide)
+            _write_findings_table(target.findings, console, wide=wide, sort=sort)
 
 
 def column_widths(rows: Sequence[tuple[str, ...]], width: int, headers: Sequence[str] = HEADERS,
@@ -149,26 +150,38 @@ def title(finding: Finding) -> str:
     return first if cell_len(first) <= _TITLE_CELLS else chop_cells(first, _TITLE_CELLS - 1)[0] + "…"
 
 
+def vulnerability_cell(f: Finding) -> str:
+    """The id, marked when CISA lists it as exploited in the wild."""
+    return printable(f.name) + (" [KEV]" if f.kev is not None else "")
+
+
+def epss_cell(f: Finding) -> str:
+    """EPSS score and percentile ("0.943 p99"); "" when the CVE has none."""
+    return f"{f.epss.score:.3f} p{int(f.epss.percentile * 100)}" if f.epss is not None else ""
+
+
 def _wide_row(f: Finding) -> tuple[str, ...]:
     detail = f.detail
-    return (printable(f.package), printable(f.name), f.severity.name, printable(f.severity_source),
-            f"{f.cvss_score:.1f}" if f.cvss_score is not None else "", printable(f.version), printable(f.fixed_by),
+    return (printable(f.package), vulnerability_cell(f), f.severity.name, printable(f.severity_source),
+            f"{f.cvss_score:.1f}" if f.cvss_score is not None else "", epss_cell(f), printable(f.version),
+            printable(f.fixed_by),
             printable(detail.published[:10]) if detail else "", printable(", ".join(detail.cwes)) if detail else "",
             printable(title(f)), printable(f.link))
 
 
-def _write_findings_table(findings: list[Finding], console: Console, *, wide: bool = False) -> None:
+def _write_findings_table(findings: list[Finding], console: Console, *, wide: bool = False,
+                          sort: str = "package") -> None:
     """Box-drawn table written straight to the console's file.
 
     rich's Table costs about a millisecond a row (a minute for a 20,000-finding image, bench/report_render.py);
     laying the cells out here and asking rich only for the styled words keeps the look at a fraction of that.
     """
-    ordered = sorted(findings, key=lambda f: (f.package, f.severity, f.name))
+    ordered = sorted(findings, key=sort_key(sort))
     headers = WIDE_HEADERS if wide else HEADERS
     if wide:
         rows = [_wide_row(f) for f in ordered]
     else:
-        rows = [(printable(f.package), printable(f.name), f.severity.name, printable(f.version),
+        rows = [(printable(f.package), vulnerability_cell(f), f.severity.name, printable(f.version),
                  printable(f.fixed_by), printable(f.link)) for f in ordered]
     widths = column_widths(rows, console.width, headers, _WIDE_NARROW_FIRST if wide else _NARROW_FIRST)
     severity_cells = {s: _styled(console, s.name, SEVERITY_STYLES[s]) for s in Severity}
@@ -217,14 +230,15 @@ def _styled(console: Console, text: str, style: str) -> str:
 class TableFormat(ReportFormat):
     name: ClassVar[str] = "table"
 
-    def __init__(self, *, color: bool, wide: bool = False):
+    def __init__(self, *, color: bool, wide: bool = False, sort: str = "package"):
         self.color = color
         self.wide = wide
+        self.sort = sort
 
     def write(self, report: ScanReport, stream: TextIO) -> None:
         console = Console(file=stream, force_terminal=self.color, no_color=not self.color, highlight=False,
                           width=_stream_width(stream, self.color))
-        render_table(report, console, wide=self.wide)
+        render_table(report, console, wide=self.wide, sort=self.sort)
 
 
 def _stream_width(stream: TextIO, color: bool) -> int | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, amazon, nvd, osv, photon
+from crscan.vulndb import alpine, amazon, epss, kev, nvd, osv, photon
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
@@ -34,7 +34,7 @@ class BuildReport:
 
 def default_updaters(location: Location) -> list[Updater]:
     """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
-    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD per year."""
+    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD per year, CISA KEV and FIRST EPSS."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
@@ -50,6 +50,8 @@ def default_updaters(location: Location) -> list[Updater]:
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),
         *(nvd.NvdUpdater(year) for year in nvd.years(location.mirror_dir)),
+        kev.KevUpdater(),
+        epss.EpssUpdater(),
     ]
 
 

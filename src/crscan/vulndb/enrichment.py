@@ -1,7 +1,7 @@
 """Per-CVE enrichment: what sources that rate vulnerabilities, not packages, say about a CVE.
 
 Their rows live in the `cve` namespace with the CVE id as package, so one indexed lookup finds every
-source's record for a CVE. NVD is the first; KEV and EPSS records join `CveFacts` the same way.
+source's record for a CVE: NVD, CISA KEV and FIRST EPSS.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from crscan.vulndb import namespaces
 from crscan.vulndb.db import FeedDB
-from crscan.vulndb.records import NvdRecord
+from crscan.vulndb.records import EpssRecord, KevRecord, NvdRecord
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,17 @@ class CveFacts:
     """Everything the enrichment sources know about one CVE (a field per source; None: not in that source)."""
 
     nvd: NvdRecord | None = None
+    kev: KevRecord | None = None
+    epss: EpssRecord | None = None
 
 
 def cve_facts(db: FeedDB, cve_ids: Iterable[str]) -> dict[str, CveFacts]:
     """The facts of each CVE some source knows; CVEs no source has are absent."""
     found: dict[str, CveFacts] = {}
     for cve_id, advisories in db.advisories_for(namespaces.CVE, cve_ids).items():
-        nvd = next((a.record for a in advisories if isinstance(a.record, NvdRecord)), None)
-        found[cve_id] = CveFacts(nvd=nvd)
+        found[cve_id] = CveFacts(
+            nvd=next((a.record for a in advisories if isinstance(a.record, NvdRecord)), None),
+            kev=next((a.record for a in advisories if isinstance(a.record, KevRecord)), None),
+            epss=next((a.record for a in advisories if isinstance(a.record, EpssRecord)), None),
+        )
     return found

@@ -200,6 +200,49 @@ class NvdRecord(FeedRecord):
                          for v, vector, score, level, primary in d["cvss"]))
 
 
+@dataclass(frozen=True, slots=True)
+class KevRecord(FeedRecord):
+    """A CVE in CISA's Known Exploited Vulnerabilities catalog: exploited in the wild (enrichment, namespace `cve`)."""
+
+    date_added: str  # YYYY-MM-DD: when CISA added it
+    due_date: str  # YYYY-MM-DD: the remediation deadline for US federal agencies
+    vendor_project: str
+    product: str
+    vulnerability_name: str
+    required_action: str
+    known_ransomware: str  # "Known" | "Unknown"
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({
+            "date_added": self.date_added, "due_date": self.due_date, "vendor_project": self.vendor_project,
+            "product": self.product, "vulnerability_name": self.vulnerability_name,
+            "required_action": self.required_action, "known_ransomware": self.known_ransomware,
+        }), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> KevRecord:
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True, slots=True)
+class EpssRecord(FeedRecord):
+    """FIRST's EPSS for a CVE: the probability of exploitation in the next 30 days and its percentile among
+    all scored CVEs, from the model version and day named (enrichment, namespace `cve`)."""
+
+    score: float  # 0..1
+    percentile: float  # 0..1
+    model_version: str
+    score_date: str
+
+    def columns(self) -> tuple[str, str | None]:
+        return _compact({"score": self.score, "percentile": self.percentile, "model_version": self.model_version,
+                         "score_date": self.score_date}), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> EpssRecord:
+        return cls(**json.loads(data))
+
+
 # Feed name (`Advisory.feed`, the DB's `feed` column) -> its record class.
 RECORDS: dict[str, type[FeedRecord]] = {
     "osv": OsvRecord,
@@ -211,6 +254,8 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "wolfi": SecdbEntry,
     "chainguard": SecdbEntry,
     "nvd": NvdRecord,
+    "kev": KevRecord,
+    "epss": EpssRecord,
 }
 
 
