@@ -62,5 +62,5 @@ def test_every_help_text_imports_no_heavy_module():
 def test_the_check_sees_a_heavy_import():
     """The probe itself works: run in place of the CLI, imports of heavy modules are reported."""
     code = RUN_MAIN.replace('runpy.run_module("crscan.cli.main", run_name="__main__")',
-                            'import crscan.report.cyclonedx, httpx')
-    assert {"cyclonedx", "httpx"} <= set(heavy_imported(code))
+                            'import crscan.report.table, httpx')
+    assert {"httpx", "rich"} <= set(heavy_imported(code))
