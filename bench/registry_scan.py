@@ -3,14 +3,17 @@
 Figure 1: N images (default 100) sharing the real bookworm test image's layers as their base, each with a
 distinct small top layer, pushed to a loopback docker-registry; all N scanned through the job queue (embedded
 workers, concurrency 2, SQLite store with its layer-index cache) → total time ÷ the time to scan ONE of them
-on an empty store, measured in the same run. Target <= 3: the base layers are pulled and read once.
+on an empty store, measured in the same run. Target <= 2: the base layers are pulled and read once, and each
+further image costs little more than its floor, also measured in the same run: the manifest + config round trips
+of all N images on the same loopback registry (one keep-alive HTTP client, nothing else), reported per image
+next to crscan's per-image cost, (all N - one) / (N - 1).
 
 Figure 2: M stored inventories (default 1,000: the N images recorded in M/N repositories each) re-matched
 after `crscan db update` built a new feed DB (`crscan rescan --all` path) → total time ÷ their scan time
 (M × the one-image scan time above). Target <= 5 %, and 0 bytes pulled (a byte counter wraps every
 registry client). Appends to bench/RESULTS.md.
 
-    .venv/bin/python bench/registry_scan.py [--images 100] [--inventories 1000] [--concurrency 2]
+    .venv/bin/python bench/registry_scan.py [--images 100] [--inventories 1000 | --no-rematch] [--concurrency 2]
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -43,7 +48,7 @@ from tests.sync.tiny_images import OCI_LAYER, OCI_MANIFEST, Pusher, _digest, _la
 
 SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 CRSCAN = Path(sys.executable).parent / "crscan"
-SCAN_TARGET, REMATCH_TARGET = 3.0, 0.05
+SCAN_TARGET, REMATCH_TARGET = 2.0, 0.05
 
 
 def feed_db(path: Path) -> Path:
@@ -77,6 +82,18 @@ def push_images(registry, count: int) -> list[str]:
         return digests
     finally:
         pusher.close()
+
+
+def round_trip_floor(registry, digests: list[str]) -> float:
+    """Seconds to fetch every image's manifest and config over one keep-alive client: the per-image work no
+    scanner can skip."""
+    with httpx.Client(base_url=registry.url) as http:
+        started = time.perf_counter()
+        for digest in digests:
+            manifest = http.get(f"/v2/bench/app/manifests/{digest}", headers={"Accept": OCI_MANIFEST})
+            manifest.raise_for_status()
+            http.get(f"/v2/bench/app/blobs/{manifest.json()['config']['digest']}").raise_for_status()
+        return time.perf_counter() - started
 
 
 def new_store(directory: Path, registry, repositories: int, digests: list[str]) -> tuple[Store, list[list[str]]]:
@@ -121,6 +138,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--inventories", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--no-rematch", action="store_true", help="Figure 1 only.")
     args = parser.parse_args()
     repositories = max(1, args.inventories // args.images)
 
@@ -143,15 +161,24 @@ def main() -> None:
         pulled = ByteCounter()
         everything = run_all(store, ScanRunner(store, first_db, counter=pulled, scanner=scanner), ids[0],
                              args.concurrency, rematch=False)
+        floor = round_trip_floor(registry, digests)
         ratio = everything / one
+        per_image = (everything - one) / max(1, args.images - 1)
         load = os.getloadavg()[0]
         env = f"{platform.machine()}, {os.cpu_count()} cpus, load {load:.1f}, python {platform.python_version()}"
         line1 = (f"registry_scan: {args.images} images sharing bookworm's base layers (+1 small layer each) scanned "
                  f"in {everything:.2f} s ({pulled.total / 2**20:.1f} MiB pulled) vs one image on an empty store "
                  f"{one:.2f} s: ratio {ratio:.2f} (target <= {SCAN_TARGET}) "
-                 f"{'OK' if ratio <= SCAN_TARGET else 'MISSED'} [embedded queue, concurrency {args.concurrency}, "
+                 f"{'OK' if ratio <= SCAN_TARGET else 'MISSED'}; per further image {per_image * 1000:.1f} ms vs "
+                 f"its floor (manifest + config round trips) {floor / args.images * 1000:.1f} ms: "
+                 f"{per_image * args.images / floor:.1f}x [embedded queue, concurrency {args.concurrency}, "
                  f"SQLite, {env}]")
         print(line1)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        if args.no_rematch:
+            with open(REPO / "bench" / "RESULTS.md", "a") as results:
+                results.write(f"{stamp} {line1}\n")
+            return
 
         # Figure 2: every inventory re-matched against a newly built feed DB, nothing pulled.
         for repository_ids, source_ids in zip(ids[1:], [ids[0]] * (repositories - 1)):
@@ -173,7 +200,6 @@ def main() -> None:
                  f"concurrency {args.concurrency}, SQLite, {env}]")
         print(line2)
         store.close()
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
         with open(REPO / "bench" / "RESULTS.md", "a") as results:
             results.write(f"{stamp} {line1}\n{stamp} {line2}\n")
     finally:

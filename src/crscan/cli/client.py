@@ -17,9 +17,7 @@ from enum import Enum
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import typer
-import yaml
 
 from crscan.cli.interface import CliError
 
@@ -82,6 +80,8 @@ class ApiClient:
     """JSON over the REST transport; non-2xx answers become `ClientError` with the Status message."""
 
     def __init__(self, endpoint: str, token: str | None, *, timeout: float = 30.0):
+        import httpx  # here, not at the top: `crscan --help` and the other verbs start without it
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.endpoint = endpoint
         self.has_token = bool(token)
@@ -91,6 +91,8 @@ class ApiClient:
         self._http.close()
 
     def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None) -> dict:
+        import httpx
+
         try:
             response = self._http.request(method, path, params=_present(params or {}), json=body)
         except httpx.HTTPError as e:
@@ -181,6 +183,8 @@ def render(data: dict | list[dict], output: OutputFormat, columns: Sequence[Colu
     if output is OutputFormat.json:
         return json.dumps(data, indent=2, ensure_ascii=False)
     if output is OutputFormat.yaml:
+        import yaml
+
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n")
     rows = [data] if isinstance(data, dict) else data
     return table([name for name, _ in columns], [[_cell(cell(row)) for _, cell in columns] for row in rows])

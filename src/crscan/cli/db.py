@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from crscan.cli.interface import CliError
-from crscan.vulndb import FeedDB, default_db_path, update as update_db
 
 app = typer.Typer(name="db", help="Vulnerability feed DB: update it from feeds, show what it holds.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -27,6 +26,8 @@ def update(
     force: Annotated[bool, typer.Option("--force", help="Re-parse every source even if unchanged.")] = False,
 ) -> None:
     """Fetch the feeds (upstream, or --mirror) and atomically replace the feed DB."""
+    from crscan.vulndb import default_db_path, update as update_db  # the feed parsers: only this verb needs them
+
     path = db or default_db_path()
     try:
         report = update_db(path, mirror, force=force)
@@ -41,6 +42,8 @@ def update(
 @app.command()
 def status(db: DbOption = None) -> None:
     """Show the feed DB's schema version, build id, and per-source counts and fetch times."""
+    from crscan.vulndb import FeedDB, default_db_path
+
     path = db or default_db_path()
     with FeedDB.open(path) as feeds:
         typer.echo(f"path: {path}")

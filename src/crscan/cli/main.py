@@ -87,8 +87,14 @@ def command() -> Any:
     common.command()(_common_options)
     options = typer.main.get_command(common).params
     root = typer.main.get_command(app)
+    help_names = root.context_settings["help_option_names"]
     for _path, each in walk(root):
         each.params.extend(options)
+        # typer's help option defaults to None, and coercing that None imports pydantic (a third of the start-up)
+        # whenever the option is not given, as the parent's on `crscan scan --help`: default it to False.
+        help_option = each.get_help_option(typer.Context(each, help_option_names=help_names))
+        if help_option is not None:
+            help_option.default = False
     return root
 
 

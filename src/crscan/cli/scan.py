@@ -15,22 +15,21 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, TextIO
+from typing import TYPE_CHECKING, Annotated, Iterator, TextIO
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crscan.cli.interface import CliError
-from crscan.cli.sbom import inventory_report
-from crscan.registry import Credentials, open_source
-from crscan.report import FORMATS, SBOM_FORMATS, SORTS, FindingFilter, exit_code, parse_ignore_file, render
-from crscan.report.severity import parse_severity, parse_severity_list
-from crscan.scan.cache import DirectoryCache
-from crscan.scan.pipeline import Scanner
-from crscan.scan.sbom_input import read_sbom
-from crscan.vulndb import FeedDB, default_db_path
-from crscan.vulndb.paths import data_dir
+from crscan.report import FORMATS, SBOM_FORMATS, SORTS
+
+# The scan stack (registry client, catalogers, matchers, rich, cyclonedx) is imported by the verbs that run it:
+# `crscan --help` and every other verb start without it.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from crscan.registry import Credentials
+    from crscan.scan.cache import DirectoryCache
+    from crscan.vulndb import FeedDB
 
 # A feed DB older than this still scans, with a one-line warning naming the fix.
 STALE_AFTER = dt.timedelta(days=7)
@@ -52,6 +51,8 @@ class _ProgressReporter:
     """Rich progress bar when stderr is a terminal, plain one-line updates otherwise, nothing when quiet."""
 
     def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+
         self.quiet = quiet
         self.console = Console(stderr=True)
         self._bar: Progress | None = None
@@ -64,6 +65,8 @@ class _ProgressReporter:
             print(f"reading layer {number}/{total} {what}", file=sys.stderr, flush=True)
             return
         if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._bar = Progress(TextColumn("reading layers"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
                                  transient=True)
@@ -77,6 +80,8 @@ class _ProgressReporter:
 
 
 def _open_feed_db(path: Path | None) -> FeedDB:
+    from crscan.vulndb import FeedDB, default_db_path
+
     path = path or default_db_path()
     if not path.is_file():
         raise CliError(f"feed DB missing at {path}: run `crscan db update` (offline: `crscan db update --mirror DIR|URL`)")
@@ -96,6 +101,8 @@ def _parse_time(text: str) -> dt.datetime | None:
 
 
 def _credentials(username: str | None) -> Credentials | None:
+    from crscan.registry import Credentials
+
     if username is None:
         return None
     password = sys.stdin.readline().rstrip("\n")
@@ -114,6 +121,9 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 
 
 def _cache(cache_dir: Path | None, no_cache: bool) -> DirectoryCache | None:
+    from crscan.scan.cache import DirectoryCache
+    from crscan.vulndb.paths import data_dir
+
     return None if no_cache else DirectoryCache(cache_dir or data_dir() / "cache" / "layers")
 
 
@@ -138,6 +148,12 @@ def scan(
     quiet: Quiet = False,
 ) -> None:
     """Scan an image for vulnerabilities, like `trivy image`."""
+    from crscan.registry import open_source
+    from crscan.report import FindingFilter, exit_code, render
+    from crscan.report.severity import parse_severity, parse_severity_list
+    from crscan.scan.pipeline import Scanner
+    from crscan.scan.sbom_input import read_sbom
+
     if format not in FORMATS:
         raise CliError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     if sort is not None and sort not in SORTS:
@@ -174,6 +190,8 @@ def scan(
 
 
 def _read_ignore_file(path: Path):
+    from crscan.report import parse_ignore_file
+
     with open(path, encoding="utf-8", errors="strict") as reader:
         return parse_ignore_file(reader, str(path))
 
@@ -191,6 +209,11 @@ def sbom(
     quiet: Quiet = False,
 ) -> None:
     """Write the image's package inventory as a CycloneDX or SPDX JSON SBOM."""
+    from crscan.cli.sbom import inventory_report
+    from crscan.registry import open_source
+    from crscan.report import render
+    from crscan.scan.pipeline import Scanner
+
     if format not in SBOM_FORMATS:
         raise CliError(f"unknown SBOM format {format!r}; expected one of {', '.join(SBOM_FORMATS)}")
     scanner = Scanner()

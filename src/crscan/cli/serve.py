@@ -13,9 +13,9 @@ import typer
 
 from crscan.cli.interface import CliError
 from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
-from crscan.config import Settings
 
 if TYPE_CHECKING:
+    from crscan.config import Settings
     from crscan.auth import Authenticator
     from crscan.store import Store
 

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crscan.cli.interface import CliError
-from crscan.config import ConfigError, Settings, configure_logging
 
 if TYPE_CHECKING:  # the store and job stack are heavy; the other verbs do not import them
+    from crscan.config import Settings
     from crscan.jobs.service import Background
     from crscan.store import Store
 
 
 def resolve_settings(flags: dict[str, Any], config_file: Path | None, *, logging: bool = False) -> Settings:
     """Settings from the config file, env and flags (`None` flags are unset); with `logging`, configured as they say."""
+    from crscan.config import ConfigError, Settings, configure_logging  # not at the top: `crscan --help` skips it
+
     try:
         settings = Settings.resolve(flags, config_file=config_file)
         if logging:

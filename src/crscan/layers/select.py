@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from crscan.layers.interface import FileSelector
 
@@ -33,6 +34,13 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=64)
+def _matcher(globs: tuple[str, ...]) -> Callable[[str], re.Match[str] | None] | None:
+    """One regex for all the globs; cached because every layer read builds its selector from the same globs."""
+    regex = "|".join(f"(?:{glob_to_regex(g)})" for g in globs)
+    return re.compile(regex).fullmatch if regex else None
+
+
 class Select(FileSelector):
     """Picks a file when any glob matches its path or any predicate accepts it."""
 
@@ -41,8 +49,7 @@ class Select(FileSelector):
         self.predicates = tuple(predicates)
         if not self.globs and not self.predicates:
             raise ValueError("a selector needs at least one glob or predicate")
-        regex = "|".join(f"(?:{glob_to_regex(g)})" for g in self.globs)
-        self._match = re.compile(regex).fullmatch if regex else None
+        self._match = _matcher(self.globs)
 
     def __call__(self, path: str, mode: int, size: int) -> bool:
         if self._match is not None and self._match(path):

@@ -30,8 +30,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-import yaml
-
 from crscan.model import Finding, ScanReport, Severity
 
 from .interface import ReportError
@@ -103,6 +101,8 @@ def parse_ignore_lines(reader: TextIO, name: str = "ignore file") -> IgnoreList:
 
 
 def parse_ignore_yaml(reader: TextIO, name: str = "ignore file") -> IgnoreList:
+    import yaml  # only YAML ignore files need it; `crscan --help` imports this module
+
     try:
         document = yaml.safe_load(reader)
     except yaml.YAMLError as exc:
