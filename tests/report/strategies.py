@@ -26,8 +26,9 @@ packages = st.builds(
     purl=st.just("") | purls, arch=text, source_name=text, source_version=text,
     path=text, layer=st.none() | layers,
 )
-# CVSS base scores have one decimal (0.0-10.0); the library quantizes any other float, so none is generated.
-scores = st.none() | st.integers(min_value=0, max_value=100).map(lambda tenths: tenths / 10)
+# CVSS base scores of rated findings: one decimal, 0.1-10.0 (0.0 is severity "none", never a rated finding; the
+# library quantizes other floats and conflates 0.0 with no score), so none other is generated.
+scores = st.none() | st.integers(min_value=1, max_value=100).map(lambda tenths: tenths / 10)
 details = st.builds(
     AdvisoryDetail, description=text,
     cwes=st.lists(st.text(_chars, max_size=6).map("CWE-".__add__), max_size=3).map(tuple),

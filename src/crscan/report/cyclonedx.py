@@ -195,6 +195,13 @@ def _rating(severity: str, source: str, vector: str, score: float | None) -> Jso
     return rating
 
 
+def _rating_order(rating: Json) -> tuple[object, ...]:
+    """The library's order of ratings: severity, score (none as 0), then source, method and vector, each
+    missing one after the present ones."""
+    name, method, vector = rating["source"].get("name", ""), rating.get("method", ""), rating.get("vector", "")
+    return (rating["severity"], rating.get("score") or 0, not name, name, not method, method, not vector, vector)
+
+
 def _timestamp(text: str) -> str:
     """An NVD timestamp (UTC, no zone) as RFC 3339; "" when it is not one."""
     try:
@@ -216,10 +223,11 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     if advisories:
         vulnerability["references"] = [{"id": advisory, "source": feed} for advisory in advisories]
     # Enum hashing runs Python code; the severity's int value indexes the name instead.
-    ratings = sorted({(_SEVERITY_NAMES[f.severity], f.severity_source, f.cvss_vector, f.cvss_score)
-                      for f, _ in pairs},
-                     key=lambda rating: (rating[0], not rating[1], rating[1], rating[2]))  # unnamed sources last
-    vulnerability["ratings"] = [_rating(severity, source, vector, score) for severity, source, vector, score in ratings]
+    scores: dict[tuple[str, str, str], float | None] = {}  # one rating per (severity, source, vector): the first
+    for f, _ in pairs:
+        scores.setdefault((_SEVERITY_NAMES[f.severity], f.severity_source, f.cvss_vector), f.cvss_score)
+    ratings = [_rating(severity, source, vector, score) for (severity, source, vector), score in scores.items()]
+    vulnerability["ratings"] = sorted(ratings, key=_rating_order)
     detail = next((f.detail for f, _ in pairs if f.detail is not None), None)
     if detail is not None:
         cwes = sorted({int(m.group(1)) for cwe in detail.cwes if (m := _CWE.match(cwe))})  # a set, as the library
