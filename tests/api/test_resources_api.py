@@ -79,7 +79,8 @@ def test_registry_get_maps_every_field(client, folder):
 
 def test_registry_list_is_per_folder_by_name_and_pages(client, folder, served):
     folder_id, _ = folder
-    served.store.registries.add("other", "https://o.example", folder_id="b1gsomeoneelse" + uuid.uuid4().hex[:6])
+    suffix = uuid.uuid4().hex[:6]  # the served store outlives one transport's run: a fresh host and folder each time
+    served.store.registries.add("other", f"https://o{suffix}.example", folder_id="b1gsomeoneelse" + suffix)
     listed = walk(client, "registry", "List", registries.ListRegistriesRequest, "registries", folder_id=folder_id)
     assert [r.name for r in listed] == ["alpha", "bravo", "charlie"]
     named = client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id, filter='name="bravo"'))
@@ -89,7 +90,7 @@ def test_registry_list_is_per_folder_by_name_and_pages(client, folder, served):
           INVALID, "unknown field 'id'")
     fails(lambda: client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id,
                                                                             filter='name="UPPER"')),
-          INVALID, "invalid value 'UPPER' for name", "3-63 characters")
+          INVALID, "invalid value 'UPPER' for name", "3-63 lowercase letters")
     fails(lambda: client("registry", "List", registries.ListRegistriesRequest(folder_id=folder_id, page_size=1001)),
           INVALID, "page_size")
 
