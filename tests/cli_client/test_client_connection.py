@@ -68,7 +68,7 @@ def test_ids_cannot_change_the_route(shared_api, hostile):
     done = crscan_image("get-last-scan-result", hostile, "--endpoint", shared_api.server.http_url)
     assert done.returncode == 2
     assert shared_api.callers[-1].method == "/yandex.cloud.containerregistry.v1.ScannerService/GetLast"
-    assert done.stderr.startswith("crscan image: error: image_id is malformed") and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("crscan image: error: imageId is malformed")  # REST names fields as JSON does and done.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(

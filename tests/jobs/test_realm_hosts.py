@@ -55,16 +55,22 @@ def test_the_stored_realm_host_decides_where_the_password_goes(store, database_u
                                                               hostile):
     registry, realm_host = hostile
     data_dir = tmp_path / "data"
-    for name, extra in (("unlisted", ()), ("listed", ("--auth-realm-host", OTHER_HOST))):
-        added = registry_add(database_url, data_dir, name, registry.url, "--username", USER, "--password-stdin",
-                             *extra)
-        assert added.returncode == 0, added.stderr
-
+    added = registry_add(database_url, data_dir, "unlisted", registry.url, "--username", USER, "--password-stdin")
+    assert added.returncode == 0, added.stderr
     outcome, result = scan(store, data_dir, feed_db_path, "unlisted", registry)
     assert outcome == "error"
     assert f"--auth-realm-host {OTHER_HOST}" in result.error_message
     assert [seen.authorization for seen in realm_host.seen] == [None]
 
+    # One registry per host: the same registry attached again, now with the realm host listed.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")}
+    removed = subprocess.run([str(CRSCAN), "registry", "remove", "unlisted", "--folder-id", FOLDER, "--data-dir",
+                              str(data_dir), "--database-url", database_url],
+                             capture_output=True, text=True, env=environ, timeout=60)
+    assert removed.returncode == 0, removed.stderr
+    added = registry_add(database_url, data_dir, "listed", registry.url, "--username", USER, "--password-stdin",
+                         "--auth-realm-host", OTHER_HOST)
+    assert added.returncode == 0, added.stderr
     realm_host.seen.clear()
     outcome, result = scan(store, data_dir, feed_db_path, "listed", registry)
     assert outcome == "ready", result.error_message
