@@ -31,6 +31,7 @@ DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="SQLAlchemy URL (env CRSCAN_DATABASE_URL).")
 ]
 FolderOption = Annotated[str, typer.Option("--folder-id", help="Folder the registry belongs to.")]
+NameArgument = Annotated[str, typer.Argument(help="Registry name, as given to `registry add`.")]
 MIN_WEBHOOK_SECRET = 16
 
 
@@ -145,7 +146,7 @@ def list_(
 
 @app.command()
 def sync(
-    name: Annotated[str, typer.Argument(help="Registry name, as given to `registry add`.")],
+    name: NameArgument,
     folder_id: FolderOption = DEFAULT_FOLDER,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -172,7 +173,7 @@ def sync(
 
 @app.command()
 def remove(
-    name: Annotated[str, typer.Argument(help="Registry name, as given to `registry add`.")],
+    name: NameArgument,
     folder_id: FolderOption = DEFAULT_FOLDER,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
