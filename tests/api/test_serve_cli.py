@@ -27,10 +27,12 @@ STARTUP_SECONDS = 60
 
 
 class Served:
-    def __init__(self, process: subprocess.Popen, lines: list[str], rest: queue.Queue):
+    def __init__(self, process: subprocess.Popen, lines: list[str], rest: queue.Queue,
+                 errors: queue.Queue | None = None):
         self.process = process
         self.lines = lines
         self._rest = rest
+        self._errors = errors
 
     @property
     def rest_url(self) -> str:
@@ -58,6 +60,11 @@ class Served:
             self.process.kill()
             raise AssertionError("crscan serve did not exit within 20 s of the signal") from None
         return code, "".join(iter(self._rest.get, None))
+
+    def stderr_text(self) -> str:
+        """Everything the process wrote to stderr (call after stop: the pump thread owns the pipe until EOF)."""
+        assert self._errors is not None, "this process's stderr was not piped to the test"
+        return "".join(iter(self._errors.get, None))
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> Served:
@@ -87,7 +94,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Served:
             break
         seen.append(line)
         if line.startswith("REST listening on"):
-            return Served(process, seen, lines)
+            return Served(process, seen, lines, errors)
     process.kill()
     process.wait()
     raise AssertionError(f"crscan serve did not start: {seen} {''.join(iter(errors.get, None))}")
@@ -156,9 +163,6 @@ def replica_pids(parent: int) -> list[int]:
     return [int(pid) for pid in children if "--replica" in Path(f"/proc/{pid}/cmdline").read_text()]
 
 
-@pytest.mark.skip(reason="since the session-2 merges, the first process does not exit within 20 s of SIGTERM after "
-                         "SIGSTOP/SIGCONT with connections handed to it (passes on the branch that added --workers); "
-                         "a manual SIGTERM of an idle `serve --workers 2` stops both at once; open for the next session")
 def test_serve_workers_share_both_ports_and_stop_together(tmp_path):
     served = serve("--data-dir", str(tmp_path / "data"), "--http-port", "0", "--grpc-port", "0", "--no-auth",
                    "--workers", "2")

@@ -179,7 +179,7 @@ def test_cancel_stops_the_pull_within_seconds_and_frees_the_worker(store, databa
             sdk.client(OperationServiceStub).Cancel(operation_service_pb2.CancelOperationRequest(operation_id=second.id))
         finally:
             code, _ = served.stop(signal.SIGTERM)
-        logged = served.process.stderr.read()
+        logged = served.stderr_text()
     assert freed_after is not None and freed_after < 10, logged  # the old worker pulled on for ~2 minutes
     assert first_scan.status == ScanStatus.ERROR and first_scan.error_message == "scan cancelled"
     assert pulls_open == 1  # the cancelled scan's blob stream was closed; only the second scan's is open

@@ -19,10 +19,6 @@ from tests.jobs.test_service import sdk_for
 from tests.store.seeding import add_image
 
 
-@pytest.mark.skip(reason=(
-    "after the session-2 merges the scan.queued event of a webhook-queued scan is missing from "
-    "serve's JSON log on SQLite; diagnosed next session"
-))
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_serve_logs_queued_started_finished_and_failed_scans_as_json(store, database_url, local_registry,
                                                                      test_images, feed_db_path, tmp_path):
@@ -43,7 +39,7 @@ def test_serve_logs_queued_started_finished_and_failed_scans_as_json(store, data
                 assert image_id == gone.id
     finally:
         assert served.stop(signal.SIGTERM)[0] == 0
-    logged = [json.loads(line) for line in served.process.stderr.read().splitlines() if line.startswith("{")]
+    logged = [json.loads(line) for line in served.stderr_text().splitlines() if line.startswith("{")]
     events = {(entry["event"], entry["image_id"]): entry for entry in logged if "event" in entry}
 
     queued, started = events["scan.queued", image.id], events["scan.started", image.id]

@@ -39,7 +39,7 @@ feed_db = "{feed_db}"
     finally:
         code, _ = served.stop(signal.SIGTERM)
     assert code == 0
-    logged = [json.loads(line) for line in served.process.stderr.read().splitlines() if line.strip()]
+    logged = [json.loads(line) for line in served.stderr_text().splitlines() if line.strip()]
     assert any(entry["message"].startswith("AUTHENTICATION IS DISABLED") and entry["level"] == "warning"
                for entry in logged), logged
 

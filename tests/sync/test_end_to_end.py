@@ -38,10 +38,6 @@ def server(tmp_path):
         served.stop(signal.SIGTERM)
 
 
-@pytest.mark.skip(reason=(
-    "after the session-2 merges (per-registry webhook secrets, request ids) the debug log no longer "
-    "shows the webhook POST and the pushed image can arrive late; diagnosed next session"
-))
 def test_attach_sync_and_push_webhook_without_leaking_the_password(tmp_path, server, built_images):
     data_dir = tmp_path / "data"
     registry = start_registry("htpasswd", password=PASSWORD,
@@ -96,7 +92,7 @@ def test_attach_sync_and_push_webhook_without_leaking_the_password(tmp_path, ser
     finally:
         registry.stop()
     code, rest = server.stop(signal.SIGTERM)
-    outputs += [*server.lines, rest, server.process.stderr.read()]
+    outputs += [*server.lines, rest, server.stderr_text()]
     assert any("POST /hooks/distribution" in text for text in outputs)  # the debug log did see the webhook
     leaks = [text for text in outputs if PASSWORD in text]
     assert leaks == []
