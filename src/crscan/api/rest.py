@@ -334,7 +334,9 @@ def _resolve(descriptor, names: tuple[str, ...], label: str) -> list[FieldDescri
 
 
 def _is_repeated(field: FieldDescriptor) -> bool:
-    return field.label == FieldDescriptor.LABEL_REPEATED
+    # protobuf 6.31+ deprecates `label` for the `is_repeated` property; older releases have only `label`.
+    repeated = getattr(field, "is_repeated", None)
+    return repeated if isinstance(repeated, bool) else field.label == FieldDescriptor.LABEL_REPEATED
 
 
 def _assign(message, fields: list[FieldDescriptor], values: list[str], label: str) -> None:
