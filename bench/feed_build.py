@@ -17,6 +17,7 @@ Figures (each appended to bench/RESULTS.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import lzma
@@ -181,11 +182,13 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--packages", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="generate the mirror and DB here and keep them (for profiling)")
     args = parser.parse_args()
     stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
-    with tempfile.TemporaryDirectory(prefix="crscan-feed-bench-") as scratch:
-        mirror, db_path = Path(scratch) / "mirror", Path(scratch) / "feeds.db"
-        mirror.mkdir()
+    with contextlib.ExitStack() as stack:
+        scratch = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crscan-feed-bench-")))
+        mirror, db_path = scratch / "mirror", scratch / "feeds.db"
+        mirror.mkdir(parents=True)
         started = time.perf_counter()
         contents = generate(args.shared, mirror, args.scale)
         print(f"generated {contents} in {time.perf_counter() - started:.0f} s", flush=True)

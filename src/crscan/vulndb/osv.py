@@ -106,11 +106,11 @@ def parse_record(record: Any) -> list[Advisory]:
         key = (namespaces.osv(ecosystem), namespaces.package_key(ecosystem.split(":")[0], package))
         level, level_source, vector = severity.from_osv_with_vector(record, entry)
         row = rows.setdefault(key, {
-            "name": name, "aliases": aliases, "ranges": [], "versions": [],
+            "name": name, "aliases": aliases, "ranges": [], "versions": {},  # a dict: ordered, deduplicated
             "severity": level, "severity_source": level_source, "cvss": vector,
         })
         row["ranges"].extend(ranges)
-        row["versions"].extend(v for v in versions if v not in row["versions"])
+        row["versions"].update(dict.fromkeys(versions))
     summary = record.get("summary")
     streams = tuple(dict.fromkeys(_MODULE_STREAM.findall(summary))) if isinstance(summary, str) else ()
     return [
