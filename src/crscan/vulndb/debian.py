@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -26,12 +27,17 @@ class DebianUpdater(Updater):
 def parse_tracker_json(reader: IO[bytes], tally: Tally, *, source: str = "debian/json") -> Iterator[Advisory]:
     """One row per (source package, vulnerability, release); a record is one such triple."""
     try:
-        document = json.load(reader)
+        text = _text(reader.read())
+        if not text.lstrip(_WHITESPACE).startswith("{"):
+            document = json.loads(text)  # to tell invalid JSON from valid JSON of the wrong shape
+            raise FeedError(f"{source}: top level is not an object of source packages ({type(document).__name__})")
+        yield from _rows(_members(text), tally)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"{source}: not JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise FeedError(f"{source}: top level is not an object of source packages")
-    for package, vulnerabilities in document.items():
+
+
+def _rows(packages: Iterator[tuple[str, Any]], tally: Tally) -> Iterator[Advisory]:
+    for package, vulnerabilities in packages:
         if not isinstance(vulnerabilities, dict) or not package:  # a row keyed by "" matches nothing
             tally.records += 1
             tally.skipped += 1
@@ -49,6 +55,50 @@ def parse_tracker_json(reader: IO[bytes], tally: Tally, *, source: str = "debian
                     tally.skipped += 1
                     continue
                 yield Advisory("debian", namespaces.debian(codename), package, vulnerability, data)
+
+
+_WHITESPACE = " \t\n\r"
+_SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _text(document: bytes) -> str:
+    return document.decode(json.detect_encoding(document))
+
+
+def _skip(text: str, position: int) -> int:
+    found = _SKIP_WHITESPACE.match(text, position)
+    return found.end() if found else position
+
+
+def _members(text: str) -> Iterator[tuple[str, Any]]:
+    """The top-level object's members one at a time, decoded by the standard decoder: the export (80 MB) is
+    never one Python dict, which took ~10x its size in memory. A member may be yielded before a syntax error
+    further on is found; the caller's build is then abandoned as a whole, as with any feed error."""
+    decoder = json.JSONDecoder()
+    position = _skip(text, text.index("{") + 1)
+    if text.startswith("}", position):
+        position += 1
+    else:
+        while True:
+            if not text.startswith('"', position):
+                raise ValueError(f"expected a source package name at char {position}")
+            package, position = json.decoder.scanstring(text, position + 1)
+            position = _skip(text, position)
+            if not text.startswith(":", position):
+                raise ValueError(f"expected ':' at char {position}")
+            start = _skip(text, position + 1)
+            vulnerabilities, position = decoder.raw_decode(text, start)
+            yield package, vulnerabilities
+            position = _skip(text, position)
+            if text.startswith(",", position):
+                position = _skip(text, position + 1)
+            elif text.startswith("}", position):
+                position += 1
+                break
+            else:
+                raise ValueError(f"expected ',' or '}}' at char {position}")
+    if text[position:].strip(_WHITESPACE):
+        raise ValueError(f"extra data at char {position}")
 
 
 def _release_state(state: Any) -> DebianEntry | None:
