@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import functools
+import multiprocessing
 import os
+import pickle
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,6 +120,7 @@ def _write(
     infos = []
     try:
         connection = sqlite3.connect(temp, uri=True)
+        stack = contextlib.ExitStack()
         try:
             # The file is private until renamed, so durability is only needed once, at the end.
             connection.execute("PRAGMA journal_mode = OFF")
@@ -122,6 +128,9 @@ def _write(
             connection.executescript(SCHEMA)
             if previous and unchanged:
                 connection.execute("ATTACH DATABASE ? AS previous", (f"{previous.path.resolve().as_uri()}?mode=ro",))
+            changed = [(source_id, updater, got) for source_id, (updater, got) in enumerate(fetched, start=1)
+                       if updater.name not in unchanged]
+            parsed = stack.enter_context(_Parser(changed, temp)).parts
             for source_id, (updater, got) in enumerate(fetched, start=1):
                 if updater.name in unchanged:
                     old = known[updater.name]
@@ -133,15 +142,12 @@ def _write(
                     info = SourceInfo(updater.name, source_id, got.url, old.fingerprint, got.etag or old.etag,
                                       got.fetched_at, old.records, old.skipped, rows)
                 else:
-                    tally = Tally()
-                    assert got.path is not None  # only an unchanged source comes without a path
-                    rows = connection.executemany(
-                        "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
-                            for a in updater.read(got.path, tally)
-                        ),
-                    ).rowcount
+                    tally, part = parsed[source_id]()
+                    connection.execute("ATTACH DATABASE ? AS part", (f"{part.as_uri()}?mode=ro",))
+                    rows = connection.execute("INSERT INTO advisories SELECT * FROM part.advisories").rowcount
+                    connection.commit()
+                    connection.execute("DETACH DATABASE part")
+                    part.unlink()  # now copied: the disk holds each row twice only briefly
                     info = SourceInfo(updater.name, source_id, got.url, got.fingerprint, got.etag, got.fetched_at,
                                       tally.records, tally.skipped, rows)
                 infos.append(info)
@@ -159,6 +165,7 @@ def _write(
             connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             connection.commit()
         finally:
+            stack.close()
             connection.close()
         _fsync(temp)
         os.replace(temp, path)
@@ -168,6 +175,73 @@ def _write(
     finally:
         temp.unlink(missing_ok=True)
     return build_id, tuple(infos)
+
+
+class _Parser:
+    """Parses the changed sources, each into its own SQLite file of rows next to the DB being built, on as many
+    processes as there are cores: parsing (JSON decoding) is most of a build, and sources are independent. One
+    source, one core, or an updater that cannot be sent to another process (a class local to a test) is parsed
+    in this process, when its rows are asked for."""
+
+    def __init__(self, changed: list[tuple[int, Updater, Fetched]], temp: Path) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        workers = min(len(changed), os.cpu_count() or 1)
+        if workers > 1 and _can_send(updater for _, updater, _ in changed):
+            # spawn, not fork: `crscan serve` builds from a thread, and forking a threaded process is unsafe.
+            self._pool = concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
+        self.parts: dict[int, Callable[[], tuple[Tally, Path]]] = {}
+        self._files: list[Path] = []
+        # Largest first, so the longest parse starts at once instead of ending the build alone.
+        for source_id, updater, got in sorted(changed, key=lambda c: -_size(c[2])):
+            assert got.path is not None  # only an unchanged source comes without a path
+            part = temp.with_name(f"{temp.name}.{source_id}")
+            self._files.append(part)
+            if self._pool is None:
+                self.parts[source_id] = functools.partial(parse_source, updater, got.path, source_id, part)
+            else:
+                self.parts[source_id] = self._pool.submit(parse_source, updater, got.path, source_id, part).result
+
+    def __enter__(self) -> _Parser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for part in self._files:
+            part.unlink(missing_ok=True)
+
+
+def parse_source(updater: Updater, path: Path, source_id: int, part: Path) -> tuple[Tally, Path]:
+    """Write the rows of one fetched source into a new SQLite file `part` (same table as the DB's)."""
+    tally = Tally()
+    connection = sqlite3.connect(part)
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.executescript(SCHEMA)
+        connection.executemany(
+            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
+                for a in updater.read(path, tally)
+            ),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    return tally, part
+
+
+def _can_send(updaters: Iterable[Updater]) -> bool:
+    try:
+        pickle.dumps(list(updaters))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _size(got: Fetched) -> int:
+    return got.path.stat().st_size if got.path is not None else 0
 
 
 def _unchanged(got: Fetched, old: SourceInfo | None) -> bool:
@@ -189,7 +263,7 @@ def _open_previous(path: Path) -> FeedDB | None:
 def _remove_abandoned_builds(path: Path) -> None:
     """Delete temporary files left by builds whose process is gone (killed midway)."""
     for leftover in path.parent.glob(f"{path.name}{_TEMP_MARK}*"):
-        pid = leftover.name.rsplit(_TEMP_MARK, 1)[1]
+        pid = leftover.name.rsplit(_TEMP_MARK, 1)[1].split(".", 1)[0]  # `.N`: a source's rows being parsed
         if pid.isdigit() and not _process_alive(int(pid)):
             leftover.unlink(missing_ok=True)
 
