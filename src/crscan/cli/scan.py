@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator, TextIO
 
 import typer
 
+from crscan.cli import targets
 from crscan.cli.interface import CliError
 from crscan.report import FORMATS, SBOM_FORMATS, SORTS
 
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
 # A feed DB older than this still scans, with a one-line warning naming the fix.
 STALE_AFTER = dt.timedelta(days=7)
 
-Image = Annotated[str, typer.Argument(help="Registry ref (host[:port]/repo[:tag|@digest]), docker-archive:PATH or oci:PATH[:tag].")]
-ScanTarget = Annotated[str, typer.Argument(help="Registry ref (host[:port]/repo[:tag|@digest]), docker-archive:PATH, oci:PATH[:tag], or sbom:PATH (a CycloneDX or SPDX JSON SBOM).")]
-SBOM_PREFIX = "sbom:"
+_TARGETS = ("Registry ref (host[:port]/repo[:tag|@digest]), docker-archive:PATH, oci:PATH[:tag], dir:PATH (a project "
+            "directory), rootfs:PATH (a root filesystem), or a bare path (app.tar, ./layout, ./dir) read by its content "
+            "(docs/cli.md)")
+Image = Annotated[str, typer.Argument(help=_TARGETS + ".")]
+ScanTarget = Annotated[str, typer.Argument(help=_TARGETS + "; or sbom:PATH (a CycloneDX or SPDX JSON SBOM).")]
 Platform = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform index.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.", dir_okay=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
@@ -148,9 +151,9 @@ def scan(
     quiet: Quiet = False,
 ) -> None:
     """Scan an image for vulnerabilities, like `trivy image`."""
-    from crscan.registry import open_source
     from crscan.report import FindingFilter, exit_code, render
     from crscan.report.severity import parse_severity, parse_severity_list
+    from crscan.scan.filesystem import scan_filesystem
     from crscan.scan.pipeline import Scanner
     from crscan.scan.sbom_input import read_sbom
 
@@ -165,15 +168,20 @@ def scan(
         **({"ignore": _read_ignore_file(ignore_file)} if ignore_file else {}),
     )
     threshold = parse_severity(fail_on) if fail_on else None
+    target = targets.resolve(image)
+    targets.announce(image, target, quiet)
     feeds = _open_feed_db(db)
     progress = _ProgressReporter(quiet)
     try:
-        if image.startswith(SBOM_PREFIX):
-            sbom = read_sbom(Path(image.removeprefix(SBOM_PREFIX)))
-            report = Scanner().report_for(image, sbom.digest, sbom.inventory, feeds)
+        if target.kind is targets.Kind.SBOM:
+            sbom = read_sbom(target.path)
+            report = Scanner().report_for(target.reference, sbom.digest, sbom.inventory, feeds)
+        elif filesystem := targets.filesystem_kind(target):
+            report = scan_filesystem(Scanner(), target.path, filesystem, feeds)
         else:
-            with open_source(image, platform=platform, credentials=_credentials(username),
-                             insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
+            with targets.open_image(target, platform=platform, credentials=_credentials(username),
+                                    insecure=insecure or None, auth_realm_hosts=auth_realm_host or (),
+                                    quiet=quiet) as source:
                 report = Scanner().scan(source, feeds, cache=_cache(cache_dir, no_cache), progress=progress)
     finally:
         progress.close()
@@ -210,21 +218,28 @@ def sbom(
 ) -> None:
     """Write the image's package inventory as a CycloneDX or SPDX JSON SBOM."""
     from crscan.cli.sbom import inventory_report
-    from crscan.registry import open_source
     from crscan.report import render
+    from crscan.scan.filesystem import inventory_of
     from crscan.scan.pipeline import Scanner
 
     if format not in SBOM_FORMATS:
         raise CliError(f"unknown SBOM format {format!r}; expected one of {', '.join(SBOM_FORMATS)}")
+    target = targets.resolve(image)
+    if target.kind is targets.Kind.SBOM:
+        raise CliError(f"{image} is already an SBOM: `crscan scan {target.reference}` matches it")
+    targets.announce(image, target, quiet)
     scanner = Scanner()
     progress = _ProgressReporter(quiet)
     try:
-        with open_source(image, platform=platform, credentials=_credentials(username),
-                         insecure=insecure or None, auth_realm_hosts=auth_realm_host or ()) as source:
-            indexes = scanner.index_layers(source, cache=_cache(cache_dir, no_cache), progress=progress)
-            inventory = scanner.assemble(indexes)
-            report = inventory_report(inventory, image=source.reference, digest=source.digest,
-                                      layers=[i.layer for i in indexes])
+        if filesystem := targets.filesystem_kind(target):
+            report = inventory_report(inventory_of(scanner, target.path, filesystem), image=target.reference)
+        else:
+            with targets.open_image(target, platform=platform, credentials=_credentials(username),
+                                    insecure=insecure or None, auth_realm_hosts=auth_realm_host or (),
+                                    quiet=quiet) as source:
+                indexes = scanner.index_layers(source, cache=_cache(cache_dir, no_cache), progress=progress)
+                report = inventory_report(scanner.assemble(indexes), image=source.reference, digest=source.digest,
+                                          layers=[i.layer for i in indexes])
     finally:
         progress.close()
     with _output(output) as stream:

@@ -4,7 +4,7 @@ Callers use `open_source(ref)` and the `ImageSource` interface; `RegistryClient`
 """
 
 from crscan.registry.auth import Credentials
-from crscan.registry.client import ByteCounter, RegistryClient
+from crscan.registry.client import ByteCounter, RegistryClient, RetryNotice
 from crscan.registry.interface import (
     AuthError,
     BlobUnknown,
@@ -27,5 +27,5 @@ __all__ = [
     "AuthError", "BlobUnknown", "ByteCounter", "Credentials", "DigestMismatch", "ImageLayer", "ImageReference",
     "ImageSource", "InvalidManifest", "InvalidReference", "ManifestUnknown",
     "OperationRefused", "PlatformNotFound", "RegistryClient",
-    "RegistryError", "RegistryUnavailable", "UnsupportedMediaType", "open_source", "parse_reference",
+    "RegistryError", "RegistryUnavailable", "RetryNotice", "UnsupportedMediaType", "open_source", "parse_reference",
 ]

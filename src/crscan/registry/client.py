@@ -75,6 +75,20 @@ class FetchedManifest:
     content: bytes
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """Told to `RegistryClient(on_retry=…)` before each wait: what failed, how long until attempt `attempt` of
+    `attempts`, so a user sees a retry as it happens rather than seconds of silence."""
+
+    wait: float
+    reason: str  # "connection failed: [Errno 111] Connection refused to 127.0.0.1:1", "HTTP 503 from host"
+    attempt: int  # the attempt about to be made, 2 for the first retry
+    attempts: int  # the most there will be
+
+    def __str__(self) -> str:
+        return f"retrying in {self.wait:.1f}s: {self.reason} (attempt {self.attempt}/{self.attempts})"
+
+
 class RegistryClient:
     """Pull-side client for `registry` (host[:port]).
 
@@ -105,6 +119,7 @@ class RegistryClient:
         counter: ByteCounter | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
         if not is_valid_registry(registry):
             raise RegistryError(f"invalid registry host {registry!r}: expected host[:port]")
@@ -118,6 +133,7 @@ class RegistryClient:
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
+        self._on_retry = on_retry
         verify = _default_tls_context()
         if ca_file:
             try:
@@ -274,8 +290,7 @@ class RegistryClient:
                 response = None
             if response is None:
                 if attempt < self.max_retries:
-                    self._sleep(self._backoff(attempt))
-                    attempt += 1
+                    attempt = self._wait_to_retry(attempt, self._backoff(attempt), f"{failure} to {self.registry}")
                     continue
                 raise RegistryUnavailable(f"{what}: {self.base_url} {failure} after {attempt + 1} attempts")
             status = response.status_code
@@ -307,8 +322,9 @@ class RegistryClient:
             if status in _RETRYABLE and attempt < self.max_retries:
                 wait = _retry_after(response.headers.get("Retry-After"))
                 response.close()
-                self._sleep(min(self.max_retry_wait, wait if wait is not None else self._backoff(attempt)))
-                attempt += 1
+                attempt = self._wait_to_retry(attempt, min(self.max_retry_wait, wait if wait is not None
+                                                           else self._backoff(attempt)),
+                                              f"HTTP {status} from {self.registry}")
                 continue
             if 200 <= status < 300:
                 return response
@@ -359,6 +375,13 @@ class RegistryClient:
 
     def _who(self) -> str:
         return f"the credentials of user {self.credentials.username!r}" if self.credentials else "anonymous access"
+
+    def _wait_to_retry(self, attempt: int, wait: float, reason: str) -> int:
+        """Announce and sleep out the wait before the next attempt; returns the next attempt's index."""
+        if self._on_retry is not None:
+            self._on_retry(RetryNotice(wait, reason, attempt + 2, self.max_retries + 1))
+        self._sleep(wait)
+        return attempt + 1
 
     def _backoff(self, attempt: int) -> float:
         wait: float = min(self.max_retry_wait, self.backoff * 2**attempt * (1 + random.random() / 4))

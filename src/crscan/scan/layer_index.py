@@ -59,11 +59,20 @@ def index_layer(
     layer: LayerRef, stream: BinaryIO, catalogers: Sequence[Cataloger], limits: Limits | None = None
 ) -> LayerIndex:
     """Read one layer blob and index it. Raises `crscan.layers.LayerError` for unsafe or malformed layers."""
-    wanted = Select(
+    return index_contents(read_layer(layer, stream, selection(catalogers), limits), catalogers)
+
+
+def selection(catalogers: Sequence[Cataloger]) -> Select:
+    """The files an index needs: release files and whatever a cataloger wants."""
+    return Select(
         globs=DISTRO_GLOBS,
         predicates=[lambda path, mode, size: any(c.wants(path, mode, size) for c in catalogers)],
     )
-    contents = read_layer(layer, stream, wanted, limits)
+
+
+def index_contents(contents: LayerContents, catalogers: Sequence[Cataloger]) -> LayerIndex:
+    """Index what was read of one layer (or one unpacked directory): per-file packages parsed now, the files
+    the whole view needs kept."""
     per_file, whole_view = split_catalogers(catalogers)
     packages: list[Package] = []
     warnings = [f"{path}: not read ({why})" for path, why in contents.skipped]

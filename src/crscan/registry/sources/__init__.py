@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from crscan.registry.auth import Credentials
-from crscan.registry.client import ByteCounter, RegistryClient
+from crscan.registry.client import ByteCounter, RegistryClient, RetryNotice
 from crscan.registry.interface import ImageSource, InvalidReference
 from crscan.registry.manifest import DEFAULT_PLATFORM, Platform
 from crscan.registry.reference import parse_reference
@@ -28,11 +28,12 @@ def open_source(
     auth_realm_hosts: Iterable[str] = (),
     timeout: float = 30.0,
     counter: ByteCounter | None = None,
+    on_retry: Callable[[RetryNotice], None] | None = None,
 ) -> ImageSource:
     """Open `docker-archive:PATH[:name:tag]`, `oci:PATH[:tag]` or `host[:port]/repo[:tag|@digest]`.
 
-    Registry options (credentials, insecure, ca_file, auth_realm_hosts, timeout, counter) are ignored for local
-    sources.
+    Registry options (credentials, insecure, ca_file, auth_realm_hosts, timeout, counter, on_retry) are ignored
+    for local sources.
     """
     if not isinstance(reference, str) or not reference:
         raise InvalidReference("empty image reference")
@@ -44,7 +45,8 @@ def open_source(
         return OciLayoutSource(path, tag, platform=platform, reference=reference)
     image = parse_reference(reference)
     client = RegistryClient(image.registry, credentials=credentials, insecure=insecure, ca_file=ca_file,
-                            auth_realm_hosts=auth_realm_hosts, timeout=timeout, counter=counter)
+                            auth_realm_hosts=auth_realm_hosts, timeout=timeout, counter=counter,
+                            on_retry=on_retry)
     return RegistryImageSource(client, image, platform=platform, owns_client=True)
 
 
