@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from rich.cells import cell_len
 from rich.console import Console
 
-from crscan.model import EpssScore, KevFlag, ScanReport, Severity
+from crscan.model import Ecosystem, EpssScore, KevFlag, Package, ScanReport, Severity
 from crscan.report import render, render_table
-from crscan.report.table import column_widths
+from crscan.report.table import AGGREGATED_TYPES, column_widths
 from tests.report import facts
 from tests.report.strategies import reports
 
@@ -175,16 +175,23 @@ OS_SOURCES = {"dpkg", "apk", "rpm"}
 @given(report=reports)
 def test_any_report_renders_every_group_on_terminal_and_plain(report):
     sources = {f.source for f in report.findings} | {p.ecosystem.value for p in report.packages}
-    groups = len(sources - OS_SOURCES) + bool(report.distro is not None or sources & OS_SOURCES)
+    # One target per language ecosystem for per-package files (python-pkg, node-pkg, …), one per file otherwise.
+    files = {(f.source, f.path) for f in report.findings} | {(p.ecosystem.value, p.path) for p in report.packages}
+    languages = {(source, "" if Package(Ecosystem(source), "", "", path=path).package_type in AGGREGATED_TYPES
+                  else path) for source, path in files if source not in OS_SOURCES}
+    has_os = report.distro is not None or bool(sources & OS_SOURCES)
+    empty_os = has_os and not sources & OS_SOURCES  # titled, with the line saying no OS package was read
     for options in ({"force_terminal": True, "width": 100}, {"width": 60}):
         text = ANSI.sub("", rendered(report, **options))
-        assert text.count("\nTotal: ") == groups
+        assert text.count("\nTotal: ") == len(languages) + (has_os and not empty_os)
+        assert text.count("No OS packages found") == empty_os
         assert "\x1b" not in text  # only the console's own colour codes, stripped above
         assert all(cell_len(line) <= options["width"] for line in text.splitlines())
         text.encode("utf-8")  # writable to any UTF-8 stream: no lone surrogates
 
 
 def test_wide_table_adds_the_rating_source_cvss_epss_published_cwe_and_title():
+    # Python and Node.js packages come one file each: their targets have the Path column after Library.
     rated = dataclasses.replace(facts.LODASH_UNRATED, severity=Severity.MEDIUM, severity_source="nvd",
                                 cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9,
                                 kev=KevFlag("2024-01-10", "2024-01-31"), epss=EpssScore(0.94321, 0.9987, "2025-08-25"))
@@ -195,17 +202,18 @@ def test_wide_table_adds_the_rating_source_cvss_epss_published_cwe_and_title():
     render(report, "table", narrow, color=False)  # a file: 160 columns, the usual six
     header = next(line for line in wide.getvalue().splitlines() if "Library" in line)
     assert [cell.strip() for cell in header.strip("│").split("│")] == [
-        "Library", "Vulnerability", "Severity", "Rated by", "CVSS", "EPSS", "Installed", "Fixed", "Published",
-        "CWE", "Title", "Link"]
+        "Library", "Path", "Vulnerability", "Severity", "Rated by", "CVSS", "EPSS", "Installed", "Fixed",
+        "Published", "CWE", "Title", "Link"]
     django = next(line for line in wide.getvalue().splitlines() if "CVE-2021-33203" in line)
     cells = [cell.strip() for cell in django.strip("│").split("│")]
-    assert cells[:10] == ["django", "CVE-2021-33203", "MEDIUM", "ghsa", "", "", "3.2", "3.2.4", "2021-06-08",
-                          "CWE-22"]
-    assert cells[10] == "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3…"  # cut at 60 cells
+    assert cells[:11] == ["django", facts.DJANGO_ADMINDOCS.path, "CVE-2021-33203", "MEDIUM", "ghsa", "", "", "3.2",
+                          "3.2.4", "2021-06-08", "CWE-22"]
+    assert cells[11] == "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3…"  # cut at 60 cells
     lodash = next(line for line in wide.getvalue().splitlines() if rated.name in line)
-    assert [cell.strip() for cell in lodash.strip("│").split("│")][1:6] == [
+    assert [cell.strip() for cell in lodash.strip("│").split("│")][2:7] == [
         f"{rated.name} [KEV]", "MEDIUM", "nvd", "5.9", "0.943 p99"]
     assert "Rated by" not in narrow.getvalue() and "CVE-2021-33203" in narrow.getvalue()
+    assert "│ Path" not in narrow.getvalue()
     assert f"{rated.name} [KEV]" in narrow.getvalue() and "0.943" not in narrow.getvalue()
     through_the_format = io.StringIO()
     render(report, "table", through_the_format, color=False, wide=True)  # what `crscan scan --wide` calls

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -50,6 +51,7 @@ MAX_PAGES = 10_000
 MAX_REDIRECTS = 10
 log = logging.getLogger(__name__)
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_ERRNO_PREFIX = re.compile(r"^\[Errno -?\d+\] ")  # "[Errno 111] Connection refused" → "Connection refused"
 
 
 class ByteCounter:
@@ -282,15 +284,17 @@ class RegistryClient:
                 response = self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 failure: str = f"timed out ({type(exc).__name__})"
+                retry_reason = f"timed out ({type(exc).__name__}) talking to {self.registry}"
                 response = None
             except httpx.TransportError as exc:
                 if _is_tls_failure(exc):  # a bad certificate will not get better on retry
                     raise RegistryUnavailable(f"{what}: TLS handshake with {self.registry} failed: {exc}") from exc
                 failure = f"connection failed: {exc}"
+                retry_reason = f"{_ERRNO_PREFIX.sub('', str(exc)).lower() or 'connection failed'} to {self.registry}"
                 response = None
             if response is None:
                 if attempt < self.max_retries:
-                    attempt = self._wait_to_retry(attempt, self._backoff(attempt), f"{failure} to {self.registry}")
+                    attempt = self._wait_to_retry(attempt, self._backoff(attempt), retry_reason)
                     continue
                 raise RegistryUnavailable(f"{what}: {self.base_url} {failure} after {attempt + 1} attempts")
             status = response.status_code

@@ -12,7 +12,7 @@ from rich.cells import cell_len, chop_cells
 from rich.console import Console
 from rich.text import Text
 
-from crscan.model import Distro, Ecosystem, Finding, ScanReport, Severity
+from crscan.model import Distro, Ecosystem, Finding, Package, ScanReport, Severity
 
 from .interface import ReportFormat
 from .risk import sort_key
@@ -39,11 +39,16 @@ LANGUAGE_TITLES = {
 }
 _OS_SOURCES = frozenset(e.value for e in Ecosystem if e.is_os)
 _ECOSYSTEM_ORDER = {e.value: i for i, e in enumerate(Ecosystem)}
+# Package types found one file per package (Trivy's aggregating types): one target per ecosystem, with a Path
+# column in wide mode. Every other type (a lockfile, a binary, a deps.json) is read from one file that lists many
+# packages, and that file is its own target, as Trivy shows it.
+AGGREGATED_TYPES = frozenset({"python-pkg", "conda-pkg", "node-pkg", "gemspec", "jar"})
 HEADERS = ("Library", "Vulnerability", "Severity", "Installed", "Fixed", "Link")
 # Wide mode (`crscan scan --wide`): the advisory detail too, as Trivy's table shows a title.
 WIDE_HEADERS = ("Library", "Vulnerability", "Severity", "Rated by", "CVSS", "EPSS", "Installed", "Fixed", "Published",
                 "CWE", "Title", "Link")
-_ID_COLUMN, _SEVERITY_COLUMN = 1, 2
+PATH_HEADER = "Path"  # wide mode, targets of per-package files: where each copy was found
+_ID_COLUMN = 1
 _NARROW_FIRST = (0, 3, 4, 5)  # Library, Installed, Fixed, Link
 _WIDE_NARROW_FIRST = (0, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _TITLE_CELLS = 60  # a description's first sentence, cut here: the link has the rest
@@ -56,10 +61,14 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 @dataclass
 class Target:
-    """One group of the table: the OS packages, or one language ecosystem's packages."""
+    """One group of the table: the OS packages, one language ecosystem's per-package files (`python-pkg`…), or one
+    lockfile or binary."""
 
     title: str
     findings: list[Finding] = field(default_factory=list)
+    is_os: bool = False
+    packages: int = 0
+    aggregated: bool = False  # packages from many files: each finding's path is shown (wide: a column)
 
 
 def printable(text: str) -> str:
@@ -76,22 +85,57 @@ def os_title(distro: Distro | None, fallback: str) -> str:
     return f"{title} ({distro.codename})" if distro.codename else title
 
 
+_TargetKey = tuple[int, str, str, str]  # (ecosystem order, ecosystem, package type, file path or "")
+
+
+def _language_key(source: str, path: str) -> _TargetKey:
+    """The target of a language package or finding, from its ecosystem and file (a finding's own `type` may be
+    one stored under older type names, so the type is derived here as `Package.package_type` derives it)."""
+    order = _ECOSYSTEM_ORDER.get(source, len(_ECOSYSTEM_ORDER))
+    try:
+        package_type = Package(Ecosystem(source), "", "", path=path).package_type
+    except ValueError:  # an ecosystem this crscan does not know: one target for it
+        return order, source, "", ""
+    return order, source, package_type, "" if package_type in AGGREGATED_TYPES or not path else path
+
+
+def _language_title(key: _TargetKey) -> str:
+    """"Python (python-pkg)" for an ecosystem's per-package files, "app/Cargo.lock (cargo)" for one file."""
+    _, source, package_type, path = key
+    what = path.lstrip("/") if path else LANGUAGE_TITLES.get(source, source)
+    return f"{what} ({package_type})" if package_type else what
+
+
 def group_targets(report: ScanReport) -> list[Target]:
-    """Targets in display order; an ecosystem with packages but no findings still gets its (empty) target."""
+    """Targets in display order: the OS, then each language target (by ecosystem, then file); a target with
+    packages but no findings still shows (with its zero), and so does the OS of an image with no OS package."""
     sources = {p.ecosystem.value for p in report.packages} | {f.source for f in report.findings}
     os_sources = sources & _OS_SOURCES
     targets: list[Target] = []
-    by_source: dict[str, Target] = {}
+    os_target = None
     if os_sources or report.distro is not None:
-        os_target = Target(os_title(report.distro, fallback=", ".join(sorted(os_sources)) or "os"))
+        os_target = Target(os_title(report.distro, fallback=", ".join(sorted(os_sources)) or "os"), is_os=True)
         targets.append(os_target)
-        by_source.update(dict.fromkeys(os_sources, os_target))
-    for source in sorted(sources - _OS_SOURCES, key=lambda s: (_ECOSYSTEM_ORDER.get(s, len(_ECOSYSTEM_ORDER)), s)):
-        by_source[source] = Target(LANGUAGE_TITLES.get(source, source))
-        targets.append(by_source[source])
+    languages: dict[_TargetKey, Target] = {}
+
+    def language(key: _TargetKey) -> Target:
+        if key not in languages:
+            languages[key] = Target(_language_title(key), aggregated=not key[3])
+        return languages[key]
+
+    for package in report.packages:
+        if package.ecosystem.value in _OS_SOURCES:
+            assert os_target is not None
+            os_target.packages += 1
+        else:
+            language(_language_key(package.ecosystem.value, package.path)).packages += 1
     for finding in report.findings:
-        by_source[finding.source].findings.append(finding)
-    return targets
+        if finding.source in _OS_SOURCES:
+            assert os_target is not None
+            os_target.findings.append(finding)
+        else:
+            language(_language_key(finding.source, finding.path)).findings.append(finding)
+    return targets + [languages[key] for key in sorted(languages)]
 
 
 def summary_line(findings: Iterable[Finding]) -> str:
@@ -115,13 +159,18 @@ def render_table(report: ScanReport, console: Console, *, wide: bool = False, so
     for target in targets:
         console.print()
         console.rule(Text(printable(target.title), style="bold"), align="left")
+        if target.is_os and not target.packages and not target.findings:
+            # Never an empty OS section that reads as clean: the warnings above say why.
+            console.print(Text("No OS packages found: no package database was read, so the OS was not checked.",
+                               style="yellow"))
+            continue
         console.print(Text(summary_line(target.findings)))
         if target.findings:
-            _write_findings_table(target.findings, console, wide=wide, sort=sort)
+            _write_findings_table(target.findings, console, wide=wide, sort=sort, paths=target.aggregated)
 
 
 def column_widths(rows: Sequence[tuple[str, ...]], width: int, headers: Sequence[str] = HEADERS,
-                  narrow_first: tuple[int, ...] = _NARROW_FIRST) -> list[int]:
+                  narrow_first: tuple[int, ...] = _NARROW_FIRST, id_column: int = _ID_COLUMN) -> list[int]:
     """Each column's natural width, narrowed to fit `width` by trimming the widest columns first.
 
     The id narrows only once the other columns are down to a few cells (it is what people copy and search for);
@@ -130,7 +179,7 @@ def column_widths(rows: Sequence[tuple[str, ...]], width: int, headers: Sequence
     """
     widths = [max([cell_len(header)] + [cell_len(row[i]) for row in rows]) for i, header in enumerate(headers)]
     excess = sum(widths) + 3 * len(widths) + 1 - width  # "│ " + " │ ".join(cells) + " │"
-    for columns, floor in ((narrow_first, _NARROW_FLOOR), (narrow_first + (_ID_COLUMN,), 1)):
+    for columns, floor in ((narrow_first, _NARROW_FLOOR), (narrow_first + (id_column,), 1)):
         while excess > 0:
             widest = max(columns, key=lambda i: widths[i])
             if widths[widest] <= floor:
@@ -169,8 +218,18 @@ def _wide_row(f: Finding) -> tuple[str, ...]:
             printable(title(f)), printable(f.link))
 
 
+def library_cells(findings: Sequence[Finding], *, with_path: bool) -> list[str]:
+    """Each finding's Library cell: the package, and where two copies of one package share a target without a
+    Path column, the file it was found in too, so they are told apart."""
+    paths: dict[str, set[str]] = {}
+    for f in findings:
+        paths.setdefault(f.package, set()).add(f.path)
+    return [printable(f.package) + (f" ({printable(f.path)})" if with_path and len(paths[f.package]) > 1 else "")
+            for f in findings]
+
+
 def _write_findings_table(findings: list[Finding], console: Console, *, wide: bool = False,
-                          sort: str = "package") -> None:
+                          sort: str = "package", paths: bool = False) -> None:
     """Box-drawn table written straight to the console's file.
 
     rich's Table costs about a millisecond a row (a minute for a 20,000-finding image, bench/report_render.py);
@@ -178,12 +237,19 @@ def _write_findings_table(findings: list[Finding], console: Console, *, wide: bo
     """
     ordered = sorted(findings, key=sort_key(sort))
     headers = WIDE_HEADERS if wide else HEADERS
+    narrow_first: tuple[int, ...] = _WIDE_NARROW_FIRST if wide else _NARROW_FIRST
     if wide:
         rows = [_wide_row(f) for f in ordered]
+        if paths:  # the Path column after Library; the fixed column indexes below move by one
+            headers = (headers[0], PATH_HEADER, *headers[1:])
+            rows = [(row[0], printable(f.path), *row[1:]) for f, row in zip(ordered, rows, strict=True)]
+            narrow_first = (0, 1, *(i + 1 for i in _WIDE_NARROW_FIRST[1:]))
     else:
-        rows = [(printable(f.package), vulnerability_cell(f), f.severity.name, printable(f.version),
-                 printable(f.fixed_by), printable(f.link)) for f in ordered]
-    widths = column_widths(rows, console.width, headers, _WIDE_NARROW_FIRST if wide else _NARROW_FIRST)
+        libraries = library_cells(ordered, with_path=paths)
+        rows = [(library, vulnerability_cell(f), f.severity.name, printable(f.version), printable(f.fixed_by),
+                 printable(f.link)) for f, library in zip(ordered, libraries, strict=True)]
+    severity_column = headers.index("Severity")
+    widths = column_widths(rows, console.width, headers, narrow_first, id_column=headers.index("Vulnerability"))
     severity_cells = {s: _styled(console, s.name, SEVERITY_STYLES[s]) for s in Severity}
 
     def rule(left: str, middle: str, right: str) -> str:
@@ -198,7 +264,8 @@ def _write_findings_table(findings: list[Finding], console: Console, *, wide: bo
     lines.append(rule("├", "┼", "┤"))
     for finding, row in zip(ordered, rows, strict=True):
         cells = [_folded(text, w) for text, w in zip(row, widths, strict=True)]
-        cells[_SEVERITY_COLUMN] = [severity_cells[finding.severity] + " " * (widths[_SEVERITY_COLUMN] - len(row[2]))]
+        cells[severity_column] = [severity_cells[finding.severity] + " " * (widths[severity_column]
+                                                                             - len(row[severity_column]))]
         for n in range(max(map(len, cells))):
             lines.append(_row_line(_nth_lines(cells, widths, n)))
     lines.append(rule("└", "┴", "┘"))
