@@ -150,7 +150,11 @@ def scan(
     auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
 ) -> None:
-    """Scan an image for vulnerabilities, like `trivy image`."""
+    """Scan an image (or a filesystem, or an SBOM) for vulnerabilities, like `trivy image`.
+
+    Exit codes: 0 when done; N from --exit-code N when there is a finding (with --fail-on: one at or above that
+    severity); 2 on any error (one stderr line). See docs/cli.md.
+    """
     from crscan.report import FindingFilter, exit_code, render
     from crscan.report.severity import parse_severity, parse_severity_list
     from crscan.scan.filesystem import scan_filesystem
@@ -216,7 +220,10 @@ def sbom(
     auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
 ) -> None:
-    """Write the image's package inventory as a CycloneDX or SPDX JSON SBOM."""
+    """Write the image's (or a filesystem's) package inventory as a CycloneDX or SPDX JSON SBOM.
+
+    Exit codes: 0 when done, 2 on any error (one stderr line).
+    """
     from crscan.cli.sbom import inventory_report
     from crscan.report import render
     from crscan.scan.filesystem import inventory_of
