@@ -120,7 +120,7 @@ def test_ignore_file_and_ignore_unfixed_are_honoured(env, feeds, image, json_rep
 def test_errors_are_one_line_with_exit_code_2(env, feeds, tmp_path):
     cases = [
         ("scan", "oci:/nonexistent/layout", "--db", str(feeds)),
-        ("scan", "127.0.0.1:1/none/such:1", "--db", str(feeds)),
+        ("scan", "127.0.0.1:1/none/such:1", "--db", str(feeds), "--quiet"),  # quiet: no retry lines before it
         ("scan", "oci:/x", "--db", str(tmp_path / "missing.db")),
         ("scan", "oci:/x", "--db", str(feeds), "--format", "xml"),
         ("scan", "oci:/x", "--db", str(feeds), "--severity", "SEVERE"),
