@@ -105,6 +105,19 @@ def test_persistent_5xx_gives_up_after_the_configured_retries(fault_proxy):
     assert len(waits) == 3 and waits[0] < waits[1] < waits[2]  # exponential
 
 
+def test_each_retry_is_announced_before_its_wait(fault_proxy):
+    fault_proxy.add(Fault(on("GET", "/manifests/"), CannedResponse(503), times=0))
+    events: list[object] = []
+    with RegistryClient(fault_proxy.host, max_retries=2, backoff=0.2, sleep=events.append,
+                        on_retry=events.append) as client, pytest.raises(RegistryUnavailable):
+        client.get_manifest("test/arm64", "1")
+    notices, waits = events[0::2], events[1::2]
+    assert [(n.attempt, n.attempts, n.reason) for n in notices] == [
+        (2, 3, f"HTTP 503 from {fault_proxy.host}"), (3, 3, f"HTTP 503 from {fault_proxy.host}")]
+    assert [n.wait for n in notices] == waits  # announced, then waited: the same time
+    assert str(notices[0]) == f"retrying in {waits[0]:.1f}s: HTTP 503 from {fault_proxy.host} (attempt 2/3)"
+
+
 def test_retry_after_is_capped(fault_proxy, test_images):
     fault_proxy.add(Fault(on("GET", "/manifests/"), CannedResponse(429, {"Retry-After": "86400"})))
     waits: list[float] = []
