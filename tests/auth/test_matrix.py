@@ -19,10 +19,12 @@ from yandex.cloud.containerregistry.v1 import (
     scanner_service_pb2,
 )
 from yandex.cloud.endpoint import api_endpoint_service_pb2
+from yandex.cloud.iam.v1 import iam_token_service_pb2
 from yandex.cloud.operation import operation_service_pb2
 
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services
+from crscan.api.iam import IamTokenServicer
 from crscan.api.servicers import build_servicers
 from crscan.auth import Role
 from tests.auth.conftest import FOLDER, HTTP_STATUS, Failure, World
@@ -34,6 +36,7 @@ UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED
 CR = "/yandex.cloud.containerregistry.v1."
 OPERATIONS = "/yandex.cloud.operation.OperationService/"
 ENDPOINTS = "/yandex.cloud.endpoint.ApiEndpointService/"
+IAM = "/yandex.cloud.iam.v1.IamTokenService/"
 CALLERS = ("none", "bad", "expired", "revoked", "viewer", "editor", "admin", "scoped_other")
 
 
@@ -106,6 +109,14 @@ MATRIX = [
     Row(ENDPOINTS + "List", None, lambda w: api_endpoint_service_pb2.ListApiEndpointsRequest(), scoped=OK),
     Row(ENDPOINTS + "Get", None, lambda w: api_endpoint_service_pb2.GetApiEndpointRequest(api_endpoint_id="crscan"),
         allowed=grpc.StatusCode.NOT_FOUND, scoped=grpc.StatusCode.NOT_FOUND),
+    # Public: the body is the credential (tests/auth/test_iam.py covers the exchanges themselves).
+    Row(IAM + "Create", None, lambda w: iam_token_service_pb2.CreateIamTokenRequest(jwt="not.a.jwt"),
+        allowed=UNAUTHENTICATED, scoped=UNAUTHENTICATED),
+    Row(IAM + "Revoke", None, lambda w: iam_token_service_pb2.RevokeIamTokenRequest(),
+        allowed=grpc.StatusCode.INVALID_ARGUMENT, scoped=grpc.StatusCode.INVALID_ARGUMENT),
+    Row(IAM + "CreateForServiceAccount", None,
+        lambda w: iam_token_service_pb2.CreateIamTokenForServiceAccountRequest(service_account_id="crk"),
+        allowed=UNIMPLEMENTED, scoped=UNIMPLEMENTED),
 ]
 
 
@@ -127,7 +138,8 @@ def expected(row: Row, caller: str) -> grpc.StatusCode:
 def test_the_matrix_covers_every_served_method():
     served = {
         binding.method_path(method.name)
-        for binding in bind_services([*build_servicers(None), EndpointServicer("localhost:1")])
+        for binding in bind_services([*build_servicers(None), EndpointServicer("localhost:1"),
+                                      IamTokenServicer(None, frozenset)])
         for method in binding.descriptor.methods
     }
     assert served == {row.method for row in MATRIX}

@@ -42,6 +42,7 @@ UNIMPLEMENTED = 12
 OUT_OF_SCOPE = re.compile(
     r"(POST|PATCH|DELETE) /container-registry/v1/(registries|repositories)(/\{\w+\})?"
     r"|\w+ /container-registry/v1/(registries|repositories)/\{\w+\}:\w*(AccessBindings|IpPermission)"
+    r"|POST /iam/v1/tokens:createForServiceAccount"  # crscan's service accounts are key-bound tokens
 )
 
 

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from crscan.api.errors import permission_denied, unauthenticated
 from crscan.auth.interface import AccessDenied, Authenticator, Caller, Credentials, InvalidToken
 
-# Methods a client calls before it has a token: the SDK's auth plugin sends none for endpoint discovery.
-PUBLIC_SERVICES = frozenset({"yandex.cloud.endpoint.ApiEndpointService"})
+# Methods a client calls before it has a token: the SDK's auth plugin sends none for endpoint discovery, nor
+# for IamTokenService, whose request body is the credential (checked by the servicer).
+PUBLIC_SERVICES = frozenset({"yandex.cloud.endpoint.ApiEndpointService", "yandex.cloud.iam.v1.IamTokenService"})
 
 
 class AllowAll(Authenticator):

@@ -29,6 +29,7 @@ from yandex.cloud.containerregistry.v1 import (
     scanner_service_pb2_grpc,
 )
 from yandex.cloud.endpoint import api_endpoint_service_pb2, api_endpoint_service_pb2_grpc
+from yandex.cloud.iam.v1 import iam_token_service_pb2, iam_token_service_pb2_grpc
 from yandex.cloud.operation import operation_service_pb2, operation_service_pb2_grpc
 
 from crscan.api.auth import Authenticator, authenticated
@@ -68,6 +69,10 @@ SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescrip
     api_endpoint_service_pb2_grpc.ApiEndpointServiceServicer: (
         api_endpoint_service_pb2_grpc.add_ApiEndpointServiceServicer_to_server,
         api_endpoint_service_pb2.DESCRIPTOR.services_by_name["ApiEndpointService"],
+    ),
+    iam_token_service_pb2_grpc.IamTokenServiceServicer: (
+        iam_token_service_pb2_grpc.add_IamTokenServiceServicer_to_server,
+        iam_token_service_pb2.DESCRIPTOR.services_by_name["IamTokenService"],
     ),
 }
 

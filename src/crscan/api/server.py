@@ -1,4 +1,6 @@
-"""One API server: the same servicers over gRPC (TLS) and REST (uvicorn, in a thread), sharing the auth hook."""
+"""One API server: the same servicers over gRPC (TLS) and REST (uvicorn, in a thread), sharing the auth hook;
+with endpoint discovery and IAM token exchange (the SDK's `token=`/`service_account_key=`) added here, where the
+server's own address is known."""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from starlette.types import ASGIApp
 from crscan.api.auth import Authenticator
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services, create_grpc_server
+from crscan.api.iam import IamTokenServicer, audiences
 from crscan.api.rest import PageHandler, build_rest_app
 from crscan.api.tls import ServerTls, ensure_self_signed, load_pair
+from crscan.auth import TokenAuthenticator
 from crscan.config import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +84,9 @@ class ApiServer:
         )
         try:
             self.public_address = self.settings.public_address or self._default_public_address()
-            bindings = bind_services([*self._servicers, EndpointServicer(self.public_address)])
+            tokens = self._authenticator.tokens if isinstance(self._authenticator, TokenAuthenticator) else None
+            iam = IamTokenServicer(tokens, lambda: audiences(self.public_address, self.http_url))
+            bindings = bind_services([*self._servicers, EndpointServicer(self.public_address), iam])
             for binding in bindings:
                 binding.add_to_server(binding.servicer, self._grpc)
             self._grpc.start()

@@ -60,8 +60,29 @@ class TokenRecord:
         return "active"
 
 
+@dataclass(frozen=True)
+class KeyRecord:
+    """The public half of a service-account key: JWTs it verifies act as token `token_id`."""
+
+    id: str
+    token_id: str
+    public_key_pem: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class IamTokenRecord:
+    """A short-lived token issued in exchange for an API token or a key's JWT; it acts as token `token_id`."""
+
+    id: str
+    token_id: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
 class TokenRepository(abc.ABC):
-    """Durable token records keyed by id, each with the SHA-256 of its secret."""
+    """Durable token records keyed by id, each with the SHA-256 of its secret; the service-account keys bound to
+    them, and the IAM tokens issued for them."""
 
     @abc.abstractmethod
     def add(self, record: TokenRecord, secret_hash: bytes) -> None: ...
@@ -76,7 +97,24 @@ class TokenRepository(abc.ABC):
 
     @abc.abstractmethod
     def revoke(self, token_id: str, at: dt.datetime) -> TokenRecord:
-        """Mark the token revoked (kept for the audit trail); AuthError when there is no such token."""
+        """Mark the token revoked (kept for the audit trail; its IAM tokens are refused through it);
+        AuthError when there is no such token."""
+
+    @abc.abstractmethod
+    def add_key(self, key: KeyRecord) -> None: ...
+
+    @abc.abstractmethod
+    def find_key(self, key_id: str) -> KeyRecord | None: ...
+
+    @abc.abstractmethod
+    def add_iam_token(self, record: IamTokenRecord, secret_hash: bytes) -> None:
+        """Store a new IAM token, and forget the ones that expired before `record.created_at`."""
+
+    @abc.abstractmethod
+    def find_iam_token(self, iam_token_id: str) -> tuple[IamTokenRecord, bytes] | None: ...
+
+    @abc.abstractmethod
+    def remove_iam_token(self, iam_token_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
 """`SqlTokenRepository`: the `TokenRepository` the server and `crscan token` use, kept in the store's database
-(table `crscan.store.tokens.ApiToken`)."""
+(tables `crscan.store.tokens.ApiToken`, `ApiTokenKey`, `IamToken`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from crscan.auth.interface import AuthError, Role, TokenRecord, TokenRepository
+from crscan.auth.interface import AuthError, IamTokenRecord, KeyRecord, Role, TokenRecord, TokenRepository
 from crscan.store import Store, schema
-from crscan.store.tokens import ApiToken
+from crscan.store.tokens import ApiToken, ApiTokenKey, IamToken
 
 
 def _record(row: ApiToken) -> TokenRecord:
@@ -64,3 +64,36 @@ class SqlTokenRepository(TokenRepository):
             if row.revoked_at is None:
                 row.revoked_at = at
             return _record(row)
+
+    def add_key(self, key: KeyRecord) -> None:
+        with self.store.sessions.begin() as session:
+            session.add(ApiTokenKey(id=key.id, token_id=key.token_id, public_key_pem=key.public_key_pem,
+                                    created_at=key.created_at))
+
+    def find_key(self, key_id: str) -> KeyRecord | None:
+        with self.store.sessions() as session:
+            row = session.get(ApiTokenKey, key_id)
+            if row is None:
+                return None
+            return KeyRecord(id=row.id, token_id=row.token_id, public_key_pem=row.public_key_pem,
+                             created_at=row.created_at)
+
+    def add_iam_token(self, record: IamTokenRecord, secret_hash: bytes) -> None:
+        with self.store.sessions.begin() as session:
+            # The SDK asks for a new IAM token every 20 seconds; without this the table would only grow.
+            session.execute(delete(IamToken).where(IamToken.expires_at <= record.created_at))
+            session.add(IamToken(id=record.id, token_id=record.token_id, secret_sha256=secret_hash,
+                                 created_at=record.created_at, expires_at=record.expires_at))
+
+    def find_iam_token(self, iam_token_id: str) -> tuple[IamTokenRecord, bytes] | None:
+        with self.store.sessions() as session:
+            row = session.get(IamToken, iam_token_id)
+            if row is None:
+                return None
+            record = IamTokenRecord(id=row.id, token_id=row.token_id, created_at=row.created_at,
+                                    expires_at=row.expires_at)
+            return record, row.secret_sha256
+
+    def remove_iam_token(self, iam_token_id: str) -> None:
+        with self.store.sessions.begin() as session:
+            session.execute(delete(IamToken).where(IamToken.id == iam_token_id))

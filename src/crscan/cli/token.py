@@ -66,22 +66,32 @@ def create(
         str | None, typer.Option("--expires-in", help="Lifetime like 30d, 12h, 90m, 2w; default: no expiry.")
     ] = None,
     description: Annotated[str, typer.Option("--description", help="What the token is for.")] = "",
+    key: Annotated[bool, typer.Option(
+        "--key", help="Print a service-account key (JSON for the SDK's service_account_key=) instead of a secret."
+    )] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Create a token and print its secret once (stdout); only its SHA-256 is stored."""
+    """Create a token and print its secret once (stdout); only its SHA-256 is stored. With --key, print its
+    service-account key instead (the public half is stored): JWTs signed with it are exchanged for IAM tokens."""
     from crscan.auth import Role, parse_duration
 
     parsed_role = Role.parse(role)
     lifetime = parse_duration(expires_in) if expires_in is not None else None
+    options = {"registries": registry or None, "expires_in": lifetime, "description": description}
     with _Tokens(config, data_dir, database_url) as tokens:
-        issued = tokens.service.create(parsed_role, registries=registry or None, expires_in=lifetime,
-                                       description=description)
+        issued = tokens.service.create_with_key(parsed_role, **options) if key else \
+            tokens.service.create(parsed_role, **options)
     record = issued.record
     scope = ", ".join(sorted(record.registries)) if record.registries is not None else "every registry"
     expiry = f"expires {record.expires_at:%Y-%m-%d %H:%M:%S} UTC" if record.expires_at else "never expires"
     typer.echo(f"created token {record.id}: role {record.role.label}, {scope}, {expiry}", err=True)
+    if key:
+        typer.echo(f"its key {issued.key.id} is printed only this once, on stdout (the private key is not stored); "
+                   "use it as yandexcloud.SDK(service_account_key=json.load(…)), see docs/auth.md", err=True)
+        typer.echo(json.dumps(issued.sdk_json(), indent=2))
+        return
     typer.echo("the secret is printed only this once, on stdout; store it safely", err=True)
     typer.echo(issued.secret)
 

@@ -14,7 +14,8 @@ the `OperationCodec` the entry point passes (crscan.api.messages.OPERATION_CODEC
 Every error is a `StoreError` (`NotFound`, `ScanNotRunning`, `StaleCursor`); api/ maps them to gRPC codes.
 """
 
-from crscan.store import tokens as _tokens  # noqa: F401  registers the api_tokens table on the metadata
+from crscan.store import console as _console  # noqa: F401  registers the console_sessions table on the metadata
+from crscan.store import tokens as _tokens  # noqa: F401  registers the token tables on the metadata
 from crscan.store.images import Layer
 from crscan.store.interface import (
     NotFound,

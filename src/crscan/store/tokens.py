@@ -1,7 +1,8 @@
-"""The API tokens table, and which registry a resource belongs to (what a token's scope is checked on).
+"""The API token tables, and which registry a resource belongs to (what a token's scope is checked on).
 
-The table is declared here, on the store's metadata, so migrations see it (created by migration 0003); the
-repository that reads and writes it is `crscan.auth.SqlTokenRepository`.
+The tables are declared here, on the store's metadata, so migrations see them (`api_tokens`: migration 0004;
+`api_token_keys`, `iam_tokens`: 0008); the repository that reads and writes them is
+`crscan.auth.SqlTokenRepository`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, LargeBinary, Select, SmallInteger, String, func, select
+from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, Select, SmallInteger, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crscan.store import schema
@@ -26,6 +27,29 @@ class ApiToken(schema.Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ApiTokenKey(schema.Base):
+    """The public half of a service-account key (`crscan token create --key`): JWTs signed with the private half
+    and naming this row's id as `kid` are exchanged for IAM tokens of `token_id`."""
+
+    __tablename__ = "api_token_keys"
+    id: Mapped[str] = mapped_column(schema.ID, primary_key=True)
+    token_id: Mapped[str] = mapped_column(schema.ID, ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class IamToken(schema.Base):
+    """A short-lived bearer token issued by IamTokenService.Create; its role and scope are those of `token_id`,
+    read at every request, so revoking that token ends this one too."""
+
+    __tablename__ = "iam_tokens"
+    id: Mapped[str] = mapped_column(schema.ID, primary_key=True)
+    token_id: Mapped[str] = mapped_column(schema.ID, ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    secret_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # expired rows are purged by this
 
 
 def registry_of(store: Store, kind: str, resource_id: str) -> str | None:
