@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from crscan.cli.interface import CliError
-from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
+from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals, wait_for_stop
 
 if TYPE_CHECKING:
     from crscan.config import Settings
@@ -108,7 +108,7 @@ def serve(
     if replicas:
         typer.echo(f"{workers} processes serve both ports")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
-    stop.wait()
+    wait_for_stop(stop)
     log.info("shutting down")
     stop_replicas(replicas)
     server.stop()

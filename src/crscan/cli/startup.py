@@ -60,6 +60,14 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block until `stop` is set. Polled: Python runs a signal's handler only when the main thread wakes, and an
+    untimed wait is woken only if the kernel delivers the signal to the main thread, which it may not (seen after
+    the process was stopped and continued: SIGTERM was then ignored)."""
+    while not stop.wait(0.5):
+        pass
+
+
 def start_workers(store: Store, settings: Settings, *, with_scheduler: bool) -> Background:
     """The scan workers (and, with the scheduler, rescans and syncs); the store is closed if they cannot start."""
     from crscan.jobs.interface import JobError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals
+from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals, wait_for_stop
 
 log = logging.getLogger("crscan.worker")
 
@@ -28,7 +28,7 @@ def worker(
     store = open_store(settings)
     background = start_workers(store, settings, with_scheduler=False)
     typer.echo(f"crscan worker: running {background.queue.concurrency} scans at once")  # scripts wait for this
-    stop.wait()
+    wait_for_stop(stop)
     log.info("stopping: waiting for running scans")
     background.stop()
     store.close()

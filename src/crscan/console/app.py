@@ -41,7 +41,7 @@ from crscan.auth import Authenticator, IssuedToken, TokenService
 from crscan.console import views
 from crscan.console.bridge import ADMIN_PROBE, EDIT_PROBE, ConsoleApi, utcnow
 from crscan.console.interface import Session, SessionStore, SignInRefused
-from crscan.console.sessions import MAX_SESSION, MemorySessionStore, new_secret
+from crscan.console.sessions import MAX_SESSION, SqlSessionStore, new_secret
 from crscan.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Console:
         self.api = api
         self.tokens = tokens  # crscan.auth.TokenService, None when the server runs without auth
         self.feed_db_path = feed_db_path
-        self.sessions = sessions or MemorySessionStore()
+        self.sessions = sessions or SqlSessionStore(api.store)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("crscan.console", "templates"),
             autoescape=True,  # every value is escaped: tag, package and repository names come from registries

@@ -19,8 +19,9 @@ class SignInRefused(ConsoleError):
 class Session:
     """A signed-in browser: the API token it presented, and what the authorizer said that token may do.
 
-    `token` stays on the server; the browser holds only `id`. Every page still presents `token` to the
-    authorizer, so a revoked or expired token ends the session on the next request.
+    `token` stays on the server (sealed under a key derived from `id`, see sessions.py); the browser holds only
+    `id`. Every page still presents `token` to the authorizer, so a revoked or expired token ends the session on
+    the next request.
     """
 
     id: str
