@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -105,3 +106,32 @@ def test_the_sign_in_page_says_only_what_the_server_decided(setup):
     with TestClient(app, base_url="http://console.test") as client:
         page = client.get(f"{PREFIX}/signin", params={"ended": "Call +1 555 0100 to restore access", "error": "x"})
     assert "555 0100" not in page.text and 'role="alert"' not in page.text
+
+
+def test_sessions_are_rows_whose_expired_ones_go_when_the_next_is_made(setup, tmp_path):
+    """Stored, not in memory: a second console on the same database honours the first's session; an expired row
+    is deleted by the next sign-in, and the row holds neither the cookie's id nor the token."""
+    from sqlalchemy import select
+
+    from crscan.console.interface import Session
+    from crscan.console.sessions import SqlSessionStore
+    from crscan.store.console import ConsoleSession
+
+    app, tokens, seeded = setup
+    store = Store(f"sqlite:///{tmp_path / 'crscan.db'}", OPERATION_CODEC)
+    other = Router(routes=[Mount(PREFIX, app=console_app(build_servicers(store), TokenAuthenticator(
+        TokenService(SqlTokenRepository(store))), store, None))])
+    token = tokens.create(Role.VIEWER).secret
+    long_ago = dt.datetime(2020, 1, 1)
+    SqlSessionStore(store).add(Session(id="stale", token=token, csrf="c", subject="", registries=None,
+                                       can_edit=False, can_admin=False, expires_at=long_ago, created_at=long_ago))
+    with TestClient(app, base_url="http://console.test") as client:
+        cookie = sign_in(client, token).cookies["crscan_session"]
+    with TestClient(other, base_url="http://console.test") as client:
+        client.cookies.set("crscan_session", cookie)
+        assert client.get(f"{PREFIX}/images/{seeded.image_id}", follow_redirects=False).status_code == 200
+    with store.sessions() as db:
+        rows = db.scalars(select(ConsoleSession)).all()
+    store.close()
+    assert len(rows) == 1 and rows[0].expires_at > long_ago  # the stale one is gone
+    assert token.encode() not in rows[0].sealed_token and cookie.encode() not in rows[0].id_sha256
