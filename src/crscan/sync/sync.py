@@ -29,6 +29,7 @@ from crscan.registry import (
 )
 from crscan.registry.manifest import (
     DEFAULT_PLATFORM,
+    Descriptor,
     IMAGE_MANIFESTS,
     ImageIndex,
     ImageManifest,
@@ -166,7 +167,7 @@ class DistributionView(RegistryView):
     def close(self) -> None:
         self.client.close()
 
-    def _platform_entry(self, index: ImageIndex, what: str):
+    def _platform_entry(self, index: ImageIndex, what: str) -> Descriptor:
         try:
             return select_platform(index, self.platform, what)
         except RegistryError:
