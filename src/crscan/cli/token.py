@@ -7,13 +7,17 @@ there, so `TOKEN=$(crscan token create …)` captures exactly the token.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
 from crscan.cli.startup import open_store, resolve_settings
+
+if TYPE_CHECKING:
+    from crscan.auth import TokenRecord
 
 app = typer.Typer(name="token", help="Create, list and revoke API tokens (roles viewer, editor, admin).",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -44,7 +48,19 @@ class _Tokens:
         self.store.close()
 
 
-def _row(record, now) -> dict:
+class _Row(TypedDict):
+    """A token as `token list` shows it (and as its --json output holds it)."""
+
+    id: str
+    role: str
+    registries: list[str] | str  # "all" when the token is not scoped
+    state: str
+    created_at: str
+    expires_at: str
+    description: str
+
+
+def _row(record: TokenRecord, now: dt.datetime) -> _Row:
     return {
         "id": record.id,
         "role": record.role.label,

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000  # distribution batches at most a few dozen events
 
-ImagesHook = Callable[[Sequence[str]], None]
+ImagesHook = Callable[[Sequence[str]], object]  # what it returns is not used
 
 
 class EnvelopeError(ValueError):
