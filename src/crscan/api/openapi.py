@@ -245,7 +245,8 @@ details { border: 1px solid #ddd; border-radius: 4px; margin: .4rem 0; padding: 
 summary { cursor: pointer; font-family: ui-monospace, monospace; }
 .method { display: inline-block; width: 4.5rem; font-weight: bold; text-transform: uppercase; }
 .get { color: #1565c0; } .post { color: #2e7d32; } .delete { color: #c62828; } .patch { color: #ef6c00; }
-table { border-collapse: collapse; margin: .4rem 0; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
+table { border-collapse: collapse; margin: .4rem 0; }
+td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
 code, pre { font-family: ui-monospace, monospace; font-size: 13px; }
 pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; }
 #error { color: #c62828; }
@@ -294,7 +295,11 @@ function table(headers, rows) {
   t.appendChild(head);
   rows.forEach(cells => {
     const tr = el("tr");
-    cells.forEach(c => { const td = el("td"); td.appendChild(typeof c === "string" ? el("span", c) : c); tr.appendChild(td); });
+    cells.forEach(c => {
+      const td = el("td");
+      td.appendChild(typeof c === "string" ? el("span", c) : c);
+      tr.appendChild(td);
+    });
     t.appendChild(tr);
   });
   return t;

@@ -25,8 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from crscan import metrics
-from crscan.store import Store
-from crscan.store import schema
+from crscan.store import Store, schema
 from crscan.vulndb import FeedDB
 
 log = logging.getLogger(__name__)

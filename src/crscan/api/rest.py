@@ -30,7 +30,7 @@ from crscan.api.auth import authenticated
 from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
-from crscan.api.request_id import HEADER, rest_details, request_id
+from crscan.api.request_id import HEADER, request_id, rest_details
 from crscan.api.routes import HttpRoute, routes_for
 from crscan.auth.interface import Authenticator
 
