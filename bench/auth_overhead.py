@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -24,14 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+from bench.harness import machine, p50_p99_ms, record, sqlite_store  # noqa: E402
 
 from crscan.api.auth import AllowAll  # noqa: E402
-from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
 from crscan.config import Settings  # noqa: E402
-from crscan.store import Store  # noqa: E402
 from crscan.store.tokens import ApiToken  # noqa: E402
 
 TARGET = 1.5
@@ -43,8 +40,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store = Store(f"sqlite:///{directory}/crscan.db", OPERATION_CODEC)
-        store.migrate()
+        store = sqlite_store(directory)
         registry = store.registries.add("bench", "registry.example", folder_id="b1gfolder")
         service = TokenService(SqlTokenRepository(store))
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -78,20 +74,15 @@ def main() -> None:
             for server in servers.values():
                 server.stop(1)
             store.close()
-    p50 = {name: statistics.median(values) * 1000 for name, values in timings.items()}
-    p99 = {name: statistics.quantiles(values, n=100)[98] * 1000 for name, values in timings.items()}
+    p50, p99 = p50_p99_ms(timings)
     ratio = p50["auth"] / p50["no-auth"]
     verdict = "OK" if ratio <= TARGET else "MISSED"
-    line = (
-        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} auth_overhead: REST GET registry with a bearer token "
+    record(
+        f"auth_overhead: REST GET registry with a bearer token "
         f"({args.tokens} tokens stored) p50 {p50['auth']:.2f} ms p99 {p99['auth']:.2f} ms vs --no-auth p50 "
         f"{p50['no-auth']:.2f} ms p99 {p99['no-auth']:.2f} ms: ratio {ratio:.2f} (target <= {TARGET}) {verdict} "
-        f"[{args.samples} samples each, alternated, SQLite, in-process servers, {platform.machine()}, "
-        f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]"
+        f"[{args.samples} samples each, alternated, SQLite, in-process servers, {machine()}]"
     )
-    print(line)
-    with open(REPO / "bench" / "RESULTS.md", "a") as results:
-        results.write(line + "\n")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ Appends one line to bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -25,10 +22,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))  # bench.harness
 
 import httpx  # noqa: E402
+from bench.harness import machine, p50_p99_ms, record, sqlite_store  # noqa: E402
 
-from crscan.api.messages import OPERATION_CODEC  # noqa: E402
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
@@ -82,8 +80,7 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store = Store(f"sqlite:///{directory}/crscan.db", OPERATION_CODEC)
-        store.migrate()
+        store = sqlite_store(directory)
         image_id, scan_result_id = seed(store, args.findings)
         tokens = TokenService(SqlTokenRepository(store))
         secret = tokens.create(Role.VIEWER).secret
@@ -131,23 +128,18 @@ def main() -> None:
         finally:
             server.stop(1)
             store.close()
-    p50 = {name: statistics.median(values) * 1000 for name, values in timings.items()}
-    p99 = {name: statistics.quantiles(values, n=100)[98] * 1000 for name, values in timings.items()}
-    cpu_p50 = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
+    p50, p99 = p50_p99_ms(timings)
+    cpu_p50, _ = p50_p99_ms(cpu)
     ratio = p99["page"] / p99["api"]
     verdict = "OK" if p99["page"] <= TARGET_MS else "MISSED"
-    line = (
-        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} ui_render: console image page with {args.findings} "
+    record(
+        f"ui_render: console image page with {args.findings} "
         f"findings (2 runs, new/fixed, first 250 rows rendered) p50 {p50['page']:.1f} ms p99 {p99['page']:.1f} ms "
         f"(target <= {TARGET_MS:.0f}) {verdict}; vs the JSON API for the same findings (ListVulnerabilities, "
         f"2 pages of 1000) p50 {p50['api']:.1f} ms p99 {p99['api']:.1f} ms: ratio {ratio:.2f}; CPU per request "
         f"(p50) page {cpu_p50['page']:.1f} ms, API {cpu_p50['api']:.1f} ms "
-        f"[{args.samples} samples each, alternated, SQLite, token auth, in-process server, {platform.machine()}, "
-        f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]"
+        f"[{args.samples} samples each, alternated, SQLite, token auth, in-process server, {machine()}]"
     )
-    print(line)
-    with open(REPO / "bench" / "RESULTS.md", "a") as results:
-        results.write(line + "\n")
 
 
 if __name__ == "__main__":

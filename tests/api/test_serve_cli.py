@@ -67,22 +67,28 @@ class Served:
         return "".join(iter(self._errors.get, None))
 
 
-def serve(*args: str, env: dict[str, str] | None = None) -> Served:
-    """Start `crscan serve` and wait until it printed its addresses (or died)."""
+def serve(*args: str, env: dict[str, str] | None = None, log_level: str = "warning",
+          stderr_to: Path | None = None) -> Served:
+    """Start `crscan serve` and wait until it printed its addresses (or died). Its stderr (the log) goes to the
+    file `stderr_to` when given (a long run at info level: read it while the server runs), else to
+    `Served.stderr_text()`."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | (env or {})
-    process = subprocess.Popen(
-        [str(CRSCAN), "serve", "--log-level", "warning", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
+    with contextlib.ExitStack() as files:
+        process = subprocess.Popen(
+            [str(CRSCAN), "serve", "--log-level", log_level, *args],
+            stdout=subprocess.PIPE,
+            stderr=files.enter_context(stderr_to.open("w")) if stderr_to else subprocess.PIPE,
+            text=True,
+            env=environ,
+        )
     lines: queue.Queue[str | None] = queue.Queue()
     # A thread reads stdout: select() on a buffered text pipe misses lines already in Python's buffer.
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     # stderr is drained too: a full pipe nobody reads would block the server's logging, and so its exit.
-    errors: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stderr, errors), daemon=True).start()
+    errors: queue.Queue[str | None] | None = None
+    if stderr_to is None:
+        errors = queue.Queue()
+        threading.Thread(target=_pump, args=(process.stderr, errors), daemon=True).start()
     seen: list[str] = []
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -97,7 +103,8 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Served:
             return Served(process, seen, lines, errors)
     process.kill()
     process.wait()
-    raise AssertionError(f"crscan serve did not start: {seen} {''.join(iter(errors.get, None))}")
+    logged = stderr_to.read_text() if stderr_to else "".join(iter(errors.get, None))
+    raise AssertionError(f"crscan serve did not start: {seen} {logged}")
 
 
 def _pump(stream, lines: queue.Queue) -> None:

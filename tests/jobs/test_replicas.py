@@ -5,11 +5,8 @@ scanned once, scans spread over the worker processes, and the scheduler run by e
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -30,8 +27,8 @@ from crscan.api.webhook import EVENTS_MEDIA_TYPE, WEBHOOK_PATH
 from crscan.policies.rules import rules_to_json
 from crscan.policies.scheduler import SCHEDULER_LOCK
 from crscan.store import schema
-from tests.api.test_serve_cli import STARTUP_SECONDS, Served, _pump
-from tests.jobs.test_service import CRSCAN, sdk_for, start_worker, stop
+from tests.api.test_serve_cli import Served, serve
+from tests.jobs.test_service import sdk_for, start_worker, stop
 from tests.policies.test_rules import add_policy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.registry]
@@ -43,31 +40,10 @@ QUEUED = re.compile(r"queued (\d+) scheduled rescans")
 
 
 def serve_replica(database_url: str, data_dir: Path, feed_db: Path, log: Path) -> Served:
-    """`crscan serve` at info level, its log in a file (a pipe nobody reads would fill up and block it)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | {
-        "CRSCAN_WEBHOOK_SECRET": SECRET, "CRSCAN_RESCAN_INTERVAL": "0.5"}
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [str(CRSCAN), "serve", "--log-level", "info", "--data-dir", str(data_dir), "--database-url", database_url,
-             "--feed-db", str(feed_db), "--http-port", "0", "--grpc-port", "0", "--no-auth"],
-            stdout=subprocess.PIPE, stderr=sink, text=True, env=environ,
-        )
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        seen.append(line)
-        if line.startswith("REST listening on"):
-            return Served(process, seen, lines)
-    process.kill()
-    raise AssertionError(f"crscan serve did not start: {seen} {log.read_text()}")
+    """`crscan serve` at info level, its log in a file (read while it runs: the scheduler's lines)."""
+    return serve("--data-dir", str(data_dir), "--database-url", database_url, "--feed-db", str(feed_db),
+                 "--http-port", "0", "--grpc-port", "0", "--no-auth", log_level="info", stderr_to=log,
+                 env={"CRSCAN_WEBHOOK_SECRET": SECRET, "CRSCAN_RESCAN_INTERVAL": "0.5"})
 
 
 def lock_holders(engine) -> list[int]:

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +23,7 @@ from crscan.store import schema
 from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
 from tests.jobs.test_runner import run_one
 from tests.support.distro_images import UBUNTU_PACKAGES, WOLFI_PACKAGES, build_distro_images
+from tests.support.images import SyntheticImage
 from tests.support.registry import skopeo_copy
 
 CRSCAN = Path(sys.executable).with_name("crscan")
@@ -29,14 +31,19 @@ UBUNTU_OSV = Path(__file__).resolve().parents[1] / "match" / "testdata" / "osv" 
 pytestmark = pytest.mark.registry
 
 
+def push(images: dict[str, SyntheticImage], local_registry, prefix: str) -> dict[str, SimpleNamespace]:
+    """Each image pushed as `<prefix>/<name>:1`, named as tests.jobs.conftest.register takes it."""
+    refs = {}
+    for name, image in images.items():
+        digest = skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/{prefix}/{name}:1")
+        refs[name] = SimpleNamespace(repository=f"{prefix}/{name}", pushed_digest=digest,
+                                     tag_ref=f"{local_registry.host}/{prefix}/{name}:1")
+    return refs
+
+
 @pytest.fixture(scope="module")
 def pushed(local_registry):
-    refs = {}
-    for name, image in build_distro_images().items():
-        digest = skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/distros/{name}:1")
-        refs[name] = SimpleNamespace(repository=f"distros/{name}", pushed_digest=digest,
-                                     tag_ref=f"{local_registry.host}/distros/{name}:1")
-    return refs
+    return push(build_distro_images(), local_registry, "distros")
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +166,19 @@ def test_a_feed_db_without_the_os_warns_in_the_table_above_the_total(pushed, tmp
     assert report["findings"] == [] and report["warnings"] == [warning.removeprefix("WARNING: ")]
 
 
+def service_findings(store, local_registry, runner: ScanRunner, pushed_image: SimpleNamespace,
+                     key: Callable[[schema.FindingRow], tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """`key` of every finding of one scan the service runs of the pushed image, which must end READY."""
+    image = register(store, local_registry, pushed_image)
+    outcome, result, _ = run_one(store, runner, image.id)
+    assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
+    with store.sessions() as session:
+        return {key(r) for r in session.query(schema.FindingRow).filter_by(scan_result_id=result.id)}
+
+
 def test_the_service_finds_what_the_oracles_find(store, local_registry, pushed, feeds, shared_data):
     runner = ScanRunner(store, feeds)
     for name, expected in (("wolfi", wolfi_oracle(shared_data)), ("ubuntu", ubuntu_oracle())):
-        image = register(store, local_registry, pushed[name])
-        outcome, result, _ = run_one(store, runner, image.id)
-        assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
-        with store.sessions() as session:
-            rows = session.query(schema.FindingRow).filter_by(scan_result_id=result.id).all()
-            got = {(r.package, r.advisory_id, r.fixed_by) for r in rows}
+        got = service_findings(store, local_registry, runner, pushed[name],
+                               lambda r: (r.package, r.advisory_id, r.fixed_by))
         assert got == expected, name

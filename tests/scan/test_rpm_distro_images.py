@@ -6,23 +6,17 @@ image's package list and the feed files with rpm's own vercmp."""
 from __future__ import annotations
 
 import bz2
-import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import ScanRunner
-from crscan.store import schema
-from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
-from tests.jobs.test_runner import run_one
+from tests.jobs.conftest import store  # noqa: F401  (the service's store fixture)
 from tests.match.test_rpm_vendors import TESTDATA, _alas_fixes, _oval_fixes, _photon_fixes
-from tests.support.registry import skopeo_copy
+from tests.scan.test_distro_images import cli_findings, push, service_findings
 from tests.support.rpm_images import build_rpm_images, installed
 from tests.support.rpmvercmp import rpm_vercmp
 
@@ -39,12 +33,7 @@ FIXES = {
 
 @pytest.fixture(scope="module")
 def pushed(local_registry):
-    refs = {}
-    for name, image in build_rpm_images().items():
-        digest = skopeo_copy(image.oci_ref, f"docker://{local_registry.host}/rpmdistros/{name}:1")
-        refs[name] = SimpleNamespace(repository=f"rpmdistros/{name}", pushed_digest=digest,
-                                     tag_ref=f"{local_registry.host}/rpmdistros/{name}:1")
-    return refs
+    return push(build_rpm_images(), local_registry, "rpmdistros")
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +61,9 @@ def oracle(image: str) -> set[tuple[str, str, str]]:
             if verdict < 0}
 
 
-def cli_report(ref: str, feeds: Path, tmp_path: Path) -> dict:
-    env = {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path), "NO_COLOR": "1"}
-    done = subprocess.run([str(CRSCAN), "scan", ref, "--db", str(feeds), "--format", "json", "--quiet"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 @pytest.mark.parametrize("image", sorted(FIXES))
 def test_the_cli_finds_what_rpm_vercmp_finds(pushed, feeds, tmp_path, image):
-    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    report = cli_findings(pushed[image].tag_ref, feeds, tmp_path)
     assert report["distro"]["id"] == FIXES[image][0]
     assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
     got = {(f["package"], f["name"], f["fixed_by"]) for f in report["findings"]}
@@ -97,10 +78,5 @@ def test_the_cli_finds_what_rpm_vercmp_finds(pushed, feeds, tmp_path, image):
 def test_the_service_finds_what_rpm_vercmp_finds(store, local_registry, pushed, feeds):
     runner = ScanRunner(store, feeds)
     for name in sorted(FIXES):
-        image = register(store, local_registry, pushed[name])
-        outcome, result, _ = run_one(store, runner, image.id)
-        assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
-        with store.sessions() as session:
-            rows = session.query(schema.FindingRow).filter_by(scan_result_id=result.id).all()
-            got = {(r.package, r.name, r.fixed_by) for r in rows}
+        got = service_findings(store, local_registry, runner, pushed[name], lambda r: (r.package, r.name, r.fixed_by))
         assert got == oracle(name), name

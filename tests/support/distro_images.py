@@ -14,14 +14,10 @@ build changes.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
-import json
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.images import CACHE_ROOT, OciLayout, write_synthetic_image
+from tests.support.images import CACHE_ROOT, SyntheticImage, build_synthetic_images
 
 RELEASE_FILES = Path(__file__).resolve().parents[1] / "catalog" / "distros"
 
@@ -49,18 +45,6 @@ UBUNTU_PACKAGES = (
 )
 
 RECIPE = {"revision": 1, "wolfi": WOLFI_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
-
-
-@dataclass(frozen=True)
-class DistroImage:
-    name: str
-    layout: Path
-    tag: str
-    manifest_digest: str
-
-    @property
-    def oci_ref(self) -> str:
-        return f"oci:{self.layout}:{self.tag}"
 
 
 def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
@@ -92,7 +76,7 @@ def dpkg_status(packages: tuple[tuple[str, str, str], ...]) -> bytes:
     return ("\n\n".join(stanzas) + "\n").encode()
 
 
-def _files(name: str) -> dict[str, bytes]:
+def _files(name: str, _scratch: Path) -> dict[str, bytes]:
     if name == "wolfi":
         return {"etc/os-release": (RELEASE_FILES / "wolfi/etc/os-release").read_bytes(),
                 "lib/apk/db/installed": apk_installed(WOLFI_PACKAGES)}
@@ -101,23 +85,6 @@ def _files(name: str) -> dict[str, bytes]:
             "var/lib/dpkg/status": dpkg_status(UBUNTU_PACKAGES)}
 
 
-def build_distro_images(cache_root: Path = CACHE_ROOT) -> dict[str, DistroImage]:
+def build_distro_images(cache_root: Path = CACHE_ROOT) -> dict[str, SyntheticImage]:
     """The images, built unless the cache holds them; safe to call from parallel processes."""
-    key = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
-    cache_root.mkdir(parents=True, exist_ok=True)
-    done = cache_root / f"distros-{key}"
-    with open(cache_root / f"distros-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (done / "images.json").exists():
-            work = cache_root / f"distros-{key}.building"
-            shutil.rmtree(work, ignore_errors=True)
-            (work / "layout" / "blobs" / "sha256").mkdir(parents=True)
-            (work / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-            (work / "layout" / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
-            layout = OciLayout(work / "layout")
-            built = {name: write_synthetic_image(layout, name, _files(name))[0] for name in ("wolfi", "ubuntu")}
-            (work / "images.json").write_text(json.dumps(built))
-            shutil.rmtree(done, ignore_errors=True)
-            work.rename(done)
-    return {name: DistroImage(name, done / "layout", name, digest)
-            for name, digest in json.loads((done / "images.json").read_text()).items()}
+    return build_synthetic_images("distros", RECIPE, ("wolfi", "ubuntu"), _files, cache_root)

@@ -30,8 +30,10 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from crscan.model import LayerRef
 
@@ -345,6 +347,52 @@ def write_synthetic_image(
     layout.tag(tag, {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
                      "size": len(manifest)})
     return digest, LayerRef(layer_digest, diff_id)
+
+
+@dataclass(frozen=True)
+class SyntheticImage:
+    """One image of a cached layout that build_synthetic_images wrote."""
+
+    name: str
+    layout: Path
+    tag: str
+    manifest_digest: str
+
+    @property
+    def oci_ref(self) -> str:
+        return f"oci:{self.layout}:{self.tag}"
+
+
+def build_synthetic_images(
+    prefix: str, recipe: dict[str, Any], names: Iterable[str], files: Callable[[str, Path], dict[str, bytes]],
+    cache_root: Path = CACHE_ROOT,
+) -> dict[str, SyntheticImage]:
+    """One-layer images of `files(name, scratch)` for each name, in one OCI layout cached under
+    `<prefix>-<hash of recipe>` unless the cache holds it; safe to call from parallel processes. `scratch` is an
+    empty folder of the build's for whatever making the files needs."""
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    cache_root.mkdir(parents=True, exist_ok=True)
+    done = cache_root / f"{prefix}-{key}"
+    with open(cache_root / f"{prefix}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / "images.json").exists():
+            work = cache_root / f"{prefix}-{key}.building"
+            shutil.rmtree(work, ignore_errors=True)
+            (work / "layout" / "blobs" / "sha256").mkdir(parents=True)
+            (work / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+            (work / "layout" / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+            layout = OciLayout(work / "layout")
+            built = {}
+            for name in names:
+                scratch = work / "scratch" / name
+                scratch.mkdir(parents=True)
+                built[name] = write_synthetic_image(layout, name, files(name, scratch))[0]
+            shutil.rmtree(work / "scratch", ignore_errors=True)
+            (work / "images.json").write_text(json.dumps(built))
+            shutil.rmtree(done, ignore_errors=True)
+            work.rename(done)
+    return {name: SyntheticImage(name, done / "layout", name, digest)
+            for name, digest in json.loads((done / "images.json").read_text()).items()}
 
 
 def _installed_python_packages(site_packages: Path) -> dict[str, str]:

@@ -13,15 +13,10 @@ build changes.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.images import CACHE_ROOT, OciLayout, write_synthetic_image
+from tests.support.images import CACHE_ROOT, SyntheticImage, build_synthetic_images
 
 # os-release of amazonlinux:2023.3.20240108, oraclelinux:9 (9.3) and photon:4.0 (photon-release 4.0).
 OS_RELEASE = {
@@ -96,18 +91,6 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
 RECIPE = {"revision": 1, "os_release": OS_RELEASE, "sources": SOURCES}
 
 
-@dataclass(frozen=True)
-class RpmImage:
-    name: str
-    layout: Path
-    tag: str
-    manifest_digest: str
-
-    @property
-    def oci_ref(self) -> str:
-        return f"oci:{self.layout}:{self.tag}"
-
-
 def installed(image: str) -> list[tuple[str, str]]:
     """(name, [epoch:]version-release) of every package the image's rpm database holds."""
     found = []
@@ -157,28 +140,10 @@ def _rpmdb(image: str, work: Path) -> bytes:
     return (db / "rpmdb.sqlite").read_bytes()
 
 
-def build_rpm_images(cache_root: Path = CACHE_ROOT) -> dict[str, RpmImage]:
+def _files(image: str, scratch: Path) -> dict[str, bytes]:
+    return {"etc/os-release": OS_RELEASE[image].encode(), "var/lib/rpm/rpmdb.sqlite": _rpmdb(image, scratch)}
+
+
+def build_rpm_images(cache_root: Path = CACHE_ROOT) -> dict[str, SyntheticImage]:
     """The images, built unless the cache holds them; safe to call from parallel processes."""
-    key = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
-    cache_root.mkdir(parents=True, exist_ok=True)
-    done = cache_root / f"rpmdistros-{key}"
-    with open(cache_root / f"rpmdistros-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (done / "images.json").exists():
-            work = cache_root / f"rpmdistros-{key}.building"
-            shutil.rmtree(work, ignore_errors=True)
-            (work / "layout" / "blobs" / "sha256").mkdir(parents=True)
-            (work / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-            (work / "layout" / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
-            layout = OciLayout(work / "layout")
-            built = {}
-            for name in SOURCES:
-                files = {"etc/os-release": OS_RELEASE[name].encode(),
-                         "var/lib/rpm/rpmdb.sqlite": _rpmdb(name, work / "rpm" / name)}
-                built[name] = write_synthetic_image(layout, name, files)[0]
-            shutil.rmtree(work / "rpm")
-            (work / "images.json").write_text(json.dumps(built))
-            shutil.rmtree(done, ignore_errors=True)
-            work.rename(done)
-    return {name: RpmImage(name, done / "layout", name, digest)
-            for name, digest in json.loads((done / "images.json").read_text()).items()}
+    return build_synthetic_images("rpmdistros", RECIPE, SOURCES, _files, cache_root)

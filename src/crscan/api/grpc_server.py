@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
 from yandex.cloud.containerregistry.v1 import (
     image_service_pb2,
     image_service_pb2_grpc,
@@ -32,16 +34,19 @@ from yandex.cloud.endpoint import api_endpoint_service_pb2, api_endpoint_service
 from yandex.cloud.iam.v1 import iam_token_service_pb2, iam_token_service_pb2_grpc
 from yandex.cloud.operation import operation_service_pb2, operation_service_pb2_grpc
 
-from crscan.api.auth import Authenticator, authenticated
+from crscan.api.auth import authenticated
 from crscan.api.errors import ApiError
 from crscan.api.request_id import HEADER, STATUS_DETAILS_KEY, request_id, status_details
 from crscan.api.tls import ServerTls
+from crscan.auth.interface import Authenticator
 
 log = logging.getLogger(__name__)
 call_log = logging.getLogger("crscan.api.calls")
 
-# Generated servicer base class → (its add_*_to_server function, its service descriptor).
-SERVICES: dict[type, tuple[Callable[[object, grpc.Server], None], ServiceDescriptor]] = {
+# Generated servicer base class → (its add_*_to_server function, its service descriptor). Each function takes
+# instances of its own base only (Any: the pairing is by key, which a dict's type cannot say).
+AddToServer = Callable[[Any, grpc.Server], None]
+SERVICES: dict[type, tuple[AddToServer, ServiceDescriptor]] = {
     scanner_service_pb2_grpc.ScannerServiceServicer: (
         scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
         scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
@@ -92,7 +97,7 @@ class ServiceBindingError(TypeError):
 class ServiceBinding:
     servicer: object
     descriptor: ServiceDescriptor
-    add_to_server: Callable[[object, grpc.Server], None]
+    add_to_server: AddToServer
 
     def method_path(self, method_name: str) -> str:
         return f"/{self.descriptor.full_name}/{method_name}"
@@ -115,8 +120,11 @@ def bind_services(servicers: Iterable[object]) -> list[ServiceBinding]:
     return list(bindings.values())
 
 
-def invoke_servicer(behavior, request, context, *, authenticator, method, transport, metadata, peer="",
-                    request_id=""):
+def invoke_servicer(
+    behavior: Callable[[Message, grpc.ServicerContext], Message], request: Message, context: grpc.ServicerContext,
+    *, authenticator: Authenticator, method: str, transport: str, metadata: Iterable[tuple[str, str]], peer: str = "",
+    request_id: str = "",
+) -> Message:
     """Authenticate, run one servicer method, and normalise every failure into an `ApiError`.
 
     Logs one line per call with its outcome and request id (the id the caller sees in the error or header).
@@ -144,25 +152,28 @@ def invoke_servicer(behavior, request, context, *, authenticator, method, transp
                       (time.monotonic() - started) * 1000, request_id)
 
 
-def _aborted_by_servicer(context) -> bool:
+def _aborted_by_servicer(context: grpc.ServicerContext) -> bool:
     """A servicer that called `context.abort` itself already chose its status; gRPC raises a bare Exception."""
     code = getattr(context, "code", None)
     return callable(code) and code() not in (None, grpc.StatusCode.OK)
 
 
-class ApiInterceptor(grpc.ServerInterceptor):
+class ApiInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
     """Wraps every unary handler: auth hook in, `ApiError` / crashes out as gRPC statuses."""
 
     def __init__(self, authenticator: Authenticator):
         self._authenticator = authenticator
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         if handler is None:  # unknown method: gRPC answers UNIMPLEMENTED itself
             return None
         behavior, method = handler.unary_unary, handler_call_details.method
 
-        def guarded(request, context):
+        def guarded(request: Message, context: grpc.ServicerContext) -> Message:
             rid = request_id(context.invocation_metadata())
             context.set_trailing_metadata(((HEADER, rid),))
             try:

@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 
-from yandex.cloud.iam.v1.iam_token_service_pb2 import CreateIamTokenResponse, RevokeIamTokenResponse
+import grpc
+from yandex.cloud.iam.v1.iam_token_service_pb2 import (
+    CreateIamTokenRequest,
+    CreateIamTokenResponse,
+    RevokeIamTokenRequest,
+    RevokeIamTokenResponse,
+)
 from yandex.cloud.iam.v1.iam_token_service_pb2_grpc import IamTokenServiceServicer
 
 from crscan.api.errors import failed_precondition, invalid_argument, unauthenticated
@@ -36,11 +42,11 @@ def audiences(public_address: str, http_url: str) -> frozenset[str]:
 class IamTokenServicer(IamTokenServiceServicer):
     """`tokens` None: the server runs without auth, where no IAM token is needed (any bearer value passes)."""
 
-    def __init__(self, tokens: TokenService | None, jwt_audiences: Callable[[], Collection[str]]):
+    def __init__(self, tokens: TokenService | None, jwt_audiences: Callable[[], Collection[str]]) -> None:
         self._tokens = tokens
         self._audiences = jwt_audiences  # called per request: the ports are known only once the server listens
 
-    def Create(self, request, context):
+    def Create(self, request: CreateIamTokenRequest, context: grpc.ServicerContext) -> CreateIamTokenResponse:
         tokens = self._require_auth()
         identity = request.WhichOneof("identity")
         if identity is None:
@@ -64,7 +70,7 @@ class IamTokenServicer(IamTokenServiceServicer):
         response.expires_at.FromDatetime(record.expires_at)
         return response
 
-    def Revoke(self, request, context):
+    def Revoke(self, request: RevokeIamTokenRequest, context: grpc.ServicerContext) -> RevokeIamTokenResponse:
         tokens = self._require_auth()
         if not request.iam_token:
             raise invalid_argument("iam_token is empty")

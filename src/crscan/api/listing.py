@@ -19,10 +19,17 @@ import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 
 from crscan.api.errors import ApiError, invalid_argument
+
+T = TypeVar("T")
+PageTokenValues = tuple[int | str, ...]  # the sort key values of a page's last row
+# What `read` gives back: the values the same request packed (the MAC binds a token to its request context), so
+# each caller knows their types and order.
+IssuedValues = tuple[Any, ...]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -53,7 +60,7 @@ def page_size(value: int) -> int:
     return value or DEFAULT_PAGE_SIZE
 
 
-def parse_filter(text: str, fields: Mapping[str, Callable[[str], object]]) -> dict[str, object]:
+def parse_filter(text: str, fields: Mapping[str, Callable[[str], T]]) -> dict[str, T]:
     """`field="value" [AND field="value" …]` → {field: converted value}.
 
     `fields` maps each accepted field name to a converter that raises ValueError (with a message) for a value
@@ -62,7 +69,7 @@ def parse_filter(text: str, fields: Mapping[str, Callable[[str], object]]) -> di
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid_argument(f"filter is too long: {len(text)} characters, at most {MAX_FILTER_LENGTH}")
     tokens = _tokenize_filter(text)
-    result: dict[str, object] = {}
+    result: dict[str, T] = {}
     position = 0
     while position < len(tokens):
         if result:
@@ -110,7 +117,9 @@ def _tokenize_filter(text: str) -> list[tuple[str, str]]:
         match = _FILTER_TOKENS.match(text, position)
         if match is None or match.end() == position:
             raise invalid_argument(f"filter: cannot read {text[position:]!r}")
-        tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        kind = match.lastgroup
+        assert kind is not None  # every alternative of _FILTER_TOKENS is a named group
+        tokens.append((kind, match.group(kind)))
         position = match.end()
     return tokens
 
@@ -158,14 +167,14 @@ class PageTokens:
     def __init__(self, key: bytes):
         self._key = key
 
-    def issue(self, request_context: str, values: tuple) -> str:
+    def issue(self, request_context: str, values: PageTokenValues) -> str:
         payload = bytes([_TOKEN_VERSION]) + _pack(values)
         token = base64.urlsafe_b64encode(payload + self._mac(request_context, payload)).rstrip(b"=").decode()
         if len(token) > MAX_PAGE_TOKEN_LENGTH:  # cannot happen with the sort keys the servicers use
             raise ApiError(grpc.StatusCode.INTERNAL, "page token would exceed 100 characters")
         return token
 
-    def read(self, token: str, request_context: str) -> tuple | None:
+    def read(self, token: str, request_context: str) -> IssuedValues | None:
         """The values a token carries, None for an empty token; anything unverifiable → INVALID_ARGUMENT."""
         if not token:
             return None
@@ -201,7 +210,7 @@ def _varint(number: int) -> bytes:
             return bytes(out)
 
 
-def _pack(values: tuple) -> bytes:
+def _pack(values: PageTokenValues) -> bytes:
     out = bytearray()
     for value in values:
         if isinstance(value, int):
@@ -214,9 +223,9 @@ def _pack(values: tuple) -> bytes:
     return bytes(out)
 
 
-def _unpack(data: bytes) -> tuple:
+def _unpack(data: bytes) -> IssuedValues:
     """Inverse of `_pack`; only ever sees MAC-verified bytes, so a failure here is a server bug."""
-    values = []
+    values: list[int | str] = []
     position = 0
 
     def varint() -> int:

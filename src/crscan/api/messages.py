@@ -7,6 +7,7 @@ import datetime as dt
 
 import grpc
 from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
+from google.protobuf.message import Message
 from google.rpc import status_pb2
 from yandex.cloud.containerregistry.v1 import (
     blob_pb2,
@@ -28,17 +29,18 @@ def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def pack(message) -> bytes:
+def pack(message: Message) -> bytes:
     packed = any_pb2.Any()
     packed.Pack(message)
-    return packed.SerializeToString()
+    serialized: bytes = packed.SerializeToString()
+    return serialized
 
 
 def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
     message = scanner_pb2.ScanResult(
         id=row.id,
         image_id=row.image_id,
-        status=row.status,
+        status=scanner_pb2.ScanResult.Status.ValueType(row.status),
         vulnerabilities=scanner_pb2.VulnerabilityStats(
             critical=row.critical,
             high=row.high,
@@ -55,7 +57,7 @@ def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
 
 def vulnerability(row: schema.FindingRow) -> scanner_pb2.Vulnerability:
     return scanner_pb2.Vulnerability(
-        severity=row.severity,
+        severity=scanner_pb2.Vulnerability.Severity.ValueType(row.severity),
         package=scanner_pb2.PackageVulnerability(
             name=row.name,
             link=row.link,
@@ -144,7 +146,8 @@ class WireOperationCodec(OperationCodec):
 
     def error(self, kind: OperationError, message: str) -> bytes:
         code = OPERATION_ERROR_CODES[kind].value[0]
-        return status_pb2.Status(code=code, message=message).SerializeToString()
+        serialized: bytes = status_pb2.Status(code=code, message=message).SerializeToString()
+        return serialized
 
 
 OPERATION_CODEC = WireOperationCodec()

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 import crscan
 from crscan.api.routes import HttpRoute
+
+JsonObject = dict[str, Any]  # a part of the OpenAPI document, as json.dumps takes it
 
 OPENAPI_VERSION = "3.0.3"
 STATUS_SCHEMA = "google.rpc.Status"
@@ -35,7 +38,7 @@ _INTEGER_64 = {
     FieldDescriptor.TYPE_UINT64: "uint64",
     FieldDescriptor.TYPE_FIXED64: "uint64",
 }
-_WRAPPERS = {
+_WRAPPERS: dict[str, JsonObject] = {
     "google.protobuf.DoubleValue": {"type": "number", "format": "double"},
     "google.protobuf.FloatValue": {"type": "number", "format": "float"},
     "google.protobuf.Int64Value": {"type": "string", "format": "int64"},
@@ -47,7 +50,7 @@ _WRAPPERS = {
     "google.protobuf.BytesValue": {"type": "string", "format": "byte"},
 }
 # Well-known types with a special JSON form, inlined rather than referenced.
-_WELL_KNOWN = {
+_WELL_KNOWN: dict[str, JsonObject] = {
     "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
     "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]{1,9})?s$"},
     "google.protobuf.FieldMask": {"type": "string", "description": "comma-separated lowerCamelCase field paths"},
@@ -59,10 +62,10 @@ _WELL_KNOWN = {
 }
 
 
-def build_document(routes: Sequence[HttpRoute]) -> dict:
+def build_document(routes: Sequence[HttpRoute]) -> JsonObject:
     """The OpenAPI 3.0 document for `routes` (as `crscan.api.routes.routes_for` returns them)."""
-    schemas: dict[str, dict] = {}
-    paths: dict[str, dict] = {}
+    schemas: dict[str, JsonObject] = {}
+    paths: dict[str, JsonObject] = {}
     operation_ids: set[str] = set()
     for route in routes:
         path = _path_of(route)
@@ -103,7 +106,7 @@ def _path_of(route: HttpRoute) -> str:
     return "/" + "/".join(parts) + (f":{route.verb}" if route.verb else "")
 
 
-def _operation(route: HttpRoute, operation_id: str, schemas: dict[str, dict]) -> dict:
+def _operation(route: HttpRoute, operation_id: str, schemas: dict[str, JsonObject]) -> JsonObject:
     request = route.method.input_type
     path_fields = {segment.field_path for segment in route.segments if not isinstance(segment, str)}
     parameters = []
@@ -121,7 +124,7 @@ def _operation(route: HttpRoute, operation_id: str, schemas: dict[str, dict]) ->
             if field.is_repeated:
                 parameter |= {"style": "form", "explode": True}
             parameters.append(parameter)
-    operation: dict = {
+    operation: JsonObject = {
         "operationId": operation_id,
         "tags": [route.binding.descriptor.name],
         "summary": f"{route.binding.descriptor.full_name}.{route.method.name}",
@@ -142,7 +145,7 @@ def _operation(route: HttpRoute, operation_id: str, schemas: dict[str, dict]) ->
     return operation
 
 
-def _json_content(description: str, schema: dict) -> dict:
+def _json_content(description: str, schema: JsonObject) -> JsonObject:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -162,7 +165,7 @@ def _settable_from_url(field: FieldDescriptor) -> bool:
                                          "google.protobuf.FieldMask")
 
 
-def _field_schema(field: FieldDescriptor, schemas: dict[str, dict]) -> dict:
+def _field_schema(field: FieldDescriptor, schemas: dict[str, JsonObject]) -> JsonObject:
     if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
         value = field.message_type.fields_by_name["value"]
         return {"type": "object", "additionalProperties": _single_schema(value, schemas)}
@@ -172,7 +175,7 @@ def _field_schema(field: FieldDescriptor, schemas: dict[str, dict]) -> dict:
     return schema
 
 
-def _single_schema(field: FieldDescriptor, schemas: dict[str, dict]) -> dict:
+def _single_schema(field: FieldDescriptor, schemas: dict[str, JsonObject]) -> JsonObject:
     kind = field.type
     if kind in _INTEGER_32:
         schema = {"type": "integer", "format": _INTEGER_32[kind]}
@@ -197,9 +200,9 @@ def _single_schema(field: FieldDescriptor, schemas: dict[str, dict]) -> dict:
     return {"$ref": _ref(_register(field.message_type, schemas))}
 
 
-def _register(message: Descriptor, schemas: dict[str, dict]) -> str:
+def _register(message: Descriptor, schemas: dict[str, JsonObject]) -> str:
     """Add `message` (and, recursively, the messages it refers to) to `schemas`; returns its schema name."""
-    name = message.full_name
+    name: str = message.full_name
     if name == ANY_SCHEMA:
         return name  # added once by build_document
     if name in schemas:
@@ -210,7 +213,7 @@ def _register(message: Descriptor, schemas: dict[str, dict]) -> str:
     return name
 
 
-def _any_schema() -> dict:
+def _any_schema() -> JsonObject:
     return {
         "type": "object",
         "description": "A message of the type named by @type, with that message's JSON fields beside it.",
@@ -242,7 +245,8 @@ details { border: 1px solid #ddd; border-radius: 4px; margin: .4rem 0; padding: 
 summary { cursor: pointer; font-family: ui-monospace, monospace; }
 .method { display: inline-block; width: 4.5rem; font-weight: bold; text-transform: uppercase; }
 .get { color: #1565c0; } .post { color: #2e7d32; } .delete { color: #c62828; } .patch { color: #ef6c00; }
-table { border-collapse: collapse; margin: .4rem 0; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
+table { border-collapse: collapse; margin: .4rem 0; }
+td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
 code, pre { font-family: ui-monospace, monospace; font-size: 13px; }
 pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; }
 #error { color: #c62828; }
@@ -291,7 +295,11 @@ function table(headers, rows) {
   t.appendChild(head);
   rows.forEach(cells => {
     const tr = el("tr");
-    cells.forEach(c => { const td = el("td"); td.appendChild(typeof c === "string" ? el("span", c) : c); tr.appendChild(td); });
+    cells.forEach(c => {
+      const td = el("td");
+      td.appendChild(typeof c === "string" ? el("span", c) : c);
+      tr.appendChild(td);
+    });
     t.appendChild(tr);
   });
   return t;

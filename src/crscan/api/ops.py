@@ -25,8 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from crscan import metrics
-from crscan.store import Store
-from crscan.store import schema
+from crscan.store import Store, schema
 from crscan.vulndb import FeedDB
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class CheckResult:
     ok: bool
     error: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"ok": True} if self.ok else {"ok": False, "error": self.error}
 
 
@@ -106,9 +105,9 @@ class OpsProbes:
         readings = []
         try:
             with self.store.sessions() as session:
-                queued = session.scalar(
+                queued = session.execute(
                     select(func.count()).select_from(schema.Job).where(schema.Job.status == schema.JOB_QUEUED)
-                )
+                ).scalar_one()
             readings.append(metrics.Gauge("crscan_queue_depth", "Scan jobs waiting for a worker.", float(queued)))
         except Exception:
             log.debug("queue depth unavailable", exc_info=True)

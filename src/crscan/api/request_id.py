@@ -40,7 +40,9 @@ def request_info(request_id: str) -> any_pb2.Any:
 
 def status_details(code: int, message: str, request_id: str) -> bytes:
     """A serialized `google.rpc.Status` for the gRPC `grpc-status-details-bin` trailer."""
-    return status_pb2.Status(code=code, message=message, details=[request_info(request_id)]).SerializeToString()
+    status = status_pb2.Status(code=code, message=message, details=[request_info(request_id)])
+    serialized: bytes = status.SerializeToString()
+    return serialized
 
 
 def rest_details(request_id: str) -> list[dict[str, str]]:

@@ -13,23 +13,26 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import NoReturn
 
 import anyio.to_thread
 import grpc
 from anyio import CapacityLimiter
 from google.protobuf import json_format, message_factory
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Router, request_response
 
 from crscan.api import openapi
-from crscan.api.auth import Authenticator, authenticated
+from crscan.api.auth import authenticated
 from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
-from crscan.api.request_id import HEADER, rest_details, request_id
+from crscan.api.request_id import HEADER, request_id, rest_details
 from crscan.api.routes import HttpRoute, routes_for
+from crscan.auth.interface import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class RestContext:
     def peer(self) -> str:
         return self._peer
 
-    def abort(self, code: grpc.StatusCode, details: str):
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise ApiError(code, details)
 
     def set_code(self, code: grpc.StatusCode) -> None:
@@ -229,7 +232,7 @@ OPS_PAGE_METHOD = "/crscan.ops.OpsPages/Get"
 
 
 def _call_and_render(
-    route: HttpRoute, message, context: RestContext, authenticator: Authenticator, request_id: str
+    route: HttpRoute, message: Message, context: RestContext, authenticator: Authenticator, request_id: str
 ) -> Response:
     """The servicer call and its JSON rendering, both in the worker thread: rendering a page of 100 messages
     is milliseconds of CPU the event loop (and every other connection on it) should not wait for."""
@@ -263,7 +266,7 @@ def _peer(request: Request) -> str:
     return f"{request.client.host}:{request.client.port}" if request.client else ""
 
 
-async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], str], request: Request):
+async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], str], request: Request) -> Message:
     message = message_from_body(route, await _read_body(request)) if route.body else \
         message_factory.GetMessageClass(route.method.input_type)()
     bound: set[tuple[str, ...]] = set(path_values)
@@ -274,7 +277,7 @@ async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], st
     if route.body == "*" and request.query_params:
         names = ", ".join(sorted(set(request.query_params.keys())))
         raise invalid_argument(f"query parameters ({names}) are not accepted here; send all fields in the body")
-    oneof_members: dict[tuple, str] = {}  # (message path, oneof) → the parameter that set it
+    oneof_members: dict[tuple[tuple[str, ...], str], str] = {}  # (message path, oneof) → the parameter that set it
     for key in dict.fromkeys(request.query_params.keys()):
         fields = _resolve(message.DESCRIPTOR, tuple(key.split(".")), f"query parameter {key!r}")
         if tuple(f.name for f in fields) in bound:
@@ -290,7 +293,7 @@ async def _build_request(route: HttpRoute, path_values: dict[tuple[str, ...], st
     return message
 
 
-def message_from_body(route: HttpRoute, raw: bytes):
+def message_from_body(route: HttpRoute, raw: bytes) -> Message:
     """The request message a route's body describes (an empty body is `{}`); every problem with the body is
     INVALID_ARGUMENT naming it."""
     message = message_factory.GetMessageClass(route.method.input_type)()
@@ -317,7 +320,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _resolve(descriptor, names: tuple[str, ...], label: str) -> list[FieldDescriptor]:
+def _resolve(descriptor: Descriptor, names: tuple[str, ...], label: str) -> list[FieldDescriptor]:
     """Field descriptors along a dotted path, accepting proto (snake_case) or JSON (lowerCamelCase) names."""
     fields = []
     for i, name in enumerate(names):
@@ -339,7 +342,7 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     return repeated if isinstance(repeated, bool) else field.label == FieldDescriptor.LABEL_REPEATED
 
 
-def _assign(message, fields: list[FieldDescriptor], values: list[str], label: str) -> None:
+def _assign(message: Message, fields: list[FieldDescriptor], values: list[str], label: str) -> None:
     """Set one (possibly nested) field from URL strings, through `ParseDict` so the JSON mapping rules apply."""
     field = fields[-1]
     if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in _STRING_MESSAGES:

@@ -50,7 +50,7 @@ class HttpRoute:
         if parts[0] != "" or len(parts) - 1 != len(self.segments):
             return None
         values = {}
-        for segment, part in zip(self.segments, parts[1:]):
+        for segment, part in zip(self.segments, parts[1:], strict=True):  # lengths checked above
             if isinstance(segment, Variable):
                 if not part or ":" in part:
                     return None

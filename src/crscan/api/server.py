@@ -15,13 +15,13 @@ import uvicorn
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
-from crscan.api.auth import Authenticator
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services, create_grpc_server
 from crscan.api.iam import IamTokenServicer, audiences
 from crscan.api.rest import PageHandler, build_rest_app
 from crscan.api.tls import ServerTls, ensure_self_signed, load_pair
 from crscan.auth import TokenAuthenticator
+from crscan.auth.interface import Authenticator
 from crscan.config import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ class ApiServer:
         try:
             self.public_address = self.settings.public_address or self._default_public_address()
             tokens = self._authenticator.tokens if isinstance(self._authenticator, TokenAuthenticator) else None
-            iam = IamTokenServicer(tokens, lambda: audiences(self.public_address, self.http_url))
+            # CreateForServiceAccount is abstract in the stubs only: the runtime base answers UNIMPLEMENTED.
+            iam = IamTokenServicer(tokens, lambda: audiences(self.public_address, self.http_url))  # type: ignore[abstract]
             bindings = bind_services([*self._servicers, EndpointServicer(self.public_address), iam])
             for binding in bindings:
                 binding.add_to_server(binding.servicer, self._grpc)
@@ -107,21 +108,21 @@ class ApiServer:
             self._grpc.stop(grace).wait(grace + 1)
         if self._http_thread is not None:
             self._http_thread.join(grace + 1)
-            if self._http_thread.is_alive():
+            if self._http_thread.is_alive() and self._uvicorn is not None:  # started together
                 self._uvicorn.force_exit = True
                 self._http_thread.join(5)
 
     def __enter__(self) -> ApiServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _default_public_address(self) -> str:
         host = self.settings.host
         return _host_port("localhost" if host in _LOOPBACK_OR_ANY else host, self.grpc_port)
 
-    def _start_http(self, app) -> None:
+    def _start_http(self, app: ASGIApp) -> None:
         host, port = self.settings.host, self.settings.http_port
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -12,8 +12,6 @@ other route.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.request_id import HEADER, request_id
-from crscan.api.rest import status_response
+from crscan.api.rest import PageHandler, status_response
 from crscan.secrets import SecretBox
 from crscan.store import Store
 from crscan.sync.webhook import EnvelopeError, ImagesHook, UnknownRegistry, WebhookHandler, parse_envelope
@@ -32,7 +30,7 @@ MAX_ENVELOPE_BYTES = MAX_BODY_BYTES
 
 
 def webhook_routes(store: Store, box: SecretBox, fallback_secret: str = "",
-                   on_images: ImagesHook | None = None) -> dict[str, Callable]:
+                   on_images: ImagesHook | None = None) -> dict[str, PageHandler]:
     """POST handlers by path, for `ApiServer(hooks=…)`."""
     handler = WebhookHandler(store, box, on_images, fallback_secret)
 

@@ -15,11 +15,14 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import typer
 
 from crscan.cli.interface import CliError
+
+JsonObject = dict[str, Any]  # a decoded JSON object of the REST API
 
 DEFAULT_PROFILE = Path("~/.config/crscan/profile.toml")
 PROFILE_KEYS = ("endpoint", "token")
@@ -90,7 +93,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None) -> dict:
+    def request(self, method: str, path: str, *, params: JsonObject | None = None, body: JsonObject | None = None) -> JsonObject:
         import httpx
 
         try:
@@ -108,7 +111,7 @@ class ApiClient:
             raise ClientError(answer["message"].splitlines()[0] + hint)
         raise ClientError(f"{method} {path}: HTTP {response.status_code} from {self.endpoint} without an API error body")
 
-    def pages(self, path: str, params: dict, items_key: str, limit: int | None) -> Iterator[dict]:
+    def pages(self, path: str, params: JsonObject, items_key: str, limit: int | None) -> Iterator[JsonObject]:
         """Items across pages, following nextPageToken, at most `limit` (all when None)."""
         token, served, seen = "", 0, set()
         while True:
@@ -128,7 +131,7 @@ class ApiClient:
             if not token or (limit is not None and served >= limit):
                 return
 
-    def wait(self, operation: dict, timeout: float) -> dict:
+    def wait(self, operation: JsonObject, timeout: float) -> JsonObject:
         """Poll `/operations/{id}` until done; returns the final operation."""
         deadline = time.monotonic() + timeout
         interval = 0.2
@@ -144,7 +147,7 @@ class ApiClient:
 
 # ---- output -------------------------------------------------------------------------------------------
 
-Column = tuple[str, Callable[[dict], str]]
+Column = tuple[str, Callable[[JsonObject], str]]
 
 IMAGE_COLUMNS: list[Column] = [
     ("ID", lambda i: i.get("id", "")),
@@ -178,14 +181,15 @@ OPERATION_COLUMNS: list[Column] = [
 ]
 
 
-def render(data: dict | list[dict], output: OutputFormat, columns: Sequence[Column]) -> str:
+def render(data: JsonObject | list[JsonObject], output: OutputFormat, columns: Sequence[Column]) -> str:
     """`data` as the API returned it (json, yaml) or as a table of `columns` (one row per object)."""
     if output is OutputFormat.json:
         return json.dumps(data, indent=2, ensure_ascii=False)
     if output is OutputFormat.yaml:
         import yaml
 
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n")
+        text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return text.rstrip("\n")
     rows = [data] if isinstance(data, dict) else data
     return table([name for name, _ in columns], [[_cell(cell(row)) for _, cell in columns] for row in rows])
 
@@ -205,7 +209,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split())  # a newline or tab in server data must not break the table's shape
 
 
-def _counts(stats: dict) -> str:
+def _counts(stats: JsonObject) -> str:
     return ", ".join(f"{s}:{stats[s]}" for s in SEVERITIES if str(stats.get(s, "0")) != "0")
 
 
@@ -223,7 +227,7 @@ def _size(text: str) -> str:
 _UNITS = ("B", "KB", "MB", "GB", "TB")
 
 
-def _present(params: dict) -> dict:
+def _present(params: JsonObject) -> JsonObject:
     return {k: v for k, v in params.items() if v not in (None, "")}
 
 
@@ -232,7 +236,7 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _without_type(message: dict) -> dict:
+def _without_type(message: JsonObject) -> JsonObject:
     return {k: v for k, v in message.items() if k != "@type"}
 
 

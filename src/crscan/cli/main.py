@@ -16,7 +16,7 @@ import typer
 try:  # newer typer ships its own copy of click's exceptions; older ones use click itself
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click.exceptions import ClickException, UsageError
+    from click.exceptions import ClickException, UsageError  # type: ignore[assignment]  # the same classes
 
 import crscan
 from crscan.cli import client as client_cli

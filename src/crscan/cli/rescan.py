@@ -7,11 +7,15 @@ from the cached layer indexes when every one is cached, else by pulling the imag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from crscan.cli.interface import CliError
 from crscan.cli.startup import open_store, resolve_settings
+
+if TYPE_CHECKING:
+    from crscan.store.schema import Operation
 
 
 def rescan(
@@ -29,7 +33,8 @@ def rescan(
     store = open_store(resolve_settings({"data_dir": data_dir, "database_url": database_url}, config))
     try:
         targets = store.inventories.image_ids() if all_images else list(image_id)
-        queued, joined = [], []
+        queued: list[tuple[str, Operation]] = []
+        joined: list[tuple[str, Operation]] = []
         for target in targets:
             try:
                 operation, started = store.scans.enqueue_or_join(target, rematch=True)

@@ -26,9 +26,10 @@ from crscan.report import FORMATS, SBOM_FORMATS, SORTS
 # The scan stack (registry client, catalogers, matchers, rich, cyclonedx) is imported by the verbs that run it:
 # `crscan --help` and every other verb start without it.
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from crscan.registry import Credentials
+    from crscan.report import IgnoreList
     from crscan.scan.cache import DirectoryCache
     from crscan.vulndb import FeedDB
 
@@ -59,7 +60,7 @@ class _ProgressReporter:
         self.quiet = quiet
         self.console = Console(stderr=True)
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __call__(self, number: int, total: int, what: str) -> None:
         if self.quiet:
@@ -75,6 +76,7 @@ class _ProgressReporter:
                                  transient=True)
             self._bar.start()
             self._task = self._bar.add_task(what, total=total)
+        assert self._task is not None  # added with the bar
         self._bar.update(self._task, completed=number - 1, description=what)
 
     def close(self) -> None:
@@ -201,7 +203,7 @@ def scan(
     raise typer.Exit(code)
 
 
-def _read_ignore_file(path: Path):
+def _read_ignore_file(path: Path) -> IgnoreList:
     from crscan.report import parse_ignore_file
 
     with open(path, encoding="utf-8", errors="strict") as reader:

@@ -61,7 +61,7 @@ def serve(
     from crscan.api.ops import ops_routes
     from crscan.api.server import ApiServer
     from crscan.api.servicers import build_servicers
-    from crscan.auth import Role
+    from crscan.auth import Role, TokenAuthenticator
     from crscan.console import PREFIX, console_app
     from crscan.policies import scan_on_push
     from crscan.api.webhook import webhook_routes
@@ -98,9 +98,9 @@ def serve(
         store.close()
         raise
     typer.echo(f"gRPC (TLS) listening on {settings.host}:{server.grpc_port}, advertised as {server.public_address}")
-    if server.tls.ca_file is not None:
+    if server.tls is not None and server.tls.ca_file is not None:  # set by start()
         typer.echo(f"CA certificate for gRPC clients: {server.tls.ca_file}")
-    if settings.auth_enabled and not authenticator.tokens.has_active(Role.ADMIN):
+    if isinstance(authenticator, TokenAuthenticator) and not authenticator.tokens.has_active(Role.ADMIN):
         where = f"--data-dir {settings.data_dir}" if not settings.database_url else "the same --database-url"
         typer.echo(f"no active admin token yet: create one with `crscan token create --role admin` ({where}); "
                    "see docs/auth.md")

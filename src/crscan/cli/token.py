@@ -7,13 +7,17 @@ there, so `TOKEN=$(crscan token create …)` captures exactly the token.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
 from crscan.cli.startup import open_store, resolve_settings
+
+if TYPE_CHECKING:
+    from crscan.auth import TokenRecord
 
 app = typer.Typer(name="token", help="Create, list and revoke API tokens (roles viewer, editor, admin).",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -44,7 +48,19 @@ class _Tokens:
         self.store.close()
 
 
-def _row(record, now) -> dict:
+class _Row(TypedDict):
+    """A token as `token list` shows it (and as its --json output holds it)."""
+
+    id: str
+    role: str
+    registries: list[str] | str  # "all" when the token is not scoped
+    state: str
+    created_at: str
+    expires_at: str
+    description: str
+
+
+def _row(record: TokenRecord, now: dt.datetime) -> _Row:
     return {
         "id": record.id,
         "role": record.role.label,
@@ -79,21 +95,26 @@ def create(
 
     parsed_role = Role.parse(role)
     lifetime = parse_duration(expires_in) if expires_in is not None else None
-    options = {"registries": registry or None, "expires_in": lifetime, "description": description}
+    scope_of = registry or None
     with _Tokens(config, data_dir, database_url) as tokens:
-        issued = tokens.service.create_with_key(parsed_role, **options) if key else \
-            tokens.service.create(parsed_role, **options)
-    record = issued.record
+        if key:
+            keyed = tokens.service.create_with_key(parsed_role, registries=scope_of, expires_in=lifetime,
+                                                   description=description)
+            _describe(keyed.record)
+            typer.echo(f"its key {keyed.key.id} is printed only this once, on stdout (the private key is not stored); "
+                       "use it as yandexcloud.SDK(service_account_key=json.load(…)), see docs/auth.md", err=True)
+            typer.echo(json.dumps(keyed.sdk_json(), indent=2))
+            return
+        issued = tokens.service.create(parsed_role, registries=scope_of, expires_in=lifetime, description=description)
+    _describe(issued.record)
+    typer.echo("the secret is printed only this once, on stdout; store it safely", err=True)
+    typer.echo(issued.secret)
+
+
+def _describe(record: TokenRecord) -> None:
     scope = ", ".join(sorted(record.registries)) if record.registries is not None else "every registry"
     expiry = f"expires {record.expires_at:%Y-%m-%d %H:%M:%S} UTC" if record.expires_at else "never expires"
     typer.echo(f"created token {record.id}: role {record.role.label}, {scope}, {expiry}", err=True)
-    if key:
-        typer.echo(f"its key {issued.key.id} is printed only this once, on stdout (the private key is not stored); "
-                   "use it as yandexcloud.SDK(service_account_key=json.load(…)), see docs/auth.md", err=True)
-        typer.echo(json.dumps(issued.sdk_json(), indent=2))
-        return
-    typer.echo("the secret is printed only this once, on stdout; store it safely", err=True)
-    typer.echo(issued.secret)
 
 
 @app.command("list")

@@ -17,6 +17,8 @@ class RetryLater(JobError):
 class JobQueue(abc.ABC):
     """Runs the scan jobs `crscan.store.scans.Scans.enqueue` records, in the background, until stopped."""
 
+    concurrency: int  # scans run at once in this process
+
     @abc.abstractmethod
     def start(self) -> None: ...
 

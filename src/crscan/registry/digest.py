@@ -13,10 +13,10 @@ _ALGORITHMS = {"sha256": 64, "sha512": 128}
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 
-def validate_digest(digest: str, *, error: type[Exception] = InvalidReference) -> str:
+def validate_digest(digest: object, *, error: type[Exception] = InvalidReference) -> str:
     """Return `digest` if it is a well-formed sha256/sha512 digest, else raise `error` naming it."""
-    match = _DIGEST.fullmatch(digest) if isinstance(digest, str) else None  # `$` would allow a trailing "\n"
-    if not match:
+    # fullmatch: `$` would allow a trailing "\n"
+    if not isinstance(digest, str) or not (match := _DIGEST.fullmatch(digest)):
         shown = repr(digest[:150]) if isinstance(digest, str) else type(digest).__name__
         raise error(f"malformed digest {shown}: expected 'sha256:<64 hex digits>'")
     algorithm, hex_ = match.groups()

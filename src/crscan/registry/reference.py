@@ -42,7 +42,7 @@ class ImageReference:
         return text
 
 
-def validate_repository(repository: str) -> str:
+def validate_repository(repository: object) -> str:
     if not isinstance(repository, str) or not repository:
         raise InvalidReference("empty repository name")
     if len(repository) > _MAX_NAME:
@@ -56,7 +56,7 @@ def validate_repository(repository: str) -> str:
     return repository
 
 
-def validate_tag(tag: str) -> str:
+def validate_tag(tag: object) -> str:
     """A tag as distribution's grammar allows it: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'."""
     if not isinstance(tag, str) or not _TAG.fullmatch(tag):
         shown = repr(tag[:100]) + ("…" if len(tag) > 100 else "") if isinstance(tag, str) else type(tag).__name__

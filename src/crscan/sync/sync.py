@@ -9,6 +9,7 @@ digest); a sync removes them once it is deleted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -30,6 +31,7 @@ from crscan.registry import (
 from crscan.registry.manifest import (
     DEFAULT_PLATFORM,
     IMAGE_MANIFESTS,
+    Descriptor,
     ImageIndex,
     ImageManifest,
     parse_manifest,
@@ -38,8 +40,7 @@ from crscan.registry.manifest import (
 )
 from crscan.registry.reference import is_loopback, is_valid_registry, registry_host, validate_tag
 from crscan.secrets import SecretBox
-from crscan.store import Layer, Store
-from crscan.store import schema
+from crscan.store import Layer, Store, schema
 from crscan.store.registries import ObservedImage
 from crscan.sync.interface import RegistryView, SyncError
 
@@ -151,10 +152,8 @@ class DistributionView(RegistryView):
         """Delete the manifest `digest` so no pull or sync brings it back. Distribution drops the tags with the
         manifest; a tag still resolving to it afterwards (registries that keep tags) is deleted by name.
         A manifest already gone counts as deleted; OperationRefused when the registry allows no deletes."""
-        try:
+        with contextlib.suppress(ManifestUnknown):
             self.client.delete_manifest(repository, digest)
-        except ManifestUnknown:
-            pass
         for tag in tags:
             try:
                 if self.client.get_manifest(repository, tag).digest != digest:
@@ -166,7 +165,7 @@ class DistributionView(RegistryView):
     def close(self) -> None:
         self.client.close()
 
-    def _platform_entry(self, index: ImageIndex, what: str):
+    def _platform_entry(self, index: ImageIndex, what: str) -> Descriptor:
         try:
             return select_platform(index, self.platform, what)
         except RegistryError:

@@ -28,7 +28,7 @@ from crscan.registry.reference import is_valid_registry, validate_repository, va
 from crscan.secrets import SecretBox, SecretError, hash_secret
 from crscan.store import Store, StoreError, schema
 from crscan.store import registries as stored
-from crscan.store.registries import normalized_host, registry_host_of
+from crscan.store.registries import ObservedImage, normalized_host, registry_host_of
 from crscan.sync.interface import SyncError
 from crscan.sync.sync import open_view, rfc3339_utc
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000  # distribution batches at most a few dozen events
 
-ImagesHook = Callable[[Sequence[str]], None]
+ImagesHook = Callable[[Sequence[str]], object]  # what it returns is not used
 
 
 class EnvelopeError(ValueError):
@@ -103,14 +103,16 @@ def parse_envelope(document: object) -> Envelope:
     return Envelope(len(events), pushes)
 
 
-def _push_of(event: dict) -> Push | None:
+def _push_of(event: dict[str, object]) -> Push | None:
     target = event.get("target")
     if event.get("action") != "push" or not isinstance(target, dict) \
             or target.get("mediaType") not in (*IMAGE_MANIFESTS, *INDEXES):
         return None
     if target.get("tag") in (None, ""):
         return None  # pushed by digest (e.g. an index's children): nothing to tag
-    request = event.get("request") if isinstance(event.get("request"), dict) else {}
+    request = event.get("request")
+    if not isinstance(request, dict):
+        request = {}
     hosts = []
     if "url" in target:
         hosts.append(_host_of_url(target["url"]))
@@ -186,6 +188,7 @@ class WebhookHandler:
         view = open_view(registry, self.box)
         try:
             image = view.resolve(push.repository, push.digest)  # by digest: the tag may have moved on since
+            assert isinstance(image, ObservedImage)  # nothing is `known`, so never just the digest
         finally:
             view.close()
         if push.pushed_at is not None:  # the push itself, not the build the config's `created` records

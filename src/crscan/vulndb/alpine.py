@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 from crscan.vulndb import namespaces
@@ -86,25 +87,23 @@ def parse_secdb(reader: IO[bytes], tally: Tally, *, namespace: str, source: str 
         if not isinstance(name, str) or not name or not isinstance(secfixes, dict):
             tally.skipped += 1
             continue
-        rows = []
+        rows: list[Advisory] = []
         for fixed, ids in secfixes.items():
             if ids is None:
                 continue  # upstream writes a version with its list left empty as null
             if not isinstance(ids, list) or not fixed:
-                rows = None
+                tally.skipped += 1  # the whole package: a partial fix list would under-report
                 break
             for text in ids:
                 # Entries are "CVE-2019-1234", sometimes followed by a second id or a remark.
                 vulnerability = text.split()[0] if isinstance(text, str) and text.strip() else None
                 if vulnerability:
                     rows.append(Advisory(feed, namespace, name, vulnerability, SecdbEntry(str(fixed))))
-        if rows is None:
-            tally.skipped += 1
-            continue
-        yield from rows
+        else:
+            yield from rows
 
 
-def releases_in(mirror_dir) -> tuple[str, ...]:
+def releases_in(mirror_dir: Path) -> tuple[str, ...]:
     """The `v3.X` releases a mirror directory holds, oldest first."""
     found = [p.name for p in (mirror_dir / "alpine").glob("v*") if p.is_dir() and _RELEASE.match(p.name)]
     return tuple(sorted(found, key=lambda r: tuple(int(n) for n in r[1:].split("."))))

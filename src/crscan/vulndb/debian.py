@@ -82,7 +82,7 @@ def _members(text: str) -> Iterator[tuple[str, Any]]:
         while True:
             if not text.startswith('"', position):
                 raise ValueError(f"expected a source package name at char {position}")
-            package, position = json.decoder.scanstring(text, position + 1)
+            package, position = decoder.raw_decode(text, position)  # a JSON string: the opening quote is here
             position = _skip(text, position)
             if not text.startswith(":", position):
                 raise ValueError(f"expected ':' at char {position}")

@@ -154,7 +154,7 @@ def _display_name(advisory_id: str, aliases: list[str], upstream: Any) -> str:
     return advisory_id
 
 
-def _list(value: Any, what: str) -> list:
+def _list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise MalformedRecord(f"{what} is not a list")
     return value

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import grpc
-from collections.abc import Iterator
 
 from crscan import ids
 from crscan.api.auth import current_caller

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from yandex.cloud.containerregistry.v1 import image_service_pb2, image_service_pb2_grpc
+from yandex.cloud.containerregistry.v1 import image_pb2, image_service_pb2, image_service_pb2_grpc
+from yandex.cloud.operation import operation_pb2
 
 from crscan.api import messages
 from crscan.api.errors import ApiError, failed_precondition, invalid_argument
@@ -36,13 +37,15 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         self.store = store
         self.box = box
 
-    def Get(self, request, context):
+    def Get(self, request: image_service_pb2.GetImageRequest, context: grpc.ServicerContext) -> image_pb2.Image:
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
             return messages.image(self.store.images.get(image_id))
 
-    def Delete(self, request, context):
+    def Delete(
+        self, request: image_service_pb2.DeleteImageRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
@@ -75,7 +78,9 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         finally:
             view.close()
 
-    def List(self, request, context):
+    def List(
+        self, request: image_service_pb2.ListImagesRequest, context: grpc.ServicerContext
+    ) -> image_service_pb2.ListImagesResponse:
         repository_id = ""
         if request.repository_name:  # the proto: registry and folder are ignored when a repository is named
             repository_id = find_repository_by_name(self.store, request.repository_name, "repository_name").id

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from yandex.cloud.containerregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from yandex.cloud.containerregistry.v1 import registry_pb2, registry_service_pb2, registry_service_pb2_grpc
+from yandex.cloud.operation import operation_pb2
 
 from crscan import ids
 from crscan.api import messages
@@ -19,13 +20,17 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     def __init__(self, store: Store):
         self.store = store
 
-    def Get(self, request, context):
+    def Get(
+        self, request: registry_service_pb2.GetRegistryRequest, context: grpc.ServicerContext
+    ) -> registry_pb2.Registry:
         registry_id = require_id(request.registry_id, "registry_id")
         check_access(self.store, "registry", registry_id)
         with store_errors():
             return messages.registry(self.store.registries.get(registry_id))
 
-    def List(self, request, context):
+    def List(
+        self, request: registry_service_pb2.ListRegistriesRequest, context: grpc.ServicerContext
+    ) -> registry_service_pb2.ListRegistriesResponse:
         folder_id = require_id(request.folder_id, "folder_id")
         limit = page_size(request.page_size)
         conditions = parse_filter(request.filter, {"name": ids.check_registry_name})
@@ -42,14 +47,22 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))
         return response
 
-    def Create(self, request, context):
+    def Create(
+        self, request: registry_service_pb2.CreateRegistryRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
 
-    def Update(self, request, context):
+    def Update(
+        self, request: registry_service_pb2.UpdateRegistryRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
 
-    def Delete(self, request, context):
+    def Delete(
+        self, request: registry_service_pb2.DeleteRegistryRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)
 
-    def ForceDelete(self, request, context):
+    def ForceDelete(
+        self, request: registry_service_pb2.DeleteRegistryRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, MANAGED_BY_CLI)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from yandex.cloud.containerregistry.v1 import repository_service_pb2, repository_service_pb2_grpc
+import grpc
+from yandex.cloud.containerregistry.v1 import repository_pb2, repository_service_pb2, repository_service_pb2_grpc
 
 from crscan import ids
 from crscan.api import messages
@@ -61,18 +62,24 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
     def __init__(self, store: Store):
         self.store = store
 
-    def Get(self, request, context):
+    def Get(
+        self, request: repository_service_pb2.GetRepositoryRequest, context: grpc.ServicerContext
+    ) -> repository_pb2.Repository:
         repository_id = require_id(request.repository_id, "repository_id")
         check_access(self.store, "repository", repository_id)
         with store_errors():
             return messages.repository(self.store.repositories.get(repository_id))
 
-    def GetByName(self, request, context):
+    def GetByName(
+        self, request: repository_service_pb2.GetRepositoryByNameRequest, context: grpc.ServicerContext
+    ) -> repository_pb2.Repository:
         if not request.repository_name:
             raise invalid_argument("repository_name is required")
         return messages.repository(find_repository_by_name(self.store, request.repository_name, "repository_name"))
 
-    def List(self, request, context):
+    def List(
+        self, request: repository_service_pb2.ListRepositoriesRequest, context: grpc.ServicerContext
+    ) -> repository_service_pb2.ListRepositoriesResponse:
         registry_id = optional_id(request.registry_id, "registry_id")
         folder_id = "" if registry_id else optional_id(request.folder_id, "folder_id")  # proto: folder ignored then
         if not registry_id and not folder_id:

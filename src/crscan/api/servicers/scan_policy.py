@@ -10,8 +10,11 @@ import re
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from yandex.cloud.containerregistry.v1 import scan_policy_pb2, scan_policy_service_pb2, scan_policy_service_pb2_grpc
+from yandex.cloud.operation import operation_pb2
 
 from crscan import ids
 from crscan.api import messages
@@ -48,12 +51,16 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
     def __init__(self, store: Store):
         self.store = store
 
-    def Get(self, request, context):
+    def Get(
+        self, request: scan_policy_service_pb2.GetScanPolicyRequest, context: grpc.ServicerContext
+    ) -> scan_policy_pb2.ScanPolicy:
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
         check_access(self.store, "scan_policy", policy_id)
         return policy_message(self._get(policy_id))
 
-    def GetByRegistry(self, request, context):
+    def GetByRegistry(
+        self, request: scan_policy_service_pb2.GetScanPolicyByRegistryRequest, context: grpc.ServicerContext
+    ) -> scan_policy_pb2.ScanPolicy:
         registry_id = require_id(request.registry_id, "registry_id")
         check_access(self.store, "registry", registry_id)
         row = policy_of(self.store, registry_id)
@@ -61,7 +68,9 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             raise not_found(f"registry {registry_id} has no scan policy")
         return policy_message(row)
 
-    def Create(self, request, context):
+    def Create(
+        self, request: scan_policy_service_pb2.CreateScanPolicyRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         registry_id = require_id(request.registry_id, "registry_id")
         check_access(self.store, "registry", registry_id)
         _check(request.name, request.description, request.rules)
@@ -85,7 +94,9 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             raise exists from None
         return messages.operation(operation)
 
-    def Update(self, request, context):
+    def Update(
+        self, request: scan_policy_service_pb2.UpdateScanPolicyRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
         check_access(self.store, "scan_policy", policy_id)
         paths = list(request.update_mask.paths) or list(UPDATABLE)
@@ -108,7 +119,9 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
             )
         return messages.operation(operation)
 
-    def Delete(self, request, context):
+    def Delete(
+        self, request: scan_policy_service_pb2.DeleteScanPolicyRequest, context: grpc.ServicerContext
+    ) -> operation_pb2.Operation:
         policy_id = require_id(request.scan_policy_id, "scan_policy_id")
         check_access(self.store, "scan_policy", policy_id)
         with self.store.sessions.begin() as session:
@@ -132,7 +145,9 @@ class ScanPolicyServicer(scan_policy_service_pb2_grpc.ScanPolicyServiceServicer)
         return row
 
     @staticmethod
-    def _done(session, description: str, resource_id: str, metadata, response) -> schema.Operation:
+    def _done(
+        session: Session, description: str, resource_id: str, metadata: Message, response: Message
+    ) -> schema.Operation:
         now = utcnow()
         operation = schema.Operation(
             id=ids.new_id(ids.OPERATION), description=description, created_at=now, created_by=caller_subject(),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+import grpc
 from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2, scanner_service_pb2_grpc
+from yandex.cloud.operation import operation_pb2
 
 from crscan.api import messages
 from crscan.api.errors import invalid_argument, not_found
@@ -44,7 +46,8 @@ def _enum_value(enum: EnumTypeWrapper, what: str) -> Callable[[str], int]:
 
     def convert(name: str) -> int:
         try:
-            return enum.Value(name)
+            number: int = enum.Value(name)
+            return number
         except ValueError:
             raise ValueError(f"not a {what}; one of {', '.join(enum.keys())}") from None
 
@@ -66,7 +69,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         self.store = store
         self.on_queued = on_queued  # wakes the job queue; None when no worker runs in this process
 
-    def Scan(self, request, context):
+    def Scan(self, request: scanner_service_pb2.ScanRequest, context: grpc.ServicerContext) -> operation_pb2.Operation:
         """A new scan, or the operation of the image's scan already RUNNING (one running scan per image)."""
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
@@ -76,13 +79,17 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             self.on_queued()
         return messages.operation(operation)
 
-    def Get(self, request, context):
+    def Get(
+        self, request: scanner_service_pb2.GetScanResultRequest, context: grpc.ServicerContext
+    ) -> scanner_pb2.ScanResult:
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
         check_access(self.store, "scan_result", scan_result_id)
         with store_errors():
             return messages.scan_result(self.store.scans.get(scan_result_id))
 
-    def GetLast(self, request, context):
+    def GetLast(
+        self, request: scanner_service_pb2.GetLastScanResultRequest, context: grpc.ServicerContext
+    ) -> scanner_pb2.ScanResult:
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
@@ -91,7 +98,9 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             raise not_found(f"image {image_id} has no finished scan result")
         return messages.scan_result(row)
 
-    def List(self, request, context):
+    def List(
+        self, request: scanner_service_pb2.ListScanResultsRequest, context: grpc.ServicerContext
+    ) -> scanner_service_pb2.ListScanResultsResponse:
         if bool(request.image_id) == bool(request.repository_id):
             raise invalid_argument("exactly one of image_id and repository_id must be set")
         if request.image_id:
@@ -122,7 +131,9 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             response.next_page_token = tokens.issue(for_caller(request_context), values)
         return response
 
-    def ListVulnerabilities(self, request, context):
+    def ListVulnerabilities(
+        self, request: scanner_service_pb2.ListVulnerabilitiesRequest, context: grpc.ServicerContext
+    ) -> scanner_service_pb2.ListVulnerabilitiesResponse:
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
         check_access(self.store, "scan_result", scan_result_id)
         limit = page_size(request.page_size)
@@ -135,8 +146,9 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         with store_errors():
             page = self.store.scans.findings(
                 scan_result_id,
-                severity=conditions.get("severity"),
-                name=conditions.get("name"),
+                # the converters above made them: `_severity` an int, `_name` a str
+                severity=cast(int | None, conditions.get("severity")),
+                name=cast(str | None, conditions.get("name")),
                 order=order,
                 after_id=after[0] if after else None,
                 limit=limit,
