@@ -42,6 +42,7 @@ ENVIRONMENT = {
     "CRSCAN_LOG_LEVEL": "log_level",
     "CRSCAN_LOG_FORMAT": "log_format",
     "CRSCAN_WORKER_CONCURRENCY": "worker_concurrency",
+    "CRSCAN_METRICS_PORT": "metrics_port",
     "CRSCAN_SECRET_KEY": "secret_key",
     "CRSCAN_WEBHOOK_SECRET": "webhook_secret",
 }
@@ -73,6 +74,9 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
     worker_concurrency: int = 1  # scans run at once by this process's job workers
+    # `crscan worker`'s /healthz and /metrics port (0 picks a free one); None: the worker serves no HTTP.
+    # `crscan serve` has both on http_port and ignores this.
+    metrics_port: int | None = None
     # Fernet key for registry passwords at rest; empty: generated once into <data_dir>/secret.key (crscan.secrets).
     secret_key: str = field(default="", repr=False)
     # fallback bearer secret of POST /hooks/distribution, for registries without their own; empty: none
@@ -253,7 +257,7 @@ _CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
 
 
 def _field_kind(name: str, annotation: str) -> str:
-    if annotation == "int":
+    if annotation in ("int", "int | None"):
         return "port" if name.endswith("_port") else "count"
     if annotation == "bool":
         return "bool"

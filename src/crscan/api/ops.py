@@ -1,22 +1,27 @@
 """Operator endpoints beside the API: `/readyz` (database writable, feed DB sound) and Prometheus `/metrics`.
 
 `/healthz` (liveness) is answered by the REST transport itself and needs nothing. These need the store and the
-feed DB, so `crscan serve` builds them with `ops_routes(store, feed_db_path)` and hands them to `ApiServer`.
-All are unauthenticated, like every probe and scrape target, and none reveals a secret: failure reasons are
-the first line of the driver's message, never the database URL.
+feed DB, so `crscan serve` builds them with `ops_routes(store, feed_db_path)` and hands them to `ApiServer`,
+which asks for a viewer token on every page but `/healthz`. None reveals a secret: failure reasons are the first
+line of the driver's message, never the database URL.
+
+`crscan worker` has no API server; `OpsServer` gives it `/healthz` and the same `/metrics` on a port of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -25,6 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from crscan import metrics
+from crscan.api.auth import authenticated
+from crscan.api.errors import ApiError
+from crscan.api.rest import HTTP_STATUS, OPS_PAGE_METHOD
+from crscan.auth.interface import Authenticator
 from crscan.store import Store, schema
 from crscan.vulndb import FeedDB
 
@@ -147,6 +156,67 @@ async def _bounded(check: Callable[[], CheckResult], what: str) -> CheckResult:
         return await asyncio.wait_for(run_in_threadpool(check), CHECK_TIMEOUT)
     except TimeoutError:
         return CheckResult(False, f"{what} check did not finish within {CHECK_TIMEOUT:g} s")
+
+
+class OpsServer:
+    """`/healthz` (public) and `/metrics` (a viewer token, as on `crscan serve`) for a process without the API.
+
+    A stdlib threading server: two GET pages need no event loop, and a scrape must not wait behind a scan.
+    """
+
+    def __init__(self, store: Store, feed_db_path: Path, authenticator: Authenticator, host: str, port: int):
+        probes = OpsProbes(store, feed_db_path)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                if self.path == "/healthz":
+                    self._answer(200, "application/json", json.dumps({"status": "ok"}))
+                elif self.path == "/metrics":
+                    peer = f"{self.client_address[0]}:{self.client_address[1]}"
+                    try:
+                        with authenticated(authenticator, OPS_PAGE_METHOD, "rest",
+                                           [(k.lower(), v) for k, v in self.headers.items()], peer):
+                            pass
+                    except ApiError as e:
+                        body = json.dumps({"code": e.code.value[0], "message": e.message})
+                        self._answer(HTTP_STATUS[e.code], "application/json", body)
+                        return
+                    self._answer(200, PROMETHEUS_CONTENT_TYPE, metrics.exposition(probes.gauges()))
+                else:
+                    body = json.dumps({"code": 5, "message": f"no page {self.path!r}: try /healthz or /metrics"})
+                    self._answer(404, "application/json", body)
+
+            def _answer(self, status: int, content_type: str, body: str) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:  # scrapes every few seconds: debug only
+                log.debug("ops %s - %s", self.address_string(), format % args)
+
+        server_class = _HttpServer6 if ":" in host else _HttpServer
+        self._server = server_class((host, port), Handler)  # OSError (in use, no such address) to the caller
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="crscan-ops", daemon=True)
+
+    def start(self) -> OpsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # a scrape in progress does not hold up the worker's exit
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6
 
 
 def _first_line(error: Exception) -> str:
