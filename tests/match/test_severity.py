@@ -142,7 +142,7 @@ def _match(package: Package, advisory_id: str, aliases: tuple[str, ...], fixed_b
     name = next((a for a in (advisory_id, *aliases) if a.startswith("CVE-")), advisory_id)
     finding = make_finding(package, None, name=name, advisory_id=advisory_id, link=f"https://example/{advisory_id}",
                            fixed_by=fixed_by, severity=severity, severity_source=source, feed="osv")
-    return Match(package, finding, frozenset((advisory_id, name, *aliases)))
+    return Match(package, finding, tuple(dict.fromkeys((advisory_id, name, *aliases))))
 
 
 def test_records_joined_through_a_third_merge_and_keep_the_lowest_fix():

@@ -9,9 +9,6 @@ A package whose version its scheme cannot order is a warning, never a silent "no
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -64,8 +61,7 @@ def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: 
                 else:
                     yield found
 
-    with _cyclic_gc_paused():
-        findings = enrich(merge(matches()), db)
+    findings = enrich(merge(matches()), db)
     return MatchResult(findings, [*coverage_warnings(packages, distro, db, matchers), *warnings])
 
 
@@ -93,44 +89,20 @@ def coverage_warnings(packages: Sequence[Package], distro: Distro | None, db: Fe
     return warnings
 
 
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Matching allocates many small, acyclic objects (rows, compiled ranges, findings); the cyclic
-    collector's passes over the large long-lived caches would otherwise double its time. Reference
-    counting still frees everything; the collector resumes when the last concurrent match ends."""
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def merge(matches: Iterable[Match]) -> list[Finding]:
     """One finding per package and vulnerability, two matches being the same vulnerability when any
     of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.Group`
     for what the merged finding keeps."""
-    # Keyed by object identity: every matcher reports the same Package objects it was given.
+    # Keyed by object identity: every matcher reports the same Package objects it was given. One dict of ids per
+    # package rather than (package, id) tuples: merging ~20k findings would otherwise make ~60k tuples.
     groups: list[Group | None] = []
-    slot_of: dict[tuple[int, str], int] = {}  # (package, any id of a kept group) -> its index in groups
+    slots_of: dict[int, dict[str, int]] = {}  # package -> any id of a kept group -> its index in groups
     for found in matches:
-        package = id(found.package)
-        slots = sorted({slot_of[(package, i)] for i in found.ids if (package, i) in slot_of})
+        slot_of = slots_of.setdefault(id(found.package), {})
+        slots = sorted({slot_of[i] for i in found.ids if i in slot_of})
         if not slots:
             slot = len(groups)
-            groups.append(Group(found.package, found.finding, set(found.ids)))
+            groups.append(Group(found.package, found.finding, found.ids))
         else:
             slot = slots[0]
             kept = groups[slot]
@@ -142,9 +114,9 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
                 kept.absorb(joined.finding, joined.ids)
                 groups[other] = None
                 for i in joined.ids:
-                    slot_of[(package, i)] = slot
+                    slot_of[i] = slot
         for i in found.ids:
-            slot_of.setdefault((package, i), slot)
+            slot_of.setdefault(i, slot)
     findings = [group.result() for group in groups if group is not None]
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 

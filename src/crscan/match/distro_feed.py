@@ -70,4 +70,4 @@ class DistroFeedMatcher(Matcher):
                     link=self.link.format(advisory.advisory_id), fixed_by=fixed_by,
                     severity=severity, severity_source=severity_source, feed=self.feed,
                 )
-                yield Match(package, finding, frozenset((advisory.advisory_id,)))
+                yield Match(package, finding, (advisory.advisory_id,))

@@ -19,7 +19,7 @@ class Match(NamedTuple):
 
     package: Package
     finding: Finding
-    ids: frozenset[str]
+    ids: tuple[str, ...]  # distinct; a tuple of strings, unlike a set, is not walked by the cyclic collector
 
 
 class Unordered(NamedTuple):

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
-from crscan.model import Distro, Package
+from crscan.model import Distro, Package, Severity
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
 from crscan.vulndb.osv import MODULE_BUILD
@@ -53,15 +53,21 @@ class CompiledRange(NamedTuple):
 
 
 class CompiledAdvisory(NamedTuple):
-    """An advisory row with its versions parsed once, however many installed versions it is checked against."""
+    """An advisory row with its versions parsed once, however many installed versions it is checked against.
+    Only what matching reads is kept: the row and its decoded record are freed once compiled, so the cache
+    holds (and the cyclic collector walks) about half as many objects."""
 
-    advisory: Advisory
-    record: OsvRecord  # the advisory's
+    advisory_id: str
+    name: str  # the record's: its CVE when it has one
+    severity: Severity
+    severity_source: str
+    cvss_vector: str
+    streams: tuple[str, ...]  # the module streams an advisory of module builds is about
     ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
     fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
     fix_versions: tuple[Version, ...]  # their versions, for bisection
-    ids: frozenset[str]  # the advisory's id, its display name and aliases: what dedup compares
+    ids: tuple[str, ...]  # the advisory's id, its display name and aliases, distinct: what dedup compares
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
     module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
 
@@ -78,8 +84,8 @@ class PackageAdvisories:
     def __init__(self, scheme: str, advisories: tuple[CompiledAdvisory, ...]) -> None:
         self.advisories = advisories
         self._scheme = scheme
-        self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories))
-        self._identities = frozenset(map(partial(identity, scheme), self._listed))
+        self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories)) or _NONE
+        self._identities = frozenset(map(partial(identity, scheme), self._listed)) or _NONE
         self._by_identity: dict[tuple[object, ...] | str, set[str]] | None = None
 
     def spellings(self, text: str) -> set[str] | frozenset[str]:
@@ -133,14 +139,13 @@ class OsvMatcher(Matcher):
                 fixed_by = affected(compiled, version, spellings)
                 if fixed_by is None:
                     if compiled.unreadable and version is not None and not (compiled.listed and spellings):
-                        yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory.advisory_id)
+                        yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory_id)
                     continue
-                advisory, record = compiled.advisory, compiled.record
                 finding = make_finding(
-                    package, distro, name=record.name, advisory_id=advisory.advisory_id,
-                    link=LINK.format(advisory.advisory_id), fixed_by=fixed_by,
-                    severity=record.severity, severity_source=record.severity_source, feed=self.feed,
-                    cvss_vector=record.cvss_vector,
+                    package, distro, name=compiled.name, advisory_id=compiled.advisory_id,
+                    link=LINK.format(compiled.advisory_id), fixed_by=fixed_by,
+                    severity=compiled.severity, severity_source=compiled.severity_source, feed=self.feed,
+                    cvss_vector=compiled.cvss_vector,
                 )
                 yield Match(package, finding, compiled.ids)
 
@@ -180,13 +185,15 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
             ranges.append(compiled)
         elif not unreadable:
             unreadable = _unreadable(scheme, osv_range.events)
-    listed = frozenset(record.versions)
+    # Most advisories list no versions: one shared empty set, not thousands of (collector-tracked) ones.
+    listed = frozenset(record.versions) if record.versions else _NONE
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
-    ids = frozenset((advisory.advisory_id, record.name, *record.aliases))
+    ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
     module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
-    return CompiledAdvisory(advisory, record, tuple(ranges), listed, tuple(fixes), tuple(map(_by_version, fixes)), ids,
-                            unreadable, module)
+    return CompiledAdvisory(advisory.advisory_id, record.name, record.severity, record.severity_source,
+                            record.cvss_vector, record.streams, tuple(ranges), listed, tuple(fixes),
+                            tuple(map(_by_version, fixes)), ids, unreadable, module)
 
 
 def module_stream(package: Package) -> str:
@@ -202,8 +209,8 @@ def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
     streams only (versions of different streams do not order against each other)."""
     if compiled.module != (MODULE_BUILD in package.version):
         return True
-    stream = module_stream(package) if compiled.module and compiled.record.streams else ""
-    return bool(stream) and stream not in compiled.record.streams
+    stream = module_stream(package) if compiled.module and compiled.streams else ""
+    return bool(stream) and stream not in compiled.streams
 
 
 def _by_version(event: Event) -> Version:

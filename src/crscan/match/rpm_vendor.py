@@ -109,7 +109,7 @@ class RpmVendorMatcher(Matcher):
                     severity=fix.severity, severity_source=fix.severity_source, feed=self.feed,
                 )
                 # Keyed by the CVE alone: one advisory names several, each its own finding.
-                yield Match(package, finding, frozenset((fix.name,)))
+                yield Match(package, finding, (fix.name,))
 
     def _applies(self, package: Package, release: str, fix: RpmFix) -> bool:
         if fix.arch and package.arch not in (fix.arch, "noarch"):

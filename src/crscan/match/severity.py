@@ -33,14 +33,18 @@ class Group:
 
     __slots__ = ("package", "finding", "ids")
 
-    def __init__(self, package: Package, finding: Finding, ids: Iterable[str]) -> None:
+    def __init__(self, package: Package, finding: Finding, ids: tuple[str, ...]) -> None:
         self.package = package
         self.finding = finding
-        self.ids = set(ids)
+        # Most groups never absorb: their match's tuple serves until then (a set each would be ~20k more
+        # objects for the cyclic collector to walk while a scan's findings are merged).
+        self.ids: tuple[str, ...] | set[str] = ids
 
     def absorb(self, other: Finding, ids: Iterable[str]) -> None:
         """Fold a later record in: the first rating in precedence order stays; the CVE names the finding
         (and its record gives the link); the lowest fix that fixes the installed version is kept."""
+        if isinstance(self.ids, tuple):
+            self.ids = set(self.ids)
         self.ids.update(ids)
         kept = self.finding
         changes: dict[str, object] = {}
@@ -58,7 +62,7 @@ class Group:
     def result(self) -> Finding:
         finding = self.finding
         changes: dict[str, object] = {}
-        aliases = tuple(sorted(self.ids - {finding.name}))
+        aliases = tuple(sorted(i for i in self.ids if i != finding.name))
         if aliases:
             changes["aliases"] = aliases
         if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
