@@ -18,7 +18,7 @@ from crscan.match.debian import DebianMatcher
 from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.match.rpm_vendor import vendor_matchers
-from crscan.match.severity import Group, enrich
+from crscan.match.severity import absorb, enrich, merged
 from crscan.model import DISTROS, Distro, Finding, Package
 from crscan.vulndb import FeedDB
 
@@ -91,33 +91,44 @@ def coverage_warnings(packages: Sequence[Package], distro: Distro | None, db: Fe
 
 def merge(matches: Iterable[Match]) -> list[Finding]:
     """One finding per package and vulnerability, two matches being the same vulnerability when any
-    of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.Group`
+    of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.absorb`
     for what the merged finding keeps."""
-    # Keyed by object identity: every matcher reports the same Package objects it was given. One dict of ids per
-    # package rather than (package, id) tuples: merging ~20k findings would otherwise make ~60k tuples.
-    groups: list[Group | None] = []
-    slots_of: dict[int, dict[str, int]] = {}  # package -> any id of a kept group -> its index in groups
+    # Each group of matches is a slot of three parallel lists, not an object (nor a set of ids) per group: tens
+    # of thousands of findings would otherwise each add objects for the cyclic collector to walk. Packages are
+    # keyed by object identity: every matcher reports the same Package objects it was given.
+    packages: list[Package] = []
+    kept: list[Finding | None] = []  # None: the group was joined into another
+    ids_of: list[tuple[str, ...] | set[str]] = []  # a match's tuple until a second match joins
+    slots_of: dict[int, dict[str, int]] = {}  # package -> any id of a kept group -> its slot
     for found in matches:
         slot_of = slots_of.setdefault(id(found.package), {})
         slots = sorted({slot_of[i] for i in found.ids if i in slot_of})
         if not slots:
-            slot = len(groups)
-            groups.append(Group(found.package, found.finding, found.ids))
+            slot = len(kept)
+            packages.append(found.package)
+            kept.append(found.finding)
+            ids_of.append(found.ids)
         else:
             slot = slots[0]
-            kept = groups[slot]
-            assert kept is not None
-            kept.absorb(found.finding, found.ids)
+            joining = [(found.finding, found.ids)]
             for other in slots[1:]:  # this match joins groups that shared no id before
-                joined = groups[other]
-                assert joined is not None
-                kept.absorb(joined.finding, joined.ids)
-                groups[other] = None
-                for i in joined.ids:
+                finding = kept[other]
+                assert finding is not None
+                joining.append((finding, ids_of[other]))
+                kept[other] = None
+                for i in ids_of[other]:
                     slot_of[i] = slot
+            ids = ids_of[slot]
+            if isinstance(ids, tuple):
+                ids = ids_of[slot] = set(ids)
+            for finding, more in joining:
+                first = kept[slot]
+                assert first is not None
+                kept[slot] = absorb(found.package, first, finding)
+                ids.update(more)
         for i in found.ids:
             slot_of.setdefault(i, slot)
-    findings = [group.result() for group in groups if group is not None]
+    findings = [merged(finding, ids) for finding, ids in zip(kept, ids_of, strict=True) if finding is not None]
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 

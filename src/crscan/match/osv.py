@@ -41,14 +41,20 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
 
 
 class Event(NamedTuple):
+    """One event while a range is compiled; the compiled range keeps its fields in parallel tuples."""
+
     kind: str  # introduced, fixed, last_affected, limit
     text: str
     version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
 
 
 class CompiledRange(NamedTuple):
-    events: tuple[Event, ...]  # introduced/fixed/last_affected in version order, "introduced 0" first
-    limits: tuple[Event, ...]
+    """A range's events in version order ("introduced 0" first), as parallel tuples: a tuple of strings is not
+    tracked by the cyclic collector, an object per event (tens of thousands in a cache) would be."""
+
+    kinds: tuple[str, ...]  # introduced, fixed or last_affected
+    versions: tuple[Version | None, ...]  # None only for "introduced 0"
+    limits: tuple[Version | None, ...]  # the `limit` events' versions; None for "limit *"
     fix_from: tuple[str, ...]  # per event position: the fix of the interval open there ("" if none)
 
 
@@ -65,7 +71,7 @@ class CompiledAdvisory(NamedTuple):
     streams: tuple[str, ...]  # the module streams an advisory of module builds is about
     ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
-    fixes: tuple[Event, ...]  # every `fixed` event of every range, lowest version first
+    fixes: tuple[str, ...]  # every `fixed` version of every range as written, lowest first
     fix_versions: tuple[Version, ...]  # their versions, for bisection
     ids: tuple[str, ...]  # the advisory's id, its display name and aliases, distinct: what dedup compares
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
@@ -116,16 +122,19 @@ class OsvMatcher(Matcher):
         return (namespaces.osv(ecosystem),) if ecosystem else ()
 
     def match(self, packages: Sequence[Package], distro: Distro | None, db: FeedDB) -> Iterator[Match | Unordered]:
-        wanted = []
+        # Parallel lists, not a (package, key) pair each: ten thousand pairs alive through the whole match are
+        # ten thousand more objects for every collector pass.
+        wanted: list[Package] = []
+        keys: list[tuple[str, str, str]] = []
         for package in packages:
             ecosystem = osv_ecosystem(package, distro)
             if ecosystem:
                 name, _ = advisory_identity(package, distro)
-                key = (package.ecosystem.facts.scheme, namespaces.osv(ecosystem),
-                       namespaces.package_key(ecosystem.split(":")[0], name))
-                wanted.append((package, key))
-        loaded = self._load(db, {key for _, key in wanted})
-        for package, key in wanted:
+                wanted.append(package)
+                keys.append((package.ecosystem.facts.scheme, namespaces.osv(ecosystem),
+                             namespaces.package_key(ecosystem.split(":")[0], name)))
+        loaded = self._load(db, set(keys))
+        for package, key in zip(wanted, keys, strict=True):
             scheme = key[0]
             _, text = advisory_identity(package, distro)
             version = parsed(scheme, text)
@@ -164,7 +173,8 @@ class OsvMatcher(Matcher):
             rows = db.advisories_for(namespace, (package for _, _, package in namespace_keys))
             for key in namespace_keys:
                 scheme, _, package = key
-                advisories = tuple(compile_advisory(scheme, a) for a in rows.get(package, ()))
+                # Popped: each package's rows are freed once compiled, not all of a namespace's at the end.
+                advisories = tuple(compile_advisory(scheme, a) for a in rows.pop(package, ()))
                 loaded[key] = PackageAdvisories(scheme, advisories)
         with self._lock:
             for namespace_keys in missing.values():
@@ -188,12 +198,15 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     # Most advisories list no versions: one shared empty set, not thousands of (collector-tracked) ones.
     listed = frozenset(record.versions) if record.versions else _NONE
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
-    fixes = sorted((e for r in ranges for e in r.events if e.kind == "fixed"), key=_by_version) if listed else ()
+    # A `fixed` event's own text is the fix of the interval open at it.
+    fixes = sorted(((v, t) for r in ranges for k, v, t in zip(r.kinds, r.versions, r.fix_from, strict=True)
+                    if k == "fixed" and v is not None), key=_first) if listed else []
     ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
     module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
     return CompiledAdvisory(advisory.advisory_id, record.name, record.severity, record.severity_source,
-                            record.cvss_vector, record.streams, tuple(ranges), listed, tuple(fixes),
-                            tuple(map(_by_version, fixes)), ids, unreadable, module)
+                            record.cvss_vector, record.streams, tuple(ranges), listed,
+                            tuple(text for _, text in fixes), tuple(version for version, _ in fixes), ids,
+                            unreadable, module)
 
 
 def module_stream(package: Package) -> str:
@@ -216,6 +229,10 @@ def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
 def _by_version(event: Event) -> Version:
     assert event.version is not None, "only 'introduced 0' and 'limit *' have no version"
     return event.version
+
+
+def _first(pair: tuple[Version, str]) -> Version:
+    return pair[0]
 
 
 def _is_unbounded(kind: str, text: str) -> bool:
@@ -255,7 +272,8 @@ def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> Compiled
         if walked[position].kind != "introduced":
             upcoming = walked[position].text if walked[position].kind == "fixed" else ""
         fix_from[position] = upcoming
-    return CompiledRange(tuple(walked), tuple(limits), tuple(fix_from))
+    return CompiledRange(tuple(e.kind for e in walked), tuple(e.version for e in walked),
+                         tuple(e.version for e in limits), tuple(fix_from))
 
 
 def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
@@ -279,23 +297,24 @@ def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
     at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
     the range from above. None if not affected, else the `fixed` closing the version's interval ("" when
     the interval ends with last_affected or stays open)."""
-    events, limits, fix_from = compiled_range
-    if limits and not any(e.version is None or version < e.version for e in limits):
+    kinds, versions, limits, fix_from = compiled_range
+    if limits and not any(limit is None or version < limit for limit in limits):
         return None
     vulnerable = False
     ends_here = False  # a last_affected equal to the version closed the interval, naming no fix
-    for position, event in enumerate(events):
-        if event.version is not None and event.version > version:
+    for position, kind in enumerate(kinds):
+        at = versions[position]
+        if at is not None and at > version:
             # Later events cannot change the verdict; the one closing this interval names the fix.
             if not vulnerable:
                 return None
             return "" if ends_here else fix_from[position]
-        if event.kind == "introduced":
+        if kind == "introduced":
             vulnerable, ends_here = True, False
-        elif event.kind == "fixed":
+        elif kind == "fixed":
             vulnerable = False
-        elif event.kind == "last_affected":
-            if version > _by_version(event):
+        elif kind == "last_affected":
+            if at is None or version > at:
                 vulnerable = False
             else:
                 ends_here = True
@@ -307,4 +326,4 @@ def _next_fix(compiled: CompiledAdvisory, version: Version | None) -> str:
     if version is None:
         return ""
     position = bisect.bisect_right(compiled.fix_versions, version)
-    return compiled.fixes[position].text if position < len(compiled.fixes) else ""
+    return compiled.fixes[position] if position < len(compiled.fixes) else ""

@@ -27,49 +27,33 @@ def is_cve(name: str) -> bool:
     return name.startswith("CVE-")
 
 
-class Group:
-    """The records of one vulnerability on one installed package, folded into one finding as they arrive
-    (in matcher order, so distro feeds first)."""
+def absorb(package: Package, kept: Finding, other: Finding) -> Finding:
+    """`kept` with a later record of the same vulnerability folded in (records arrive in matcher order, so
+    distro feeds first): the first rating in precedence order stays; the CVE names the finding (and its record
+    gives the link); the lowest fix that fixes the installed version is kept."""
+    changes: dict[str, object] = {}
+    if kept.severity is Severity.UNDEFINED and other.severity is not Severity.UNDEFINED:
+        changes.update(severity=other.severity, severity_source=other.severity_source,
+                       cvss_vector=other.cvss_vector, cvss_score=other.cvss_score)
+    if not is_cve(kept.name) and is_cve(other.name):
+        changes.update(name=other.name, advisory_id=other.advisory_id, link=other.link, feed=other.feed)
+    fix = lowest_fix(package, kept.fixed_by, other.fixed_by)
+    if fix != kept.fixed_by:
+        changes["fixed_by"] = fix
+    return dataclasses.replace(kept, **changes) if changes else kept  # type: ignore[arg-type]
 
-    __slots__ = ("package", "finding", "ids")
 
-    def __init__(self, package: Package, finding: Finding, ids: tuple[str, ...]) -> None:
-        self.package = package
-        self.finding = finding
-        # Most groups never absorb: their match's tuple serves until then (a set each would be ~20k more
-        # objects for the cyclic collector to walk while a scan's findings are merged).
-        self.ids: tuple[str, ...] | set[str] = ids
-
-    def absorb(self, other: Finding, ids: Iterable[str]) -> None:
-        """Fold a later record in: the first rating in precedence order stays; the CVE names the finding
-        (and its record gives the link); the lowest fix that fixes the installed version is kept."""
-        if isinstance(self.ids, tuple):
-            self.ids = set(self.ids)
-        self.ids.update(ids)
-        kept = self.finding
-        changes: dict[str, object] = {}
-        if kept.severity is Severity.UNDEFINED and other.severity is not Severity.UNDEFINED:
-            changes.update(severity=other.severity, severity_source=other.severity_source,
-                           cvss_vector=other.cvss_vector, cvss_score=other.cvss_score)
-        if not is_cve(kept.name) and is_cve(other.name):
-            changes.update(name=other.name, advisory_id=other.advisory_id, link=other.link, feed=other.feed)
-        fix = lowest_fix(self.package, kept.fixed_by, other.fixed_by)
-        if fix != kept.fixed_by:
-            changes["fixed_by"] = fix
-        if changes:
-            self.finding = dataclasses.replace(kept, **changes)  # type: ignore[arg-type]
-
-    def result(self) -> Finding:
-        finding = self.finding
-        changes: dict[str, object] = {}
-        aliases = tuple(sorted(i for i in self.ids if i != finding.name))
-        if aliases:
-            changes["aliases"] = aliases
-        if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
-            # Named by a CVE no merged record has as its own id (PYSEC and GHSA records alias it): the CVE's record.
-            # A distro feed's advisory page (ALAS, DSA) is the distribution's own record of the CVE and stays.
-            changes["link"] = NVD_LINK.format(finding.name)
-        return dataclasses.replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
+def merged(finding: Finding, ids: Iterable[str]) -> Finding:
+    """The finding of a vulnerability's folded records, known by `ids` (its own name among them)."""
+    changes: dict[str, object] = {}
+    aliases = tuple(sorted(i for i in ids if i != finding.name))
+    if aliases:
+        changes["aliases"] = aliases
+    if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
+        # Named by a CVE no merged record has as its own id (PYSEC and GHSA records alias it): the CVE's record.
+        # A distro feed's advisory page (ALAS, DSA) is the distribution's own record of the CVE and stays.
+        changes["link"] = NVD_LINK.format(finding.name)
+    return dataclasses.replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
 
 
 def lowest_fix(package: Package, first: str, second: str) -> str:
