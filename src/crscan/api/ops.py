@@ -168,7 +168,7 @@ class OpsServer:
         probes = OpsProbes(store, feed_db_path)
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            def do_GET(self) -> None:  # the name http.server dispatches to
                 if self.path == "/healthz":
                     self._answer(200, "application/json", json.dumps({"status": "ok"}))
                 elif self.path == "/metrics":

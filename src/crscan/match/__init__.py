@@ -110,7 +110,7 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
             ids_of.append(found.ids)
         else:
             slot = slots[0]
-            joining = [(found.finding, found.ids)]
+            joining: list[tuple[Finding, Iterable[str]]] = [(found.finding, found.ids)]
             for other in slots[1:]:  # this match joins groups that shared no id before
                 finding = kept[other]
                 assert finding is not None
