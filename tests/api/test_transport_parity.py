@@ -110,7 +110,7 @@ def test_rest_messages_name_fields_in_lower_camel_case_and_grpc_keeps_proto_name
     assert over_grpc.value.details() == "exactly one of image_id and repository_id must be set"
     assert over_rest.json()["message"] == "exactly one of imageId and repositoryId must be set"
     images = api.http.get("/container-registry/v1/images")
-    assert images.json()["message"] == "one of repositoryName, registryId and folderId is required"
+    assert images.json()["message"].startswith("one of repositoryName, registryId and folderId is required (")
 
 
 def test_rest_messages_keep_quoted_caller_input_verbatim(api):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,17 @@ class ApiClient:
         self._http.close()
 
     def request(self, method: str, path: str, *, params: JsonObject | None = None, body: JsonObject | None = None) -> JsonObject:
+        answer = self._send(method, path, params, body, absent_ok=False)
+        assert answer is not None  # absent_ok=False: a 404 raised
+        return answer
+
+    def find(self, path: str) -> JsonObject | None:
+        """GET `path`; None when the server answers 404 (NOT_FOUND)."""
+        return self._send("GET", path, None, None, absent_ok=True)
+
+    def _send(
+        self, method: str, path: str, params: JsonObject | None, body: JsonObject | None, *, absent_ok: bool
+    ) -> JsonObject | None:
         import httpx
 
         try:
@@ -106,6 +118,8 @@ class ApiClient:
             answer = None
         if response.is_success and isinstance(answer, dict):
             return answer
+        if absent_ok and response.status_code == 404 and isinstance(answer, dict) and "code" in answer:
+            return None
         if isinstance(answer, dict) and isinstance(answer.get("message"), str) and answer["message"]:
             hint = " (give one with --token or CRSCAN_TOKEN)" if response.status_code == 401 and not self.has_token else ""
             raise ClientError(answer["message"].splitlines()[0] + hint)
@@ -249,14 +263,30 @@ LIMIT = typer.Option(None, "--limit", min=1, help="At most this many items (defa
 FILTER = typer.Option(None, "--filter", help='Server-side filter, e.g. status="READY" or severity="CRITICAL".')
 
 
-def _run(endpoint: str | None, token: str | None, action: Callable[[ApiClient], str]) -> None:
+def _run(endpoint: str | None, token: str | None, action: Callable[[ApiClient], str],
+         flags: Mapping[str, str] | None = None) -> None:
+    """Print what `action` makes of the server's answers. `flags` maps request fields (as REST messages name
+    them) to this verb's options, so a server error says what to type: `folderId` → `--folder-id`."""
     client = ApiClient(*connection(endpoint, token))
     try:
         typer.echo(action(client))
+    except ClientError as e:
+        if not flags:
+            raise
+        raise ClientError(as_flags(str(e), flags)) from e
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # an answer not shaped like the API's
         raise ClientError(f"unexpected answer from the server ({type(e).__name__}: {e})") from e
     finally:
         client.close()
+
+
+def as_flags(message: str, flags: Mapping[str, str]) -> str:
+    """`message` with each field name of `flags` (a whole word outside quotes) replaced by its option."""
+    if not flags:
+        return message
+    names = re.compile(r"\b(" + "|".join(map(re.escape, flags)) + r")\b")
+    parts = re.split(r"('[^']*'|\"[^\"]*\")", message)  # odd parts are quoted: the caller's or server's data
+    return "".join(part if n % 2 else names.sub(lambda m: flags[m.group(1)], part) for n, part in enumerate(parts))
 
 
 @app.command("list")
@@ -270,10 +300,15 @@ def list_images(
     token: str = TOKEN,
     output: OutputFormat = FORMAT,
 ) -> None:
-    """List images of a repository, registry or folder."""
+    """List images of a repository, registry or folder (none given: the server's only folder)."""
     params = {"repositoryName": repository_name, "registryId": registry_id, "folderId": folder_id, "filter": filter}
     _run(endpoint, token, lambda client: render(
-        list(client.pages("/container-registry/v1/images", params, "images", limit)), output, IMAGE_COLUMNS))
+        list(client.pages("/container-registry/v1/images", params, "images", limit)), output, IMAGE_COLUMNS),
+        flags=IMAGE_LIST_FLAGS)
+
+
+IMAGE_LIST_FLAGS = {"repositoryName": "--repository-name", "registryId": "--registry-id", "folderId": "--folder-id",
+                    "filter": "--filter"}
 
 
 @app.command("scan")

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 import crscan
 from crscan.cli import client as client_cli
 from crscan.cli import db as db_cli
+from crscan.cli import policy as policy_cli
 from crscan.cli import registry as registry_cli
 from crscan.cli import rescan as rescan_cli
 from crscan.cli import scan as scan_cli
@@ -52,6 +53,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(token_cli.app, name="token")
 app.add_typer(client_cli.app, name="image")
 app.add_typer(registry_cli.app, name="registry")
+app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(serve_cli.serve)
 app.command("worker")(worker_cli.worker)
 app.command("rescan")(rescan_cli.rescan)

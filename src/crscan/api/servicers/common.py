@@ -43,6 +43,18 @@ def store_errors() -> Iterator[None]:
         raise ApiError(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
 
 
+def only_folder(store: Store, required: str) -> str:
+    """The folder a list without one means: the only folder among the registries the caller may see. With none
+    or several, INVALID_ARGUMENT `required` (what the request lacks) and the folders seen, quoted."""
+    scope = visible_registries()
+    with store_errors():
+        folders = sorted({r.folder_id for r in store.registries.all() if scope is None or r.id in scope})
+    if len(folders) == 1:
+        return folders[0]
+    seen = f"folders here: {', '.join(repr(f) for f in folders)}" if folders else "no registry is attached yet"
+    raise invalid_argument(f"{required} ({seen})")
+
+
 def visible_registries() -> frozenset[str] | None:
     """The registries the caller may see, for list queries to filter on in SQL; None = every registry."""
     return current_caller().registries

@@ -7,12 +7,13 @@ from yandex.cloud.containerregistry.v1 import image_pb2, image_service_pb2, imag
 from yandex.cloud.operation import operation_pb2
 
 from crscan.api import messages
-from crscan.api.errors import ApiError, failed_precondition, invalid_argument
+from crscan.api.errors import ApiError, failed_precondition
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
 from crscan.api.servicers.common import (
     caller_subject,
     check_access,
     for_caller,
+    only_folder,
     optional_id,
     require_id,
     store_errors,
@@ -88,8 +89,8 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         else:
             registry_id = optional_id(request.registry_id, "registry_id")
             folder_id = "" if registry_id else optional_id(request.folder_id, "folder_id")
-            if not registry_id and not folder_id:
-                raise invalid_argument("one of repository_name, registry_id and folder_id is required")
+            if not registry_id and not folder_id:  # Yandex requires one; a server with one folder takes it as meant
+                folder_id = only_folder(self.store, "one of repository_name, registry_id and folder_id is required")
         limit = page_size(request.page_size)
         conditions = parse_filter(request.filter, {"name": split_repository_name})
         order_by = parse_order_by(request.order_by, ORDER_FIELDS, DEFAULT_ORDER)

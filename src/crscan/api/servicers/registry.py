@@ -10,7 +10,14 @@ from crscan import ids
 from crscan.api import messages
 from crscan.api.errors import ApiError
 from crscan.api.listing import PageTokens, page_size, parse_filter
-from crscan.api.servicers.common import check_access, for_caller, require_id, store_errors, visible_registries
+from crscan.api.servicers.common import (
+    check_access,
+    for_caller,
+    only_folder,
+    require_id,
+    store_errors,
+    visible_registries,
+)
 from crscan.store import Order, Store
 
 MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), not through the API"
@@ -31,7 +38,9 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     def List(
         self, request: registry_service_pb2.ListRegistriesRequest, context: grpc.ServicerContext
     ) -> registry_service_pb2.ListRegistriesResponse:
-        folder_id = require_id(request.folder_id, "folder_id")
+        # Yandex requires the folder; a server with one folder takes it as meant (`crscan policy list`).
+        folder_id = require_id(request.folder_id, "folder_id") if request.folder_id else \
+            only_folder(self.store, "folder_id is required")
         limit = page_size(request.page_size)
         conditions = parse_filter(request.filter, {"name": ids.check_registry_name})
         tokens = PageTokens(self.store.page_token_key())
