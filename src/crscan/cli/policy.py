@@ -34,11 +34,10 @@ app = typer.Typer(name="policy", help="Scan policies of registries: scan on push
 POLICIES = "/container-registry/v1/scanPolicies"
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PERIOD = re.compile(r"(\d+)([smhdw])")
-# Request fields as REST messages name them (`rules.pushRule…`), and the options that set them.
-FLAGS = {
-    "registryId": "--registry-id", "scanPolicyId": "policy ID", "name": "--name", "description": "--description",
-    "rules.pushRule.repositoryPrefixes": "--push", "rules.scheduleRules": "--schedule", "folderId": "--folder-id",
-}
+# Request fields as REST messages name them (`rules.pushRule…`), and the options that set them. Not `name` and
+# `description`: those words also appear in messages as plain English.
+FLAGS = {"registryId": "--registry-id", "scanPolicyId": "policy ID", "rules.pushRule.repositoryPrefixes": "--push",
+         "folderId": "--folder-id"}
 
 PUSH = typer.Option(None, "--push", metavar="PREFIX",
                     help='Scan images pushed to repositories under PREFIX ("*": all); repeat for more prefixes.')
@@ -69,6 +68,7 @@ def schedule_rule(spec: str) -> dict:
     prefixes = [p.strip() for p in parts[1].split(",") if p.strip()]
     if not prefixes:
         raise ClientError(f"--schedule {spec!r} names no repository prefix (\"*\" selects every repository)")
+    _check_prefixes(prefixes, f"--schedule {spec!r}")
     rule: dict = {"repositoryPrefixes": prefixes, "rescanPeriod": _period(parts[0], spec)}
     if len(parts) == 3:
         rule["disabled"] = True
@@ -81,10 +81,21 @@ def push_rule(prefixes: Sequence[str] | None, disabled: bool) -> dict | None:
         if disabled:
             raise ClientError("--push-disabled needs the rule's prefixes: give --push PREFIX too")
         return None
+    _check_prefixes(prefixes, "--push")
     rule: dict = {"repositoryPrefixes": list(prefixes)}
     if disabled:
         rule["disabled"] = True
     return rule
+
+
+def _check_prefixes(prefixes: Sequence[str], option: str) -> None:
+    """The server's grammar, checked here too so the error names the option and not a field of the request."""
+    from crscan.policies.rules import PREFIX
+
+    for prefix in prefixes:
+        if not PREFIX.fullmatch(prefix):
+            raise ClientError(f"{option}: {prefix!r} is not a repository prefix: lowercase path segments of "
+                              "[a-z0-9._-] separated by '/', or \"*\"")
 
 
 def _push_cell(policy: dict) -> str:
