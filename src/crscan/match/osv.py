@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
@@ -48,13 +48,18 @@ class Event(NamedTuple):
     version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
 
 
+# A version's comparison key (`Version.key`): versions of one scheme order as their keys do, and comparing keys
+# directly is a tuple comparison in C instead of a Python method call per comparison.
+Key = tuple[Any, ...]
+
+
 class CompiledRange(NamedTuple):
     """A range's events in version order ("introduced 0" first), as parallel tuples: a tuple of strings is not
     tracked by the cyclic collector, an object per event (tens of thousands in a cache) would be."""
 
     kinds: tuple[str, ...]  # introduced, fixed or last_affected
-    versions: tuple[Version | None, ...]  # None only for "introduced 0"
-    limits: tuple[Version | None, ...]  # the `limit` events' versions; None for "limit *"
+    keys: tuple[Key | None, ...]  # the events' version keys; None only for "introduced 0"
+    limits: tuple[Key | None, ...]  # the `limit` events' version keys; None for "limit *"
     fix_from: tuple[str, ...]  # per event position: the fix of the interval open there ("" if none)
 
 
@@ -72,7 +77,7 @@ class CompiledAdvisory(NamedTuple):
     ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
     listed: frozenset[str]  # the explicit `versions`, as written
     fixes: tuple[str, ...]  # every `fixed` version of every range as written, lowest first
-    fix_versions: tuple[Version, ...]  # their versions, for bisection
+    fix_keys: tuple[Key, ...]  # their version keys, for bisection
     ids: tuple[str, ...]  # the advisory's id, its display name and aliases, distinct: what dedup compares
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
     module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
@@ -199,13 +204,13 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     listed = frozenset(record.versions) if record.versions else _NONE
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     # A `fixed` event's own text is the fix of the interval open at it.
-    fixes = sorted(((v, t) for r in ranges for k, v, t in zip(r.kinds, r.versions, r.fix_from, strict=True)
+    fixes = sorted(((v, t) for r in ranges for k, v, t in zip(r.kinds, r.keys, r.fix_from, strict=True)
                     if k == "fixed" and v is not None), key=_first) if listed else []
     ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
     module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
     return CompiledAdvisory(advisory.advisory_id, record.name, record.severity, record.severity_source,
                             record.cvss_vector, record.streams, tuple(ranges), listed,
-                            tuple(text for _, text in fixes), tuple(version for version, _ in fixes), ids,
+                            tuple(text for _, text in fixes), tuple(key for key, _ in fixes), ids,
                             unreadable, module)
 
 
@@ -231,7 +236,7 @@ def _by_version(event: Event) -> Version:
     return event.version
 
 
-def _first(pair: tuple[Version, str]) -> Version:
+def _first(pair: tuple[Key, str]) -> Key:
     return pair[0]
 
 
@@ -272,8 +277,12 @@ def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> Compiled
         if walked[position].kind != "introduced":
             upcoming = walked[position].text if walked[position].kind == "fixed" else ""
         fix_from[position] = upcoming
-    return CompiledRange(tuple(e.kind for e in walked), tuple(e.version for e in walked),
-                         tuple(e.version for e in limits), tuple(fix_from))
+    return CompiledRange(tuple(e.kind for e in walked), tuple(_key(e.version) for e in walked),
+                         tuple(_key(e.version) for e in limits), tuple(fix_from))
+
+
+def _key(version: Version | None) -> Key | None:
+    return None if version is None else version.key
 
 
 def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
@@ -297,14 +306,15 @@ def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
     at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
     the range from above. None if not affected, else the `fixed` closing the version's interval ("" when
     the interval ends with last_affected or stays open)."""
-    kinds, versions, limits, fix_from = compiled_range
-    if limits and not any(limit is None or version < limit for limit in limits):
+    kinds, keys, limits, fix_from = compiled_range
+    key = version.key
+    if limits and not any(limit is None or key < limit for limit in limits):
         return None
     vulnerable = False
     ends_here = False  # a last_affected equal to the version closed the interval, naming no fix
     for position, kind in enumerate(kinds):
-        at = versions[position]
-        if at is not None and at > version:
+        at = keys[position]
+        if at is not None and at > key:
             # Later events cannot change the verdict; the one closing this interval names the fix.
             if not vulnerable:
                 return None
@@ -314,7 +324,7 @@ def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
         elif kind == "fixed":
             vulnerable = False
         elif kind == "last_affected":
-            if at is None or version > at:
+            if at is None or key > at:
                 vulnerable = False
             else:
                 ends_here = True
@@ -325,5 +335,5 @@ def _next_fix(compiled: CompiledAdvisory, version: Version | None) -> str:
     """For a version matched by the explicit list: the lowest `fixed` above it in any range."""
     if version is None:
         return ""
-    position = bisect.bisect_right(compiled.fix_versions, version)
+    position = bisect.bisect_right(compiled.fix_keys, version.key)
     return compiled.fixes[position] if position < len(compiled.fixes) else ""
