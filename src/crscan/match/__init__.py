@@ -93,25 +93,30 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
     """One finding per package and vulnerability, two matches being the same vulnerability when any
     of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.absorb`
     for what the merged finding keeps."""
-    # Each group of matches is a slot of three parallel lists, not an object (nor a set of ids) per group: tens
-    # of thousands of findings would otherwise each add objects for the cyclic collector to walk. Packages are
-    # keyed by object identity: every matcher reports the same Package objects it was given.
-    packages: list[Package] = []
+    # Each group of matches is a slot of two parallel lists, not an object (nor a set of ids) per group: tens
+    # of thousands of findings would otherwise each add objects for the cyclic collector to walk, and most
+    # matches start a group, so that path allocates nothing of its own. Packages are keyed by object identity:
+    # every matcher reports the same Package objects it was given.
     kept: list[Finding | None] = []  # None: the group was joined into another
     ids_of: list[tuple[str, ...] | set[str]] = []  # a match's tuple until a second match joins
     slots_of: dict[int, dict[str, int]] = {}  # package -> any id of a kept group -> its slot
     for found in matches:
         slot_of = slots_of.setdefault(id(found.package), {})
-        slots = sorted({slot_of[i] for i in found.ids if i in slot_of})
-        if not slots:
+        hits: set[int] | None = None
+        for i in found.ids:
+            if (hit := slot_of.get(i)) is not None:
+                if hits is None:
+                    hits = {hit}
+                else:
+                    hits.add(hit)
+        if hits is None:
             slot = len(kept)
-            packages.append(found.package)
             kept.append(found.finding)
             ids_of.append(found.ids)
         else:
-            slot = slots[0]
+            slot, *others = sorted(hits)
             joining: list[tuple[Finding, Iterable[str]]] = [(found.finding, found.ids)]
-            for other in slots[1:]:  # this match joins groups that shared no id before
+            for other in others:  # this match joins groups that shared no id before
                 finding = kept[other]
                 assert finding is not None
                 joining.append((finding, ids_of[other]))
