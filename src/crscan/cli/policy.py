@@ -21,6 +21,7 @@ from crscan.cli.client import (
     ApiClient,
     ClientError,
     Column,
+    JsonObject,
     OutputFormat,
     _run,
     _segment,
@@ -60,7 +61,7 @@ def _period(text: str, spec: str) -> str:
     return f"{int(match.group(1)) * SECONDS[match.group(2)]}s"
 
 
-def schedule_rule(spec: str) -> dict:
+def schedule_rule(spec: str) -> JsonObject:
     """`7d:team,base/app[:disabled]` → a ScheduledRule as REST JSON (the server checks the prefixes)."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "disabled"):
@@ -69,20 +70,20 @@ def schedule_rule(spec: str) -> dict:
     if not prefixes:
         raise ClientError(f"--schedule {spec!r} names no repository prefix (\"*\" selects every repository)")
     _check_prefixes(prefixes, f"--schedule {spec!r}")
-    rule: dict = {"repositoryPrefixes": prefixes, "rescanPeriod": _period(parts[0], spec)}
+    rule: JsonObject = {"repositoryPrefixes": prefixes, "rescanPeriod": _period(parts[0], spec)}
     if len(parts) == 3:
         rule["disabled"] = True
     return rule
 
 
-def push_rule(prefixes: Sequence[str] | None, disabled: bool) -> dict | None:
+def push_rule(prefixes: Sequence[str] | None, disabled: bool) -> JsonObject | None:
     """The push rule the options describe; None when they describe none."""
     if not prefixes:
         if disabled:
             raise ClientError("--push-disabled needs the rule's prefixes: give --push PREFIX too")
         return None
     _check_prefixes(prefixes, "--push")
-    rule: dict = {"repositoryPrefixes": list(prefixes)}
+    rule: JsonObject = {"repositoryPrefixes": list(prefixes)}
     if disabled:
         rule["disabled"] = True
     return rule
@@ -98,14 +99,14 @@ def _check_prefixes(prefixes: Sequence[str], option: str) -> None:
                               "[a-z0-9._-] separated by '/', or \"*\"")
 
 
-def _push_cell(policy: dict) -> str:
+def _push_cell(policy: JsonObject) -> str:
     rule = policy.get("rules", {}).get("pushRule")
     if rule is None:
         return "-"
     return ", ".join(rule.get("repositoryPrefixes", [])) + (" (disabled)" if rule.get("disabled") else "")
 
 
-def _schedule_cell(policy: dict) -> str:
+def _schedule_cell(policy: JsonObject) -> str:
     rules = policy.get("rules", {}).get("scheduleRules", [])
     shown = [f"every {_shown_period(r.get('rescanPeriod', ''))}: {', '.join(r.get('repositoryPrefixes', []))}"
              + (" (disabled)" if r.get("disabled") else "") for r in rules]
@@ -132,7 +133,7 @@ POLICY_COLUMNS: list[Column] = [
 ]
 
 
-def _finished(client: ApiClient, operation: dict) -> dict:
+def _finished(client: ApiClient, operation: JsonObject) -> JsonObject:
     """The operation's result (policy mutations finish at once; wait in case a server does not)."""
     operation = client.wait(operation, 60.0)
     if "error" in operation:
@@ -153,7 +154,7 @@ def create(
     output: OutputFormat = FORMAT,
 ) -> None:
     """Create a registry's scan policy; prints it."""
-    rules: dict = {"scheduleRules": [schedule_rule(spec) for spec in schedule or ()]}
+    rules: JsonObject = {"scheduleRules": [schedule_rule(spec) for spec in schedule or ()]}
     if (rule := push_rule(push, push_disabled)) is not None:
         rules["pushRule"] = rule
     if not rules["scheduleRules"] and "pushRule" not in rules:
@@ -199,8 +200,8 @@ def list_policies(
 @app.command("update")
 def update(
     policy_id: str = typer.Argument(..., metavar="ID", help="Policy id."),
-    name: str = NAME,
-    description: str = DESCRIPTION,
+    name: str | None = NAME,
+    description: str | None = DESCRIPTION,
     push: list[str] = PUSH,
     push_disabled: bool = PUSH_DISABLED,
     no_push: bool = typer.Option(False, "--no-push", help="Remove the push rule."),
@@ -225,7 +226,7 @@ def update(
 
     def action(client: ApiClient) -> str:
         path = f"{POLICIES}/{_segment(policy_id)}"
-        body: dict = {"updateMask": ",".join(
+        body: JsonObject = {"updateMask": ",".join(
             mask for mask, given in (("name", name is not None), ("description", description is not None),
                                      ("rules", changes_rules)) if given)}
         if name is not None:
