@@ -1,5 +1,5 @@
-"""A real `crscan serve` (SQLite, auth on, the shared feeds with the KEV/EPSS fixtures) over the local registry's real test images, attached
-and synced with the `crscan registry` CLI, and Debian's chromium driven by Playwright.
+"""A real `crscan serve` (SQLite, auth on, the shared feeds with the KEV/EPSS fixtures) over the local registry's
+real test images, attached and synced with the `crscan registry` CLI, and Debian's chromium driven by Playwright.
 
 The store is also opened in-process, the way an operator's CLI would, for what no API call makes: tokens, a
 second registry a scoped token must not see, and an image whose tag and package name carry markup.

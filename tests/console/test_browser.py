@@ -379,11 +379,12 @@ def test_a_known_exploited_finding_is_flagged_and_the_overview_names_its_image(c
     names = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
     assert sorted(names) == sorted(f.name for f in fixable)
     django = table.get_by_role("row", name=re.compile("CVE-2022-28346"))
-    cells = dict(zip(headers, django.locator("td").all_inner_texts()))
+    cells = dict(zip(headers, django.locator("td").all_inner_texts(), strict=True))
     assert (cells["KEV"], cells["EPSS"]) == ("KEV", "0.500 p98")  # the fixtures' values for this CVE
     expected = next(f for f in fixable if f.name == "CVE-2022-28346")
     assert cells["CVSS"] == (f"{expected.cvss_score:.1f}" if expected.cvss_score is not None else "—")
-    expect(django.get_by_text("KEV", exact=True)).to_have_attribute("title", re.compile("since 2024-01-10; due 2024-01-31"))
+    expect(django.get_by_text("KEV", exact=True)).to_have_attribute("title",
+                                                                  re.compile("since 2024-01-10; due 2024-01-31"))
     expect(page.get_by_test_id("risk-notice")).to_have_count(0)  # this build has KEV and EPSS data
     shot(page, "image-kev", full_page=False)
 

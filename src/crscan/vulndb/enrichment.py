@@ -13,7 +13,6 @@ from crscan.vulndb import namespaces
 from crscan.vulndb.db import FeedDB
 from crscan.vulndb.records import EpssRecord, KevRecord, NvdRecord
 
-
 # The risk sources by feed, with the name people know them by.
 RISK_FEEDS = {"kev": "KEV", "epss": "EPSS"}
 
