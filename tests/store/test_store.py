@@ -193,6 +193,49 @@ def test_finish_keeps_each_findings_kev_epss_and_cvss_and_the_risk_feeds_the_bui
                              if not c.key.startswith(("kev", "epss", "cvss"))}))
 
 
+def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(database_url):
+    """Findings stored before 0008 read as not in KEV, unscored and unrated, and their scan as 'not known'."""
+    from alembic import command
+    from alembic.config import Config
+
+    store = Store(database_url, OPERATION_CODEC)
+    config = Config()
+    config.set_main_option("script_location", "crscan.store:migrations")
+    try:
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0007")
+            connection.execute(text(
+                "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
+                "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
+            connection.execute(text(
+                "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
+                "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
+                "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
+                "'crpimg', 'crtold', 2, '2026-01-01', 0, 1, 0, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, fixed_by, "
+                "origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
+                "'CVE-2025-48384', '', 'git', 'dpkg', '1', '2', 'os', 'debian', 'CVE-2025-48384', 'nvd', '', '')"))
+        store.migrate()
+        with store.sessions() as session:
+            row = session.scalars(select(schema.FindingRow)).one()
+        assert (row.kev, row.kev_date_added, row.epss_score, row.cvss_score, row.cvss_vector) == (
+            False, "", None, None, "")
+        assert store.scans.get("cheold").missing_risk_feeds is None
+        with store.engine.begin() as connection:  # and back: the downgrade drops exactly what 0008 added
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0007")
+            assert "kev" not in {c["name"] for c in inspect(connection).get_columns("findings")}
+        store.migrate()
+    finally:
+        store.close()
+
+
 def test_a_scan_finished_without_saying_which_risk_feeds_it_had_records_that_as_unknown(store):
     image = add_image(store)
     scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
