@@ -162,6 +162,10 @@ def test_a_full_fetch_reads_every_page_and_an_incremental_run_merges_only_change
     assert len(fake.requests) == 1 and fake.requests[0][0]["lastModStartDate"] == api_time(t2)
     assert not third.rebuilt and third.build_id == second.build_id  # nothing modified: the DB is kept
 
+    fake.requests.clear()  # a clock set back before the watermark asks for nothing, and keeps the watermark
+    skewed = build([updater(url, time_, T1)], db, Location())
+    assert fake.requests == [] and not skewed.rebuilt and skewed.sources[0].etag == t2.isoformat()
+
 
 def test_the_api_key_goes_in_its_header_and_raises_the_rate_limit(nvd, tmp_path):
     fake, url = nvd

@@ -146,6 +146,8 @@ class NvdApiUpdater(IncrementalUpdater):
             except ValueError:
                 raise FeedError(f"{self.name}: stored watermark {since!r} is not a time; run `crscan db update "
                                 "--force` for a full fetch") from None
+            if last >= started:  # the clock went back since the last build: nothing can be newer than it
+                return Fetched(self.url, None, "", since, started.strftime("%Y-%m-%dT%H:%M:%SZ"), merge=True)
             ranges: list[tuple[dt.datetime, dt.datetime] | None] = list(windows(last, started))
         else:
             ranges = [None]  # the whole catalogue
