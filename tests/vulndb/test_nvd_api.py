@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 import json
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -226,5 +227,6 @@ def test_upstream_builds_take_nvd_from_the_api_with_the_key_from_the_environment
     upstream = [u for u in default_updaters(Location()) if u.feed == "nvd"]
     assert [(type(u), u.upstream_url, u.api_key) for u in upstream] == [
         (NvdApiUpdater, "https://services.nvd.nist.gov/rest/json/cves/2.0", "the-key")]
+    assert pickle.loads(pickle.dumps(upstream[0])).api_key == "the-key"  # parsed on the build's process pool
     mirrored = [u for u in default_updaters(Location(shared_data / "feeds")) if u.feed == "nvd"]
     assert mirrored and all(isinstance(u, NvdUpdater) for u in mirrored)

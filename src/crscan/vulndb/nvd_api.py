@@ -46,6 +46,10 @@ RETRY_STATUSES = (403, 503)
 _PAGE_GLOB = "page-*.json"
 
 
+def _utcnow() -> dt.datetime:  # a module function, so the updater pickles onto the build's process pool
+    return dt.datetime.now(dt.UTC)
+
+
 def api_time(moment: dt.datetime) -> str:
     """The API's extended ISO-8601 form with milliseconds and offset: 2026-07-01T00:00:00.000+00:00."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
@@ -96,7 +100,7 @@ class NvdApiUpdater(IncrementalUpdater):
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        now: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"NVD API page size {page_size} is not within 1..{MAX_PAGE_SIZE}")
