@@ -194,7 +194,7 @@ def test_finish_keeps_each_findings_kev_epss_and_cvss_and_the_risk_feeds_the_bui
 
 
 def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(database_url):
-    """Findings stored before 0008 read as not in KEV, unscored and unrated, and their scan as 'not known'."""
+    """Findings stored before 0009 read as not in KEV, unscored and unrated, and their scan as 'not known'."""
     from alembic import command
     from alembic.config import Config
 
@@ -204,7 +204,7 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
     try:
         with store.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "0007")
+            command.upgrade(config, "0008")
             connection.execute(text(
                 "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
                 "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
@@ -227,9 +227,9 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
         assert (row.kev, row.kev_date_added, row.epss_score, row.cvss_score, row.cvss_vector) == (
             False, "", None, None, "")
         assert store.scans.get("cheold").missing_risk_feeds is None
-        with store.engine.begin() as connection:  # and back: the downgrade drops exactly what 0008 added
+        with store.engine.begin() as connection:  # and back: the downgrade drops exactly what 0009 added
             config.attributes["connection"] = connection
-            command.downgrade(config, "0007")
+            command.downgrade(config, "0008")
             assert "kev" not in {c["name"] for c in inspect(connection).get_columns("findings")}
         store.migrate()
     finally:

@@ -4,16 +4,16 @@ FIRST EPSS score with its percentile and day; a scan result names the risk feeds
 Rows written before this upgrade carry none (kev false, scores NULL) and say so: `missing_risk_feeds` NULL
 means "not known", never "nothing missing".
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
