@@ -321,3 +321,5 @@ class ScanReport:
     warnings: tuple[str, ...] = ()
     feed_build_id: str = ""
     layers: tuple[LayerRef, ...] = ()
+    # Risk feeds ("KEV", "EPSS") the feed build had no data from: its findings could not carry them. None: unknown.
+    missing_risk_feeds: tuple[str, ...] | None = None

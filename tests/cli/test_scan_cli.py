@@ -262,6 +262,7 @@ def risk_feeds(tmp_path_factory, shared_data) -> Path:
 def test_sort_risk_puts_kev_first_then_epss_times_severity(env, risk_feeds, image, tmp_path):
     done = crscan(env, "scan", image, "--db", str(risk_feeds), "--format", "json", "--sort", "risk", "--quiet")
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # this build has KEV and EPSS data: nothing to warn about
     findings = json.loads(done.stdout)["findings"]
     head = [(f["package"], f["name"], f["severity"]) for f in findings[:6]]
     # KEV (fixture) first, by EPSS × weight: 0.5 × 1.0 (CRITICAL) before 0.9 × 0.5 (UNDEFINED counts as MEDIUM);
@@ -295,6 +296,21 @@ def test_sort_risk_puts_kev_first_then_epss_times_severity(env, risk_feeds, imag
     table = crscan(env, "scan", image, "--db", str(risk_feeds), "--wide", "--sort", "risk", "--quiet").stdout
     python_rows = [line for line in table.splitlines() if line.startswith("│ ") and "CVE-" in line]
     assert "CVE-2022-28346 [KEV]" in python_rows[0] and "0.500 p98" in python_rows[0]
+
+
+@pytest.mark.parametrize("asked", [["--sort", "risk", "--format", "json"], ["--wide"]])
+def test_risk_order_or_columns_on_a_build_without_epss_say_so_on_one_stderr_line(env, feeds, image, asked):
+    from crscan.vulndb import FeedDB
+
+    with FeedDB.open(feeds) as db:
+        build = db.build_id
+    done = crscan(env, "scan", image, "--db", str(feeds), *asked, "--quiet")
+    assert done.returncode == 0, done.stderr
+    what = "--sort risk" if "risk" in asked else "--wide"
+    assert done.stderr.splitlines() == [  # the shared mirror has CISA's catalog but no EPSS scores
+        f"warning: no EPSS data in feed build {build}: {what} shows no EPSS scores; run `crscan db update` "
+        "with those sources"]
+    assert crscan(env, "scan", image, "--db", str(feeds), "--format", "json", "--quiet").stderr == ""
 
 
 def test_unknown_sort_is_one_line_exit_2(env, feeds, image):

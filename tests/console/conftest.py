@@ -1,5 +1,5 @@
-"""A real `crscan serve` (SQLite, auth on, the shared feed DB) over the local registry's real test images, attached
-and synced with the `crscan registry` CLI, and Debian's chromium driven by Playwright.
+"""A real `crscan serve` (SQLite, auth on, the shared feeds with the KEV/EPSS fixtures) over the local registry's
+real test images, attached and synced with the `crscan registry` CLI, and Debian's chromium driven by Playwright.
 
 The store is also opened in-process, the way an operator's CLI would, for what no API call makes: tokens, a
 second registry a scoped token must not see, and an image whose tag and package name carry markup.
@@ -21,7 +21,7 @@ from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.model import Finding, Severity
 from crscan.store import Layer, Store
 from tests.api.test_serve_cli import CRSCAN, Served, serve
-from tests.vulndb.support import shared_feed_db
+from tests.vulndb.support import risk_feed_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
@@ -42,6 +42,7 @@ class Console:
     bookworm_id: str  # never scanned when the module starts
     xss_image_id: str
     hidden_registry_id: str
+    served_feed_db: Path  # the feed DB the server scans with
     admin: str
     editor: str
     viewer: str
@@ -60,7 +61,7 @@ def registry_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
 def console(tmp_path_factory, shared_data, local_registry, test_images) -> Console:
     directory = tmp_path_factory.mktemp("console")
     data_dir = directory / "data"
-    feed_db = shared_feed_db(tmp_path_factory, shared_data)
+    feed_db = risk_feed_db(tmp_path_factory, shared_data)  # KEV/EPSS fixtures cover bookworm's CVEs
     added = registry_cli("add", "local", local_registry.url, data_dir=data_dir)
     registry_id = added.stdout.split("id ")[1].split(",")[0]
     registry_cli("sync", "local", data_dir=data_dir)
@@ -100,7 +101,7 @@ def console(tmp_path_factory, shared_data, local_registry, test_images) -> Conso
     served = serve("--data-dir", str(data_dir), "--feed-db", str(feed_db), "--http-port", "0", "--grpc-port", "0")
     try:
         yield Console(served, store, tokens, served.rest_url + "/ui", registry_id, bookworm_image.id, xss_image.id,
-                      hidden.id, **secrets)
+                      hidden.id, feed_db, **secrets)
     finally:
         served.stop(signal.SIGTERM)
         store.close()

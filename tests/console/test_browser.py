@@ -345,3 +345,52 @@ def test_reading_and_filtering_work_without_javascript(console: Console, browser
         assert severities <= {"medium"}
     finally:
         context.close()
+
+
+def test_a_known_exploited_finding_is_flagged_and_the_overview_names_its_image(console: Console, page, test_images):
+    """Issue 15's question, "which of our images carry a KEV CVE with a fix?", in two clicks from the overview."""
+    from crscan.registry import open_source
+    from crscan.scan.pipeline import Scanner
+    from crscan.vulndb import FeedDB
+
+    sign_in(page, console, console.editor, f"/images/{console.bookworm_id}")
+    state = page.get_by_test_id("scan-state")
+    if state.inner_text() == "never scanned":  # the main flow scans it; alone, this test does
+        page.get_by_role("button", name="Scan now").click()
+    expect(state).to_have_text("ready", timeout=SCAN_SECONDS * 1000)
+    with FeedDB.open(console.served_feed_db) as db, open_source(test_images["bookworm"].oci_ref) as source:
+        findings = Scanner().scan(source, db).findings
+    exploited = [f for f in findings if f.kev is not None]
+    fixable = [f for f in exploited if f.fixed_by]
+    assert fixable  # the KEV fixture lists Django's CVE-2022-28346, which bookworm's django has a fix for
+
+    page.goto(console.url + "/")
+    region = page.get_by_role("region", name=re.compile("Images with KEV findings"))
+    row = region.locator("tbody tr", has_text="test/bookworm")
+    expect(row.locator("td").nth(1)).to_have_text(str(len(exploited)))
+    row.get_by_role("link", name=str(len(fixable)), exact=True).click()
+
+    expect(page.get_by_label("known exploited (KEV) only")).to_be_checked()
+    expect(page.get_by_test_id("findings-count")).to_have_text(
+        re.compile(rf"^{len(fixable)} of {len(findings)} findings match the filters"))
+    table = page.locator("table.findings")
+    headers = table.locator("thead th").all_inner_texts()
+    assert {"KEV", "EPSS", "CVSS"} <= set(headers)
+    names = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert sorted(names) == sorted(f.name for f in fixable)
+    django = table.get_by_role("row", name=re.compile("CVE-2022-28346"))
+    cells = dict(zip(headers, django.locator("td").all_inner_texts(), strict=True))
+    assert (cells["KEV"], cells["EPSS"]) == ("KEV", "0.500 p98")  # the fixtures' values for this CVE
+    expected = next(f for f in fixable if f.name == "CVE-2022-28346")
+    assert cells["CVSS"] == (f"{expected.cvss_score:.1f}" if expected.cvss_score is not None else "—")
+    expect(django.get_by_text("KEV", exact=True)).to_have_attribute("title",
+                                                                  re.compile("since 2024-01-10; due 2024-01-31"))
+    expect(page.get_by_test_id("risk-notice")).to_have_count(0)  # this build has KEV and EPSS data
+    shot(page, "image-kev", full_page=False)
+
+
+def test_scans_stored_without_risk_data_say_so_instead_of_showing_blanks(console: Console, page):
+    sign_in(page, console, console.viewer, f"/images/{console.xss_image_id}")  # seeded without risk feeds
+    expect(page.get_by_test_id("risk-notice")).to_contain_text("KEV/EPSS not recorded for this scan")
+    page.goto(console.url + "/")
+    expect(page.get_by_test_id("kev-unknown")).to_contain_text("test/markup")

@@ -15,7 +15,7 @@ from yandex.cloud.containerregistry.v1 import image_service_pb2, scanner_pb2, sc
 
 from crscan.api import messages
 from crscan.api.messages import OPERATION_CODEC
-from crscan.model import Severity
+from crscan.model import EpssScore, KevFlag, Severity
 from crscan.store import Layer, NotFound, Order, ScanNotRunning, Store, StoreError, scan_sort_values, schema
 from tests.store.seeding import FOLDER, add_image, finding, migrated_store
 
@@ -166,6 +166,81 @@ def test_finish_scan_stores_findings_and_completes_the_operation(store):
         store.scans.finish(scan_id, [], {}, "build-8", [])
     with pytest.raises(ScanNotRunning):
         store.scans.fail(scan_id, "late failure")
+
+
+def test_finish_keeps_each_findings_kev_epss_and_cvss_and_the_risk_feeds_the_build_lacked(store):
+    image = add_image(store)
+    scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
+    exploited = finding("CVE-2025-48384", Severity.HIGH, package="git", severity_source="nvd",
+                        cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:H/A:H", cvss_score=8.0,
+                        kev=KevFlag("2025-08-25", "2025-09-15"), epss=EpssScore(0.1, 0.928, "2025-08-25T12:55:00Z"))
+    plain = finding("CVE-2024-0001", Severity.LOW)
+    store.scans.finish(scan_id, [exploited, plain], {Severity.HIGH: 1, Severity.LOW: 1}, "build-9", [], ["EPSS"])
+
+    assert store.scans.get(scan_id).missing_risk_feeds == ["EPSS"]
+    with store.sessions() as session:
+        rows = {r.name: r for r in session.scalars(select(schema.FindingRow))}
+    kept = rows["CVE-2025-48384"]
+    assert (kept.cvss_score, kept.cvss_vector) == (8.0, exploited.cvss_vector)
+    assert (kept.kev, kept.kev_date_added, kept.kev_due_date) == (True, "2025-08-25", "2025-09-15")
+    assert (kept.epss_score, kept.epss_percentile, kept.epss_date) == (0.1, 0.928, "2025-08-25T12:55:00Z")
+    none = rows["CVE-2024-0001"]
+    assert (none.cvss_score, none.cvss_vector, none.kev, none.kev_date_added, none.epss_score, none.epss_percentile) \
+        == (None, "", False, "", None, None)
+    # The API's Vulnerability carries exactly the proto's fields: the risk signals stay off the wire.
+    assert messages.vulnerability(kept) == messages.vulnerability(
+        schema.FindingRow(**{c.key: getattr(kept, c.key) for c in schema.FindingRow.__table__.columns
+                             if not c.key.startswith(("kev", "epss", "cvss"))}))
+
+
+def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(database_url):
+    """Findings stored before 0009 read as not in KEV, unscored and unrated, and their scan as 'not known'."""
+    from alembic import command
+    from alembic.config import Config
+
+    store = Store(database_url, OPERATION_CODEC)
+    config = Config()
+    config.set_main_option("script_location", "crscan.store:migrations")
+    try:
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0008")
+            connection.execute(text(
+                "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
+                "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
+            connection.execute(text(
+                "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
+                "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
+                "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
+                "'crpimg', 'crtold', 2, '2026-01-01', 0, 1, 0, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, fixed_by, "
+                "origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
+                "'CVE-2025-48384', '', 'git', 'dpkg', '1', '2', 'os', 'debian', 'CVE-2025-48384', 'nvd', '', '')"))
+        store.migrate()
+        with store.sessions() as session:
+            row = session.scalars(select(schema.FindingRow)).one()
+        assert (row.kev, row.kev_date_added, row.epss_score, row.cvss_score, row.cvss_vector) == (
+            False, "", None, None, "")
+        assert store.scans.get("cheold").missing_risk_feeds is None
+        with store.engine.begin() as connection:  # and back: the downgrade drops exactly what 0009 added
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+            assert "kev" not in {c["name"] for c in inspect(connection).get_columns("findings")}
+        store.migrate()
+    finally:
+        store.close()
+
+
+def test_a_scan_finished_without_saying_which_risk_feeds_it_had_records_that_as_unknown(store):
+    image = add_image(store)
+    scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
+    store.scans.finish(scan_id, [], {}, "build-10", [])
+    assert store.scans.get(scan_id).missing_risk_feeds is None
 
 
 def test_fail_scan_marks_error_and_puts_the_message_in_the_operation(store):

@@ -45,3 +45,21 @@ def shared_feed_db(tmp_path_factory, shared_data: Path) -> Path:
         done = crscan("db", "update", "--mirror", str(shared_data / "feeds"), "--db", str(path))
         assert done.returncode == 0, done.stderr
     return path
+
+
+def risk_feed_db(tmp_path_factory, shared_data: Path) -> Path:
+    """The shared mirror with the KEV and EPSS fixtures of tests/vulndb/testdata in place of the shared KEV
+    catalog (some of their entries cover the test images' CVEs), built by `crscan db update` once per session."""
+    from tests.vulndb.test_risk import risk_mirror
+
+    path = tmp_path_factory.getbasetemp() / "risk-feeds" / "feeds.db"
+    if not path.exists():
+        root = path.parent / "mirror"
+        root.mkdir(parents=True)
+        for feed in (shared_data / "feeds").iterdir():
+            if feed.name != "kev":
+                (root / feed.name).symlink_to(feed)
+        risk_mirror(root)
+        done = crscan("db", "update", "--mirror", str(root), "--db", str(path))
+        assert done.returncode == 0, done.stderr
+    return path

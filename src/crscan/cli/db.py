@@ -25,7 +25,11 @@ def update(
     db: DbOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-parse every source even if unchanged.")] = False,
 ) -> None:
-    """Fetch the feeds (upstream, or --mirror) and atomically replace the feed DB."""
+    """Fetch the feeds (upstream, or --mirror) and atomically replace the feed DB.
+
+    Upstream, NVD comes from its CVE API 2.0, incrementally after the first build; CRSCAN_NVD_API_KEY (optional)
+    raises NVD's rate limit from 5 to 50 requests per 30 s.
+    """
     from crscan.vulndb import default_db_path, update as update_db  # the feed parsers: only this verb needs them
 
     path = db or default_db_path()

@@ -98,6 +98,18 @@ def _open_feed_db(path: Path | None) -> FeedDB:
     return db
 
 
+def _warn_missing_risk_feeds(feeds: FeedDB, asked: str) -> None:
+    """One stderr line when the feed DB lacks KEV or EPSS rows: risk order and columns would otherwise show
+    every finding as unexploited and unscored, which is not known."""
+    from crscan.vulndb.enrichment import missing_risk_feeds
+
+    missing = missing_risk_feeds(feeds)
+    if missing:
+        lacks = {"KEV": "known-exploited flags", "EPSS": "EPSS scores"}
+        typer.echo(f"warning: no {'/'.join(missing)} data in feed build {feeds.build_id}: {asked} shows no "
+                   f"{' or '.join(lacks[m] for m in missing)}; run `crscan db update` with those sources", err=True)
+
+
 def _parse_time(text: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -177,6 +189,8 @@ def scan(
     target = targets.resolve(image)
     targets.announce(image, target, quiet)
     feeds = _open_feed_db(db)
+    if sort == "risk" or (wide and format == "table"):
+        _warn_missing_risk_feeds(feeds, "--sort risk" if sort == "risk" else "--wide")
     progress = _ProgressReporter(quiet)
     try:
         if target.kind is targets.Kind.SBOM:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import Row, select
+from sqlalchemy import Row, case, func, select
 
 from crscan.api.grpc_server import ServiceBinding, bind_services, invoke_servicer
 from crscan.api.rest import RestContext
@@ -95,6 +95,23 @@ class ConsoleApi:
 
         return self.read(token, "GetImageHistory", action)
 
+    def kev_counts(self, token: str, scan_result_ids: Sequence[str]) -> dict[str, KevCount]:
+        """Per scan result with KEV findings: how many, and how many of those have a fix (one grouped query)."""
+        return self.read(token, "GetKevCounts", lambda: self._kev_counts(scan_result_ids))
+
+    def _kev_counts(self, scan_result_ids: Sequence[str]) -> dict[str, KevCount]:
+        wanted = self._accessible(scan_result_ids)
+        if not wanted:
+            return {}
+        model = schema.FindingRow
+        fixable = func.sum(case((model.fixed_by != "", 1), else_=0))
+        query = (select(model.scan_result_id, func.count(), fixable)
+                 .where(model.scan_result_id.in_(wanted), model.kev.is_(True))
+                 .group_by(model.scan_result_id))
+        with self.store.sessions() as session:
+            return {scan_result_id: KevCount(int(total), int(fixed or 0))
+                    for scan_result_id, total, fixed in session.execute(query).all()}
+
     def _scan_details(self, scan_result_ids: Sequence[str]) -> dict[str, schema.ScanResult]:
         wanted = self._accessible(scan_result_ids)
         if not wanted:
@@ -131,6 +148,12 @@ class ConsoleApi:
         for scan_result_id in wanted:
             check_access(self.store, "scan_result", scan_result_id)
         return wanted
+
+
+@dataclass(frozen=True)
+class KevCount:
+    findings: int  # findings of the scan whose CVE is in CISA's KEV catalog
+    fixable: int  # of which have a fixed version
 
 
 @dataclass(frozen=True)

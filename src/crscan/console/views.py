@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -24,9 +25,9 @@ from yandex.cloud.containerregistry.v1 import (
 
 from crscan.api.errors import failed_precondition, invalid_argument
 from crscan.auth import TokenRecord
-from crscan.console.bridge import ConsoleApi
+from crscan.console.bridge import ConsoleApi, KevCount
 from crscan.console.interface import ConsoleError
-from crscan.model import Finding, LayerRef, ScanReport, Severity
+from crscan.model import EpssScore, Finding, KevFlag, LayerRef, ScanReport, Severity
 from crscan.report import get_format
 from crscan.store import schema
 
@@ -37,7 +38,7 @@ HISTORY_RUNS = 10  # runs in the history table, each diffed against the one befo
 OVERVIEW_IMAGES = 1000  # the overview reads at most this many images' last scans, and says so when it stops
 EXPORTS = {"json": ("json", "application/json", "json"), "sarif": ("sarif", "application/sarif+json", "sarif"),
            "cyclonedx": ("cyclonedx", "application/vnd.cyclonedx+json", "cdx.json")}
-# Optional risk attributes a finding may carry (added by the risk-fields work); a column shows when any has one.
+# The risk signals a stored finding may carry; a column shows when any finding of the scan has one.
 RISK_FIELDS = (("kev", "KEV"), ("epss", "EPSS"), ("cvss", "CVSS"))
 EXPORT_WARNING = ("exported from a stored scan: the package inventory is not stored, so this report lists the "
                   "vulnerable packages only")
@@ -103,6 +104,10 @@ class Overview:
     old_feed: list[tuple[image_pb2.Image, str]] = field(default_factory=list)  # with the feed build it used
     running: list[image_pb2.Image] = field(default_factory=list)
     failed: list[image_pb2.Image] = field(default_factory=list)
+    kev: list[tuple[image_pb2.Image, KevCount]] = field(default_factory=list)  # most known-exploited first
+    # Images whose last scan could not flag KEV findings (its feed build had no KEV data, or it was stored
+    # before crscan kept the flag): absent from `kev` for want of data, not for want of findings.
+    kev_unknown: list[image_pb2.Image] = field(default_factory=list)
     feed: dict[str, Any] | None = None
     feed_error: str = ""
 
@@ -137,6 +142,8 @@ def overview(api: ConsoleApi, token: str, folder: str, feed_db_path: Path | None
         last_scans[image.id] = finished
     summary.images = len(images)
     details = api.scan_details(token, [s.id for s in last_scans.values()])
+    ready = {image_id: scan.id for image_id, scan in last_scans.items() if scan.status == scanner_pb2.ScanResult.READY}
+    kev_counts = api.kev_counts(token, list(ready.values())) if ready else {}
     current_build = summary.feed["build_id"] if summary.feed else ""
     for image in images:
         scan = last_scans.get(image.id)
@@ -144,10 +151,25 @@ def overview(api: ConsoleApi, token: str, folder: str, feed_db_path: Path | None
             continue
         for name, count in _counts(scan.vulnerabilities).items():
             summary.totals[name] += count
-        build = details[scan.id].feed_build_id if scan.id in details else ""
+        row = details.get(scan.id)
+        build = row.feed_build_id if row is not None else ""
         if current_build and build != current_build:
             summary.old_feed.append((image, build))
+        if scan.id in kev_counts:
+            summary.kev.append((image, kev_counts[scan.id]))
+        elif row is None or row.missing_risk_feeds is None or "KEV" in row.missing_risk_feeds:
+            summary.kev_unknown.append(image)
+    summary.kev.sort(key=lambda pair: (-pair[1].findings, -pair[1].fixable, pair[0].name))
     return summary
+
+
+def missing_risk_notice(build_id: str, missing: list[str] | tuple[str, ...] | None) -> str:
+    """What a scan's findings cannot show for want of risk data; "" when its build had KEV and EPSS."""
+    build = build_id or "unknown"
+    if missing is None:
+        return (f"KEV/EPSS not recorded for this scan (feed build {build}): it was stored before crscan kept "
+                "them; scan again to see them")
+    return f"no {'/'.join(missing)} data in feed build {build}" if missing else ""
 
 
 def _all(api: ConsoleApi, token: str, service: str, request: Any, items: str) -> Iterator[Any]:
@@ -163,6 +185,7 @@ def _all(api: ConsoleApi, token: str, service: str, request: Any, items: str) ->
 
 def _feed_status(path: Path | None) -> tuple[dict[str, Any] | None, str]:
     from crscan.vulndb import FeedDB
+    from crscan.vulndb.enrichment import missing_risk_feeds
 
     if path is None:
         return None, "this server has no feed DB configured"
@@ -174,6 +197,7 @@ def _feed_status(path: Path | None) -> tuple[dict[str, Any] | None, str]:
                 "build_id": feeds.build_id, "built_at": built,
                 "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
                 "sources": [(s.name, s.records, s.fetched_at) for s in feeds.sources],
+                "risk_notice": missing_risk_notice(feeds.build_id, missing_risk_feeds(feeds)),
             }, ""
     except Exception as e:  # the overview still renders; it says why the feed status is missing
         return None, str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -187,6 +211,7 @@ class FindingQuery:
     fixable: bool = False
     package: str = ""
     ecosystem: str = ""
+    kev: bool = False
     page: int = 1
 
     @classmethod
@@ -201,6 +226,7 @@ class FindingQuery:
             fixable=params.get("fixable", "") in ("1", "on", "true"),
             package=params.get("package", "").strip()[:200],
             ecosystem=params.get("ecosystem", "").strip()[:64],
+            kev=params.get("kev", "") in ("1", "on", "true"),
             page=page,
         )
 
@@ -210,11 +236,12 @@ class FindingQuery:
             and (not self.fixable or bool(row.fixed_by))
             and (not self.package or self.package.lower() in row.package.lower())
             and (not self.ecosystem or self.ecosystem == row.source)
+            and (not self.kev or bool(row.kev))
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.severity or self.fixable or self.package or self.ecosystem)
+        return bool(self.severity or self.fixable or self.package or self.ecosystem or self.kev)
 
 
 @dataclass(frozen=True)
@@ -223,7 +250,7 @@ class FindingView:
     severity: str
     layer_position: int | None  # 1-based position of the layer in the image, None when unknown
     is_new: bool  # not found by the previous finished run
-    risk: dict[str, object]
+    risk: dict[str, tuple[str, str]]  # RISK_FIELDS name -> (cell text, its title); absent: no value
 
 
 @dataclass
@@ -248,6 +275,7 @@ class ImageDetail:
     ecosystems: list[str]
     layers: list[dict[str, Any]]
     risk_columns: list[tuple[str, str]]
+    risk_notice: str  # what the findings cannot show for want of KEV/EPSS data in the scan's feed build
     fixed_since: list[tuple[str, str]]  # (vulnerability, package) the previous run had and the last does not
 
 
@@ -279,29 +307,43 @@ def image_detail(api: ConsoleApi, token: str, image: image_pb2.Image, query: Fin
     pages = max(1, -(-len(matching) // FINDINGS_PAGE))
     page = min(query.page, pages)
     shown = matching[(page - 1) * FINDINGS_PAGE: page * FINDINGS_PAGE]
-    risk_names = [name for name, _ in RISK_FIELDS if rows and name in rows[0]._fields]
     findings = [
         FindingView(row, SEVERITY_BY_NUMBER.get(row.severity, "undefined"), positions.get(row.layer_digest),
-                    previous_keys is not None and (row.name, row.package) not in previous_keys,
-                    {name: getattr(row, name) for name in risk_names if getattr(row, name) is not None})
+                    previous_keys is not None and (row.name, row.package) not in previous_keys, risk_cells(row))
         for row in shown
     ]
+    last_row = details.get(last.id) if last else None
     introduced = Counter(row.layer_digest for row in rows)
     layers = [{"position": i, "digest": layer.digest, "size": layer.size, "findings": introduced.get(layer.digest, 0)}
               for i, layer in enumerate(image.layers, start=1)]
     fixed_since = sorted(previous_keys - keys[last.id]) if last is not None and previous_keys is not None else []
     return ImageDetail(
-        last=last, latest=latest, last_row=details.get(last.id) if last else None, history=history,
+        last=last, latest=latest, last_row=last_row, history=history,
         findings=findings, matched=len(matching), total=len(rows), query=replace_page(query, page), pages=pages,
         ecosystems=sorted({row.source for row in rows}), layers=layers,
-        risk_columns=[(name, label) for name, label in RISK_FIELDS if any(f.risk.get(name) is not None
-                                                                          for f in findings)],
+        risk_columns=[(name, label) for name, label in RISK_FIELDS if any(risk_cells(row).get(name) for row in rows)],
+        risk_notice=missing_risk_notice(last_row.feed_build_id, last_row.missing_risk_feeds)
+        if last_row is not None and last_row.status == scanner_pb2.ScanResult.READY else "",
         fixed_since=fixed_since,
     )
 
 
+def risk_cells(row: Row[Any]) -> dict[str, tuple[str, str]]:
+    """The stored risk signals of a finding as table cells (text, title); a signal it lacks is absent."""
+    cells = {}
+    if row.kev:
+        cells["kev"] = ("KEV", f"in CISA's KEV catalog since {row.kev_date_added}; due {row.kev_due_date}")
+    if row.epss_score is not None:
+        percentile = row.epss_percentile or 0.0
+        cells["epss"] = (f"{row.epss_score:.3f} p{int(percentile * 100)}",
+                         f"EPSS {row.epss_score:g}: percentile {percentile:g} on {row.epss_date}")
+    if row.cvss_score is not None:
+        cells["cvss"] = (f"{row.cvss_score:.1f}", row.cvss_vector)
+    return cells
+
+
 def replace_page(query: FindingQuery, page: int) -> FindingQuery:
-    return FindingQuery(query.severity, query.fixable, query.package, query.ecosystem, page)
+    return dataclasses.replace(query, page=page)
 
 
 def export(api: ConsoleApi, token: str, image: image_pb2.Image, name: str, scan_result_id: str
@@ -326,7 +368,8 @@ def export(api: ConsoleApi, token: str, image: image_pb2.Image, name: str, scan_
     reference = f"{image.name}:{image.tags[0]}" if image.tags else f"{image.name}@{image.digest}"
     report = ScanReport(
         image=reference, digest=image.digest, distro=None, packages=(), findings=findings,
-        warnings=(*row.warnings, EXPORT_WARNING),
+        warnings=(*row.warnings, EXPORT_WARNING,
+                  *filter(None, [missing_risk_notice(row.feed_build_id, row.missing_risk_feeds)])),
         feed_build_id=row.feed_build_id, layers=tuple(LayerRef(layer.digest, "") for layer in image.layers),
     )
     format_name, media_type, extension = EXPORTS[name]
@@ -341,7 +384,10 @@ def _finding(row: Row[Any]) -> Finding:
         version=row.version, fixed_by=row.fixed_by, origin=row.origin, type=row.type,
         severity=Severity(row.severity) if row.severity in {s.value for s in Severity} else Severity.UNDEFINED,
         severity_source=row.severity_source, layer=LayerRef(row.layer_digest, "") if row.layer_digest else None,
-        path=row.path,
+        path=row.path, cvss_vector=row.cvss_vector, cvss_score=row.cvss_score,
+        kev=KevFlag(row.kev_date_added, row.kev_due_date) if row.kev else None,
+        epss=EpssScore(row.epss_score, row.epss_percentile or 0.0, row.epss_date) if row.epss_score is not None
+        else None,
     )
 
 

@@ -154,7 +154,7 @@ class ScanRunner:
         try:
             self.store.scans.finish(
                 job.scan_result_id, report.findings, severity_counts(report.findings), report.feed_build_id,
-                report.warnings,
+                report.warnings, report.missing_risk_feeds,
             )
         except ScanNotRunning:
             ended("scan.cancelled")  # cancelled or its image deleted before it finished

@@ -34,6 +34,7 @@ from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
 from crscan.scan.limits import ImageLimits, check_image
 from crscan.vulndb import FeedDB
+from crscan.vulndb.enrichment import missing_risk_feeds
 
 # Called as each layer is read: (layer number, layer count, what is happening).
 Progress = Callable[[int, int, str], None]
@@ -169,7 +170,7 @@ class Scanner:
         return ScanReport(
             image=image, digest=digest, distro=inventory.distro, packages=tuple(inventory.packages),
             findings=tuple(matched.findings), warnings=(*inventory.warnings, *matched.warnings),
-            feed_build_id=db.build_id, layers=layers,
+            feed_build_id=db.build_id, layers=layers, missing_risk_feeds=missing_risk_feeds(db),
         )
 
     def _merged(self, layers: Sequence[LayerContents]) -> MergedLayers:

@@ -76,8 +76,11 @@ class ScanSink(abc.ABC):
         counts: Mapping[Severity, int],
         build_id: str,
         warnings: Sequence[str],
+        missing_risk_feeds: Sequence[str] | None = None,
     ) -> None:
-        """Store the findings, mark the result READY and complete its Operation with the packed ScanResult."""
+        """Store the findings, mark the result READY and complete its Operation with the packed ScanResult.
+
+        `missing_risk_feeds` names the risk feeds (KEV, EPSS) the feed build lacked; None when not known."""
 
     @abc.abstractmethod
     def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:

@@ -124,6 +124,7 @@ class Scans(OperationWriter, ScanSink):
         counts: Mapping[Severity, int],
         build_id: str,
         warnings: Sequence[str],
+        missing_risk_feeds: Sequence[str] | None = None,
     ) -> None:
         with self.sessions.begin() as session:
             result = _leave_running(
@@ -131,6 +132,7 @@ class Scans(OperationWriter, ScanSink):
                 scan_result_id,
                 status=READY,
                 feed_build_id=build_id,
+                missing_risk_feeds=list(missing_risk_feeds) if missing_risk_feeds is not None else None,
                 warnings=list(warnings),
                 **{severity.name.lower(): int(counts.get(severity, 0)) for severity in Severity},
             )
@@ -320,4 +322,12 @@ def _finding_values(scan_result_id: str, finding: Finding) -> dict[str, Any]:
         "severity_source": finding.severity_source,
         "layer_digest": finding.layer.digest if finding.layer else "",
         "path": finding.path,
+        "cvss_score": finding.cvss_score,
+        "cvss_vector": finding.cvss_vector,
+        "kev": finding.kev is not None,
+        "kev_date_added": finding.kev.date_added if finding.kev else "",
+        "kev_due_date": finding.kev.due_date if finding.kev else "",
+        "epss_score": finding.epss.score if finding.epss else None,
+        "epss_percentile": finding.epss.percentile if finding.epss else None,
+        "epss_date": finding.epss.score_date if finding.epss else "",
     }

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -136,6 +137,9 @@ class ScanResult(Base):
     negligible: Mapped[int] = mapped_column(Integer, default=0)
     undefined: Mapped[int] = mapped_column(Integer, default=0)
     feed_build_id: Mapped[str] = mapped_column(String(100), default="")
+    # The risk feeds ("KEV", "EPSS") the scan's feed build had no data from, so its findings could not carry
+    # them; None: not known (a scan stored before this was recorded, or not finished).
+    missing_risk_feeds: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -174,6 +178,17 @@ class FindingRow(Base):
     severity_source: Mapped[str] = mapped_column(String(64), default="")
     layer_digest: Mapped[str] = mapped_column(String(100), default="")
     path: Mapped[str] = mapped_column(Text, default="")
+    # The CVSS rating the severity came from (None / "": rated by word, e.g. Debian urgency, or unrated).
+    cvss_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cvss_vector: Mapped[str] = mapped_column(String(255), default="")
+    # CISA KEV: in the catalog (with the day it was added and CISA's due date, YYYY-MM-DD) or not.
+    kev: Mapped[bool] = mapped_column(Boolean, default=False)
+    kev_date_added: Mapped[str] = mapped_column(String(10), default="")
+    kev_due_date: Mapped[str] = mapped_column(String(10), default="")
+    # FIRST EPSS of the finding's CVE (None: no score), its percentile and the day it was computed.
+    epss_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    epss_percentile: Mapped[float | None] = mapped_column(Float, nullable=True)
+    epss_date: Mapped[str] = mapped_column(String(32), default="")
     __table_args__ = (
         Index(None, "scan_result_id", "severity", "id"),
         Index(None, "scan_result_id", "name", "id"),

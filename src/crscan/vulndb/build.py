@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, amazon, epss, kev, nvd, osv, photon
+from crscan.vulndb import alpine, amazon, epss, kev, nvd, nvd_api, osv, photon
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
@@ -39,7 +39,8 @@ class BuildReport:
 
 def default_updaters(location: Location) -> list[Updater]:
     """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
-    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD per year, CISA KEV and FIRST EPSS."""
+    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD
+    (upstream: its CVE API, incrementally; a mirror: per year), CISA KEV and FIRST EPSS."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
@@ -54,10 +55,17 @@ def default_updaters(location: Location) -> list[Updater]:
         *amazon.updaters_for(location.mirror_dir),
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),
-        *(nvd.NvdUpdater(year) for year in nvd.years(location.mirror_dir)),
+        *nvd_updaters(location),
         kev.KevUpdater(),
         epss.EpssUpdater(),
     ]
+
+
+def nvd_updaters(location: Location) -> list[Updater]:
+    """NVD from its CVE API 2.0 upstream (key from CRSCAN_NVD_API_KEY, optional); a mirror's yearly sources."""
+    if location.mirror_dir is None and location.mirror_url is None:
+        return [nvd_api.NvdApiUpdater(api_key=os.environ.get(nvd_api.API_KEY_ENV, "").strip())]
+    return [nvd.NvdUpdater(year) for year in nvd.years(location.mirror_dir)]
 
 
 def update(path: str | Path | None = None, mirror: str | Path | None = None, *, force: bool = False) -> BuildReport:
@@ -109,7 +117,7 @@ def build(
 
 def _write(
     path: Path,
-    fetched: Iterable[tuple[Updater, Fetched]],
+    fetched: Sequence[tuple[Updater, Fetched]],
     unchanged: set[str],
     previous: FeedDB | None,
     known: dict[str, SourceInfo],
@@ -126,7 +134,10 @@ def _write(
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
             connection.executescript(SCHEMA)
-            if previous and unchanged:
+            # Unchanged sources are copied from the previous build, and so are merged sources' unchanged rows.
+            reads_previous = previous is not None and (
+                bool(unchanged) or any(got.merge and updater.name not in unchanged for updater, got in fetched))
+            if previous is not None and reads_previous:
                 connection.execute("ATTACH DATABASE ? AS previous", (f"{previous.path.resolve().as_uri()}?mode=ro",))
             changed = [(source_id, updater, got) for source_id, (updater, got) in enumerate(fetched, start=1)
                        if updater.name not in unchanged]
@@ -145,13 +156,14 @@ def _write(
                     tally, part = parsed[source_id]()
                     connection.execute("ATTACH DATABASE ? AS part", (f"{part.as_uri()}?mode=ro",))
                     rows = connection.execute("INSERT INTO advisories SELECT * FROM part.advisories").rowcount
+                    kept = _keep_unchanged_rows(connection, source_id, known[updater.name]) if got.merge else 0
                     connection.commit()
                     connection.execute("DETACH DATABASE part")
                     part.unlink()  # now copied: the disk holds each row twice only briefly
                     info = SourceInfo(updater.name, source_id, got.url, got.fingerprint, got.etag, got.fetched_at,
-                                      tally.records, tally.skipped, rows)
+                                      tally.records + kept, tally.skipped, rows + kept)
                 infos.append(info)
-            if previous and unchanged:
+            if reads_previous:
                 connection.commit()
                 connection.execute("DETACH DATABASE previous")
             connection.execute(INDEX)
@@ -175,6 +187,16 @@ def _write(
     finally:
         temp.unlink(missing_ok=True)
     return build_id, tuple(infos)
+
+
+def _keep_unchanged_rows(connection: sqlite3.Connection, source_id: int, old: SourceInfo) -> int:
+    """A merged (incremental) source: the previous build's rows of the packages its changes (the attached
+    `part`) do not replace, copied over."""
+    return connection.execute(
+        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions "
+        "FROM previous.advisories WHERE source_id = ? AND package NOT IN (SELECT package FROM part.advisories)",
+        (source_id, old.id),
+    ).rowcount
 
 
 class _Parser:

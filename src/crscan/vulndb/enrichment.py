@@ -13,6 +13,9 @@ from crscan.vulndb import namespaces
 from crscan.vulndb.db import FeedDB
 from crscan.vulndb.records import EpssRecord, KevRecord, NvdRecord
 
+# The risk sources by feed, with the name people know them by.
+RISK_FEEDS = {"kev": "KEV", "epss": "EPSS"}
+
 
 @dataclass(frozen=True)
 class CveFacts:
@@ -33,3 +36,10 @@ def cve_facts(db: FeedDB, cve_ids: Iterable[str]) -> dict[str, CveFacts]:
             epss=next((a.record for a in advisories if isinstance(a.record, EpssRecord)), None),
         )
     return found
+
+
+def missing_risk_feeds(db: FeedDB) -> tuple[str, ...]:
+    """The risk sources ("KEV", "EPSS") of which the build has no row: without them every finding would look
+    unexploited and unscored, so callers say so instead (never a silent zero)."""
+    present = {source.name.split("/", 1)[0] for source in db.sources if source.rows > 0}
+    return tuple(label for feed, label in RISK_FEEDS.items() if feed not in present)

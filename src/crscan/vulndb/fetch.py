@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,11 @@ class Fetched:
     url: str
     path: Path | None  # None when the server said 304 Not Modified
     fingerprint: str  # "sha256:<hex>" of the bytes; unchanged bytes mean an unchanged source
-    etag: str
+    etag: str  # the validator of the next fetch: an HTTP ETag, or an incremental source's watermark
     fetched_at: str  # RFC 3339 UTC
+    # The rows are the records changed since the previous build: they replace that build's rows of the same
+    # packages, and its other rows are kept (an incremental source's fetch, see IncrementalUpdater).
+    merge: bool = False
 
 
 def _now() -> str:
@@ -40,6 +44,16 @@ def _tree_fingerprint(root: Path) -> str:
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return "sha256:" + digest.hexdigest()
+
+
+class IncrementalUpdater(Updater):
+    """A source with its own client that can fetch just the records changed since the previous build (an API
+    with a modified-since filter), wherever the other sources are read from."""
+
+    @abstractmethod
+    def fetch_changes(self, scratch: Path, since: str) -> Fetched:
+        """Everything when `since` is "" (a first or forced build), else the changes since that watermark, as
+        a `merge` fetch whose `path` is None when nothing changed; `etag` is the next fetch's watermark."""
 
 
 class Location:
@@ -78,6 +92,8 @@ class Location:
 
         With `etag` from the previous build, an HTTP source may answer 304 and is not downloaded.
         """
+        if isinstance(updater, IncrementalUpdater):
+            return updater.fetch_changes(scratch, since=etag)
         if self.mirror_dir is not None:
             return self._read_file(updater)
         return self._download(updater, scratch, etag)
