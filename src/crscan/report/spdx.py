@@ -78,12 +78,14 @@ def to_document(report: ScanReport) -> Json:
             "comment": _finding_comment(finding),
         })
 
+    # A name from the command line may hold lone surrogates (undecodable bytes); quote() must get bytes then.
+    namespace_name = quote(report.image.encode(errors="surrogatepass"), safe="")
     document: Json = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": report.image,
-        "documentNamespace": f"https://crscan.invalid/spdx/{quote(report.image, safe='')}-{uuid.uuid4()}",
+        "documentNamespace": f"https://crscan.invalid/spdx/{namespace_name}-{uuid.uuid4()}",
         "creationInfo": {
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: crscan-{crscan.__version__}"],
