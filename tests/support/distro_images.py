@@ -5,6 +5,8 @@ package database in its tool's real format, with the distribution's real package
 
     wolfi   Wolfi's os-release and an apk `lib/apk/db/installed` whose subpackages (libssl3, ld-linux,
             libcurl-openssl4, …) have an origin (`o:`) other than their name, as Wolfi's are
+    chainguard  Chainguard's os-release and an apk `installed` database of the same form, with 2023 builds
+            whose versions sit on both sides of the fixes in the Chainguard secdb fixture (tests/match/testdata)
     ubuntu  Ubuntu 22.04's os-release and a dpkg `var/lib/dpkg/status` whose binaries name their `Source:`
 
 Cached under ${CRSCAN_TEST_CACHE:-~/.cache/crscan-tests}/distros-<hash of RECIPE>; bump "revision" when the
@@ -35,6 +37,16 @@ WOLFI_PACKAGES = (
     ("libcurl-openssl4", "8.4.0-r0", "curl"),
     ("curl", "8.4.0-r0", "curl"),
 )
+# (name, version, origin): Chainguard builds of early 2023 (versions its secdb names as fixes or before them).
+CHAINGUARD_PACKAGES = (
+    ("chainguard-baselayout", "20230214-r0", "chainguard-baselayout"),
+    ("glibc", "2.36-r1", "glibc"),
+    ("ld-linux", "2.36-r1", "glibc"),
+    ("libcrypto3", "3.0.7-r1", "openssl"),
+    ("libssl3", "3.0.7-r1", "openssl"),
+    ("zlib", "1.2.13-r0", "zlib"),
+    ("libcurl-openssl4", "7.87.0-r0", "curl"),
+)
 # (binary, version, source): Ubuntu 22.04 (jammy) packages as of its 2023 updates.
 UBUNTU_PACKAGES = (
     ("base-files", "12ubuntu4.4", "base-files"),
@@ -44,20 +56,21 @@ UBUNTU_PACKAGES = (
     ("zlib1g", "1:1.2.11.dfsg-2ubuntu9.2", "zlib"),
 )
 
-RECIPE = {"revision": 1, "wolfi": WOLFI_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
+RECIPE = {"revision": 2, "wolfi": WOLFI_PACKAGES, "chainguard": CHAINGUARD_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
 
 
 def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
     """An apk `installed` database: one stanza per package with the fields apk writes (C: is the Q1-prefixed
     base64 SHA-1 of the control data)."""
     stanzas = []
+    baselayout = packages[0][0]
     for name, version, origin in packages:
         checksum = "Q1" + base64.b64encode(hashlib.sha1(f"{name}-{version}".encode()).digest()).decode()
         stanzas.append("\n".join((
             f"C:{checksum}", f"P:{name}", f"V:{version}", "A:x86_64", "S:123456", "I:456789",
             f"T:{name} ({origin})", "U:https://wolfi.dev", "L:Apache-2.0", f"o:{origin}",
             "m:Wolfi Maintainers", "t:1695052466", "c:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
-            "D:wolfi-baselayout" if name != "wolfi-baselayout" else "D:", f"F:usr/share/doc/{name}",
+            f"D:{baselayout}" if name != baselayout else "D:", f"F:usr/share/doc/{name}",
             "R:README", "a:0:0:644", "Z:" + checksum,
         )))
     return ("\n\n".join(stanzas) + "\n\n").encode()
@@ -77,9 +90,9 @@ def dpkg_status(packages: tuple[tuple[str, str, str], ...]) -> bytes:
 
 
 def _files(name: str, _scratch: Path) -> dict[str, bytes]:
-    if name == "wolfi":
-        return {"etc/os-release": (RELEASE_FILES / "wolfi/etc/os-release").read_bytes(),
-                "lib/apk/db/installed": apk_installed(WOLFI_PACKAGES)}
+    if name in ("wolfi", "chainguard"):
+        return {"etc/os-release": (RELEASE_FILES / name / "etc/os-release").read_bytes(),
+                "lib/apk/db/installed": apk_installed(WOLFI_PACKAGES if name == "wolfi" else CHAINGUARD_PACKAGES)}
     return {"etc/os-release": (RELEASE_FILES / "ubuntu-22.04/etc/os-release").read_bytes(),
             "etc/debian_version": (RELEASE_FILES / "ubuntu-22.04/etc/debian_version").read_bytes(),
             "var/lib/dpkg/status": dpkg_status(UBUNTU_PACKAGES)}
@@ -87,4 +100,4 @@ def _files(name: str, _scratch: Path) -> dict[str, bytes]:
 
 def build_distro_images(cache_root: Path = CACHE_ROOT) -> dict[str, SyntheticImage]:
     """The images, built unless the cache holds them; safe to call from parallel processes."""
-    return build_synthetic_images("distros", RECIPE, ("wolfi", "ubuntu"), _files, cache_root)
+    return build_synthetic_images("distros", RECIPE, ("wolfi", "chainguard", "ubuntu"), _files, cache_root)

@@ -1,7 +1,9 @@
-"""Test images of the vendor rpm distributions (Amazon Linux 2023, Oracle Linux 9, Photon OS 4.0), built once
-per recipe into the test-image cache.
+"""Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
+vendor feed (Amazon Linux 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
+Rocky Linux 9, Azure Linux 3) and those crscan has no feed for (CentOS 7, CentOS Stream 9, CBL-Mariner 2).
 
-Each is one layer: the distribution's real `os-release` and an rpm database (`var/lib/rpm/rpmdb.sqlite`) that
+Each is one layer: the distribution's real release files (`os-release`; CentOS 7's vendor files only, as
+slimmed images keep them) and an rpm database (`var/lib/rpm/rpmdb.sqlite`) that
 rpm itself wrote (`rpm --initdb`, then `rpm -i --justdb --nodeps --noscripts`) from packages `rpmbuild` built
 with the distribution's package names, epochs, versions and releases, and its source rpm / subpackage split
 (kpartx and device-mapper-multipath-libs from device-mapper-multipath, curl-libs from curl, …). The versions
@@ -17,6 +19,8 @@ import subprocess
 from pathlib import Path
 
 from tests.support.images import CACHE_ROOT, SyntheticImage, build_synthetic_images
+
+RELEASE_FILES = Path(__file__).resolve().parents[1] / "catalog" / "distros"
 
 # os-release of amazonlinux:2023.3.20240108, oraclelinux:9 (9.3) and photon:4.0 (photon-release 4.0).
 OS_RELEASE = {
@@ -67,6 +71,21 @@ BUG_REPORT_URL="https://github.com/vmware/photon/issues"
 """,
 }
 
+# The images whose release files are a tree of tests/catalog/distros (real images' files, sources in its README).
+RELEASE_TREES = {
+    "rhel-9": "ubi-9", "almalinux-9": "almalinux-9", "rocky-9": "rocky-9", "azurelinux-3": "azurelinux-3",
+    "centos-7": "centos-7-vendor-only", "centos-stream-9": "centos-stream-9", "mariner-2": "cbl-mariner-2",
+}
+
+
+def release_files(image: str) -> dict[str, str]:
+    """Path in the root filesystem -> text of the image's release files."""
+    if image in OS_RELEASE:
+        return {"etc/os-release": OS_RELEASE[image]}
+    tree = RELEASE_FILES / RELEASE_TREES[image]
+    return {str(path.relative_to(tree)): path.read_text() for path in sorted(tree.rglob("*")) if path.is_file()}
+
+
 # Per image, per source rpm: (epoch, version, release, binary packages). The first binary is the spec's main
 # package; the others are subpackages (`-n` names when they do not start with the source name).
 SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
@@ -86,9 +105,34 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
         "nghttp2": ("", "1.57.0", "1.ph4", ("nghttp2",)),  # the fixed build
         "httpd": ("", "2.4.57", "1.ph4", ("httpd",)),  # "Not Affected" in Photon's data
     },
+    # UBI 9.3's openssl and sudo builds, before RHSA-2024:2447 and RHSA-2025:9978; openssl-devel at its fix.
+    "rhel-9": {
+        "openssl": ("1", "3.0.7", "24.el9", ("openssl", "openssl-libs")),
+        "openssl-new": ("1", "3.0.7", "27.el9", ("openssl-devel",)),
+        "sudo": ("", "1.9.5p2", "10.el9_3", ("sudo",)),
+    },
+    # AlmaLinux 9.3's openssl before ALSA-2024:2447 (openssl-devel), and openssl-perl at its fix.
+    "almalinux-9": {
+        "openssl": ("1", "3.0.7", "24.el9", ("openssl-libs", "openssl-devel")),
+        "openssl-new": ("1", "3.0.7", "27.el9", ("openssl-perl",)),
+    },
+    # Rocky 9.2's libtiff before RLSA-2023:3711, and libtiff-tools at its fix.
+    "rocky-9": {
+        "libtiff": ("", "4.4.0", "7.el9", ("libtiff", "libtiff-devel")),
+        "libtiff-new": ("", "4.4.0", "8.el9_2", ("libtiff-tools",)),
+    },
+    # zlib before AZL-35400's fix, and zlib-devel at it.
+    "azurelinux-3": {
+        "zlib": ("", "1.2.13", "2.azl3", ("zlib",)),
+        "zlib-new": ("", "1.3.1", "1.azl3", ("zlib-devel",)),
+    },
+    # No feed: each scan must say so.
+    "centos-7": {"openssl": ("1", "1.0.2k", "26.el7_9", ("openssl-libs",))},
+    "centos-stream-9": {"openssl": ("1", "3.0.7", "27.el9", ("openssl-libs",))},
+    "mariner-2": {"openssl": ("", "1.1.1k", "28.cm2", ("openssl", "openssl-libs"))},
 }
 
-RECIPE = {"revision": 1, "os_release": OS_RELEASE, "sources": SOURCES}
+RECIPE = {"revision": 2, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES}
 
 
 def installed(image: str) -> list[tuple[str, str]]:
@@ -141,7 +185,9 @@ def _rpmdb(image: str, work: Path) -> bytes:
 
 
 def _files(image: str, scratch: Path) -> dict[str, bytes]:
-    return {"etc/os-release": OS_RELEASE[image].encode(), "var/lib/rpm/rpmdb.sqlite": _rpmdb(image, scratch)}
+    files = {path: text.encode() for path, text in release_files(image).items()}
+    files["var/lib/rpm/rpmdb.sqlite"] = _rpmdb(image, scratch)
+    return files
 
 
 def build_rpm_images(cache_root: Path = CACHE_ROOT) -> dict[str, SyntheticImage]:

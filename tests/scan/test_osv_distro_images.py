@@ -1,0 +1,180 @@
+"""The distributions read through OSV and through Chainguard's secdb, and those crscan has no feed for, as images
+(tests/support/rpm_images.py, distro_images.py) pushed to the local registry and scanned through the CLI and the
+scanning service.
+
+The shared mirror holds no record of these distributions (no OSV `Red Hat`, `AlmaLinux`, `Rocky Linux`,
+`Azure Linux` or `Chainguard` bucket, no Chainguard secdb), so the feed is tests/match/testdata's records in
+upstream format (sources in its README), built by `crscan db update`. Findings must equal an oracle computed
+here from those files: rpm's own vercmp for the rpm images, the apk order checked against apk-tools' vectors for
+Chainguard."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from yandex.cloud.containerregistry.v1 import scanner_pb2
+
+from crscan.jobs import ScanRunner
+from crscan.store import schema
+from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
+from tests.jobs.test_runner import run_one
+from tests.match.conftest import TESTDATA
+from tests.scan.test_distro_images import apk_key
+from tests.support.distro_images import CHAINGUARD_PACKAGES, build_distro_images
+from tests.support.registry import skopeo_copy
+from tests.support.rpm_images import build_rpm_images, installed
+from tests.support.rpmvercmp import rpm_vercmp
+
+CRSCAN = Path(sys.executable).with_name("crscan")
+pytestmark = pytest.mark.registry
+
+# image -> (os-release ID, how OSV names the image's release in `affected[].package.ecosystem`)
+OSV_IMAGES = {
+    "rhel-9": ("rhel", lambda ecosystem: ecosystem.startswith("Red Hat:enterprise_linux:9::")),
+    "almalinux-9": ("almalinux", lambda ecosystem: ecosystem == "AlmaLinux:9"),
+    "rocky-9": ("rocky", lambda ecosystem: ecosystem == "Rocky Linux:9"),
+    "azurelinux-3": ("azurelinux", lambda ecosystem: ecosystem == "Azure Linux:3"),
+}
+# image -> the warnings its scan must carry: crscan reads no feed for these distributions.
+NO_FEED = {
+    "centos-7": ["OS CentOS 7.9.2009 reached its end of life on 2024-06-30: its vendor publishes no more fixes, so "
+                 "vulnerabilities found since are not reported",
+                 "OS CentOS 7.9.2009: the feed DB has no advisories for this release, so its 1 rpm packages were "
+                 "not checked"],
+    "centos-stream-9": ["OS CentOS Stream 9: the feed DB has no advisories for this release, so its 1 rpm packages "
+                        "were not checked"],
+    "mariner-2": ["OS CBL-Mariner 2.0: the feed DB has no advisories for this release, so its 2 rpm packages were "
+                  "not checked"],
+}
+CHAINGUARD_SECDB = TESTDATA / "feeds" / "chainguard" / "security.json"
+
+
+@pytest.fixture(scope="module")
+def pushed(local_registry):
+    images = {**build_rpm_images(), "chainguard": build_distro_images()["chainguard"]}
+    refs = {}
+    for name in (*OSV_IMAGES, *NO_FEED, "chainguard"):
+        digest = skopeo_copy(images[name].oci_ref, f"docker://{local_registry.host}/osvdistros/{name}:1")
+        refs[name] = SimpleNamespace(repository=f"osvdistros/{name}", pushed_digest=digest,
+                                     tag_ref=f"{local_registry.host}/osvdistros/{name}:1")
+    return refs
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory) -> Path:
+    """The OSV distro records zipped per ecosystem, as OSV's bucket serves them, and the Chainguard secdb."""
+    mirror = tmp_path_factory.mktemp("osv-distro-mirror")
+    for ecosystem in ("Red Hat", "AlmaLinux", "Rocky Linux", "Azure Linux"):
+        (mirror / "osv" / ecosystem).mkdir(parents=True)
+        with zipfile.ZipFile(mirror / "osv" / ecosystem / "all.zip", "w") as archive:
+            for record in sorted((TESTDATA / "osv" / ecosystem).glob("*.json")):
+                archive.write(record, record.name)
+    (mirror / "chainguard").mkdir()
+    shutil.copy(CHAINGUARD_SECDB, mirror / "chainguard" / "security.json")
+    path = mirror.parent / "osv-distro-feeds.db"
+    done = subprocess.run([str(CRSCAN), "db", "update", "--mirror", str(mirror), "--db", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def osv_oracle(image: str) -> set[tuple[str, str, str]]:
+    """(package, advisory, fixed) for every OSV fix of the image's release that rpm orders above the installed
+    build; an entry without a fix would be reported with an empty fixed version."""
+    _, names_release = OSV_IMAGES[image]
+    versions = dict(installed(image))
+    candidates = []
+    for record_file in sorted(TESTDATA.glob("osv/*/*.json")):
+        record = json.loads(record_file.read_text())
+        for entry in record["affected"]:
+            name = entry["package"]["name"]
+            if not names_release(entry["package"]["ecosystem"]) or name not in versions:
+                continue
+            fixes = [event["fixed"] for r in entry["ranges"] for event in r["events"] if "fixed" in event]
+            candidates += [(name, record["id"], fixed) for fixed in fixes or [""]]
+    verdicts = rpm_vercmp((versions[name], fixed) for name, _, fixed in candidates if fixed)
+    ordered = iter(verdicts)
+    return {(name, advisory, fixed) for name, advisory, fixed in candidates if not fixed or next(ordered) < 0}
+
+
+def chainguard_oracle() -> set[tuple[str, str, str]]:
+    secdb = {p["pkg"]["name"]: p["pkg"]["secfixes"] for p in json.loads(CHAINGUARD_SECDB.read_text())["packages"]}
+    expected = set()
+    for name, version, origin in CHAINGUARD_PACKAGES:
+        for fixed, ids in secdb.get(origin, {}).items():
+            if fixed != "0" and apk_key(version) < apk_key(fixed):
+                expected |= {(name, i, fixed) for i in ids}
+    return expected
+
+
+def cli_report(ref: str, feeds: Path, tmp_path: Path, *extra: str) -> dict:
+    env = {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path), "NO_COLOR": "1"}
+    done = subprocess.run([str(CRSCAN), "scan", ref, "--db", str(feeds), "--format", "json", "--quiet", *extra],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def found(report: dict) -> set[tuple[str, str, str]]:
+    return {(f["package"], f["advisory_id"], f["fixed_by"]) for f in report["findings"]}
+
+
+@pytest.mark.parametrize("image", sorted(OSV_IMAGES))
+def test_the_cli_finds_what_rpm_vercmp_finds_in_the_osv_records(pushed, feeds, tmp_path, image):
+    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    assert report["distro"]["id"] == OSV_IMAGES[image][0]
+    assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
+    expected = osv_oracle(image)
+    assert expected, "the image must hold vulnerable packages"
+    assert {name for name, _ in installed(image)} - {name for name, _, _ in expected}, \
+        "and packages at or past their fix"
+    assert found(report) == expected
+    assert report["warnings"] == []
+
+
+def test_the_cli_finds_what_the_chainguard_secdb_lists_by_origin(pushed, feeds, tmp_path):
+    report = cli_report(pushed["chainguard"].tag_ref, feeds, tmp_path)
+    assert report["distro"]["id"] == "chainguard"
+    expected = chainguard_oracle()
+    # Subpackages are matched by their origin; zlib and curl are past every fix, glibc's "0" is not-affected.
+    assert {name for name, _, _ in expected} == {"libssl3", "libcrypto3", "glibc", "ld-linux"}
+    assert ("ld-linux", "CVE-2023-25139", "2.37-r1") in expected
+    assert found(report) == expected
+    assert report["warnings"] == []
+
+
+@pytest.mark.parametrize("image", sorted(NO_FEED))
+def test_an_os_without_a_feed_says_so_above_the_total(pushed, feeds, tmp_path, image):
+    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    assert report["findings"] == []
+    assert report["packages"], "the rpm database was read"
+    assert report["warnings"] == NO_FEED[image]
+    env = {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run([str(CRSCAN), "scan", pushed[image].tag_ref, "--db", str(feeds), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for warning in NO_FEED[image]:
+        assert done.stdout.index(f"WARNING: {warning}") < done.stdout.index("Total: 0")
+
+
+def test_the_service_finds_what_the_oracles_find_and_stores_the_warnings(store, local_registry, pushed, feeds):
+    runner = ScanRunner(store, feeds)
+    expected = {**{name: osv_oracle(name) for name in OSV_IMAGES}, "chainguard": chainguard_oracle(),
+                **{name: set() for name in NO_FEED}}
+    for name, findings in expected.items():
+        image = register(store, local_registry, pushed[name])
+        outcome, result, _ = run_one(store, runner, image.id)
+        assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
+        with store.sessions() as session:
+            rows = session.query(schema.FindingRow).filter_by(scan_result_id=result.id).all()
+            assert {(r.package, r.advisory_id, r.fixed_by) for r in rows} == findings, name
+            stored = session.get(schema.ScanResult, result.id)
+            assert stored is not None and stored.warnings == NO_FEED.get(name, []), name
