@@ -1,9 +1,12 @@
 """Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
 vendor feed (Amazon Linux 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
-Rocky Linux 9, Azure Linux 3) and those crscan has no feed for (CentOS 7, CentOS Stream 9, CBL-Mariner 2).
+Rocky Linux 9, Azure Linux 3) and those the feeds at hand have no record of (CentOS 7, CentOS Stream 9,
+CBL-Mariner 2; SUSE Linux Enterprise Server 15 SP3 and openSUSE Leap 15.5, whose OSV buckets neither the shared
+mirror nor the fixtures hold).
 
 Each is one layer: the distribution's real release files (`os-release`; CentOS 7's vendor files only, as
-slimmed images keep them) and an rpm database (`var/lib/rpm/rpmdb.sqlite`) that
+slimmed images keep them) and an rpm database (SUSE's: the same headers in rpm's NDB `Packages.db`, where SUSE
+keeps it, laid out by tests/catalog/rpm/make_fixtures.py as no Debian tool writes NDB) (`var/lib/rpm/rpmdb.sqlite`) that
 rpm itself wrote (`rpm --initdb`, then `rpm -i --justdb --nodeps --noscripts`) from packages `rpmbuild` built
 with the distribution's package names, epochs, versions and releases, and its source rpm / subpackage split
 (kpartx and device-mapper-multipath-libs from device-mapper-multipath, curl-libs from curl, …). The versions
@@ -18,6 +21,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.catalog.rpm.make_fixtures import blobs, write_ndb
 from tests.support.images import CACHE_ROOT, SyntheticImage, build_synthetic_images
 
 RELEASE_FILES = Path(__file__).resolve().parents[1] / "catalog" / "distros"
@@ -75,7 +79,10 @@ BUG_REPORT_URL="https://github.com/vmware/photon/issues"
 RELEASE_TREES = {
     "rhel-9": "ubi-9", "almalinux-9": "almalinux-9", "rocky-9": "rocky-9", "azurelinux-3": "azurelinux-3",
     "centos-7": "centos-7-vendor-only", "centos-stream-9": "centos-stream-9", "mariner-2": "cbl-mariner-2",
+    "sles-15": "sles-15.3", "opensuse-leap-15": "opensuse-leap-15.5",
 }
+# SUSE keeps its rpm database in NDB format at the path below (SLE 15 SP3 and Leap 15.5 images do).
+NDB_IMAGES = ("sles-15", "opensuse-leap-15")
 
 
 def release_files(image: str) -> dict[str, str]:
@@ -130,9 +137,11 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
     "centos-7": {"openssl": ("1", "1.0.2k", "26.el7_9", ("openssl-libs",))},
     "centos-stream-9": {"openssl": ("1", "3.0.7", "27.el9", ("openssl-libs",))},
     "mariner-2": {"openssl": ("", "1.1.1k", "28.cm2", ("openssl", "openssl-libs"))},
+    "sles-15": {"openssl-1_1": ("", "1.1.1d", "150200.11.47.1", ("openssl-1_1", "libopenssl1_1"))},
+    "opensuse-leap-15": {"openssl-1_1": ("", "1.1.1l", "150500.17.34.1", ("libopenssl1_1",))},
 }
 
-RECIPE = {"revision": 2, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES}
+RECIPE = {"revision": 3, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES}
 
 
 def installed(image: str) -> list[tuple[str, str]]:
@@ -163,7 +172,8 @@ def _spec(source: str, epoch: str, version: str, release: str, binaries: tuple[s
     return "\n".join(lines + install + files) + "\n"
 
 
-def _rpmdb(image: str, work: Path) -> bytes:
+def _rpmdb(image: str, work: Path) -> dict[str, bytes]:
+    """The image's rpm database file(s) by path."""
     rpms = []
     for source, (epoch, version, release, binaries) in SOURCES[image].items():
         top = work / source
@@ -181,12 +191,15 @@ def _rpmdb(image: str, work: Path) -> bytes:
                     *map(str, rpms)], check=True, capture_output=True)
     # Fold the WAL into the file, as rpm's next open would (an image holds the database at rest).
     subprocess.run(["rpm", "--dbpath", str(db), "-qa"], check=True, capture_output=True)
-    return (db / "rpmdb.sqlite").read_bytes()
+    if image in NDB_IMAGES:
+        write_ndb(blobs(db / "rpmdb.sqlite"), work / "Packages.db")
+        return {"usr/lib/sysimage/rpm/Packages.db": (work / "Packages.db").read_bytes()}
+    return {"var/lib/rpm/rpmdb.sqlite": (db / "rpmdb.sqlite").read_bytes()}
 
 
 def _files(image: str, scratch: Path) -> dict[str, bytes]:
     files = {path: text.encode() for path, text in release_files(image).items()}
-    files["var/lib/rpm/rpmdb.sqlite"] = _rpmdb(image, scratch)
+    files |= _rpmdb(image, scratch)
     return files
 
 
