@@ -78,7 +78,7 @@ def pushed(local_registry):
 def feeds(tmp_path_factory) -> Path:
     """The OSV distro records zipped per ecosystem, as OSV's bucket serves them, and the Chainguard secdb."""
     mirror = tmp_path_factory.mktemp("osv-distro-mirror")
-    for ecosystem in ("Red Hat", "AlmaLinux", "Rocky Linux", "Azure Linux"):
+    for ecosystem in ("Red Hat", "AlmaLinux", "Rocky Linux", "Azure Linux", "Chainguard"):
         (mirror / "osv" / ecosystem).mkdir(parents=True)
         with zipfile.ZipFile(mirror / "osv" / ecosystem / "all.zip", "w") as archive:
             for record in sorted((TESTDATA / "osv" / ecosystem).glob("*.json")):
@@ -112,12 +112,24 @@ def osv_oracle(image: str) -> set[tuple[str, str, str]]:
 
 
 def chainguard_oracle() -> set[tuple[str, str, str]]:
+    """By origin: every secdb fix above the installed version (a "0" fix is not-affected), and every affected
+    entry of Chainguard's OSV records whose range holds it."""
     secdb = {p["pkg"]["name"]: p["pkg"]["secfixes"] for p in json.loads(CHAINGUARD_SECDB.read_text())["packages"]}
+    records = [json.loads(f.read_text()) for f in sorted((TESTDATA / "osv" / "Chainguard").glob("*.json"))]
     expected = set()
     for name, version, origin in CHAINGUARD_PACKAGES:
         for fixed, ids in secdb.get(origin, {}).items():
             if fixed != "0" and apk_key(version) < apk_key(fixed):
                 expected |= {(name, i, fixed) for i in ids}
+        for record in records:
+            for entry in record["affected"]:
+                if entry["package"] != {**entry["package"], "ecosystem": "Chainguard", "name": origin}:
+                    continue
+                for events in (r["events"] for r in entry["ranges"]):
+                    introduced = next(e["introduced"] for e in events if "introduced" in e)
+                    fixed = next((e["fixed"] for e in events if "fixed" in e), "")
+                    if apk_key(introduced) <= apk_key(version) and (not fixed or apk_key(version) < apk_key(fixed)):
+                        expected.add((name, record["id"], fixed))
     return expected
 
 
@@ -150,8 +162,10 @@ def test_the_cli_finds_what_the_chainguard_secdb_lists_by_origin(pushed, feeds, 
     report = cli_report(pushed["chainguard"].tag_ref, feeds, tmp_path)
     assert report["distro"]["id"] == "chainguard"
     expected = chainguard_oracle()
-    # Subpackages are matched by their origin; zlib and curl are past every fix, glibc's "0" is not-affected.
-    assert {name for name, _, _ in expected} == {"libssl3", "libcrypto3", "glibc", "ld-linux"}
+    # Subpackages are matched by their origin; zlib, curl and syncthing-fips are past every fix, glibc's "0" is
+    # not-affected.
+    assert {name for name, _, _ in expected} == {"libssl3", "libcrypto3", "glibc", "ld-linux", "syncthing"}
+    assert ("syncthing", "CGA-xcpc-gm23-prj9", "2.0.14-r1") in expected
     assert ("ld-linux", "CVE-2023-25139", "2.37-r1") in expected
     assert found(report) == expected
     assert report["warnings"] == []

@@ -6,7 +6,7 @@ package database in its tool's real format, with the distribution's real package
     wolfi   Wolfi's os-release and an apk `lib/apk/db/installed` whose subpackages (libssl3, ld-linux,
             libcurl-openssl4, …) have an origin (`o:`) other than their name, as Wolfi's are
     chainguard  Chainguard's os-release and an apk `installed` database of the same form, with 2023 builds
-            whose versions sit on both sides of the fixes in the Chainguard secdb fixture (tests/match/testdata)
+            whose versions sit on both sides of the fixes in the Chainguard fixtures (tests/match/testdata)
     ubuntu  Ubuntu 22.04's os-release and a dpkg `var/lib/dpkg/status` whose binaries name their `Source:`
 
 Cached under ${CRSCAN_TEST_CACHE:-~/.cache/crscan-tests}/distros-<hash of RECIPE>; bump "revision" when the
@@ -37,7 +37,8 @@ WOLFI_PACKAGES = (
     ("libcurl-openssl4", "8.4.0-r0", "curl"),
     ("curl", "8.4.0-r0", "curl"),
 )
-# (name, version, origin): Chainguard builds of early 2023 (versions its secdb names as fixes or before them).
+# (name, version, origin): Chainguard builds on both sides of the fixes its secdb (early 2023) and its OSV record
+# CGA-xcpc-gm23-prj9 (2026) name.
 CHAINGUARD_PACKAGES = (
     ("chainguard-baselayout", "20230214-r0", "chainguard-baselayout"),
     ("glibc", "2.36-r1", "glibc"),
@@ -46,6 +47,8 @@ CHAINGUARD_PACKAGES = (
     ("libssl3", "3.0.7-r1", "openssl"),
     ("zlib", "1.2.13-r0", "zlib"),
     ("libcurl-openssl4", "7.87.0-r0", "curl"),
+    ("syncthing", "2.0.14-r0", "syncthing"),
+    ("syncthing-fips", "2.0.14-r1", "syncthing-fips"),
 )
 # (binary, version, source): Ubuntu 22.04 (jammy) packages as of its 2023 updates.
 UBUNTU_PACKAGES = (
