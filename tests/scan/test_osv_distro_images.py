@@ -31,7 +31,7 @@ from tests.match.conftest import TESTDATA
 from tests.scan.test_distro_images import apk_key
 from tests.support.distro_images import CHAINGUARD_PACKAGES, build_distro_images
 from tests.support.registry import skopeo_copy
-from tests.support.rpm_images import build_rpm_images, installed
+from tests.support.rpm_images import MODULARITY_LABELS, build_rpm_images, installed
 from tests.support.rpmvercmp import rpm_vercmp
 
 CRSCAN = Path(sys.executable).with_name("crscan")
@@ -94,7 +94,8 @@ def feeds(tmp_path_factory) -> Path:
 
 def osv_oracle(image: str) -> set[tuple[str, str, str]]:
     """(package, advisory, fixed) for every OSV fix of the image's release that rpm orders above the installed
-    build; an entry without a fix would be reported with an empty fixed version."""
+    build; an entry without a fix would be reported with an empty fixed version. A module build's fix applies only
+    to a module build of a stream the advisory's summary names (Red Hat's `nodejs:22 security update`)."""
     _, names_release = OSV_IMAGES[image]
     versions = dict(installed(image))
     candidates = []
@@ -104,11 +105,13 @@ def osv_oracle(image: str) -> set[tuple[str, str, str]]:
             name = entry["package"]["name"]
             if not names_release(entry["package"]["ecosystem"]) or name not in versions:
                 continue
-            fixes = [event["fixed"] for r in entry["ranges"] for event in r["events"] if "fixed" in event]
-            candidates += [(name, record["id"], fixed) for fixed in fixes or [""]]
-    verdicts = rpm_vercmp((versions[name], fixed) for name, _, fixed in candidates if fixed)
-    ordered = iter(verdicts)
-    return {(name, advisory, fixed) for name, advisory, fixed in candidates if not fixed or next(ordered) < 0}
+            for fixed in [event["fixed"] for r in entry["ranges"] for event in r["events"] if "fixed" in event] or [""]:
+                if ".module+" in fixed and MODULARITY_LABELS.get((image, name), ":").rsplit(":", 2)[0] not in \
+                        record.get("summary", "").split():
+                    continue
+                candidates.append((name, record["id"], fixed))
+    verdicts = iter(rpm_vercmp((versions[name], fixed) for name, _, fixed in candidates if fixed))
+    return {(name, advisory, fixed) for name, advisory, fixed in candidates if not fixed or next(verdicts) < 0}
 
 
 def chainguard_oracle() -> set[tuple[str, str, str]]:

@@ -112,11 +112,13 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
         "nghttp2": ("", "1.57.0", "1.ph4", ("nghttp2",)),  # the fixed build
         "httpd": ("", "2.4.57", "1.ph4", ("httpd",)),  # "Not Affected" in Photon's data
     },
-    # UBI 9.3's openssl and sudo builds, before RHSA-2024:2447 and RHSA-2025:9978; openssl-devel at its fix.
+    # UBI 9.3's openssl and sudo builds, before RHSA-2024:2447 and RHSA-2025:9978; openssl-devel at its fix; a
+    # nodejs:20 module build, older than the nodejs:22 fix of RHSA-2026:76750 but of another stream.
     "rhel-9": {
         "openssl": ("1", "3.0.7", "24.el9", ("openssl", "openssl-libs")),
         "openssl-new": ("1", "3.0.7", "27.el9", ("openssl-devel",)),
         "sudo": ("", "1.9.5p2", "10.el9_3", ("sudo",)),
+        "nodejs": ("1", "20.19.5", "1.module+el9.6.0+23000+4e5f6a7b", ("nodejs",)),
     },
     # AlmaLinux 9.3's openssl before ALSA-2024:2447 (openssl-devel), and openssl-perl at its fix.
     "almalinux-9": {
@@ -141,7 +143,12 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
     "opensuse-leap-15": {"openssl-1_1": ("", "1.1.1l", "150500.17.34.1", ("libopenssl1_1",))},
 }
 
-RECIPE = {"revision": 3, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES}
+# (image, source) -> the modularity label rpmbuild writes into the header of a module stream's packages (build
+# ids as in tests/match/test_osv_distros.py).
+MODULARITY_LABELS = {("rhel-9", "nodejs"): "nodejs:20:9060020250501000000:rhel9"}
+
+RECIPE = {"revision": 4, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
+          "modularity_labels": [[*key, label] for key, label in MODULARITY_LABELS.items()]}
 
 
 def installed(image: str) -> list[tuple[str, str]]:
@@ -153,12 +160,13 @@ def installed(image: str) -> list[tuple[str, str]]:
     return found
 
 
-def _spec(source: str, epoch: str, version: str, release: str, binaries: tuple[str, ...]) -> str:
+def _spec(source: str, epoch: str, version: str, release: str, binaries: tuple[str, ...], label: str = "") -> str:
     """A spec named after the source rpm; each binary is its main package or a `-n` subpackage. A main package
     without files is not built, as with rpmbuild on real specs."""
     name = source.removesuffix("-old").removesuffix("-new")
     lines = ["%global debug_package %{nil}", f"Name: {name}", *([f"Epoch: {epoch}"] if epoch else []),
-             f"Version: {version}", f"Release: {release}", "Summary: crscan test package", "License: MIT",
+             f"Version: {version}", f"Release: {release}", *([f"ModularityLabel: {label}"] if label else []),
+             "Summary: crscan test package", "License: MIT",
              "%description", "Test fixture."]
     files = []
     for binary in binaries:
@@ -179,7 +187,8 @@ def _rpmdb(image: str, work: Path) -> dict[str, bytes]:
         top = work / source
         top.mkdir(parents=True)
         spec = top / f"{source}.spec"
-        spec.write_text(_spec(source, epoch, version, release, binaries))
+        label = MODULARITY_LABELS.get((image, source), "")
+        spec.write_text(_spec(source, epoch, version, release, binaries, label))
         subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "--target", "x86_64", "-bb", str(spec)],
                        check=True, capture_output=True)
         rpms += sorted((top / "RPMS").rglob("*.rpm"))
