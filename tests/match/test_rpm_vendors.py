@@ -31,8 +31,8 @@ def _expected(package, fixes):
     return {(cve, fixed) for (cve, fixed), verdict in zip(fixes, verdicts, strict=True) if verdict < 0}
 
 
-def _alas_fixes(package_name):
-    root = ET.fromstring((TESTDATA / "feeds" / "amazon" / "2023" / "updateinfo.xml").read_bytes())
+def _alas_fixes(package_name, release="2023"):
+    root = ET.fromstring((TESTDATA / "feeds" / "amazon" / release / "updateinfo.xml").read_bytes())
     fixes = set()
     for update in root.iter("update"):
         if update.get("type") != "security":

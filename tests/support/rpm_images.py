@@ -1,5 +1,5 @@
 """Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
-vendor feed (Amazon Linux 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
+vendor feed (Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
 Rocky Linux 9, Azure Linux 3) and those the feeds at hand have no record of (CentOS 7, CentOS Stream 9,
 CBL-Mariner 2; SUSE Linux Enterprise Server 15 SP3 and openSUSE Leap 15.5, whose OSV buckets neither the shared
 mirror nor the fixtures hold).
@@ -77,9 +77,9 @@ BUG_REPORT_URL="https://github.com/vmware/photon/issues"
 
 # The images whose release files are a tree of tests/catalog/distros (real images' files, sources in its README).
 RELEASE_TREES = {
-    "rhel-9": "ubi-9", "almalinux-9": "almalinux-9", "rocky-9": "rocky-9", "azurelinux-3": "azurelinux-3",
-    "centos-7": "centos-7-vendor-only", "centos-stream-9": "centos-stream-9", "mariner-2": "cbl-mariner-2",
-    "sles-15": "sles-15.3", "opensuse-leap-15": "opensuse-leap-15.5",
+    "amzn-2": "amazonlinux-2", "rhel-9": "ubi-9", "almalinux-9": "almalinux-9", "rocky-9": "rocky-9",
+    "azurelinux-3": "azurelinux-3", "centos-7": "centos-7-vendor-only", "centos-stream-9": "centos-stream-9",
+    "mariner-2": "cbl-mariner-2", "sles-15": "sles-15.3", "opensuse-leap-15": "opensuse-leap-15.5",
 }
 # SUSE keeps its rpm database in NDB format at the path below (SLE 15 SP3 and Leap 15.5 images do).
 NDB_IMAGES = ("sles-15", "opensuse-leap-15")
@@ -101,6 +101,11 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
         "device-mapper-multipath": ("", "0.8.7", "16.amzn2023.0.1", ("kpartx",)),  # fixed by ALAS2023-2023-126
         "device-mapper-multipath-old": ("", "0.8.7", "15.amzn2023", ("device-mapper-multipath-libs",)),
         "openssl": ("1", "3.0.8", "1.amzn2023.0.3", ("openssl-libs",)),  # an epoch, no advisory in the fixture
+    },
+    # Amazon Linux 2's kernel of its 2017.12 release candidate, before ALAS2-2018-939, and perf at that fix.
+    "amzn-2": {
+        "kernel": ("", "4.9.62", "10.57.amzn2", ("kernel",)),
+        "kernel-new": ("", "4.9.76", "38.79.amzn2", ("perf",)),
     },
     "ol-9": {
         "java-11-openjdk": ("1", "11.0.24.0.8", "3.0.1.el9", ("java-11-openjdk-headless",)),  # before ELSA-2024-8121
@@ -147,7 +152,7 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
 # ids as in tests/match/test_osv_distros.py).
 MODULARITY_LABELS = {("rhel-9", "nodejs"): "nodejs:20:9060020250501000000:rhel9"}
 
-RECIPE = {"revision": 4, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
+RECIPE = {"revision": 5, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
           "modularity_labels": [[*key, label] for key, label in MODULARITY_LABELS.items()]}
 
 
