@@ -60,6 +60,8 @@ NO_FEED = {
                 "packages were not checked"],
     "opensuse-leap-15": ["OS openSUSE Leap 15.5: the feed DB has no advisories for this release, so its 1 rpm "
                          "packages were not checked"],
+    "opensuse-tumbleweed": ["OS openSUSE Tumbleweed 20240801: the feed DB has no advisories for this release, so "
+                            "its 2 rpm packages were not checked"],
     "mageia-9": ["OS Mageia 9: the feed DB has no advisories for this release, so its 2 rpm packages were not "
                  "checked"],
     "openeuler-22.03": ["OS openEuler 22.03-LTS-SP1: the feed DB has no advisories for this release, so its 2 rpm "

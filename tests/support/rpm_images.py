@@ -1,8 +1,8 @@
 """Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
 vendor feed (Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
 Rocky Linux 9, Azure Linux 3) and those the feeds at hand have no record of (CentOS 7, CentOS Stream 9,
-CBL-Mariner 2; SUSE Linux Enterprise Server 15 SP3, openSUSE Leap 15.5, Mageia 9, openEuler 22.03 LTS SP1 and
-Photon OS 5.0, whose feeds neither the shared mirror nor the fixtures hold).
+CBL-Mariner 2; SUSE Linux Enterprise Server 15 SP3, openSUSE Leap 15.5 and Tumbleweed, Mageia 9, openEuler 22.03
+LTS SP1 and Photon OS 5.0, whose feeds neither the shared mirror nor the fixtures hold).
 
 Each is one layer: the distribution's real release files (`os-release`; CentOS 7's vendor files only, as
 slimmed images keep them) and an rpm database (SUSE's: the same headers in rpm's NDB `Packages.db`, where SUSE
@@ -81,9 +81,10 @@ RELEASE_TREES = {
     "azurelinux-3": "azurelinux-3", "centos-7": "centos-7-vendor-only", "centos-stream-9": "centos-stream-9",
     "mariner-2": "cbl-mariner-2", "sles-15": "sles-15.3", "opensuse-leap-15": "opensuse-leap-15.5",
     "mageia-9": "mageia-9", "openeuler-22.03": "openeuler-22.03-sp1", "photon-5": "photon-5",
+    "opensuse-tumbleweed": "opensuse-tumbleweed",
 }
-# SUSE keeps its rpm database in NDB format at the path below (SLE 15 SP3 and Leap 15.5 images do).
-NDB_IMAGES = ("sles-15", "opensuse-leap-15")
+# SUSE keeps its rpm database in NDB format at the path below (SLE 15 SP3, Leap 15.5 and Tumbleweed images do).
+NDB_IMAGES = ("sles-15", "opensuse-leap-15", "opensuse-tumbleweed")
 
 
 def release_files(image: str) -> dict[str, str]:
@@ -147,6 +148,7 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
     "mariner-2": {"openssl": ("", "1.1.1k", "28.cm2", ("openssl", "openssl-libs"))},
     "sles-15": {"openssl-1_1": ("", "1.1.1d", "150200.11.47.1", ("openssl-1_1", "libopenssl1_1"))},
     "opensuse-leap-15": {"openssl-1_1": ("", "1.1.1l", "150500.17.34.1", ("libopenssl1_1",))},
+    "opensuse-tumbleweed": {"openssl-3": ("", "3.1.4", "9.1", ("openssl-3", "libopenssl3"))},
     "mageia-9": {"openssl": ("", "3.0.13", "1.mga9", ("openssl", "lib64openssl3"))},
     "openeuler-22.03": {"openssl": ("1", "1.1.1m", "22.oe2203sp1", ("openssl", "openssl-libs"))},
     "photon-5": {"openssl": ("", "3.0.9", "1.ph5", ("openssl",))},
@@ -156,7 +158,7 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
 # ids as in tests/match/test_osv_distros.py).
 MODULARITY_LABELS = {("rhel-9", "nodejs"): "nodejs:20:9060020250501000000:rhel9"}
 
-RECIPE = {"revision": 6, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
+RECIPE = {"revision": 7, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
           "modularity_labels": [[*key, label] for key, label in MODULARITY_LABELS.items()]}
 
 
