@@ -45,7 +45,8 @@ OSV_IMAGES = {
     "rocky-9": ("rocky", lambda ecosystem: ecosystem == "Rocky Linux:9"),
     "azurelinux-3": ("azurelinux", lambda ecosystem: ecosystem == "Azure Linux:3"),
 }
-# image -> the warnings its scan must carry: crscan reads no feed for these distributions.
+# image -> the warnings its scan must carry: the feed DB holds no record of these distributions (crscan reads no
+# feed for CentOS, CentOS Stream and CBL-Mariner; the others' feeds are in no mirror at hand).
 NO_FEED = {
     "centos-7": ["OS CentOS 7.9.2009 reached its end of life on 2024-06-30: its vendor publishes no more fixes, so "
                  "vulnerabilities found since are not reported",
@@ -55,7 +56,7 @@ NO_FEED = {
                         "were not checked"],
     "mariner-2": ["OS CBL-Mariner 2.0: the feed DB has no advisories for this release, so its 2 rpm packages were "
                   "not checked"],
-    # OSV's SUSE and openSUSE buckets are read, but no mirror at hand holds them (and the NDB rpm database is read).
+    # SUSE's rpm database is NDB: the packages must still be read.
     "sles-15": ["OS SUSE Linux Enterprise Server 15.3: the feed DB has no advisories for this release, so its 2 rpm "
                 "packages were not checked"],
     "opensuse-leap-15": ["OS openSUSE Leap 15.5: the feed DB has no advisories for this release, so its 1 rpm "
