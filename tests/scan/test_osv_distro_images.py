@@ -19,19 +19,15 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from yandex.cloud.containerregistry.v1 import scanner_pb2
 
 from crscan.jobs import ScanRunner
 from crscan.store import schema
-from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
-from tests.jobs.test_runner import run_one
+from tests.jobs.conftest import store  # noqa: F401  (the service's store fixture)
 from tests.match.conftest import TESTDATA
-from tests.scan.test_distro_images import apk_key
+from tests.scan.test_distro_images import apk_key, cli_findings, push, service_findings
 from tests.support.distro_images import CHAINGUARD_PACKAGES, build_distro_images
-from tests.support.registry import skopeo_copy
 from tests.support.rpm_images import MODULARITY_LABELS, build_rpm_images, installed
 from tests.support.rpmvercmp import rpm_vercmp
 
@@ -75,13 +71,9 @@ CHAINGUARD_SECDB = TESTDATA / "feeds" / "chainguard" / "security.json"
 
 @pytest.fixture(scope="module")
 def pushed(local_registry):
-    images = {**build_rpm_images(), "chainguard": build_distro_images()["chainguard"]}
-    refs = {}
-    for name in (*OSV_IMAGES, *NO_FEED, "chainguard"):
-        digest = skopeo_copy(images[name].oci_ref, f"docker://{local_registry.host}/osvdistros/{name}:1")
-        refs[name] = SimpleNamespace(repository=f"osvdistros/{name}", pushed_digest=digest,
-                                     tag_ref=f"{local_registry.host}/osvdistros/{name}:1")
-    return refs
+    rpm_images = build_rpm_images()
+    images = {name: rpm_images[name] for name in (*OSV_IMAGES, *NO_FEED)}
+    return push({**images, "chainguard": build_distro_images()["chainguard"]}, local_registry, "osvdistros")
 
 
 @pytest.fixture(scope="module")
@@ -146,21 +138,13 @@ def chainguard_oracle() -> set[tuple[str, str, str]]:
     return expected
 
 
-def cli_report(ref: str, feeds: Path, tmp_path: Path, *extra: str) -> dict:
-    env = {**os.environ, "CRSCAN_DATA_DIR": str(tmp_path), "NO_COLOR": "1"}
-    done = subprocess.run([str(CRSCAN), "scan", ref, "--db", str(feeds), "--format", "json", "--quiet", *extra],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def found(report: dict) -> set[tuple[str, str, str]]:
     return {(f["package"], f["advisory_id"], f["fixed_by"]) for f in report["findings"]}
 
 
 @pytest.mark.parametrize("image", sorted(OSV_IMAGES))
 def test_the_cli_finds_what_rpm_vercmp_finds_in_the_osv_records(pushed, feeds, tmp_path, image):
-    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    report = cli_findings(pushed[image].tag_ref, feeds, tmp_path)
     assert report["distro"]["id"] == OSV_IMAGES[image][0]
     assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
     expected = osv_oracle(image)
@@ -172,7 +156,7 @@ def test_the_cli_finds_what_rpm_vercmp_finds_in_the_osv_records(pushed, feeds, t
 
 
 def test_the_cli_finds_what_the_chainguard_secdb_lists_by_origin(pushed, feeds, tmp_path):
-    report = cli_report(pushed["chainguard"].tag_ref, feeds, tmp_path)
+    report = cli_findings(pushed["chainguard"].tag_ref, feeds, tmp_path)
     assert report["distro"]["id"] == "chainguard"
     expected = chainguard_oracle()
     # Subpackages are matched by their origin; zlib, curl and syncthing-fips are past every fix, glibc's "0" is
@@ -186,7 +170,7 @@ def test_the_cli_finds_what_the_chainguard_secdb_lists_by_origin(pushed, feeds, 
 
 @pytest.mark.parametrize("image", sorted(NO_FEED))
 def test_an_os_without_a_feed_says_so_above_the_total(pushed, feeds, tmp_path, image):
-    report = cli_report(pushed[image].tag_ref, feeds, tmp_path)
+    report = cli_findings(pushed[image].tag_ref, feeds, tmp_path)
     assert report["findings"] == []
     assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
     assert report["warnings"] == NO_FEED[image]
@@ -203,11 +187,9 @@ def test_the_service_finds_what_the_oracles_find_and_stores_the_warnings(store, 
     expected = {**{name: osv_oracle(name) for name in OSV_IMAGES}, "chainguard": chainguard_oracle(),
                 **{name: set() for name in NO_FEED}}
     for name, findings in expected.items():
-        image = register(store, local_registry, pushed[name])
-        outcome, result, _ = run_one(store, runner, image.id)
-        assert outcome == "ready" and result.status == scanner_pb2.ScanResult.READY, result.error_message
-        with store.sessions() as session:
-            rows = session.query(schema.FindingRow).filter_by(scan_result_id=result.id).all()
-            assert {(r.package, r.advisory_id, r.fixed_by) for r in rows} == findings, name
-            stored = session.get(schema.ScanResult, result.id)
-            assert stored is not None and stored.warnings == NO_FEED.get(name, []), name
+        got = service_findings(store, local_registry, runner, pushed[name],
+                               lambda r: (r.package, r.advisory_id, r.fixed_by))
+        assert got == findings, name
+        with store.sessions() as session:  # the scan just run is the newest
+            newest = session.query(schema.ScanResult).order_by(schema.ScanResult.scanned_at.desc()).first()
+            assert newest is not None and newest.warnings == NO_FEED.get(name, []), name
