@@ -175,7 +175,8 @@ DISTROS: Mapping[str, DistroFacts] = {
     "azurelinux": DistroFacts(_RPM, "Azure Linux", ReleaseKey.MAJOR, by_binary=True, name="Azure Linux"),
     "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, by_binary=True, name="Mageia"),
     "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, by_binary=True, name="openEuler"),
-    # Detected; their vendor feeds (ALAS, Oracle OVAL, Photon advisories) are not read yet: a scan warns.
+    # No OSV bucket: CentOS and Stream have no feed (a scan warns); Amazon, Oracle and Photon are matched by
+    # their vendor feeds' own matchers (match/rpm_vendor.py); Mariner has none yet (a scan warns).
     "centos": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
                           end_of_life={"6": "2020-11-30", "7": "2024-06-30", "8": "2021-12-31"}, name="CentOS"),
     "centos-stream": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, end_of_life={"8": "2024-05-31"},
