@@ -188,7 +188,29 @@ def test_serve_workers_share_both_ports_and_stop_together(tmp_path):
     assert answered > 0
     code, rest_of_output = served.stop(signal.SIGTERM)
     assert code == 0 and "stopped" in rest_of_output
-    assert not Path(f"/proc/{replica}").exists() or "Z" in Path(f"/proc/{replica}/stat").read_text().split()[2]
+    assert _exited(replica)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie its (new) parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_workers_replica_stops_when_the_first_process_is_killed(tmp_path):
+    served = serve("--data-dir", str(tmp_path / "data"), "--http-port", "0", "--grpc-port", "0", "--no-auth",
+                   "--workers", "2")
+    (replica,) = replica_pids(served.process.pid)
+    served.process.kill()  # no chance to stop its replica: the replica must notice on its own
+    served.process.wait()
+    deadline = time.monotonic() + 15
+    while not (gone := _exited(replica)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not gone:
+        os.kill(replica, signal.SIGKILL)
+    assert gone, "the replica outlived the killed first process"
 
 
 def test_serve_reports_a_busy_grpc_port_in_one_line(tmp_path):

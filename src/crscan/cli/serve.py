@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -68,6 +69,7 @@ def serve(
     from crscan.secrets import load_secret_box
 
     stop = stop_on_signals()
+    parent = os.getppid() if replica else None
     store = open_store(settings, create_data_dir=True)
     box = load_secret_box(settings.secret_key, settings.data_dir)
     # A replica only serves requests: scans it queues are claimed by the first process's workers.
@@ -108,7 +110,7 @@ def serve(
     if replicas:
         typer.echo(f"{workers} processes serve both ports")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
-    wait_for_stop(stop)
+    wait_for_stop(stop, parent=parent)
     log.info("shutting down")
     stop_replicas(replicas)
     server.stop()

@@ -5,6 +5,8 @@ Each step that fails raises `CliError` with one line naming what failed; `crscan
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -16,6 +18,8 @@ if TYPE_CHECKING:  # the store and job stack are heavy; the other verbs do not i
     from crscan.config import Settings
     from crscan.jobs.service import Background
     from crscan.store import Store
+
+log = logging.getLogger("crscan.serve")
 
 
 def resolve_settings(flags: dict[str, Any], config_file: Path | None, *, logging: bool = False) -> Settings:
@@ -60,12 +64,15 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def wait_for_stop(stop: threading.Event) -> None:
-    """Block until `stop` is set. Polled: Python runs a signal's handler only when the main thread wakes, and an
-    untimed wait is woken only if the kernel delivers the signal to the main thread, which it may not (seen after
-    the process was stopped and continued: SIGTERM was then ignored)."""
+def wait_for_stop(stop: threading.Event, *, parent: int | None = None) -> None:
+    """Block until `stop` is set, or until the process `parent` (if given) is no longer this one's parent: a
+    `--workers` replica must not outlive a first process that was killed. Polled: Python runs a signal's handler
+    only when the main thread wakes, and an untimed wait is woken only if the kernel delivers the signal to the
+    main thread, which it may not (seen after the process was stopped and continued: SIGTERM was then ignored)."""
     while not stop.wait(0.5):
-        pass
+        if parent is not None and os.getppid() != parent:
+            log.warning("the first crscan serve process (pid %d) is gone: this replica stops too", parent)
+            return
 
 
 def start_workers(store: Store, settings: Settings, *, with_scheduler: bool) -> Background:
