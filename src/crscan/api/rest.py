@@ -2,7 +2,8 @@
 
 A request message is built the way grpc-gateway builds it: the body (for rules with `body`), then the path
 variables, then query parameters for every other field (lowerCamelCase or snake_case, dotted for nested fields).
-Responses and errors use the proto3 JSON mapping from `json_format`; errors are `google.rpc.Status` JSON.
+Responses use the proto3 JSON mapping (`wire_json`: json_format's output, printed faster); errors are
+`google.rpc.Status` JSON.
 Variables match raw (still percent-encoded) path segments, so `{repository_name}` may carry an encoded "/", and
 a raw ":" always starts the custom verb.
 """
@@ -32,6 +33,7 @@ from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
 from crscan.api.request_id import HEADER, request_id, rest_details
 from crscan.api.routes import HttpRoute, routes_for
+from crscan.api.wire_json import message_to_dict
 from crscan.auth.interface import Authenticator
 
 log = logging.getLogger(__name__)
@@ -249,7 +251,7 @@ def _call_and_render(
     )
     if context.code() not in (None, grpc.StatusCode.OK):
         raise ApiError(context.code(), context.details())
-    return JSONResponse(json_format.MessageToDict(response))
+    return JSONResponse(message_to_dict(response))
 
 
 def _authenticate_page(authenticator: Authenticator, request: Request) -> None:
