@@ -161,6 +161,10 @@ def build_rest_app(
     reach `dispatch`, so every miss is a Status body. Every page but `PUBLIC_PAGES` needs a caller the
     authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
+    # A template matches only paths with as many segments as it has, so each request tries those alone.
+    routes_by_depth: dict[int, list[HttpRoute]] = {}
+    for route in routes:
+        routes_by_depth.setdefault(len(route.segments), []).append(route)
     document = openapi.document_json(routes)
     json_names = JsonFieldNames(bindings)
 
@@ -199,7 +203,8 @@ def build_rest_app(
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
-        matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
+        candidates = routes_by_depth.get(raw_path.count("/"), [])
+        matched = [(route, values) for route in candidates if (values := route.match_path(raw_path)) is not None]
         chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
         if chosen is None:
             if matched:
