@@ -519,6 +519,8 @@ def scaling(one: Run, several: Run, replicas: int, args) -> str:
     verdict = ("OK" if factor >= REPLICA_TARGET else "MISSED") if cores >= 2 * replicas else \
         f"not judged: the target applies when the machine has the cores (>= {2 * replicas} for {replicas} " \
         f"servers plus their load generators; this one has {cores})"
+    if os.getloadavg()[0] > cores:  # other work competes: N processes also win N shares of the contended CPU
+        verdict += f"; load above {cores} overstates the factor (more processes, more of the shared CPU)"
     return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} api_load REST replicas: {args.clients} clients, same mix for "
             f"{args.seconds:.0f} s: `crscan serve --workers {replicas}` (SO_REUSEPORT processes on one SQLite store) "
             f"{describe(several)} vs one process {describe(one)}: scaling {factor:.2f}x (target >= "
