@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, select
+from sqlalchemy import Connection, Select, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from crscan import ids
@@ -45,7 +45,7 @@ class ImageView:
     layers: tuple[Layer, ...]
 
 
-_VIEW_COLUMNS = (
+_VIEW_COLUMNS: tuple[Any, ...] = (
     schema.Image.id,
     schema.Repository.registry_id,
     schema.Repository.name,
@@ -83,13 +83,20 @@ def _image_page(by_repository: bool, by_registry: bool, by_folder: bool, scoped:
     return keyset_statement(query, IMAGE_ORDERS[order.key] + (schema.Image.id,), order.descending, after)
 
 
-def _views(connection: Connection, rows: Sequence[Row[Any]]) -> list[ImageView]:
+def _views(connection: Connection, rows: Sequence[Any]) -> list[ImageView]:
     """ImageViews of image rows selected as `_VIEW_COLUMNS`, their layers read in one query."""
-    layers: dict[str, list[Layer]] = {row[0]: [] for row in rows}
+    layers: dict[str, list[Layer]] = {row.id: [] for row in rows}
     if rows:
         for image_id, digest, size, media_type in connection.execute(_LAYERS, {"image_ids": list(layers)}):
             layers[image_id].append(Layer(digest, size, media_type))
-    return [ImageView(*row, layers=tuple(layers[row[0]])) for row in rows]
+    return [
+        ImageView(
+            id=row.id, registry_id=row.registry_id, repository_path=row.name, digest=row.digest, tags=row.tags,
+            config_digest=row.config_digest, config_size=row.config_size, compressed_size=row.compressed_size,
+            created_at=row.created_at, layers=tuple(layers[row.id]),
+        )
+        for row in rows
+    ]
 
 
 class Images(OperationWriter):
