@@ -25,7 +25,6 @@ from yandex.cloud.operation import operation_pb2
 from crscan.store import OperationCodec, OperationError, ScanStatus, schema
 from crscan.store.images import ImageView
 
-
 _EPOCH = dt.datetime(1970, 1, 1)
 
 

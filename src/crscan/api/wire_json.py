@@ -4,9 +4,9 @@
 field visits, each through several descriptor lookups). Here each message type's descriptor is read once and
 turned into a printing function with one statement per field. The output is the same: fields in
 field-number order (what `ListFields` yields), implicit-presence fields only when not default, int64 as
-strings, enum names (the number when unknown), bytes as base64, RFC 3339 timestamps via the same
-`ToJsonString`. Anything the generated printers do not cover (float fields, whose presence and formatting have edge cases;
-closed enums; extensions; the well-known types other than Timestamp/Duration/FieldMask) is printed by
+strings, enum names (the number when unknown), bytes as base64, RFC 3339 timestamps as `ToJsonString` prints
+them. Anything the generated printers do not cover (float fields, whose presence and formatting have edge
+cases; closed enums; extensions; the well-known types other than Timestamp/Duration/FieldMask) is printed by
 `json_format` itself, so the output never differs — tests/api/test_wire_json.py compares them on real data.
 """
 
