@@ -17,7 +17,10 @@ Reports requests/s, p50/p99, errors, server peak RSS and threads, and `/healthz`
 during the load); targets: >= 0.5x the floor's throughput, p99 <= 4x the floor's, 0 errors, /healthz p99 <=
 50 ms. Appends one line per transport to bench/RESULTS.md.
 
-    .venv/bin/python bench/api_load.py [--transport rest|grpc|both] [--clients 200] [--seconds 15]
+    .venv/bin/python bench/api_load.py [--transport rest|grpc|both] [--clients 200] [--seconds 15] [--replicas 2]
+
+`--replicas N` also loads `crscan serve --workers N` (N processes sharing both ports and the store) over REST
+right after the one-process run and reports the scaling factor (target >= 1.6x when the machine has the cores).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ sys.path.insert(0, str(REPO))
 CRSCAN = Path(sys.executable).parent / "crscan"
 SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 THROUGHPUT_TARGET, P99_TARGET, HEALTHZ_TARGET_MS = 0.5, 4.0, 50.0
+REPLICA_TARGET = 1.6
 PAGE_SIZE = 100
 IMAGES = ("bookworm", "bullseye")
 
@@ -200,10 +204,17 @@ def start_crscan(seeded: Seeded, extra: list[str]) -> tuple[subprocess.Popen, in
     process = subprocess.Popen(
         [str(CRSCAN), "serve", "--data-dir", str(seeded.data_dir), "--feed-db", str(seeded.feed_db),
          "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--log-level", "warning", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     wait_port(http_port, process)
     wait_port(grpc_port, process)
+    # The banner's last line comes once every --workers process listens, so no load starts before them all.
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("REST listening on"):
+            break
+    else:
+        sys.exit(f"crscan serve exited before listening: {process.stderr.read() if process.stderr else ''}")
     return process, http_port, grpc_port
 
 
@@ -501,6 +512,22 @@ def verdict(transport: str, crscan: Run, floor: Run, args, note: str) -> str:
             f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]")
 
 
+def scaling(one: Run, several: Run, replicas: int, args) -> str:
+    """The --replicas line: throughput of N serving processes against one, measured back to back."""
+    factor = several.rps / one.rps
+    cores = os.cpu_count() or 1
+    verdict = ("OK" if factor >= REPLICA_TARGET else "MISSED") if cores >= 2 * replicas else \
+        f"not judged: the target applies when the machine has the cores (>= {2 * replicas} for {replicas} " \
+        f"servers plus their load generators; this one has {cores})"
+    if os.getloadavg()[0] > cores:  # other work competes: N processes also win N shares of the contended CPU
+        verdict += f"; load above {cores} overstates the factor (more processes, more of the shared CPU)"
+    return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} api_load REST replicas: {args.clients} clients, same mix for "
+            f"{args.seconds:.0f} s: `crscan serve --workers {replicas}` (SO_REUSEPORT processes on one SQLite store) "
+            f"{describe(several)} vs one process {describe(one)}: scaling {factor:.2f}x (target >= "
+            f"{REPLICA_TARGET} when the machine has the cores): {verdict} [ab -k; {platform.machine()}, {cores} cpus, "
+            f"load {os.getloadavg()[0]:.1f}, python {platform.python_version()}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("rest", "grpc", "both"), default="both")
@@ -510,6 +537,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=110, help="scan results of the hot image")
     parser.add_argument("--grpc-processes", type=int, default=4)
     parser.add_argument("--serve-args", default="", help="extra `crscan serve` arguments, e.g. '--workers 2'")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="also run REST against `crscan serve --workers N` and report the scaling over one process")
     parser.add_argument("--py-spy", type=Path, help="write py-spy collapsed stacks of crscan serve to this prefix")
     parser.add_argument("--seed-dir", type=Path, help="seed here, or reuse the store an earlier run seeded here")
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
@@ -564,6 +593,16 @@ def main() -> None:
                 lines.append(verdict("REST", crscan, floor, args,
                                      f"ab -k, {args.clients // len(paths)} connections per URL; bodies {sizes} KiB; "))
                 print(lines[-1])
+                if args.replicas > 1:
+                    several, several_port, _ = start_crscan(seeded, [*args.serve_args.split(), "--workers",
+                                                                     str(args.replicas)])
+                    try:
+                        crowd = ab_load("replicas", several.pid, several_port, paths, seeded.token, args.clients,
+                                        args.seconds, work)
+                    finally:
+                        stop(several)
+                    lines.append(scaling(crscan, crowd, args.replicas, args))
+                    print(lines[-1])
             if args.transport in ("grpc", "both"):
                 spec = work / "grpc-floor.json"
                 spec.write_text(json.dumps({"token": seeded.token, "tls_dir": str(seeded.data_dir / "tls"),

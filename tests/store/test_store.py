@@ -95,7 +95,10 @@ def test_resources_round_trip_with_ids_of_their_prefix(store):
     got = store.images.get(image.id)
     assert (got.digest, got.tags, got.compressed_size) == (image.digest, ["12", "latest"], 123)
     assert [(layer.digest, layer.size) for layer in got.layers] == [("sha256:l1", 100), ("sha256:l2", 23)]
-    proto = messages.image(got)
+    view = store.images.view(image.id)  # what the API shows, read without the ORM
+    assert (view.digest, view.tags, view.compressed_size, view.layers) == (got.digest, got.tags, 123, (
+        Layer("sha256:l1", 100), Layer("sha256:l2", 23)))
+    proto = messages.image(view)
     assert proto.name == f"{registry.id}/library/debian"
     assert proto.config.digest == "sha256:c" and proto.config.size == 1469
     assert store.registries.get(registry.id).labels == {"env": "prod"}

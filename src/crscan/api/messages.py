@@ -4,11 +4,13 @@ re-declared). Only `api/` speaks the wire: the store hands back rows, this modul
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from sqlalchemy import Row
 from yandex.cloud.containerregistry.v1 import (
     blob_pb2,
     image_pb2,
@@ -21,12 +23,15 @@ from yandex.cloud.containerregistry.v1 import (
 from yandex.cloud.operation import operation_pb2
 
 from crscan.store import OperationCodec, OperationError, ScanStatus, schema
+from crscan.store.images import ImageView
+
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.replace(tzinfo=dt.UTC))
-    return stamp
+    """A stored (naive UTC) datetime as a Timestamp; integer arithmetic, as a page of results makes a hundred."""
+    since = value.replace(tzinfo=None) - _EPOCH  # stored datetimes are UTC; a zone, if any, is not converted
+    return timestamp_pb2.Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def pack(message: Message) -> bytes:
@@ -36,7 +41,8 @@ def pack(message: Message) -> bytes:
     return serialized
 
 
-def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
+def scan_result(row: schema.ScanResult | Row[Any]) -> scanner_pb2.ScanResult:
+    """A stored or listed (`store.scans.SCAN_LIST_COLUMNS`) scan result."""
     message = scanner_pb2.ScanResult(
         id=row.id,
         image_id=row.image_id,
@@ -55,7 +61,8 @@ def scan_result(row: schema.ScanResult) -> scanner_pb2.ScanResult:
     return message
 
 
-def vulnerability(row: schema.FindingRow) -> scanner_pb2.Vulnerability:
+def vulnerability(row: Row[Any]) -> scanner_pb2.Vulnerability:
+    """A listed finding (`store.scans.FINDING_LIST_COLUMNS`)."""
     return scanner_pb2.Vulnerability(
         severity=scanner_pb2.Vulnerability.Severity.ValueType(row.severity),
         package=scanner_pb2.PackageVulnerability(
@@ -91,10 +98,10 @@ def repository(row: schema.Repository) -> repository_pb2.Repository:
     return repository_pb2.Repository(id=row.id, name=repository_name(row))
 
 
-def image(row: schema.Image) -> image_pb2.Image:
+def image(row: ImageView) -> image_pb2.Image:
     return image_pb2.Image(
         id=row.id,
-        name=repository_name(row.repository),
+        name=f"{row.registry_id}/{row.repository_path}",
         digest=row.digest,
         compressed_size=row.compressed_size,
         config=blob_pb2.Blob(digest=row.config_digest, size=row.config_size),

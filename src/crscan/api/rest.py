@@ -2,7 +2,8 @@
 
 A request message is built the way grpc-gateway builds it: the body (for rules with `body`), then the path
 variables, then query parameters for every other field (lowerCamelCase or snake_case, dotted for nested fields).
-Responses and errors use the proto3 JSON mapping from `json_format`; errors are `google.rpc.Status` JSON.
+Responses use the proto3 JSON mapping (`wire_json`: json_format's output, printed faster); errors are
+`google.rpc.Status` JSON.
 Variables match raw (still percent-encoded) path segments, so `{repository_name}` may carry an encoded "/", and
 a raw ":" always starts the custom verb.
 """
@@ -32,6 +33,7 @@ from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
 from crscan.api.request_id import HEADER, request_id, rest_details
 from crscan.api.routes import HttpRoute, routes_for
+from crscan.api.wire_json import message_to_dict
 from crscan.auth.interface import Authenticator
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,10 @@ def build_rest_app(
     reach `dispatch`, so every miss is a Status body. Every page but `PUBLIC_PAGES` needs a caller the
     authenticator accepts for a read (`OPS_PAGE_METHOD`): metrics and readiness say things about the fleet."""
     routes = routes_for(bindings)
+    # A template matches only paths with as many segments as it has, so each request tries those alone.
+    routes_by_depth: dict[int, list[HttpRoute]] = {}
+    for route in routes:
+        routes_by_depth.setdefault(len(route.segments), []).append(route)
     document = openapi.document_json(routes)
     json_names = JsonFieldNames(bindings)
 
@@ -197,7 +203,8 @@ def build_rest_app(
             return await pages[raw_path](request)
         if request.method == "POST" and hooks and raw_path in hooks:
             return await hooks[raw_path](request)
-        matched = [(route, values) for route in routes if (values := route.match_path(raw_path)) is not None]
+        candidates = routes_by_depth.get(raw_path.count("/"), [])
+        matched = [(route, values) for route in candidates if (values := route.match_path(raw_path)) is not None]
         chosen = next(((r, v) for r, v in matched if r.http_method == request.method), None)
         if chosen is None:
             if matched:
@@ -249,7 +256,7 @@ def _call_and_render(
     )
     if context.code() not in (None, grpc.StatusCode.OK):
         raise ApiError(context.code(), context.details())
-    return JSONResponse(json_format.MessageToDict(response))
+    return JSONResponse(message_to_dict(response))
 
 
 def _authenticate_page(authenticator: Authenticator, request: Request) -> None:

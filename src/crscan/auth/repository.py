@@ -4,15 +4,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from crscan.auth.interface import AuthError, IamTokenRecord, KeyRecord, Role, TokenRecord, TokenRepository
 from crscan.store import Store, schema
 from crscan.store.tokens import ApiToken, ApiTokenKey, IamToken
 
+_TABLE = ApiToken.__table__
+# Every request looks its token up (a revocation takes effect on the next request): one prebuilt Core statement
+# on a pooled connection, a fifth of the cost of `session.get` (no statement to build, no ORM entity).
+_FIND = select(
+    _TABLE.c.id, _TABLE.c.role, _TABLE.c.registries, _TABLE.c.description, _TABLE.c.created_at,
+    _TABLE.c.expires_at, _TABLE.c.revoked_at, _TABLE.c.secret_sha256,
+).where(_TABLE.c.id == bindparam("token_id"))
 
-def _record(row: ApiToken) -> TokenRecord:
+
+def _record(row: Any) -> TokenRecord:
+    """A TokenRecord of an `ApiToken` or of a row with its columns."""
     return TokenRecord(
         id=row.id,
         role=Role(row.role),
@@ -47,9 +57,9 @@ class SqlTokenRepository(TokenRepository):
             )
 
     def find(self, token_id: str) -> tuple[TokenRecord, bytes] | None:
-        with self.store.sessions() as session:
-            row = session.get(ApiToken, token_id)
-            return (_record(row), row.secret_sha256) if row is not None else None
+        with self.store.engine.connect() as connection:
+            row = connection.execute(_FIND, {"token_id": token_id}).first()
+        return (_record(row), row.secret_sha256) if row is not None else None
 
     def all(self) -> list[TokenRecord]:
         with self.store.sessions() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, select
+from sqlalchemy import Connection, CursorResult, Engine, Executable, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crscan.store import schema
@@ -18,6 +18,11 @@ class Resource:
 
     def __init__(self, sessions: sessionmaker[Session]):
         self.sessions = sessions
+
+    def connect(self) -> Connection:
+        """A pooled connection for reads of plain rows (no Session, no ORM entities): listings and hot Gets."""
+        engine: Engine = self.sessions.kw["bind"]
+        return engine.connect()
 
 
 class OperationWriter(Resource):
@@ -35,7 +40,7 @@ def get_row(session: Session, model: type[Row], row_id: str, resource: str) -> R
     return row
 
 
-def require_row(session: Session, model: type[schema.Base], row_id: str, resource: str) -> None:
+def require_row(session: Session | Connection, model: type[schema.Base], row_id: str, resource: str) -> None:
     """Like `get_row` without loading the row (and its eager relationships)."""
     column: Any = getattr(model, "id")  # noqa: B009  every resource table has an `id` primary key
     if session.scalar(select(column).where(column == row_id)) is None:

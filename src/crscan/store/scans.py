@@ -4,11 +4,12 @@ ending it (`ScanSink`), and listing results and findings."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Row, Select, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from crscan.store.interface import (
     StoreError,
     StoreUnavailable,
 )
-from crscan.store.paging import Order, Page, keyset, values_of
+from crscan.store.paging import Order, Page, keyset_rows, keyset_statement, values_of
 from crscan.store.schema import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,24 @@ SCAN_ORDERS = {
     "vulnerabilities": tuple(getattr(schema.ScanResult, level) for level in schema.SEVERITY_COLUMNS),
 }
 FINDING_ORDERS = {"severity": (schema.FindingRow.severity,), "name": (schema.FindingRow.name,)}
+# What a listed scan result or finding carries (the API's fields and the sort keys), read as plain rows.
+SCAN_LIST_COLUMNS = tuple(
+    getattr(schema.ScanResult, name)
+    for name in ("id", "image_id", "repository_id", "status", "scanned_at", *schema.SEVERITY_COLUMNS)
+)
+FINDING_LIST_COLUMNS = tuple(
+    getattr(schema.FindingRow, name)
+    for name in ("id", "severity", "name", "link", "package", "source", "version", "fixed_by", "origin", "type")
+)
 
 # A lost race against a concurrent start is retried by reading the winner; a scan can end and another start
 # between the two, so bound the loop rather than spin.
 _ENQUEUE_ATTEMPTS = 5
 
 
-def scan_sort_values(row: schema.ScanResult, order: Order) -> tuple[Any, ...]:
-    """The keyset cursor for `row`: its values of the order's columns, then its id."""
+def scan_sort_values(row: Any, order: Order) -> tuple[Any, ...]:
+    """The keyset cursor for `row` (a listed row or a `schema.ScanResult`): its values of the order's columns,
+    then its id."""
     return tuple(getattr(row, column.key) for column in SCAN_ORDERS[order.key]) + (row.id,)
 
 
@@ -173,15 +184,22 @@ class Scans(OperationWriter, ScanSink):
         with self.sessions() as session:
             return get_row(session, schema.ScanResult, scan_result_id, "scan result")
 
-    def last_finished(self, image_id: str) -> schema.ScanResult | None:
-        with self.sessions() as session:
-            get_row(session, schema.Image, image_id, "image")
-            return session.scalars(
-                select(schema.ScanResult)
-                .where(schema.ScanResult.image_id == image_id, schema.ScanResult.status.in_((READY, ERROR)))
-                .order_by(schema.ScanResult.scanned_at.desc(), schema.ScanResult.id.desc())
-                .limit(1)
-            ).one_or_none()
+    def view(self, scan_result_id: str) -> Row[Any]:
+        """The scan result as the API shows it (a row of `SCAN_LIST_COLUMNS`); NotFound when there is none."""
+        with self.connect() as connection:
+            row = connection.execute(_VIEW, {"scan_result_id": scan_result_id}).one_or_none()
+        if row is None:
+            raise NotFound("scan result", scan_result_id)
+        return row
+
+    def last_finished(self, image_id: str) -> Row[Any] | None:
+        """The image's newest READY or ERROR result (a row of `SCAN_LIST_COLUMNS`), None when it has none;
+        NotFound when there is no such image."""
+        with self.connect() as connection:
+            row = connection.execute(_LAST_FINISHED, {"image_id": image_id}).one_or_none()
+            if row is None:
+                require_row(connection, schema.Image, image_id, "image")
+            return row
 
     def page(
         self,
@@ -193,21 +211,16 @@ class Scans(OperationWriter, ScanSink):
         after: tuple[Any, ...] | None,
         limit: int,
     ) -> Page:
-        """Scan results of one image or one repository; `after` is `scan_sort_values` of the last row shown."""
-        model = schema.ScanResult
-        with self.sessions() as session:
-            scope: tuple[type[schema.Base], str, str]
-            if image_id:
-                query = select(model).where(model.image_id == image_id)
-                scope = (schema.Image, image_id, "image")
-            else:
-                query = select(model).where(model.repository_id == repository_id)
-                scope = (schema.Repository, repository_id, "repository")
-            if status is not None:
-                query = query.where(model.status == status)
-            page = keyset(session, query, SCAN_ORDERS[order.key] + (model.id,), order.descending, after, limit)
+        """Scan results (rows of `SCAN_LIST_COLUMNS`) of one image or one repository; `after` is
+        `scan_sort_values` of the last row shown."""
+        scope = "image" if image_id else "repository"
+        statement = _scan_page(scope, status is not None, order, after is not None)
+        parameters = {"scope_id": image_id or repository_id, "status": status}
+        with self.connect() as connection:
+            page = keyset_rows(connection, statement, parameters, len(SCAN_ORDERS[order.key]) + 1, after, limit)
             if not page.rows:  # rows prove the scope exists; only an empty page needs the extra lookup
-                require_row(session, *scope)
+                model = schema.Image if image_id else schema.Repository
+                require_row(connection, model, image_id or repository_id, scope)
             return page
 
     def findings(
@@ -220,20 +233,48 @@ class Scans(OperationWriter, ScanSink):
         after_id: int | None,
         limit: int,
     ) -> Page:
-        """Findings of a scan result; findings never change, so the cursor is just the last row's id."""
+        """Findings (rows of `FINDING_LIST_COLUMNS`) of a scan result; findings never change, so the cursor is
+        just the last row's id."""
         model = schema.FindingRow
-        with self.sessions() as session:
-            query = select(model).where(model.scan_result_id == scan_result_id)
-            if severity is not None:
-                query = query.where(model.severity == severity)
-            if name is not None:
-                query = query.where(model.name == name)
-            columns = FINDING_ORDERS[order.key] + (model.id,)
-            after = values_of(session, model, after_id, columns, scan_result_id=scan_result_id)
-            page = keyset(session, query, columns, order.descending, after, limit)
+        columns = FINDING_ORDERS[order.key] + (model.id,)
+        statement = _finding_page(severity is not None, name is not None, order, after_id is not None)
+        parameters = {"scan_result_id": scan_result_id, "severity": severity, "name": name}
+        with self.connect() as connection:
+            after = values_of(connection, model, after_id, columns, scan_result_id=scan_result_id)
+            page = keyset_rows(connection, statement, parameters, len(columns), after, limit)
             if not page.rows:
-                require_row(session, schema.ScanResult, scan_result_id, "scan result")
+                require_row(connection, schema.ScanResult, scan_result_id, "scan result")
             return page
+
+
+_LISTED = select(*SCAN_LIST_COLUMNS)
+_VIEW = _LISTED.where(schema.ScanResult.id == bindparam("scan_result_id"))
+_LAST_FINISHED = (
+    _LISTED.where(schema.ScanResult.image_id == bindparam("image_id"), schema.ScanResult.status.in_((READY, ERROR)))
+    .order_by(schema.ScanResult.scanned_at.desc(), schema.ScanResult.id.desc())
+    .limit(1)
+)
+
+
+@functools.cache
+def _scan_page(scope: str, by_status: bool, order: Order, after: bool) -> Select[Any]:
+    """The statement of one shape of scan-result page (see `keyset_statement`)."""
+    model = schema.ScanResult
+    query = _LISTED.where(getattr(model, f"{scope}_id") == bindparam("scope_id"))
+    if by_status:
+        query = query.where(model.status == bindparam("status"))
+    return keyset_statement(query, SCAN_ORDERS[order.key] + (model.id,), order.descending, after)
+
+
+@functools.cache
+def _finding_page(by_severity: bool, by_name: bool, order: Order, after: bool) -> Select[Any]:
+    model = schema.FindingRow
+    query = select(*FINDING_LIST_COLUMNS).where(model.scan_result_id == bindparam("scan_result_id"))
+    if by_severity:
+        query = query.where(model.severity == bindparam("severity"))
+    if by_name:
+        query = query.where(model.name == bindparam("name"))
+    return keyset_statement(query, FINDING_ORDERS[order.key] + (model.id,), order.descending, after)
 
 
 def _new_scan(

@@ -42,7 +42,7 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
         with store_errors():
-            return messages.image(self.store.images.get(image_id))
+            return messages.image(self.store.images.view(image_id))
 
     def Delete(
         self, request: image_service_pb2.DeleteImageRequest, context: grpc.ServicerContext
@@ -106,13 +106,15 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         if registry_id:
             check_access(self.store, "registry", registry_id)
         with store_errors():
-            if registry_id:
+            if registry_id and after:  # a deleted registry is NOT_FOUND rather than a stale cursor
                 self.store.registries.get(registry_id)
             page = self.store.images.page(
                 repository_id=repository_id, registry_id=registry_id, folder_id=folder_id,
                 registry_ids=visible_registries(), order=order,
                 after_id=after[0] if after else None, limit=limit,
             )
+            if registry_id and not page.rows:  # rows prove the registry exists; an empty page must say if not
+                self.store.registries.get(registry_id)
         response = image_service_pb2.ListImagesResponse(images=[messages.image(row) for row in page.rows])
         if page.has_more:
             response.next_page_token = tokens.issue(for_caller(request_context), (page.rows[-1].id,))

@@ -85,7 +85,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         scan_result_id = require_id(request.scan_result_id, "scan_result_id")
         check_access(self.store, "scan_result", scan_result_id)
         with store_errors():
-            return messages.scan_result(self.store.scans.get(scan_result_id))
+            return messages.scan_result(self.store.scans.view(scan_result_id))
 
     def GetLast(
         self, request: scanner_service_pb2.GetLastScanResultRequest, context: grpc.ServicerContext
