@@ -106,8 +106,8 @@ def test_kev_and_epss_are_sources_of_the_build_and_join_cve_facts(tmp_path):
 
 
 def test_findings_take_kev_and_epss_by_their_cve_or_any_cve_alias(tmp_path):
-    from crscan.match.severity import enrich
-    from crscan.model import EpssScore, Finding, KevFlag, Severity
+    from crscan.match import Match, merge
+    from crscan.model import Ecosystem, EpssScore, Finding, KevFlag, Package, Severity
 
     build([KevUpdater(), EpssUpdater()], tmp_path / "feeds.db", Location(risk_mirror(tmp_path / "mirror")))
     by_name = Finding("CVE-2022-28346", "GHSA-2gwj-7jmv-h26r", "", "django", "pip", "3.2.0", "3.2.13", "lang",
@@ -116,8 +116,11 @@ def test_findings_take_kev_and_epss_by_their_cve_or_any_cve_alias(tmp_path):
                        "python", Severity.UNDEFINED, "none", aliases=("CVE-2019-11324", "GHSA-mh33-7rrq-662w"))
     unknown = Finding("GHSA-xxxx-0000-0000", "GHSA-xxxx-0000-0000", "", "lodash", "npm", "4.17.4", "", "lang",
                       "node", Severity.LOW, "ghsa")
+    matches = [Match(Package(Ecosystem.PYPI, f.package, f.version), f, (f.advisory_id, f.name, *f.aliases))
+               for f in (by_name, by_alias, unknown)]
     with FeedDB.open(tmp_path / "feeds.db") as db:
-        named, aliased, plain = enrich([by_name, by_alias, unknown], db)
+        merged = {f.package: f for f in merge(matches, db)}
+    named, aliased, plain = merged["django"], merged["urllib3"], merged["lodash"]
     assert (named.kev, named.epss) == (KevFlag("2024-01-10", "2024-01-31"),
                                        EpssScore(0.5, 0.981, "2025-08-25T12:55:00Z"))
     assert (aliased.kev, aliased.epss) == (KevFlag("2024-02-01", "2024-02-22"),

@@ -18,9 +18,10 @@ from crscan.match.debian import DebianMatcher
 from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.match.rpm_vendor import vendor_matchers
-from crscan.match.severity import absorb, enrich, merged
+from crscan.match.severity import absorb, is_cve, merged
 from crscan.model import DISTROS, Distro, Finding, Package
 from crscan.vulndb import FeedDB
+from crscan.vulndb.enrichment import cve_facts
 
 
 def default_matchers() -> tuple[Matcher, ...]:
@@ -61,7 +62,7 @@ def match_with_warnings(packages: Iterable[Package], distro: Distro | None, db: 
                 else:
                     yield found
 
-    findings = enrich(merge(matches()), db)
+    findings = merge(matches(), db)
     return MatchResult(findings, [*coverage_warnings(packages, distro, db, matchers), *warnings])
 
 
@@ -89,10 +90,10 @@ def coverage_warnings(packages: Sequence[Package], distro: Distro | None, db: Fe
     return warnings
 
 
-def merge(matches: Iterable[Match]) -> list[Finding]:
+def merge(matches: Iterable[Match], db: FeedDB | None = None) -> list[Finding]:
     """One finding per package and vulnerability, two matches being the same vulnerability when any
     of their ids (CVE, GHSA, PYSEC, DSA, …) agree, directly or through a third match. See `severity.absorb`
-    for what the merged finding keeps."""
+    for what the merged finding keeps, and `severity.merged` for what `db`'s per-CVE facts add."""
     # Each group of matches is a slot of two parallel lists, not an object (nor a set of ids) per group: tens
     # of thousands of findings would otherwise each add objects for the cyclic collector to walk, and most
     # matches start a group, so that path allocates nothing of its own. Packages are keyed by object identity:
@@ -133,7 +134,9 @@ def merge(matches: Iterable[Match]) -> list[Finding]:
                 ids.update(more)
         for i in found.ids:
             slot_of.setdefault(i, slot)
-    findings = [merged(finding, ids) for finding, ids in zip(kept, ids_of, strict=True) if finding is not None]
+    cves = {i for ids in ids_of for i in ids if is_cve(i)} | {f.name for f in kept if f is not None and is_cve(f.name)}
+    facts = cve_facts(db, cves) if db is not None else None
+    findings = [merged(finding, ids, facts) for finding, ids in zip(kept, ids_of, strict=True) if finding is not None]
     return sorted(findings, key=lambda f: (f.source, f.package, f.version, f.path, f.name, f.advisory_id))
 
 

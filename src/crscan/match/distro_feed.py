@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 
-from crscan.match.findings import installed_version, make_finding, parsed, unorderable
+from crscan.match.findings import ROWS_AT_ONCE, installed_version, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import DISTROS, Distro, Package, Severity
 from crscan.versions import Version
@@ -49,6 +49,12 @@ class DistroFeedMatcher(Matcher):
             return
         ecosystem = DISTROS[self.distro_id].ecosystem
         ours = [p for p in packages if p.ecosystem is ecosystem]
+        for start in range(0, len(ours), ROWS_AT_ONCE):
+            yield from self._match_chunk(ours[start:start + ROWS_AT_ONCE], distro, db, namespace)
+
+    def _match_chunk(self, ours: Sequence[Package], distro: Distro, db: FeedDB,
+                     namespace: str) -> Iterator[Match | Unordered]:
+        ecosystem = DISTROS[self.distro_id].ecosystem
         rows = db.advisories_for(namespace, (p.source_name or p.name for p in ours))
         for package in ours:
             scheme = ecosystem.facts.scheme

@@ -8,6 +8,10 @@ from crscan import versions
 from crscan.model import Distro, Finding, Package, Severity
 from crscan.vulndb.severity import cvss_base_score
 
+# Packages whose rows a matcher reads and decodes at once, freeing each chunk's before the next: a whole
+# namespace's rows decoded up front would live long enough for the cyclic collector to walk them repeatedly.
+ROWS_AT_ONCE = 250
+
 
 @lru_cache(maxsize=1 << 16)
 def parsed(scheme: str, text: str) -> versions.Version | None:
@@ -33,10 +37,10 @@ def unorderable(scheme: str, text: str) -> str:
     return ""
 
 
-@lru_cache(maxsize=1 << 16)
 def identity(scheme: str, text: str) -> tuple[object, ...] | str:
     """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
-    "2.3.0"); the text itself when it does not parse."""
+    "2.3.0"); the text itself when it does not parse. Not cached apart from `parsed`: a second cache
+    of every listed version would hold as many entries again, each a long-lived object for the collector."""
     version = parsed(scheme, text)
     return text if version is None else version.key
 
@@ -69,6 +73,7 @@ def make_finding(
     severity_source: str,
     feed: str,
     cvss_vector: str = "",
+    aliases: tuple[str, ...] = (),
 ) -> Finding:
     if package.ecosystem.is_os:
         origin, kind = "os", distro.id if distro else package.ecosystem.value
@@ -89,6 +94,7 @@ def make_finding(
         feed=feed,
         layer=package.layer,
         path=package.path,
+        aliases=aliases,
         cvss_vector=cvss_vector,
         cvss_score=_cvss_score(cvss_vector) if cvss_vector else None,
     )

@@ -16,8 +16,9 @@ from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from crscan.match.findings import advisory_identity, identity, make_finding, parsed, unorderable
+from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, identity, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
+from crscan.match.severity import merged_link
 from crscan.model import Distro, Package, Severity
 from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
@@ -38,14 +39,6 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
     if distro is None or facts is None or facts.ecosystem is not package.ecosystem:
         return ""
     return facts.osv_ecosystem(distro.version_id)
-
-
-class Event(NamedTuple):
-    """One event while a range is compiled; the compiled range keeps its fields in parallel tuples."""
-
-    kind: str  # introduced, fixed, last_affected, limit
-    text: str
-    version: Version | None  # None: "introduced 0" (before everything) or "limit *" (after everything)
 
 
 # A version's comparison key (`Version.key`): versions of one scheme order as their keys do, and comparing keys
@@ -79,6 +72,8 @@ class CompiledAdvisory(NamedTuple):
     fixes: tuple[str, ...]  # every `fixed` version of every range as written, lowest first
     fix_keys: tuple[Key, ...]  # their version keys, for bisection
     ids: tuple[str, ...]  # the advisory's id, its display name and aliases, distinct: what dedup compares
+    aliases: tuple[str, ...]  # `ids` but the name, sorted: the finding's aliases unless other records join it
+    link: str
     unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
     module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
 
@@ -155,11 +150,11 @@ class OsvMatcher(Matcher):
                     if compiled.unreadable and version is not None and not (compiled.listed and spellings):
                         yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory_id)
                     continue
+                # Named and linked as `merge` would leave a finding no other record joins: no copy of it there.
                 finding = make_finding(
-                    package, distro, name=compiled.name, advisory_id=compiled.advisory_id,
-                    link=LINK.format(compiled.advisory_id), fixed_by=fixed_by,
-                    severity=compiled.severity, severity_source=compiled.severity_source, feed=self.feed,
-                    cvss_vector=compiled.cvss_vector,
+                    package, distro, name=compiled.name, advisory_id=compiled.advisory_id, link=compiled.link,
+                    fixed_by=fixed_by, severity=compiled.severity, severity_source=compiled.severity_source,
+                    feed=self.feed, cvss_vector=compiled.cvss_vector, aliases=compiled.aliases,
                 )
                 yield Match(package, finding, compiled.ids)
 
@@ -175,12 +170,14 @@ class OsvMatcher(Matcher):
                 else:
                     loaded[key] = hit
         for namespace, namespace_keys in missing.items():
-            rows = db.advisories_for(namespace, (package for _, _, package in namespace_keys))
-            for key in namespace_keys:
-                scheme, _, package = key
-                # Popped: each package's rows are freed once compiled, not all of a namespace's at the end.
-                advisories = tuple(compile_advisory(scheme, a) for a in rows.pop(package, ()))
-                loaded[key] = PackageAdvisories(scheme, advisories)
+            ordered = sorted(namespace_keys)
+            for start in range(0, len(ordered), ROWS_AT_ONCE):  # a chunk's rows, each package's freed once compiled
+                chunk = ordered[start:start + ROWS_AT_ONCE]
+                rows = db.advisories_for(namespace, (package for _, _, package in chunk))
+                for key in chunk:
+                    scheme, _, package = key
+                    advisories = tuple(compile_advisory(scheme, a) for a in rows.pop(package, ()))
+                    loaded[key] = PackageAdvisories(scheme, advisories)
         with self._lock:
             for namespace_keys in missing.values():
                 for key in namespace_keys:
@@ -207,11 +204,13 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     fixes = sorted(((v, t) for r in ranges for k, v, t in zip(r.kinds, r.keys, r.fix_from, strict=True)
                     if k == "fixed" and v is not None), key=_first) if listed else []
     ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
+    aliases = tuple(sorted(i for i in ids if i != record.name))
+    link = merged_link(OsvMatcher.feed, record.name, advisory.advisory_id) or LINK.format(advisory.advisory_id)
     module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
     return CompiledAdvisory(advisory.advisory_id, record.name, record.severity, record.severity_source,
                             record.cvss_vector, record.streams, tuple(ranges), listed,
                             tuple(text for _, text in fixes), tuple(key for key, _ in fixes), ids,
-                            unreadable, module)
+                            aliases, link, unreadable, module)
 
 
 def module_stream(package: Package) -> str:
@@ -231,11 +230,6 @@ def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
     return bool(stream) and stream not in compiled.streams
 
 
-def _by_version(event: Event) -> Version:
-    assert event.version is not None, "only 'introduced 0' and 'limit *' have no version"
-    return event.version
-
-
 def _first(pair: tuple[Key, str]) -> Key:
     return pair[0]
 
@@ -253,36 +247,46 @@ def _unreadable(scheme: str, events: tuple[tuple[str, str], ...]) -> str:
 def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> CompiledRange | None:
     """The range's events in version order ("introduced 0" first); None if any version is unreadable,
     since a range we cannot read cannot be trusted either way."""
-    walked: list[Event] = []
-    limits: list[Event] = []
+    kinds: list[str] = []
+    texts: list[str] = []
+    keys: list[Key | None] = []
+    limits: list[Key | None] = []
     in_order = True
+    last: Key | None = None  # the key of the event walked last
     for kind, text in events:
         if _is_unbounded(kind, text):
-            version = None
+            key = None
         elif (version := parsed(scheme, text)) is None:
             return None
+        else:
+            key = version.key
         if kind == "limit":
-            limits.append(Event(kind, text, version))
+            limits.append(key)
             continue
-        if walked and in_order and (version is None or (walked[-1].version is not None and version < walked[-1].version)):
+        if in_order and kinds and (key is None or (last is not None and key < last)):
             in_order = False
-        walked.append(Event(kind, text, version))
+        kinds.append(kind)
+        texts.append(text)
+        keys.append(key)
+        last = key
     if not in_order:  # feeds almost always list events in order already
-        walked = [e for e in walked if e.version is None] + sorted(
-            (e for e in walked if e.version is not None), key=_by_version)
+        walked = [e for e in zip(kinds, texts, keys, strict=True) if e[2] is None] + sorted(
+            (e for e in zip(kinds, texts, keys, strict=True) if e[2] is not None), key=_walked_key)
+        kinds, texts, keys = [e[0] for e in walked], [e[1] for e in walked], [e[2] for e in walked]
     # The event closing the affected interval a version falls in names its fix; last_affected names none.
-    fix_from = [""] * len(walked)
+    fix_from = [""] * len(kinds)
     upcoming = ""
-    for position in range(len(walked) - 1, -1, -1):
-        if walked[position].kind != "introduced":
-            upcoming = walked[position].text if walked[position].kind == "fixed" else ""
+    for position in range(len(kinds) - 1, -1, -1):
+        kind = kinds[position]
+        if kind != "introduced":
+            upcoming = texts[position] if kind == "fixed" else ""
         fix_from[position] = upcoming
-    return CompiledRange(tuple(e.kind for e in walked), tuple(_key(e.version) for e in walked),
-                         tuple(_key(e.version) for e in limits), tuple(fix_from))
+    return CompiledRange(tuple(kinds), tuple(keys), tuple(limits), tuple(fix_from))
 
 
-def _key(version: Version | None) -> Key | None:
-    return None if version is None else version.key
+def _walked_key(event: tuple[str, str, Key | None]) -> Key:
+    assert event[2] is not None, "only 'introduced 0' has no version"
+    return event[2]
 
 
 def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from crscan.match.findings import parsed
 from crscan.model import AdvisoryDetail, EpssScore, Finding, KevFlag, Package, Severity
-from crscan.vulndb import FeedDB
-from crscan.vulndb.enrichment import CveFacts, cve_facts
+from crscan.vulndb.enrichment import CveFacts
 from crscan.vulndb.records import NvdRecord
 from crscan.vulndb.severity import preferred_nvd_score
 
@@ -54,17 +53,33 @@ def absorb(package: Package, kept: Finding, other: Finding) -> Finding:
     return replaced(kept, changes) if changes else kept
 
 
-def merged(finding: Finding, ids: Iterable[str]) -> Finding:
-    """The finding of a vulnerability's folded records, known by `ids` (its own name among them)."""
+def merged(finding: Finding, ids: Iterable[str], facts: Mapping[str, CveFacts] | None = None) -> Finding:
+    """The finding of a vulnerability's folded records, known by `ids` (its own name among them), with the
+    per-CVE `facts` (`cve_facts`) added: NVD's detail, and its rating where no earlier source rated it (a
+    rejected CVE is flagged in the detail and lends no rating); the KEV flag and EPSS score of its CVE or,
+    failing that, of any CVE alias. One copy of the finding at most, none when nothing changes."""
     changes: dict[str, object] = {}
     aliases = tuple(sorted(i for i in ids if i != finding.name))
-    if aliases:
+    if aliases != finding.aliases:  # the OSV matcher names a lone record's already
         changes["aliases"] = aliases
-    if finding.feed == "osv" and is_cve(finding.name) and finding.advisory_id != finding.name:
-        # Named by a CVE no merged record has as its own id (PYSEC and GHSA records alias it): the CVE's record.
-        # A distro feed's advisory page (ALAS, DSA) is the distribution's own record of the CVE and stays.
-        changes["link"] = NVD_LINK.format(finding.name)
+    link = merged_link(finding.feed, finding.name, finding.advisory_id)
+    if link and link != finding.link:
+        changes["link"] = link
+    if facts:
+        known = [facts[cve] for cve in (finding.name, *aliases) if is_cve(cve) and cve in facts]
+        if known:
+            own = facts.get(finding.name if is_cve(finding.name) else next(a for a in aliases if is_cve(a)))
+            if own is not None and own.nvd is not None:
+                changes.update(nvd_changes(finding, own.nvd))
+            changes.update(risk_changes(known))
     return replaced(finding, changes) if changes else finding
+
+
+def merged_link(feed: str, name: str, advisory_id: str) -> str:
+    """The link of a finding named by a CVE no merged record has as its own id (PYSEC and GHSA records alias
+    it): the CVE's record; "" for any other (its record's link stays). A distro feed's advisory page (ALAS,
+    DSA) is the distribution's own record of the CVE and stays."""
+    return NVD_LINK.format(name) if feed == "osv" and is_cve(name) and advisory_id != name else ""
 
 
 def lowest_fix(package: Package, first: str, second: str) -> str:
@@ -86,43 +101,19 @@ def cve_of(finding: Finding) -> str:
     return next((alias for alias in finding.aliases if is_cve(alias)), "")
 
 
-def cves_of(finding: Finding) -> list[str]:
-    """Every CVE id a finding is known by: its name first, then its aliases."""
-    return [i for i in (finding.name, *finding.aliases) if is_cve(i)]
-
-
-def enrich(findings: list[Finding], db: FeedDB) -> list[Finding]:
-    """Add per-CVE facts to each finding: NVD's detail, and its rating where no earlier source rated it (a
-    rejected CVE is flagged in the detail and lends no rating); the KEV flag and EPSS score of its CVE or,
-    failing that, of any CVE alias."""
-    facts = cve_facts(db, {cve for f in findings for cve in cves_of(f)})
-    if not facts:
-        return findings
-    enriched = []
-    for finding in findings:
-        known = [facts[cve] for cve in cves_of(finding) if cve in facts]
-        if not known:
-            enriched.append(finding)
-            continue
-        record = facts.get(cve_of(finding), CveFacts()).nvd
-        enriched.append(with_risk(finding if record is None else with_nvd(finding, record), known))
-    return enriched
-
-
-def with_risk(finding: Finding, known: list[CveFacts]) -> Finding:
-    """The finding with the first KEV entry and the highest EPSS among its CVEs' facts (own CVE first)."""
+def risk_changes(known: list[CveFacts]) -> dict[str, object]:
+    """The first KEV entry and the highest EPSS among a finding's CVEs' facts (own CVE first)."""
     kev = next((f.kev for f in known if f.kev is not None), None)
     scores = [f.epss for f in known if f.epss is not None]
     epss = max(scores, key=lambda e: e.score) if scores else None
     if kev is None and epss is None:
-        return finding
-    return replaced(finding, {
-        "kev": KevFlag(kev.date_added, kev.due_date) if kev else None,
-        "epss": EpssScore(epss.score, epss.percentile, epss.score_date) if epss else None,
-    })
+        return {}
+    return {"kev": KevFlag(kev.date_added, kev.due_date) if kev else None,
+            "epss": EpssScore(epss.score, epss.percentile, epss.score_date) if epss else None}
 
 
-def with_nvd(finding: Finding, record: NvdRecord) -> Finding:
+def nvd_changes(finding: Finding, record: NvdRecord) -> dict[str, object]:
+    """NVD's detail of the finding's CVE, and NVD's (or the CNA's) rating when no earlier source rated it."""
     score = preferred_nvd_score(record)
     detail = AdvisoryDetail(
         description=record.description, cwes=record.cwes, published=record.published, modified=record.modified,
@@ -130,6 +121,6 @@ def with_nvd(finding: Finding, record: NvdRecord) -> Finding:
         nvd_cvss_vector=score.vector if score else "", nvd_cvss_score=score.score if score else None,
     )
     if finding.severity is not Severity.UNDEFINED or score is None:
-        return replaced(finding, {"detail": detail})
-    return replaced(finding, {"severity": score.severity, "severity_source": "nvd" if score.primary else "cna",
-                              "cvss_vector": score.vector, "cvss_score": score.score, "detail": detail})
+        return {"detail": detail}
+    return {"severity": score.severity, "severity_source": "nvd" if score.primary else "cna",
+            "cvss_vector": score.vector, "cvss_score": score.score, "detail": detail}
