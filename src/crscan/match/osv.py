@@ -46,14 +46,15 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
 Key = tuple[Any, ...]
 
 
-class CompiledRange(NamedTuple):
-    """A range's events in version order ("introduced 0" first), as parallel tuples: a tuple of strings is not
-    tracked by the cyclic collector, an object per event (tens of thousands in a cache) would be."""
-
-    kinds: tuple[str, ...]  # introduced, fixed or last_affected
-    keys: tuple[Key | None, ...]  # the events' version keys; None only for "introduced 0"
-    limits: tuple[Key | None, ...]  # the `limit` events' version keys; None for "limit *"
-    fix_from: tuple[str, ...]  # per event position: the fix of the interval open there ("" if none)
+# A range's events in version order ("introduced 0" first), as parallel tuples:
+#   (kinds: introduced, fixed or last_affected;
+#    keys: the events' version keys, None only for "introduced 0";
+#    limits: the `limit` events' version keys, None for "limit *";
+#    fix_from: per event position, the fix of the interval open there, "" if none).
+# A plain tuple rather than a NamedTuple: the cyclic collector stops tracking a plain tuple of strings, None and
+# keys after one pass (unless a key holds an object, as PyPI's do), where tens of thousands of cached ranges
+# would otherwise be walked on every full collection.
+CompiledRange = tuple[tuple[str, ...], tuple[Key | None, ...], tuple[Key | None, ...], tuple[str, ...]]
 
 
 class CompiledAdvisory(NamedTuple):
@@ -201,7 +202,7 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
     listed = frozenset(record.versions) if record.versions else _NONE
     # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
     # A `fixed` event's own text is the fix of the interval open at it.
-    fixes = sorted(((v, t) for r in ranges for k, v, t in zip(r.kinds, r.keys, r.fix_from, strict=True)
+    fixes = sorted(((v, t) for kinds, keys, _, fix_from in ranges for k, v, t in zip(kinds, keys, fix_from, strict=True)
                     if k == "fixed" and v is not None), key=_first) if listed else []
     ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
     aliases = tuple(sorted(i for i in ids if i != record.name))
@@ -281,7 +282,7 @@ def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> Compiled
         if kind != "introduced":
             upcoming = texts[position] if kind == "fixed" else ""
         fix_from[position] = upcoming
-    return CompiledRange(tuple(kinds), tuple(keys), tuple(limits), tuple(fix_from))
+    return tuple(kinds), tuple(keys), tuple(limits), tuple(fix_from)
 
 
 def _walked_key(event: tuple[str, str, Key | None]) -> Key:
