@@ -12,6 +12,10 @@ from tests.support.postgres import ThrowawayPostgres
 
 pytest_plugins = ["tests.support.fixtures"]
 
+# The test machine has no route to the feeds' upstream: a `crscan serve` started by a test builds its feed DB
+# only when the test asks for it (tests/ops/test_feed_keeper.py sets a mirror and an interval).
+os.environ.setdefault("CRSCAN_FEEDS_UPDATE_HOURS", "0")
+
 REPO = Path(__file__).resolve().parent.parent
 # The offline feeds mirror and version vectors; never copied into the project.
 SHARED_DATA = Path(os.environ.get("CRSCAN_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -24,6 +24,8 @@ CONFIG_VARIABLE = "CRSCAN_CONFIG"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 MAX_WORKER_CONCURRENCY = 256
+DEFAULT_FEEDS_UPDATE_HOURS = 12  # as Harbor schedules Trivy's DB
+MAX_FEEDS_UPDATE_HOURS = 24 * 366
 
 # Environment variable → Settings field. Flags and config-file keys use the field names directly.
 ENVIRONMENT = {
@@ -39,6 +41,8 @@ ENVIRONMENT = {
     "CRSCAN_HTTP_TLS_CERT": "http_tls_cert",
     "CRSCAN_HTTP_TLS_KEY": "http_tls_key",
     "CRSCAN_FEED_DB": "feed_db",
+    "CRSCAN_FEEDS_MIRROR": "feeds_mirror",
+    "CRSCAN_FEEDS_UPDATE_HOURS": "feeds_update_hours",
     "CRSCAN_LOG_LEVEL": "log_level",
     "CRSCAN_LOG_FORMAT": "log_format",
     "CRSCAN_WORKER_CONCURRENCY": "worker_concurrency",
@@ -71,6 +75,9 @@ class Settings:
     http_tls_cert: Path | None = None  # REST is plain HTTP unless both are set
     http_tls_key: Path | None = None
     feed_db: Path | None = None  # none: <data_dir>/feeds.db, where `crscan db update` writes by default
+    feeds_mirror: str = ""  # directory or URL laid out like upstream; empty: the feeds' upstream URLs
+    # `crscan serve` builds a missing feed DB at start and refreshes it this often; 0: never, by hand only.
+    feeds_update_hours: int = DEFAULT_FEEDS_UPDATE_HOURS
     log_level: str = "info"
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
     worker_concurrency: int = 1  # scans run at once by this process's job workers
@@ -227,6 +234,11 @@ def _convert(name: str, value: object, source: str) -> object:
         if not 1 <= count <= MAX_WORKER_CONCURRENCY:
             raise ConfigError(f"{source}: {count} is outside 1-{MAX_WORKER_CONCURRENCY}")
         return count
+    if kind == "hours":
+        hours = _integer(value, source, "a whole number of hours")
+        if not 0 <= hours <= MAX_FEEDS_UPDATE_HOURS:
+            raise ConfigError(f"{source}: {hours} is outside 0-{MAX_FEEDS_UPDATE_HOURS} hours")
+        return hours
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -252,12 +264,16 @@ def _integer(value: object, source: str, what: str) -> int:
     return number
 
 
-_TOML_TYPES = {"port": (int, "integer"), "count": (int, "integer"), "bool": (bool, "boolean")}
+_TOML_TYPES = {
+    "port": (int, "integer"), "count": (int, "integer"), "hours": (int, "integer"), "bool": (bool, "boolean"),
+}
 _CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
 
 
 def _field_kind(name: str, annotation: str) -> str:
     if annotation in ("int", "int | None"):
+        if name.endswith("_hours"):
+            return "hours"
         return "port" if name.endswith("_port") else "count"
     if annotation == "bool":
         return "bool"

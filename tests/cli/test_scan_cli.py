@@ -121,7 +121,7 @@ def test_errors_are_one_line_with_exit_code_2(env, feeds, tmp_path):
     cases = [
         ("scan", "oci:/nonexistent/layout", "--db", str(feeds)),
         ("scan", "127.0.0.1:1/none/such:1", "--db", str(feeds), "--quiet"),  # quiet: no retry lines before it
-        ("scan", "oci:/x", "--db", str(tmp_path / "missing.db")),
+        ("scan", "oci:/x", "--db", str(tmp_path / "missing.db"), "--skip-db-update"),  # else fetched first
         ("scan", "oci:/x", "--db", str(feeds), "--format", "xml"),
         ("scan", "oci:/x", "--db", str(feeds), "--severity", "SEVERE"),
     ]
@@ -131,7 +131,7 @@ def test_errors_are_one_line_with_exit_code_2(env, feeds, tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("crscan scan: error: "), (args, done.stderr)
         assert "Traceback" not in done.stderr
-    missing = crscan(env, "scan", "oci:/x", "--db", str(tmp_path / "missing.db"))
+    missing = crscan(env, "scan", "oci:/x", "--db", str(tmp_path / "missing.db"), "--offline")
     assert "crscan db update" in missing.stderr and "--mirror" in missing.stderr
 
 

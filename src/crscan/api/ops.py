@@ -60,9 +60,10 @@ class CheckResult:
 class OpsProbes:
     """The checks and scrape-time readings behind `/readyz` and `/metrics`."""
 
-    def __init__(self, store: Store, feed_db_path: Path):
+    def __init__(self, store: Store, feed_db_path: Path, feed_state: Callable[[], str] | None = None):
         self.store = store
         self.feed_db_path = feed_db_path
+        self.feed_state = feed_state
         self._integrity_lock = threading.Lock()
         self._integrity: tuple[tuple[object, ...] | None, str] = (None, "")
 
@@ -94,6 +95,9 @@ class OpsProbes:
         return CheckResult(True)
 
     def check_feed_db(self) -> CheckResult:
+        if self.feed_state is not None and not self.feed_db_path.exists():
+            # The service builds its first feed DB: the reason says how far it got (or why it failed).
+            return CheckResult(False, f"feed DB {self.feed_db_path} does not exist yet: {self.feed_state()}")
         try:
             with FeedDB.open(self.feed_db_path) as feeds:
                 stat = self.feed_db_path.stat()
@@ -130,9 +134,11 @@ class OpsProbes:
         return readings
 
 
-def ops_routes(store: Store, feed_db_path: Path) -> dict[str, Handler]:
-    """GET handlers by path, for `ApiServer(extra_routes=…)`."""
-    probes = OpsProbes(store, feed_db_path)
+def ops_routes(
+    store: Store, feed_db_path: Path, feed_state: Callable[[], str] | None = None
+) -> dict[str, Handler]:
+    """GET handlers by path, for `ApiServer(extra_routes=…)`; `feed_state` explains a missing feed DB."""
+    probes = OpsProbes(store, feed_db_path, feed_state)
 
     async def readyz(request: Request) -> Response:
         checks = {

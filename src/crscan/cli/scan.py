@@ -49,15 +49,20 @@ Insecure = Annotated[bool, typer.Option("--insecure", help="Plain HTTP to the re
 AuthRealmHost = Annotated[list[str] | None, typer.Option("--auth-realm-host", help="HOST[:PORT] of the registry's token service, when not the registry's own host; it receives the credentials (https only). Repeatable.")]
 CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Layer index cache [default: $CRSCAN_DATA_DIR/cache/layers].", file_okay=False)]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Read every layer, cache nothing.")]
+SkipDbUpdate = Annotated[bool, typer.Option("--skip-db-update", help="Never fetch the feed DB, even when missing.")]
+Offline = Annotated[bool, typer.Option("--offline", help="No network for feeds (as --skip-db-update).")]
+FeedsMirror = Annotated[str | None, typer.Option("--feeds-mirror", help="Fetch a missing feed DB from this mirror directory or URL [default: $CRSCAN_FEEDS_MIRROR, else upstream].")]
 
 
 class _ProgressReporter:
     """Rich progress bar when stderr is a terminal, plain one-line updates otherwise, nothing when quiet."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, label: str = "reading layers", line: str = "reading layer") -> None:
         from rich.console import Console
 
         self.quiet = quiet
+        self.label = label
+        self.line = line
         self.console = Console(stderr=True)
         self._bar: Progress | None = None
         self._task: TaskID | None = None
@@ -66,12 +71,12 @@ class _ProgressReporter:
         if self.quiet:
             return
         if not self.console.is_terminal:
-            print(f"reading layer {number}/{total} {what}", file=sys.stderr, flush=True)
+            print(f"{self.line} {number}/{total} {what}", file=sys.stderr, flush=True)
             return
         if self._bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("reading layers"), BarColumn(), MofNCompleteColumn(),
+            self._bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
                                  transient=True)
             self._bar.start()
@@ -84,10 +89,13 @@ class _ProgressReporter:
             self._bar.stop()
 
 
-def _open_feed_db(path: Path | None) -> FeedDB:
+def _open_feed_db(path: Path | None, *, fetch: bool = False, mirror: str = "", quiet: bool = False) -> FeedDB:
+    """The feed DB at `path`; when missing and `fetch`, first built from `mirror` (empty: upstream) as trivy does."""
     from crscan.vulndb import FeedDB, default_db_path
 
     path = path or default_db_path()
+    if not path.is_file() and fetch:
+        _fetch_feed_db(path, mirror, quiet)
     if not path.is_file():
         raise CliError(f"feed DB missing at {path}: run `crscan db update` (offline: `crscan db update --mirror DIR|URL`)")
     db = FeedDB.open(path)
@@ -108,6 +116,24 @@ def _warn_missing_risk_feeds(feeds: FeedDB, asked: str) -> None:
         lacks = {"KEV": "known-exploited flags", "EPSS": "EPSS scores"}
         typer.echo(f"warning: no {'/'.join(missing)} data in feed build {feeds.build_id}: {asked} shows no "
                    f"{' or '.join(lacks[m] for m in missing)}; run `crscan db update` with those sources", err=True)
+
+
+def _fetch_feed_db(path: Path, mirror: str, quiet: bool) -> None:
+    from crscan.vulndb import update as update_feeds
+
+    source = f"mirror {mirror}" if mirror else "upstream"
+    if not quiet:
+        typer.echo(f"feed DB missing at {path}: building it from {source} (--skip-db-update to opt out)", err=True)
+    progress = _ProgressReporter(quiet, label="building the feed DB", line="feed DB step")
+    try:
+        report = update_feeds(path, mirror or None, progress=progress)
+    except OSError as exc:
+        raise CliError(f"cannot write the feed DB {path}: {exc.strerror or exc}") from exc
+    finally:
+        progress.close()
+    if not quiet:
+        rows = sum(s.rows for s in report.sources)
+        typer.echo(f"feed DB built: {len(report.sources)} sources, {rows} rows (build {report.build_id})", err=True)
 
 
 def _parse_time(text: str) -> dt.datetime | None:
@@ -163,6 +189,9 @@ def scan(
     insecure: Insecure = False,
     auth_realm_host: AuthRealmHost = None,
     quiet: Quiet = False,
+    skip_db_update: SkipDbUpdate = False,
+    offline: Offline = False,
+    feeds_mirror_option: FeedsMirror = None,
 ) -> None:
     """Scan an image (or a filesystem, or an SBOM) for vulnerabilities, like `trivy image`.
 
@@ -174,6 +203,7 @@ def scan(
     from crscan.scan.filesystem import scan_filesystem
     from crscan.scan.pipeline import Scanner
     from crscan.scan.sbom_input import read_sbom
+    from crscan.vulndb.paths import feeds_mirror
 
     if format not in FORMATS:
         raise CliError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
@@ -188,7 +218,8 @@ def scan(
     threshold = parse_severity(fail_on) if fail_on else None
     target = targets.resolve(image)
     targets.announce(image, target, quiet)
-    feeds = _open_feed_db(db)
+    feeds = _open_feed_db(db, fetch=not (skip_db_update or offline), quiet=quiet,
+                          mirror=feeds_mirror() if feeds_mirror_option is None else feeds_mirror_option)
     if sort == "risk" or (wide and format == "table"):
         _warn_missing_risk_feeds(feeds, "--sort risk" if sort == "risk" else "--wide")
     progress = _ProgressReporter(quiet)

@@ -44,6 +44,12 @@ def serve(
     http_tls_cert: Path = typer.Option(None, help="Serve REST over HTTPS with this certificate chain (PEM)."),
     http_tls_key: Path = typer.Option(None, help="Private key for --http-tls-cert."),
     feed_db: Path = typer.Option(None, help="Feed DB the scans match against (default <data-dir>/feeds.db)."),
+    feeds_mirror: str = typer.Option(
+        None, help="Build and refresh the feed DB from this mirror directory or URL (env CRSCAN_FEEDS_MIRROR)."
+    ),
+    feeds_update_hours: int = typer.Option(
+        None, help="Build a missing feed DB at start and refresh it this often; 0 = never (default 12)."
+    ),
     worker_concurrency: int = typer.Option(None, help="Scans this process runs at once (default 1)."),
     log_level: str = typer.Option(None, help="debug, info, warning or error (env CRSCAN_LOG_LEVEL; default info)."),
     log_format: str = typer.Option(None, help="text or json, one object per line (env CRSCAN_LOG_FORMAT)."),
@@ -66,6 +72,7 @@ def serve(
     from crscan.console import PREFIX, console_app
     from crscan.policies import scan_on_push
     from crscan.api.webhook import webhook_routes
+    from crscan.jobs.feeds import FeedKeeper
     from crscan.secrets import load_secret_box
 
     stop = stop_on_signals()
@@ -75,6 +82,11 @@ def serve(
     # A replica only serves requests: scans it queues are claimed by the first process's workers.
     background = None if replica else start_workers(store, settings, with_scheduler=True)
     wake = background.wake if background is not None else None
+    # One process keeps the feed DB current; replicas read it.
+    feeds = None
+    if settings.feeds_update_hours and not replica:
+        feeds = FeedKeeper(store, settings.effective_feed_db, settings.feeds_mirror,
+                           interval=settings.feeds_update_hours * 3600.0, wake=wake or (lambda: None))
     authenticator = authenticator_for(settings, store)
     servicers = build_servicers(store, on_queued=wake, box=box)
     server = ApiServer(
@@ -82,7 +94,7 @@ def serve(
         servicers,
         authenticator,
         log_level=settings.log_level,
-        extra_pages=ops_routes(store, settings.effective_feed_db),
+        extra_pages=ops_routes(store, settings.effective_feed_db, feeds.state if feeds else None),
         hooks=webhook_routes(store, box, settings.webhook_secret, on_images=lambda ids: scan_on_push(store, ids, wake)),
         mounts={PREFIX: console_app(servicers, authenticator, store, settings.effective_feed_db)},
         reuse_port=workers > 1 or replica,
@@ -110,8 +122,12 @@ def serve(
     if replicas:
         typer.echo(f"{workers} processes serve both ports")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
+    if feeds is not None:
+        feeds.start()  # after the servers: /readyz answers "not ready: building…" meanwhile
     wait_for_stop(stop, parent=parent)
     log.info("shutting down")
+    if feeds is not None:
+        feeds.stop()
     stop_replicas(replicas)
     server.stop()
     if background is not None:

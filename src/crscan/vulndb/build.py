@@ -26,6 +26,10 @@ from crscan.vulndb.paths import default_db_path
 
 _TEMP_MARK = ".tmp-"  # `<db name>.tmp-<pid>`: the build in progress of that process
 
+# Called before each step: (step from 1, steps, "fetching <source>" / "parsing <source>" / "copying <source>").
+# Each source is fetched, then (once all are) parsed or, when unchanged, copied: two steps per source.
+Progress = Callable[[int, int, str], None]
+
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -68,17 +72,21 @@ def nvd_updaters(location: Location) -> list[Updater]:
     return [nvd.NvdUpdater(year) for year in nvd.years(location.mirror_dir)]
 
 
-def update(path: str | Path | None = None, mirror: str | Path | None = None, *, force: bool = False) -> BuildReport:
+def update(
+    path: str | Path | None = None, mirror: str | Path | None = None, *, force: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
     """Refresh the DB at `path` (default `$CRSCAN_DATA_DIR/feeds.db`) from upstream or `mirror`."""
     location = Location(mirror)
     try:
-        return build(default_updaters(location), path or default_db_path(), location, force=force)
+        return build(default_updaters(location), path or default_db_path(), location, force=force, progress=progress)
     finally:
         location.close()
 
 
 def build(
-    sources: Sequence[Updater], path: str | Path, location: Location | None = None, *, force: bool = False
+    sources: Sequence[Updater], path: str | Path, location: Location | None = None, *, force: bool = False,
+    progress: Progress | None = None,
 ) -> BuildReport:
     """Build a new DB from `sources` into a temporary file next to `path`, then replace `path` with it.
 
@@ -96,7 +104,9 @@ def build(
         with tempfile.TemporaryDirectory(prefix="crscan-feeds-") as scratch:
             fetched: list[tuple[Updater, Fetched]] = []
             missing = []
-            for updater in sources:
+            for number, updater in enumerate(sources, start=1):
+                if progress is not None:
+                    progress(number, 2 * len(sources), f"fetching {updater.name}")
                 got = location.fetch(updater, Path(scratch), etag=known[updater.name].etag if updater.name in known else "")
                 if got is None:
                     missing.append(updater.name)
@@ -108,11 +118,26 @@ def build(
             if previous and unchanged == set(known) == {u.name for u, _ in fetched}:
                 return BuildReport(path, previous.build_id, False, previous.sources, tuple(sorted(unchanged)),
                                    tuple(missing))
-            build_id, infos = _write(path, fetched, unchanged, previous, known)
+            steps = _Steps(progress, len(sources) + len(missing), 2 * len(sources))  # nothing to parse if missing
+            build_id, infos = _write(path, fetched, unchanged, previous, known, steps)
         return BuildReport(path, build_id, True, infos, tuple(sorted(unchanged)), tuple(missing))
     finally:
         if previous:
             previous.close()
+
+
+class _Steps:
+    """Progress of the second half of a build, numbered on from the fetches."""
+
+    def __init__(self, progress: Progress | None, done: int, total: int) -> None:
+        self.progress = progress
+        self.done = done
+        self.total = total
+
+    def next(self, verb: str, name: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, f"{verb} {name}")
 
 
 def _write(
@@ -121,6 +146,7 @@ def _write(
     unchanged: set[str],
     previous: FeedDB | None,
     known: dict[str, SourceInfo],
+    steps: _Steps,
 ) -> tuple[str, tuple[SourceInfo, ...]]:
     temp = path.with_name(f"{path.name}{_TEMP_MARK}{os.getpid()}")
     temp.unlink(missing_ok=True)
@@ -143,6 +169,7 @@ def _write(
                        if updater.name not in unchanged]
             parsed = stack.enter_context(_Parser(changed, temp)).parts
             for source_id, (updater, got) in enumerate(fetched, start=1):
+                steps.next("copying" if updater.name in unchanged else "parsing", updater.name)
                 if updater.name in unchanged:
                     old = known[updater.name]
                     rows = connection.execute(

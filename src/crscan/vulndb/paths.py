@@ -14,3 +14,8 @@ def data_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / "feeds.db"
+
+
+def feeds_mirror() -> str:
+    """`$CRSCAN_FEEDS_MIRROR` (a directory or base URL laid out like upstream), else "" for upstream."""
+    return os.environ.get("CRSCAN_FEEDS_MIRROR", "")
