@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install crscan and run the service on embedded defaults (SQLite store and in-process workers under ./data).
+# Install crscan and run the service on embedded defaults (SQLite store, feed DB and in-process workers in the data
+# dir every verb defaults to: $CRSCAN_DATA_DIR, else $XDG_DATA_HOME/crscan, else ~/.local/share/crscan).
 # Auth is on (docs/auth.md). On first start, when no active admin token exists, one is created and written to
 # $DATA_DIR/admin-token (mode 600) instead of the terminal, so the secret never lands in captured output.
 # CRSCAN_NO_AUTH=1 serves without authentication (logged loudly by the server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-DATA_DIR="${CRSCAN_DATA_DIR:-./data}"
+# The same rule as crscan.config.default_data_dir, exported so every verb below (and in this shell's children) agrees.
+export CRSCAN_DATA_DIR="${CRSCAN_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/crscan}"
+DATA_DIR="$CRSCAN_DATA_DIR"
 if [[ "${CRSCAN_NO_AUTH:-}" == "1" ]]; then
     exec .venv/bin/crscan serve --data-dir "$DATA_DIR" --no-auth "$@"
 fi

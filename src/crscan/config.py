@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path("~/.local/share/crscan")
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_GRPC_PORT = 8443
 CONFIG_VARIABLE = "CRSCAN_CONFIG"
@@ -54,6 +53,18 @@ ENVIRONMENT = {
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The one data dir every verb (serve, worker, scan, sbom, db, token, registry, rescan) defaults to:
+    `$CRSCAN_DATA_DIR`, else `$XDG_DATA_HOME/crscan`, else `~/.local/share/crscan` (XDG's default data home)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("CRSCAN_DATA_DIR", ""):
+        return Path(environ["CRSCAN_DATA_DIR"]).expanduser()
+    if environ.get("XDG_DATA_HOME", ""):
+        return Path(environ["XDG_DATA_HOME"]).expanduser() / "crscan"
+    home = Path(environ["HOME"]) if environ.get("HOME", "") else Path.home()
+    return home / ".local" / "share" / "crscan"
 
 
 class ConfigError(ValueError):
@@ -115,7 +126,7 @@ class Settings:
             if value is not None:
                 raw[name] = (value, f"option --{name.replace('_', '-')}")
         values = {name: _convert(name, value, source) for name, (value, source) in raw.items()}
-        values.setdefault("data_dir", DEFAULT_DATA_DIR.expanduser())
+        values.setdefault("data_dir", default_data_dir(environ))
         settings = cls(**values)  # type: ignore[arg-type]  # _convert gives each field its declared type
         settings._check()
         return settings

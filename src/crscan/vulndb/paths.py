@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from crscan.config import default_data_dir
+
 
 def data_dir() -> Path:
-    """`$CRSCAN_DATA_DIR`, else `~/.local/share/crscan` (XDG's default data home)."""
-    configured = os.environ.get("CRSCAN_DATA_DIR")
-    return Path(configured) if configured else Path.home() / ".local" / "share" / "crscan"
+    """The data dir every verb defaults to (`crscan.config.default_data_dir`): `$CRSCAN_DATA_DIR`, else
+    `$XDG_DATA_HOME/crscan`, else `~/.local/share/crscan`."""
+    return default_data_dir()
 
 
 def default_db_path() -> Path:
