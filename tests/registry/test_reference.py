@@ -25,6 +25,33 @@ def test_valid_references(text, expected):
     assert str(parse_reference(text)) == text
 
 
+@pytest.mark.parametrize("text, expected", [
+    # Docker's normalisation (distribution's ParseNormalizedNamed): no registry host means Docker Hub, and a
+    # one-component name there is an official image under `library/`.
+    ("alpine:3.19", "docker.io/library/alpine:3.19"),
+    ("alpine", "docker.io/library/alpine"),
+    ("user/app", "docker.io/user/app"),
+    ("user/app@sha256:" + HEX, "docker.io/user/app@sha256:" + HEX),
+    ("library/ubuntu:22.04", "docker.io/library/ubuntu:22.04"),
+    ("docker.io/alpine:3.19", "docker.io/library/alpine:3.19"),
+    ("index.docker.io/user/app", "docker.io/user/app"),
+    ("registry-1.docker.io/library/alpine", "docker.io/library/alpine"),
+    ("localhost/app", "localhost/app"),  # `localhost` is a host, as in Docker
+])
+def test_docker_hub_short_names_are_normalised(text, expected):
+    assert str(parse_reference(text)) == expected
+
+
+def test_docker_hub_is_pulled_from_its_api_host():
+    from crscan.registry import RegistryClient
+
+    client = RegistryClient(parse_reference("alpine:3.19").registry)
+    try:
+        assert client.base_url == "https://registry-1.docker.io"
+    finally:
+        client.close()
+
+
 def test_reference_to_fetch_is_digest_then_tag_then_latest():
     assert parse_reference("h.io/a:t@sha256:" + HEX).reference == "sha256:" + HEX
     assert parse_reference("h.io/a:t").reference == "t"
@@ -33,8 +60,8 @@ def test_reference_to_fetch_is_digest_then_tag_then_latest():
 
 @pytest.mark.parametrize("text, message", [
     ("", "empty image reference"),
-    ("ubuntu:22.04", "expected host"),
-    ("library/ubuntu:22.04", "'library' is not a registry host"),
+    ("@sha256:" + HEX, "expected \\[host"),
+    ("Ubuntu:22.04", "component 'Ubuntu' must be lowercase"),
     ("cr.yandex/App:1", "component 'App' must be lowercase"),
     ("cr.yandex/a//b", "component ''"),
     ("cr.yandex/a-/b", "component 'a-'"),

@@ -44,7 +44,13 @@ from crscan.registry.interface import (
     UnsupportedMediaType,
 )
 from crscan.registry.manifest import ACCEPT, DOCKER_SCHEMA1, MAX_MANIFEST_BYTES
-from crscan.registry.reference import is_loopback, is_valid_registry, registry_host, validate_repository
+from crscan.registry.reference import (
+    is_loopback,
+    is_valid_registry,
+    registry_endpoint,
+    registry_host,
+    validate_repository,
+)
 
 BLOB_CHUNK = 1 << 20
 MAX_PAGES = 10_000
@@ -127,7 +133,7 @@ class RegistryClient:
             raise RegistryError(f"invalid registry host {registry!r}: expected host[:port]")
         self.registry = registry
         self.insecure = is_loopback(registry_host(registry)) if insecure is None else insecure
-        self.base_url = f"{'http' if self.insecure else 'https'}://{registry}"
+        self.base_url = f"{'http' if self.insecure else 'https'}://{registry_endpoint(registry)}"
         self.credentials = credentials
         self.realm_policy = RealmPolicy(registry, self.insecure, validate_realm_hosts(auth_realm_hosts))
         self.counter = counter or ByteCounter()

@@ -1,5 +1,6 @@
 """Registry image references `host[:port]/repo[:tag|@sha256:…]`, parsed and validated like distribution's
-`reference` package (same grammar; the registry host is required — there is no implicit Docker Hub)."""
+`reference` package (same grammar and normalisation: a reference without a registry host is on Docker Hub,
+`alpine:3.19` → `docker.io/library/alpine:3.19`, `user/app` → `docker.io/user/app`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _MAX_NAME = 255
 DEFAULT_TAG = "latest"
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_ENDPOINT = "registry-1.docker.io"  # where docker.io's registry API answers
+_DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", DOCKER_HUB_ENDPOINT})
+_OFFICIAL_NAMESPACE = "library"  # Docker Hub's official images: `alpine` is `library/alpine`
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,16 @@ def parse_reference(text: str) -> ImageReference:
     if "@" in rest:
         rest, digest = rest.split("@", 1)
         validate_digest(digest)
-    if "/" not in rest:
-        raise InvalidReference(f"invalid image reference {text!r}: expected host[:port]/repository[:tag|@digest]")
+    first = rest.split("/", 1)[0]
+    if "/" not in rest or not _looks_like_host(first):
+        if not rest:
+            raise InvalidReference(f"invalid image reference {text!r}: expected [host[:port]/]repository[:tag|@digest]")
+        rest = f"{DOCKER_HUB}/{rest if '/' in rest else f'{_OFFICIAL_NAMESPACE}/{rest}'}"
     registry, path = rest.split("/", 1)
+    if registry in _DOCKER_HUB_ALIASES:
+        registry = DOCKER_HUB
+        if "/" not in path:
+            path = f"{_OFFICIAL_NAMESPACE}/{path}"
     tag = ""
     last = path.rsplit("/", 1)[-1]
     if ":" in last:
@@ -98,6 +110,11 @@ def parse_reference(text: str) -> ImageReference:
 def is_valid_registry(registry: str) -> bool:
     """`host[:port]` with a DNS name, IPv4 address or bracketed IPv6 address."""
     return isinstance(registry, str) and bool(_HOST.fullmatch(registry))
+
+
+def registry_endpoint(registry: str) -> str:
+    """The `host[:port]` serving `registry`'s API: Docker Hub's name is not its API host."""
+    return DOCKER_HUB_ENDPOINT if registry == DOCKER_HUB else registry
 
 
 def registry_host(registry: str) -> str:
