@@ -49,6 +49,8 @@ def test_rescan_all_queues_a_rematch_of_every_inventoried_image(store, database_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "queued 1 re-match scans"
     job = store.jobs.claim(60)
+    header, row = done.stdout.splitlines()[1:]  # a header names the columns of the one row
+    assert header == "SCAN RESULT ID\tOPERATION ID" and row.startswith(f"{job.scan_result_id}\t")
     assert job.image_id == scanned.id and job.rematch and store.jobs.claim(60) is None
     assert runner.run(job) == "ready"
     assert store.scans.get(job.scan_result_id).status == scanner_pb2.ScanResult.READY

@@ -44,6 +44,8 @@ def rescan(
     finally:
         store.close()
     typer.echo(f"queued {len(queued)} re-match scans")
+    if queued:
+        typer.echo("SCAN RESULT ID\tOPERATION ID")
     for _, operation in queued:
         typer.echo(f"{operation.resource_id}\t{operation.id}")
     for target, operation in joined:
