@@ -13,7 +13,7 @@ from tests.support.postgres import ThrowawayPostgres
 pytest_plugins = ["tests.support.fixtures"]
 
 # The test machine has no route to the feeds' upstream: a `crscan serve` started by a test builds its feed DB
-# only when the test asks for it (tests/ops/test_feed_keeper.py sets a mirror and an interval).
+# only when the test asks for it (tests/ops/test_feeds_on_start.py sets a mirror).
 os.environ.setdefault("CRSCAN_FEEDS_UPDATE_HOURS", "0")
 
 REPO = Path(__file__).resolve().parent.parent

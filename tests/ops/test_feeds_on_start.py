@@ -29,7 +29,7 @@ def test_serve_on_an_empty_data_dir_builds_the_feed_db_from_the_mirror_then_is_r
             ready = httpx.get(served.rest_url + "/readyz", timeout=10)
     finally:
         code, _ = served.stop(signal.SIGTERM)
-    log = served.process.stderr.read()
+    log = served.stderr_text()
     assert first.status_code == 503, first.text
     reason = first.json()["checks"]["feed_db"]["error"]
     assert reason.startswith(f"feed DB {tmp_path / 'feeds.db'} does not exist yet: building the feed DB from "

@@ -96,8 +96,8 @@ class FeedKeeper:
         queued = 0
         for image_id in self.store.inventories.image_ids():
             try:
-                self.store.scans.enqueue(image_id, rematch=True)
-                queued += 1
+                # One RUNNING scan per image (as `crscan rescan`): an image scanning now is joined, not counted.
+                queued += self.store.scans.enqueue_or_join(image_id, rematch=True)[1]
             except NotFound:  # deleted since the listing; the others still follow the feeds
                 log.info("image %s deleted before its re-match was queued", image_id)
         log.info("feed DB changed: queued %d re-match scans", queued)
