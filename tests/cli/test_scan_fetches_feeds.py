@@ -1,5 +1,6 @@
 """`crscan scan` with no feed DB fetches one first, as `trivy image` does: from the configured mirror here, with a
-progress line per source; `--skip-db-update` and `--offline` opt out and keep the one-line error."""
+progress line per source; `--skip-db-update` and `--offline` opt out and keep the one-line error. `crscan db update`
+reads the same mirror setting."""
 
 from __future__ import annotations
 
@@ -75,3 +76,20 @@ def test_an_unusable_mirror_is_one_line(tmp_path, archive):
     assert done.returncode == 2
     assert done.stderr == (f"crscan scan: error: mirror directory {tmp_path / 'gone'} does not exist or is not "
                            "a directory\n")
+
+
+def test_db_update_reads_the_same_mirror_setting_and_the_flag_wins(tmp_path, shared_data):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | {
+        "CRSCAN_DATA_DIR": str(tmp_path / "data"), "CRSCAN_FEEDS_MIRROR": str(tmp_path / "gone")}
+
+    def db_update(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CRSCAN), "db", "update", *args], capture_output=True, text=True, env=environ,
+                              timeout=300)
+
+    from_env = db_update()
+    assert from_env.returncode == 2
+    assert from_env.stderr == (f"crscan db: error: mirror directory {tmp_path / 'gone'} does not exist or is not "
+                               "a directory\n")
+    from_flag = db_update("--mirror", str(shared_data / "feeds"))
+    assert from_flag.returncode == 0, from_flag.stderr
+    assert from_flag.stdout.startswith(f"{tmp_path / 'data' / 'feeds.db'}: built build ")

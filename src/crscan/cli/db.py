@@ -20,7 +20,7 @@ DbOption = Annotated[
 @app.command()
 def update(
     mirror: Annotated[
-        str | None, typer.Option("--mirror", help="Feeds mirror: a directory or a base URL laid out like upstream.")
+        str | None, typer.Option("--mirror", help="Feeds mirror: a directory or a base URL laid out like upstream [default: $CRSCAN_FEEDS_MIRROR, else upstream].")
     ] = None,
     db: DbOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-parse every source even if unchanged.")] = False,
@@ -31,10 +31,13 @@ def update(
     raises NVD's rate limit from 5 to 50 requests per 30 s.
     """
     from crscan.vulndb import default_db_path, update as update_db  # the feed parsers: only this verb needs them
+    from crscan.vulndb.paths import feeds_mirror
+
+    mirror = feeds_mirror() if mirror is None else mirror  # the same mirror rule as `serve` and `scan`
 
     path = db or default_db_path()
     try:
-        report = update_db(path, mirror, force=force)
+        report = update_db(path, mirror or None, force=force)
     except OSError as exc:
         raise CliError(f"cannot write the feed DB {path}: {exc.strerror or exc}") from exc
     state = "built" if report.rebuilt else "unchanged, kept"
