@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages="python3 python3-venv python3-dev gcc"
+apt_packages="python3 python3-venv python3-dev gcc curl skopeo"  # curl, skopeo: the README tour
 lock=requirements/runtime.lock
 testing=""
 if [ "${1:-}" = "--test" ]; then
-  apt_packages="$apt_packages postgresql mmdebstrap umoci skopeo docker-registry apache2-utils golang-go rpm tmux gzip db5.3-util nodejs node-semver default-jre-headless libmaven3-core-java ruby php-cli php-composer-semver chromium"
+  apt_packages="$apt_packages postgresql mmdebstrap umoci docker-registry apache2-utils golang-go rpm tmux gzip db5.3-util nodejs node-semver default-jre-headless libmaven3-core-java ruby php-cli php-composer-semver chromium"
   lock=requirements/test.lock
   testing=1
 fi
