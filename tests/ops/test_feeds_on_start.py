@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import time
 
 import httpx
 from sqlalchemy import select
 
+from crscan.api.ops import OpsProbes
 from crscan.jobs.feeds import FeedKeeper
 from crscan.store import schema
+from crscan.vulndb import FeedDB
 from tests.api.test_serve_cli import serve
 from tests.store.seeding import add_image, migrated_store
 
@@ -79,4 +82,45 @@ def test_a_failed_build_is_the_readiness_reason_and_the_schedule_survives(tmp_pa
                                   f"directory {tmp_path / 'no-such-mirror'} does not exist or is not a directory")
         assert not (tmp_path / "feeds.db").exists()
     finally:
+        store.close()
+
+
+def test_a_damaged_feed_db_is_rebuilt_from_every_source_and_readiness_says_how_far(tmp_path, shared_data):
+    mirror, gone = str(shared_data / "feeds"), str(tmp_path / "gone")
+    path = tmp_path / "feeds.db"
+    store = migrated_store(f"sqlite:///{tmp_path / 'crscan.db'}")
+    keeper = FeedKeeper(store, path, mirror, interval=3600)
+    try:
+        assert keeper.refresh() is True
+        with sqlite3.connect(path) as connection:
+            page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+            _root, *leaves = [row[0] for row in connection.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'advisories' ORDER BY pageno")]
+        with open(path, "r+b") as file:  # the advisories overwritten in place: the schema and meta still read
+            for page in leaves:
+                file.seek((page - 1) * page_size)
+                file.write(b"\xa5" * page_size)
+        with FeedDB.open(path) as feeds:  # the case a build would copy from, were it not forced
+            assert feeds.integrity_error()
+        probes = OpsProbes(store, path, keeper.state)
+
+        keeper.mirror = gone
+        assert keeper.refresh() is False
+        reason = probes.check_feed_db().error
+        assert f"feed DB {path} failed its integrity check: " in reason, reason
+        assert reason.endswith(f"; feed DB updater: feed DB update from mirror {gone} failed: mirror directory "
+                               f"{gone} does not exist or is not a directory"), reason
+
+        keeper.mirror = mirror  # unchanged since the first build: only the damage makes the start rebuild it
+        keeper.start()
+        deadline = time.monotonic() + 180
+        while not keeper.state().startswith("feed DB built") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        keeper.stop()
+        assert keeper.state().startswith(f"feed DB built from mirror {mirror}"), keeper.state()
+        with FeedDB.open(path) as feeds:
+            assert feeds.integrity_error() == ""
+        assert probes.check_feed_db().ok
+    finally:
+        keeper.stop()
         store.close()

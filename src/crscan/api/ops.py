@@ -108,10 +108,16 @@ class OpsProbes:
                         self._integrity = (version, feeds.integrity_error())
                     problem = self._integrity[1]
         except Exception as e:
-            return CheckResult(False, _first_line(e))
+            return self._unusable(_first_line(e))
         if problem:
-            return CheckResult(False, f"feed DB {self.feed_db_path} failed its integrity check: {problem}")
+            return self._unusable(f"feed DB {self.feed_db_path} failed its integrity check: {problem}")
         return CheckResult(True)
+
+    def _unusable(self, reason: str) -> CheckResult:
+        # The service rebuilds a feed DB that cannot serve: the reason also says how far that got.
+        if self.feed_state is None:
+            return CheckResult(False, reason)
+        return CheckResult(False, f"{reason}; feed DB updater: {self.feed_state()}")
 
     def gauges(self) -> list[metrics.Gauge]:
         """Queue depth and feed age; a reading that fails is left out (readiness reports why)."""

@@ -1,7 +1,9 @@
 """The service's feed DB kept current without a manual step: built at start when missing, refreshed on a schedule.
 
 After every build that changed the DB, each stored inventory is re-matched through the ordinary rescan path
-(one queued re-match scan per image), so results follow the feeds as `crscan rescan --all` would.
+(one queued re-match scan per image), so results follow the feeds as `crscan rescan --all` would. A DB that cannot
+serve (not a feed DB, another schema version, failing SQLite's integrity check: what `/readyz` reports) is rebuilt
+from every source at start and at each refresh, never copied from.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crscan.store import NotFound, Store
-from crscan.vulndb import update
-from crscan.vulndb.interface import VulnDBError
+from crscan.vulndb import FeedDB, update
+from crscan.vulndb.interface import FeedDBError, VulnDBError
 
 log = logging.getLogger("crscan.feeds")
 
@@ -55,13 +57,16 @@ class FeedKeeper:
             self._state = state
 
     def _run(self) -> None:
-        if not self.path.is_file():
+        if not self.path.is_file() or self._damage():
             self.refresh()
         while not self._stop.wait(self.interval):
             self.refresh()
 
     def refresh(self) -> bool:
         """One build; True when the DB changed (and the re-matches were queued). Failures are logged, not raised."""
+        damage = self._damage()
+        if damage:  # its unchanged sources would be copied from damaged pages: parse every one again
+            log.warning("feed DB %s cannot serve (%s): rebuilding every source", self.path, damage)
         self._set(f"building the feed DB from {self.source}")
         log.info("feed DB %s: updating from %s", self.path, self.source)
         started = time.monotonic()
@@ -71,7 +76,7 @@ class FeedKeeper:
             log.info("feed DB: step %d/%d, %s", number, total, step)
 
         try:
-            report = update(self.path, self.mirror or None, progress=progress)
+            report = update(self.path, self.mirror or None, force=bool(damage), progress=progress)
         except (VulnDBError, OSError) as e:
             self._set(f"feed DB update from {self.source} failed: {e}")
             log.error("feed DB %s: update from %s failed: %s", self.path, self.source, e)
@@ -91,6 +96,17 @@ class FeedKeeper:
                  self.source, len(report.sources), rows, seconds)
         self._rematch()
         return True
+
+    def _damage(self) -> str:
+        """Why the DB at `path` cannot serve (not a feed DB, another schema, SQLite's integrity complaint); ""
+        when it is sound or missing."""
+        if not self.path.is_file():
+            return ""
+        try:
+            with FeedDB.open(self.path) as feeds:
+                return feeds.integrity_error()
+        except FeedDBError as e:
+            return str(e)
 
     def _rematch(self) -> None:
         queued = 0
