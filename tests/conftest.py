@@ -12,8 +12,8 @@ from tests.support.postgres import ThrowawayPostgres
 
 pytest_plugins = ["tests.support.fixtures"]
 
-# The test machine has no route to the feeds' upstream: a `crscan serve` started by a test builds its feed DB
-# only when the test asks for it (tests/ops/test_feeds_on_start.py sets a mirror).
+# The test machine has no route to the feeds' upstream: a `crscan serve` started by a test (here or through
+# tests/api/test_serve_cli.serve) builds its feed DB only when the test asks (tests/ops/test_feeds_on_start.py).
 os.environ.setdefault("CRSCAN_FEEDS_UPDATE_HOURS", "0")
 
 REPO = Path(__file__).resolve().parent.parent

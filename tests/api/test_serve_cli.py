@@ -73,6 +73,8 @@ def serve(*args: str, env: dict[str, str] | None = None, log_level: str = "warni
     file `stderr_to` when given (a long run at info level: read it while the server runs), else to
     `Served.stderr_text()`."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CRSCAN_")} | (env or {})
+    # No feed DB build in the background (from upstream, unreachable here) unless the test asks for one.
+    environ.setdefault("CRSCAN_FEEDS_UPDATE_HOURS", "0")
     with contextlib.ExitStack() as files:
         process = subprocess.Popen(
             [str(CRSCAN), "serve", "--log-level", log_level, *args],

@@ -22,7 +22,7 @@ from tests.store.seeding import add_image, migrated_store
 def test_serve_on_an_empty_data_dir_builds_the_feed_db_from_the_mirror_then_is_ready(tmp_path, shared_data):
     mirror = shared_data / "feeds"
     served = serve("--data-dir", str(tmp_path), "--http-port", "0", "--grpc-port", "0", "--no-auth",
-                   "--log-level", "info", env={"CRSCAN_FEEDS_MIRROR": str(mirror)})
+                   "--log-level", "info", env={"CRSCAN_FEEDS_MIRROR": str(mirror), "CRSCAN_FEEDS_UPDATE_HOURS": "12"})
     try:
         first = httpx.get(served.rest_url + "/readyz", timeout=10)
         deadline = time.monotonic() + 180
