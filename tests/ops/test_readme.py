@@ -89,7 +89,8 @@ def test_the_quick_start_and_the_tour_run_verbatim(tmp_path, shared_data, test_i
         f'[[registry]]\nlocation = "{host}"\ninsecure = true\n'
         for host in (image.split("/", 1)[0], scratch_registry.host)
     ))
-    (tools / "skopeo").write_text(f'#!/bin/sh\nexec {shutil.which("skopeo")} --registries-conf {tools / "registries.conf"} "$@"\n')
+    skopeo = shutil.which("skopeo")
+    (tools / "skopeo").write_text(f'#!/bin/sh\nexec {skopeo} --registries-conf {tools / "registries.conf"} "$@"\n')
     (tools / "skopeo").chmod(0o755)
     http_port, grpc_port = free_port(), free_port()
     env = {

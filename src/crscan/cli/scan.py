@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 # A feed DB older than this still scans, with a one-line warning naming the fix.
 STALE_AFTER = dt.timedelta(days=7)
 
-_TARGETS = ("Registry ref ([host[:port]/]repo[:tag|@digest]; no host: Docker Hub), docker-archive:PATH, oci:PATH[:tag], "
-            "dir:PATH (a project directory), rootfs:PATH (a root filesystem), or a bare path (app.tar, ./layout, ./dir) read by its content "
-            "(docs/cli.md)")
+_TARGETS = ("Registry ref ([host[:port]/]repo[:tag|@digest]; no host: Docker Hub), docker-archive:PATH, "
+            "oci:PATH[:tag], dir:PATH (a project directory), rootfs:PATH (a root filesystem), or a bare path (app.tar, "
+            "./layout, ./dir) read by its content (docs/cli.md)")
 Image = Annotated[str, typer.Argument(help=_TARGETS + ".")]
 ScanTarget = Annotated[str, typer.Argument(help=_TARGETS + "; or sbom:PATH (a CycloneDX or SPDX JSON SBOM).")]
 Platform = Annotated[str, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform index.")]
