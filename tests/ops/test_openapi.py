@@ -11,6 +11,7 @@ from yandex.cloud.containerregistry.v1 import scanner_pb2, scanner_service_pb2
 
 from crscan.api.endpoint import EndpointServicer
 from crscan.api.grpc_server import bind_services
+from crscan.api.iam import IamTokenServicer
 from crscan.api.openapi import build_document
 from crscan.api.routes import routes_for
 from crscan.api.servicers import build_servicers
@@ -21,7 +22,8 @@ SCHEMAS = "#/components/schemas/"
 @pytest.fixture(scope="module")
 def served(shared_api):
     """The document as the running server serves it, and the routes its transcoder dispatches."""
-    routes = routes_for(bind_services([*build_servicers(shared_api.store), EndpointServicer("localhost:1")]))
+    iam = IamTokenServicer(None, frozenset)  # type: ignore[abstract]  # served as ApiServer composes it
+    routes = routes_for(bind_services([*build_servicers(shared_api.store), EndpointServicer("localhost:1"), iam]))
     answer = shared_api.http.get("/openapi.json")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     return answer.json(), routes
