@@ -1,5 +1,5 @@
-"""The README is a script that works: the fenced blocks of its Quick start and tour run verbatim, in order, in one
-bash (as a reader pastes them into one terminal), in a fresh checkout-like directory with a fresh HOME; a `python`
+"""The README is a script that works: its Quick start is the two commands CI and a server need, and the fenced
+blocks of its tour run verbatim, in order, in one bash (as a reader pastes them into one terminal), in a fresh checkout-like directory with a fresh HOME; a `python`
 block runs as `python -` (the venv's, as the README says) with that shell's environment.
 
 What differs from a reader's fresh machine, all through the environment, never by editing a command:
@@ -39,13 +39,10 @@ TOUR_TIMEOUT = 900  # seconds; the feed DB build, six scans and a served scan
 
 
 def readme_script(readme: str) -> tuple[str, list[str]]:
-    """The blocks from `## Quick start` up to the first `##` section after `## A tour` as one bash script, and the
-    shell commands in it."""
-    start = readme.index("## Quick start\n")
-    tour = readme.index("## A tour\n", start)
+    """The blocks of `## A tour` (up to the next `##` section) as one bash script, and the shell commands in it."""
+    tour = readme.index("## A tour\n")
     after = readme.find("\n## ", tour + 1)
-    section = readme[start:after if after != -1 else len(readme)]
-    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section, re.S | re.M)
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", readme[tour:after if after != -1 else len(readme)], re.S | re.M)
     assert {language for language, _ in blocks} == {"sh", "python"}, blocks  # any other block: run it here too
     script = "".join(
         block if language == "sh" else f"python - <<'README_PYTHON'\n{block}README_PYTHON\n"
@@ -53,6 +50,16 @@ def readme_script(readme: str) -> tuple[str, list[str]]:
     )
     shell = [line for language, block in blocks if language == "sh" for line in block.splitlines() if line.strip()]
     return script, shell
+
+
+def test_the_quick_start_is_the_server_command_and_the_ci_test_command():
+    readme = (REPO / "README.md").read_text()
+    quick = readme[readme.index("## Quick start\n"):readme.index("## A tour\n")]
+    blocks = re.findall(r"^```sh\n(.*?)^```$", quick, re.S | re.M)
+    commands = [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+    assert commands == ["bash scripts/run.sh", "bash scripts/test.sh"]
+    assert "exec bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()  # CI runs the README's test command
+    assert "crscan serve" in (REPO / "scripts" / "run.sh").read_text()
 
 
 def free_port() -> int:
