@@ -128,8 +128,10 @@ def serve(
     log.info("shutting down")
     if feeds is not None:
         feeds.stop()
-    stop_replicas(replicas)
+    for process in replicas:  # told first, so they drain their connections while this process drains its own
+        process.terminate()
     server.stop()
+    stop_replicas(replicas)
     if background is not None:
         background.stop()
     store.close()
