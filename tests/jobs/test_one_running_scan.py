@@ -49,7 +49,9 @@ def test_concurrent_rescans_of_one_image_start_one_scan(store, database_url, tmp
         started = [out for _, out, _ in outcomes if out.startswith("queued 1 re-match scans")]
         joined = [out for _, out, _ in outcomes if out.startswith("queued 0 re-match scans")]
         assert len(started) == 1 and len(joined) == PROCESSES - 1
-        scan_id, operation_id = started[0].splitlines()[1].split("\t")
+        header, queued_row = started[0].splitlines()[1:3]
+        assert header == "SCAN RESULT ID\tOPERATION ID"
+        scan_id, operation_id = queued_row.split("\t")
         for out in joined:
             assert f"image {image.id} already has a running scan {scan_id} (operation {operation_id})" in out
         assert [job.status for job in store.jobs.of(scan_id)] == [schema.JOB_QUEUED]
