@@ -30,6 +30,7 @@ from bench.harness import machine, p50_p99_ms, record, sqlite_store  # noqa: E40
 from crscan.api.server import ApiServer  # noqa: E402
 from crscan.api.servicers import build_servicers  # noqa: E402
 from crscan.auth import Role, SqlTokenRepository, TokenAuthenticator, TokenService  # noqa: E402
+from crscan.cli.startup import settle_heap  # noqa: E402
 from crscan.config import Settings  # noqa: E402
 from crscan.console import PREFIX, console_app  # noqa: E402
 from crscan.model import Finding, LayerRef, Severity  # noqa: E402
@@ -89,6 +90,7 @@ def main() -> None:
         servicers = build_servicers(store)
         server = ApiServer(settings, servicers, authenticator,
                            mounts={PREFIX: console_app(servicers, authenticator, store, None)}).start()
+        settle_heap()  # as `crscan serve` does once it listens
         try:
             with httpx.Client(base_url=server.http_url, timeout=30) as client:
                 sign_in = client.get(f"{PREFIX}/signin")

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from crscan.cli.interface import CliError
-from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals, wait_for_stop
+from crscan.cli.startup import (
+    open_store,
+    resolve_settings,
+    settle_heap,
+    start_workers,
+    stop_on_signals,
+    wait_for_stop,
+)
 
 if TYPE_CHECKING:
     from crscan.config import Settings
@@ -122,6 +129,7 @@ def serve(
     if replicas:
         typer.echo(f"{workers} processes serve both ports")
     typer.echo(f"REST listening on {server.http_url}")  # last: scripts may wait for this line
+    settle_heap()
     if feeds is not None:
         feeds.start()  # after the servers: /readyz answers "not ready: building…" meanwhile
     wait_for_stop(stop, parent=parent)

@@ -5,6 +5,7 @@ Each step that fails raises `CliError` with one line naming what failed; `crscan
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -62,6 +63,15 @@ def stop_on_signals() -> threading.Event:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
     return stop
+
+
+def settle_heap() -> None:
+    """Move what start-up made (imported modules, descriptors, templates: ~120k objects) out of the cyclic
+    collector's sight: they live as long as the process, and every full collection walked them again (~65 ms each,
+    the p99 tail of a console page). Collected first, so only live objects are kept; later objects are collected
+    as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def wait_for_stop(stop: threading.Event, *, parent: int | None = None) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from crscan.cli.interface import CliError
-from crscan.cli.startup import open_store, resolve_settings, start_workers, stop_on_signals, wait_for_stop
+from crscan.cli.startup import (
+    open_store,
+    resolve_settings,
+    settle_heap,
+    start_workers,
+    stop_on_signals,
+    wait_for_stop,
+)
 
 log = logging.getLogger("crscan.worker")
 
@@ -54,6 +61,7 @@ def worker(
             ops.stop()
         raise
     typer.echo(f"crscan worker: running {background.queue.concurrency} scans at once")  # scripts wait for this
+    settle_heap()
     wait_for_stop(stop)
     log.info("stopping: waiting for running scans")
     background.stop()
