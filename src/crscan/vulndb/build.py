@@ -236,8 +236,10 @@ class _Parser:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         workers = min(len(changed), os.cpu_count() or 1)
         if workers > 1 and _can_send(updater for _, updater, _ in changed):
-            # spawn, not fork: `crscan serve` builds from a thread, and forking a threaded process is unsafe.
-            self._pool = concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
+            # spawn, not fork: `crscan serve` builds from a thread, and forking a threaded process is unsafe. One
+            # source per process: a process that parsed several kept the high-water mark of each (3x the memory).
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                workers, multiprocessing.get_context("spawn"), max_tasks_per_child=1)
         self.parts: dict[int, Callable[[], tuple[Tally, Path]]] = {}
         self._files: list[Path] = []
         # Largest first, so the longest parse starts at once instead of ending the build alone.
