@@ -163,8 +163,13 @@ def _write(
             # Unchanged sources are copied from the previous build, and so are merged sources' unchanged rows.
             reads_previous = previous is not None and (
                 bool(unchanged) or any(got.merge and updater.name not in unchanged for updater, got in fetched))
+            spans: dict[int, tuple[int, int]] = {}
             if previous is not None and reads_previous:
                 connection.execute("ATTACH DATABASE ? AS previous", (f"{previous.path.resolve().as_uri()}?mode=ro",))
+                # Each source's rows are one rowid span (written in source order): one scan finds them all, and
+                # each copy then reads its span instead of scanning the whole table for its source_id.
+                spans = {source: (low, high) for source, low, high in connection.execute(
+                    "SELECT source_id, min(rowid), max(rowid) FROM previous.advisories GROUP BY source_id")}
             changed = [(source_id, updater, got) for source_id, (updater, got) in enumerate(fetched, start=1)
                        if updater.name not in unchanged]
             parsed = stack.enter_context(_Parser(changed, temp)).parts
@@ -172,10 +177,11 @@ def _write(
                 steps.next("copying" if updater.name in unchanged else "parsing", updater.name)
                 if updater.name in unchanged:
                     old = known[updater.name]
+                    low, high = spans.get(old.id, (0, -1))
                     rows = connection.execute(
                         "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions "
-                        "FROM previous.advisories WHERE source_id = ?",
-                        (source_id, old.id),
+                        "FROM previous.advisories WHERE rowid BETWEEN ? AND ? AND source_id = ?",
+                        (source_id, low, high, old.id),
                     ).rowcount
                     info = SourceInfo(updater.name, source_id, got.url, old.fingerprint, got.etag or old.etag,
                                       got.fetched_at, old.records, old.skipped, rows)
