@@ -139,7 +139,7 @@ def serve(
     for process in replicas:  # told first, so they drain their connections while this process drains its own
         process.terminate()
     server.stop()
-    stop_replicas(replicas)
+    await_replicas(replicas)
     if background is not None:
         background.stop()
     store.close()
@@ -171,6 +171,11 @@ def start_replica(http_port: int, grpc_port: int, public_address: str) -> subpro
 def stop_replicas(replicas: list[subprocess.Popen[str]]) -> None:
     for process in replicas:
         process.terminate()
+    await_replicas(replicas)
+
+
+def await_replicas(replicas: list[subprocess.Popen[str]]) -> None:
+    """Wait for replicas already told to stop; one that does not within 30 s is killed."""
     for process in replicas:
         try:
             process.wait(30)

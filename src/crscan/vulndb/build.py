@@ -235,8 +235,8 @@ def _keep_unchanged_rows(connection: sqlite3.Connection, source_id: int, old: So
 class _Parser:
     """Parses the changed sources, each into its own SQLite file of rows next to the DB being built, on as many
     processes as there are cores: parsing (JSON decoding) is most of a build, and sources are independent. One
-    source, one core, or an updater that cannot be sent to another process (a class local to a test) is parsed
-    in this process, when its rows are asked for."""
+    source, one core, or an updater that cannot be pickled to another process (one holding a lambda, as a test's
+    injected clock) is parsed in this process, when its rows are asked for."""
 
     def __init__(self, changed: list[tuple[int, Updater, Fetched]], temp: Path) -> None:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
