@@ -173,19 +173,25 @@ DISTROS: Mapping[str, DistroFacts] = {
     "opensuse-tumbleweed": DistroFacts(_RPM, "openSUSE", ReleaseKey.ROLLING, osv_format="{osv}:Tumbleweed",
                                        by_binary=True, name="openSUSE Tumbleweed"),
     "azurelinux": DistroFacts(_RPM, "Azure Linux", ReleaseKey.MAJOR, by_binary=True, name="Azure Linux"),
-    "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, by_binary=True, name="Mageia"),
-    "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, by_binary=True, name="openEuler"),
-    # No OSV bucket: CentOS and Stream have no feed (a scan warns); Amazon, Oracle and Photon are matched by
-    # their vendor feeds' own matchers (match/rpm_vendor.py); Mariner has none yet (a scan warns).
-    "centos": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
-                          end_of_life={"6": "2020-11-30", "7": "2024-06-30", "8": "2021-12-31"}, name="CentOS"),
+    # Mageia's and openEuler's OSV records name the source rpm (OSV's ecosystem definitions say so for openEuler).
+    "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, name="Mageia"),
+    "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, name="openEuler"),
+    # CentOS Linux rebuilt RHEL release by release: its rpms are matched against Red Hat's advisories of the same
+    # major release, as Trivy does (Red Hat's fixes reached CentOS as the same builds).
+    "centos": DistroFacts(_RPM, "Red Hat", ReleaseKey.MAJOR, osv_format="{osv}:enterprise_linux:{release}",
+                          by_binary=True, end_of_life={"6": "2020-11-30", "7": "2024-06-30", "8": "2021-12-31"},
+                          name="CentOS"),
+    # No OSV bucket: CentOS Stream has no feed (it runs ahead of RHEL, whose fixed builds it does not carry: a scan
+    # warns); Amazon, Oracle, Photon and CBL-Mariner are matched by their vendor feeds' own matchers
+    # (match/rpm_vendor.py).
     "centos-stream": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, end_of_life={"8": "2024-05-31"},
                                  name="CentOS Stream"),
     "amzn": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True,
                         end_of_life={"2018": "2023-12-31", "2": "2026-06-30"}, name="Amazon Linux"),
     "ol": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Oracle Linux"),
     "photon": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="Photon OS"),
-    "mariner": DistroFacts(_RPM, "", ReleaseKey.MAJOR, by_binary=True, name="CBL-Mariner"),
+    "mariner": DistroFacts(_RPM, "", ReleaseKey.MAJOR, end_of_life={"2": "2025-07-31"},  # OVAL: source rpms
+                           name="CBL-Mariner"),
 }
 
 

@@ -28,7 +28,7 @@ EXPECTED = {
     "ubi-9": ("rhel", "9.3", "Red Hat:enterprise_linux:9"),
     "centos-stream-9": ("centos-stream", "9", ""),
     "centos-stream-9-vendor-only": ("centos-stream", "9", ""),
-    "centos-7-vendor-only": ("centos", "7.9.2009", ""),
+    "centos-7-vendor-only": ("centos", "7.9.2009", "Red Hat:enterprise_linux:7"),  # Red Hat's RHEL 7 records
     "almalinux-9": ("almalinux", "9.3", "AlmaLinux:9"),
     "rocky-9": ("rocky", "9.3", "Rocky Linux:9"),
     "oraclelinux-8": ("ol", "8.9", ""),

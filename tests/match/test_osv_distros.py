@@ -81,8 +81,8 @@ def test_azure_linux_and_other_releases_do_not_cross(fixture_db):
 
 
 def test_detected_os_without_feed_is_a_warning_not_a_silent_zero(fixture_db):
-    _, warnings = found(fixture_db, Distro("photon", "5.0"), rpm("openssl", "3.0.9-1.ph5"))
-    assert warnings == ["OS Photon OS 5.0: the feed DB has no advisories for this release, so its 1 rpm packages "
+    _, warnings = found(fixture_db, Distro("centos-stream", "9"), rpm("openssl-libs", "1:3.0.7-27.el9"))
+    assert warnings == ["OS CentOS Stream 9: the feed DB has no advisories for this release, so its 1 rpm packages "
                         "were not checked"]
     _, warnings = found(fixture_db, Distro("wolfi", "20230201"))
     assert warnings == ["OS Wolfi 20230201: no apk package database was found or could be read, so no OS package "
@@ -106,3 +106,57 @@ def test_red_hat_module_packages_match_only_advisories_of_their_stream(fixture_d
     assert findings == {("nodejs", "RHSA-2026:76750", "1:22.23.2-2.module+el9.8.0+24958+80b2ac6e")}
     (finding,) = match_with_warnings([stream_22], rhel, fixture_db).findings
     assert finding.version == stream_22.version
+
+
+def test_centos_linux_is_matched_by_red_hats_records_of_its_major_release(fixture_db):
+    packages = (rpm("openssl-libs", "1:1.0.2k-25.el7_9", "openssl"), rpm("openssl", "1:1.0.2k-26.el7_9"))
+    findings, warnings = found(fixture_db, Distro("centos", "7.9.2009"), *packages)
+    # RHSA-2023:1335 lists openssl-libs under both ::server and ::client: one finding.
+    assert findings == {("openssl-libs", "RHSA-2023:1335", "1:1.0.2k-26.el7_9")}
+    assert warnings == ["OS CentOS 7.9.2009 reached its end of life on 2024-06-30: its vendor publishes no more "
+                        "fixes, so vulnerabilities found since are not reported"]
+    # RHEL 9's records are not CentOS 7's, nor RHEL 7's CentOS 8's.
+    assert found(fixture_db, Distro("centos", "8.5.2111"), *packages)[0] == set()
+
+
+@pytest.mark.parametrize("distro", [Distro("sles", "15.3"), Distro("sled", "15.3"), Distro("sle_hpc", "15.3")])
+def test_an_sle_image_is_matched_by_records_filed_under_any_sle_product_of_its_release(fixture_db, distro):
+    # SUSE-SU-2022:2251-1 files SLE 15 SP3's openssl-1_1 under the Basesystem module, not under the Server.
+    packages = (rpm("libopenssl1_1", "1.1.1d-150200.11.47.1", "openssl-1_1"),
+                rpm("libopenssl1_1-hmac", "1.1.1d-150200.11.48.1", "openssl-1_1"))
+    findings, warnings = found(fixture_db, distro, *packages)
+    assert findings == {("libopenssl1_1", "SUSE-SU-2022:2251-1", "1.1.1d-150200.11.48.1")}
+    assert warnings == []
+
+
+def test_sle_releases_and_opensuse_releases_do_not_cross(fixture_db):
+    package = rpm("libopenssl1_1", "1.1.1d-150200.11.47.1", "openssl-1_1")
+    for distro in (Distro("sles", "15.5"), Distro("sles", "15"), Distro("opensuse-leap", "15.5")):
+        assert "SUSE-SU-2022:2251-1" not in {advisory for _, advisory, _ in found(fixture_db, distro, package)[0]}
+    # Leap 15.3's own entry of the same advisory.
+    assert found(fixture_db, Distro("opensuse-leap", "15.3"), package)[0] == {
+        ("libopenssl1_1", "SUSE-SU-2022:2251-1", "1.1.1d-150200.11.48.1")}
+
+
+def test_opensuse_leap_and_tumbleweed_read_their_own_records(fixture_db):
+    leap = rpm("libopenssl1_1", "1.1.1l-150500.17.34.1", "openssl-1_1")
+    assert found(fixture_db, Distro("opensuse-leap", "15.5"), leap)[0] == {
+        ("libopenssl1_1", "SUSE-SU-2025:0345-1", "1.1.1l-150500.17.40.1")}
+    logilab = rpm("python3-logilab-common", "1.2.2-1.1", "python-logilab-common")
+    assert found(fixture_db, Distro("opensuse-tumbleweed", "20240801"), logilab)[0] == {
+        ("python3-logilab-common", "openSUSE-SU-2024:10400-1", "1.2.2-1.2")}
+    assert found(fixture_db, Distro("opensuse-tumbleweed", "20240801"), rpm("python3-logilab-common", "1.2.2-1.2",
+                                                                           "python-logilab-common"))[0] == set()
+
+
+def test_mageia_and_openeuler_records_name_the_source_rpm(fixture_db):
+    packages = (rpm("lib64openssl3", "3.0.13-1.mga9", "openssl"),
+                rpm("python3-cryptography", "39.0.1-1.1.mga9", "python-cryptography"))
+    assert found(fixture_db, Distro("mageia", "9"), *packages)[0] == {
+        ("lib64openssl3", "MGASA-2025-0069", "3.0.15-1.3.mga9")}
+    libs = rpm("openssl-libs", "1.1.1m-15.oe2203", "openssl")
+    assert found(fixture_db, Distro("openeuler", "22.03-LTS"), libs)[0] == {
+        ("openssl-libs", "OESA-2023-1092", "1.1.1m-18.oe2203")}
+    # 22.03 LTS SP1 is a release of its own: the 22.03 LTS entry does not apply, and the DB has none for it.
+    findings, warnings = found(fixture_db, Distro("openeuler", "22.03-LTS-SP1"), libs)
+    assert findings == set() and any("no advisories for this release" in w for w in warnings)

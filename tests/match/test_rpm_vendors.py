@@ -1,4 +1,4 @@
-"""Amazon, Oracle and Photon matching on the fixture feeds (testdata/, see its README): findings equal an
+"""Amazon, Oracle, Photon and CBL-Mariner matching on the fixture feeds (testdata/, see its README): findings equal an
 oracle computed from the fixture with rpm's own vercmp, never with crscan's version code."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ OL9 = Distro("ol", "9.3")
 OL8 = Distro("ol", "8.10")
 OL7 = Distro("ol", "7.9")
 PHOTON4 = Distro("photon", "4.0")
+MARINER2 = Distro("mariner", "2.0")
 
 
 def _rpm(name, version, arch="x86_64"):
@@ -187,3 +188,44 @@ def test_other_distros_and_non_rpm_packages_are_not_matched(fixture_db):
     assert match([_rpm("kpartx", "0.1-1")], Distro("rhel", "9.3"), fixture_db) == []
     deb = Package(Ecosystem.DPKG, "kpartx", "0.1-1", source_name="kpartx", source_version="0.1-1")
     assert match([deb], AL2023, fixture_db) == []
+
+
+def _mariner_fixes(source):
+    """(CVE, fixed evr) of the source rpm's patchable definitions, resolved through test, object and state."""
+    ns = {"d": "http://oval.mitre.org/XMLSchema/oval-definitions-5",
+          "l": "http://oval.mitre.org/XMLSchema/oval-definitions-5#linux"}
+    root = ET.fromstring((TESTDATA / "feeds" / "mariner" / "cbl-mariner-2.0-oval.xml").read_bytes())
+    tests = {t.get("id"): t for t in root.iterfind(".//l:rpminfo_test", ns)}
+    names = {o.get("id"): o.findtext("l:name", namespaces=ns) for o in root.iterfind(".//l:rpminfo_object", ns)}
+    states = {s.get("id"): s.find("l:evr", ns) for s in root.iterfind(".//l:rpminfo_state", ns)}
+    fixes = set()
+    for definition in root.iterfind(".//d:definition", ns):
+        test = tests[definition.find(".//d:criterion", ns).get("test_ref")]
+        evr = states[test.find("l:state", ns).get("state_ref")]
+        if (definition.findtext("d:metadata/d:patchable", namespaces=ns) == "true"
+                and names[test.find("l:object", ns).get("object_ref")] == source
+                and evr.get("operation") == "less than"):
+            fixes.add((definition.find("d:metadata/d:reference", ns).get("ref_id"), evr.text.removeprefix("0:")))
+    return sorted(fixes)
+
+
+@pytest.mark.parametrize("name, source, version", [
+    ("openssl-libs", "openssl", "1.1.1k-27.cm2"), ("openssl", "openssl", "1.1.1k-28.cm2"),
+    ("openssl-libs", "openssl", "1.1.1k-20.cm2"), ("curl-libs", "curl", "8.3.0-1.cm2"),
+    ("curl", "curl", "8.4.0-1.cm2"), ("syslinux", "syslinux", "6.04-9.cm2"),
+])
+def test_mariner_findings_equal_rpm_vercmp_against_the_fixes_of_the_source_rpm(fixture_db, name, source, version):
+    package = Package(Ecosystem.RPM, name, version, arch="x86_64", source_name=source, source_version=version)
+    findings = match([package], MARINER2, fixture_db)
+    assert {(f.name, f.fixed_by) for f in findings} == _expected(package, _mariner_fixes(source))
+    assert all(f.feed == "mariner" and f.type == "mariner" and f.advisory_id == f.name for f in findings)
+
+
+def test_mariner_release_is_read_from_os_release_or_the_vendor_file_and_others_are_apart(fixture_db):
+    package = Package(Ecosystem.RPM, "openssl-libs", "1.1.1k-27.cm2", source_name="openssl",
+                      source_version="1.1.1k-27.cm2")
+    assert {f.name for f in match([package], Distro("mariner", "2.0.20240123"), fixture_db)} == {"CVE-2023-5678"}
+    (finding,) = match([package], MARINER2, fixture_db)
+    assert (finding.severity, finding.severity_source) == (Severity.MEDIUM, "mariner")
+    assert match([package], Distro("mariner", "1.0"), fixture_db) == []
+    assert match([package], Distro("azurelinux", "3.0"), fixture_db) == []

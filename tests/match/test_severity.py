@@ -187,10 +187,11 @@ def test_the_documented_mapping_is_the_code():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 7 and cells[0] in ("Debian urgency", "Ubuntu priority",
                                            "Red Hat / SUSE / AlmaLinux / Rocky severity",
-                                           "Amazon ALAS / Oracle ELSA severity"):
+                                           "Amazon ALAS / Oracle ELSA severity", "CBL-Mariner OVAL severity"):
             rows[cells[0]] = {word.strip(): Severity[level] for level, cell in zip(levels, cells[1:6], strict=True)
                               for word in re.split(r",\s*", cell) if word.strip() not in ("", "—")}
     assert rows["Debian urgency"] == VENDOR_WORDS["debian"]
     assert rows["Ubuntu priority"] == VENDOR_WORDS["ubuntu"]
     assert rows["Red Hat / SUSE / AlmaLinux / Rocky severity"] == VENDOR_WORDS["redhat"] == VENDOR_WORDS["suse"]
     assert rows["Amazon ALAS / Oracle ELSA severity"] == VENDOR_WORDS["amazon"] == VENDOR_WORDS["oracle"]
+    assert rows["CBL-Mariner OVAL severity"] == VENDOR_WORDS["mariner"]

@@ -1,14 +1,16 @@
-"""The Amazon Linux 2 and 2023, Oracle Linux 9 and Photon OS 4.0 images (tests/support/rpm_images.py) pushed to the
-local registry and scanned through the CLI and through the scanning service, against a feed DB that
-`crscan db update` builds from the vendor feed fixtures. Findings must equal an oracle computed here from the
-image's package list and the feed files with rpm's own vercmp."""
+"""The Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0 and 5.0 and CBL-Mariner 2 images
+(tests/support/rpm_images.py) pushed to the local registry and scanned through the CLI and through the scanning
+service, against a feed DB that `crscan db update` builds from the vendor feed fixtures. Findings must equal an
+oracle computed here from the image's package list and the feed files with rpm's own vercmp."""
 
 from __future__ import annotations
 
 import bz2
+import json
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,42 @@ from crscan.jobs import ScanRunner
 from tests.jobs.conftest import store  # noqa: F401  (the service's store fixture)
 from tests.match.test_rpm_vendors import TESTDATA, _alas_fixes, _oval_fixes, _photon_fixes
 from tests.scan.test_distro_images import cli_findings, push, service_findings
-from tests.support.rpm_images import build_rpm_images, installed
+from tests.support.rpm_images import build_rpm_images, installed, installed_with_source
 from tests.support.rpmvercmp import rpm_vercmp
 
 CRSCAN = Path(sys.executable).with_name("crscan")
 pytestmark = pytest.mark.registry
+
+MARINER2 = TESTDATA / "feeds" / "mariner" / "cbl-mariner-2.0-oval.xml"
+PHOTON5 = TESTDATA / "feeds" / "photon" / "cve_data_photon5.0.json"
+
+
+def _photon5_fixes(name):
+    return sorted((e["cve_id"], e["res_ver"]) for e in json.loads(PHOTON5.read_text())
+                  if e["pkg"] == name and e["status"] == "Fixed")
+
+
+def _mariner_fixes(source):
+    """(CVE, fixed evr) of every patchable definition of the source rpm: its `less than` state, as the OVAL
+    resolves definition -> test -> object (the package) and state (the evr)."""
+    ns = {"d": "http://oval.mitre.org/XMLSchema/oval-definitions-5",
+          "l": "http://oval.mitre.org/XMLSchema/oval-definitions-5#linux"}
+    root = ET.parse(MARINER2).getroot()
+    tests = {t.get("id"): (t.find("l:object", ns).get("object_ref"), t.find("l:state", ns).get("state_ref"))
+             for t in root.iterfind(".//l:rpminfo_test", ns)}
+    names = {o.get("id"): o.findtext("l:name", namespaces=ns) for o in root.iterfind(".//l:rpminfo_object", ns)}
+    states = {s.get("id"): s.find("l:evr", ns) for s in root.iterfind(".//l:rpminfo_state", ns)}
+    fixes = []
+    for definition in root.iterfind(".//d:definition", ns):
+        if definition.findtext("d:metadata/d:patchable", namespaces=ns) != "true":
+            continue
+        object_ref, state_ref = tests[definition.find(".//d:criterion", ns).get("test_ref")]
+        evr = states[state_ref]
+        if names[object_ref] == source and evr.get("operation") == "less than":
+            cve = definition.find("d:metadata/d:reference", ns).get("ref_id")
+            fixes.append((cve, evr.text.removeprefix("0:")))
+    return sorted(fixes)
+
 
 # image -> (os-release ID, the fixes of a binary rpm in the image's release, per the fixture feed files)
 FIXES = {
@@ -29,10 +62,16 @@ FIXES = {
     "amzn-2023": ("amzn", _alas_fixes),
     "ol-9": ("ol", lambda name: _oval_fixes("9", name, "x86_64")),
     "photon-4": ("photon", _photon_fixes),
+    "photon-5": ("photon", _photon5_fixes),
+    "mariner-2": ("mariner", _mariner_fixes),
 }
+# Feeds that name source rpms: the fixes are looked up by the package's source.
+BY_SOURCE = {"mariner-2"}
 # What a scan must say besides its findings.
 WARNINGS = {"amzn-2": ["OS Amazon Linux 2 reached its end of life on 2026-06-30: its vendor publishes no more fixes, "
-                       "so vulnerabilities found since are not reported"]}
+                       "so vulnerabilities found since are not reported"],
+            "mariner-2": ["OS CBL-Mariner 2.0 reached its end of life on 2025-07-31: its vendor publishes no more "
+                          "fixes, so vulnerabilities found since are not reported"]}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +85,7 @@ def feeds(tmp_path_factory) -> Path:
     mirror = tmp_path_factory.mktemp("rpm-vendor-mirror")
     shutil.copytree(TESTDATA / "feeds" / "amazon", mirror / "amazon")
     shutil.copytree(TESTDATA / "feeds" / "photon", mirror / "photon")
+    shutil.copytree(TESTDATA / "feeds" / "mariner", mirror / "mariner")
     (mirror / "oracle").mkdir()
     (mirror / "oracle" / "com.oracle.elsa-all.xml.bz2").write_bytes(
         bz2.compress((TESTDATA / "oracle" / "com.oracle.elsa-all.xml").read_bytes()))
@@ -59,7 +99,8 @@ def feeds(tmp_path_factory) -> Path:
 def oracle(image: str) -> set[tuple[str, str, str]]:
     """(package, CVE, fixed) for every fix rpm's vercmp orders above the installed version."""
     _, fixes_of = FIXES[image]
-    candidates = [(name, evr, cve, fixed) for name, evr in installed(image) for cve, fixed in fixes_of(name)]
+    candidates = [(name, evr, cve, fixed) for name, evr, source in installed_with_source(image)
+                  for cve, fixed in fixes_of(source if image in BY_SOURCE else name)]
     verdicts = rpm_vercmp((evr, fixed) for _, evr, _, fixed in candidates)
     return {(name, cve, fixed) for (name, _, cve, fixed), verdict in zip(candidates, verdicts, strict=True)
             if verdict < 0}

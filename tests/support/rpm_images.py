@@ -1,8 +1,9 @@
 """Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
-vendor feed (Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0), those read through OSV (RHEL/UBI 9, AlmaLinux 9,
-Rocky Linux 9, Azure Linux 3) and those the feeds at hand have no record of (CentOS 7, CentOS Stream 9,
-CBL-Mariner 2; SUSE Linux Enterprise Server 15 SP3, openSUSE Leap 15.5 and Tumbleweed, Mageia 9, openEuler 22.03
-LTS SP1 and Photon OS 5.0, whose feeds neither the shared mirror nor the fixtures hold).
+vendor feed (Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0 and 5.0, CBL-Mariner 2), those read through OSV
+(RHEL/UBI 9, CentOS 7 through Red Hat's records, AlmaLinux 9, Rocky Linux 9, Azure Linux 3, SUSE Linux Enterprise
+Server 15 SP3, openSUSE Leap 15.5 and Tumbleweed, Mageia 9) and those the feeds at hand have no record of (CentOS
+Stream 9, which no feed covers; openEuler 22.03 LTS SP1, whose records neither the shared mirror nor the fixtures
+hold).
 
 Each is one layer: the distribution's real release files (`os-release`; CentOS 7's vendor files only, as
 slimmed images keep them) and an rpm database (SUSE's: the same headers in rpm's NDB `Packages.db`, where SUSE
@@ -142,32 +143,69 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
         "zlib": ("", "1.2.13", "2.azl3", ("zlib",)),
         "zlib-new": ("", "1.3.1", "1.azl3", ("zlib-devel",)),
     },
-    # No feed: each scan must say so.
-    "centos-7": {"openssl": ("1", "1.0.2k", "26.el7_9", ("openssl-libs",))},
+    # CentOS 7's openssl-libs before RHSA-2023:1335 (matched by Red Hat's RHEL 7 advisories), openssl at its fix.
+    "centos-7": {
+        "openssl": ("1", "1.0.2k", "25.el7_9", ("openssl-libs",)),
+        "openssl-new": ("1", "1.0.2k", "26.el7_9", ("openssl",)),
+    },
+    # No feed: its scan must say so.
     "centos-stream-9": {"openssl": ("1", "3.0.7", "27.el9", ("openssl-libs",))},
-    "mariner-2": {"openssl": ("", "1.1.1k", "28.cm2", ("openssl", "openssl-libs"))},
-    "sles-15": {"openssl-1_1": ("", "1.1.1d", "150200.11.47.1", ("openssl-1_1", "libopenssl1_1"))},
-    "opensuse-leap-15": {"openssl-1_1": ("", "1.1.1l", "150500.17.34.1", ("libopenssl1_1",))},
-    "opensuse-tumbleweed": {"openssl-3": ("", "3.1.4", "9.1", ("openssl-3", "libopenssl3"))},
-    "mageia-9": {"openssl": ("", "3.0.13", "1.mga9", ("openssl", "lib64openssl3"))},
+    # Mariner's OVAL names source rpms: openssl's binaries before the CVE-2023-5678 fix, curl's past its fixes,
+    # syslinux at the last build its not-patchable CVE-2022-3857 affects.
+    "mariner-2": {
+        "openssl": ("", "1.1.1k", "27.cm2", ("openssl", "openssl-libs")),
+        "curl": ("", "8.5.0", "1.cm2", ("curl", "curl-libs")),
+        "syslinux": ("", "6.04", "10.cm2", ("syslinux",)),
+    },
+    # SLES 15 SP3's openssl-1_1 before SUSE-SU-2022:2251-1 (filed under the Basesystem module), -hmac at its fix.
+    "sles-15": {
+        "openssl-1_1": ("", "1.1.1d", "150200.11.47.1", ("openssl-1_1", "libopenssl1_1")),
+        "openssl-1_1-new": ("", "1.1.1d", "150200.11.48.1", ("libopenssl1_1-hmac",)),
+    },
+    # Leap 15.5's libopenssl1_1 before SUSE-SU-2025:0345-1, openssl-1_1 at its fix.
+    "opensuse-leap-15": {
+        "openssl-1_1": ("", "1.1.1l", "150500.17.34.1", ("libopenssl1_1",)),
+        "openssl-1_1-new": ("", "1.1.1l", "150500.17.40.1", ("openssl-1_1",)),
+    },
+    # python3-logilab-common before openSUSE-SU-2024:10400-1's Tumbleweed build; openssl-3 has no record.
+    "opensuse-tumbleweed": {
+        "openssl-3": ("", "3.1.4", "9.1", ("openssl-3", "libopenssl3")),
+        "python-logilab-common": ("", "1.2.2", "1.1", ("python3-logilab-common",)),
+    },
+    # Mageia's OSV names source rpms: openssl's binaries before MGASA-2025-0069, python-cryptography's at its fix.
+    "mageia-9": {
+        "openssl": ("", "3.0.13", "1.mga9", ("openssl", "lib64openssl3")),
+        "python-cryptography": ("", "39.0.1", "1.1.mga9", ("python3-cryptography",)),
+    },
+    # No record for 22.03 LTS SP1 at hand (OESA-2023-1092 fixes 22.03 LTS, another release): its scan must say so.
     "openeuler-22.03": {"openssl": ("1", "1.1.1m", "22.oe2203sp1", ("openssl", "openssl-libs"))},
-    "photon-5": {"openssl": ("", "3.0.9", "1.ph5", ("openssl",))},
+    # libcap before PHSA-2023-5.0-20, libcap-devel at its fix; openssl has no entry.
+    "photon-5": {
+        "openssl": ("", "3.0.9", "1.ph5", ("openssl",)),
+        "libcap": ("", "2.66", "1.ph5", ("libcap",)),
+        "libcap-new": ("", "2.66", "2.ph5", ("libcap-devel",)),
+    },
 }
 
 # (image, source) -> the modularity label rpmbuild writes into the header of a module stream's packages (build
 # ids as in tests/match/test_osv_distros.py).
 MODULARITY_LABELS = {("rhel-9", "nodejs"): "nodejs:20:9060020250501000000:rhel9"}
 
-RECIPE = {"revision": 7, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
+RECIPE = {"revision": 8, "release_files": {image: release_files(image) for image in SOURCES}, "sources": SOURCES,
           "modularity_labels": [[*key, label] for key, label in MODULARITY_LABELS.items()]}
 
 
 def installed(image: str) -> list[tuple[str, str]]:
     """(name, [epoch:]version-release) of every package the image's rpm database holds."""
+    return [(binary, evr) for binary, evr, _ in installed_with_source(image)]
+
+
+def installed_with_source(image: str) -> list[tuple[str, str, str]]:
+    """(name, [epoch:]version-release, source rpm name) of every package the image's rpm database holds."""
     found = []
-    for epoch, version, release, binaries in SOURCES[image].values():
+    for source, (epoch, version, release, binaries) in SOURCES[image].items():
         evr = f"{epoch}:{version}-{release}" if epoch else f"{version}-{release}"
-        found += [(binary, evr) for binary in binaries]
+        found += [(binary, evr, source.removesuffix("-old").removesuffix("-new")) for binary in binaries]
     return found
 
 

@@ -1,4 +1,4 @@
-"""The vendor rpm feeds (Amazon ALAS updateinfo, Oracle ELSA OVAL, Photon CVE data): parsing the upstream
+"""The vendor rpm feeds (Amazon ALAS updateinfo, Oracle ELSA OVAL, Photon CVE data, CBL-Mariner OVAL): parsing the upstream
 formats (fixtures in tests/match/testdata, see its README), compressed as upstream serves them, through a
 mirror directory and through upstream's own indirection (Amazon's repository metadata) over local HTTP."""
 
@@ -15,6 +15,8 @@ import pytest
 from crscan.model import Severity
 from crscan.vulndb import FeedDB, FeedError, Location, Tally, update
 from crscan.vulndb.amazon import AmazonUpdater, parse_updateinfo
+from crscan.vulndb.mariner import MarinerUpdater
+from crscan.vulndb.mariner import parse_oval as parse_mariner_oval
 from crscan.vulndb.oracle import parse_oval
 from crscan.vulndb.photon import parse_cve_data
 from crscan.vulndb.records import RpmFix
@@ -25,6 +27,7 @@ TESTDATA = Path(__file__).parents[1] / "match" / "testdata"
 AL2023 = TESTDATA / "feeds" / "amazon" / "2023" / "updateinfo.xml"
 OVAL = TESTDATA / "oracle" / "com.oracle.elsa-all.xml"
 PHOTON4 = TESTDATA / "feeds" / "photon" / "cve_data_photon4.0.json"
+MARINER2 = TESTDATA / "feeds" / "mariner" / "cbl-mariner-2.0-oval.xml"
 
 
 def _rows(parse, path: Path, *, compress=None, **kwargs):
@@ -102,6 +105,40 @@ def test_photon_fixed_entries_give_rows_and_not_affected_or_unresolved_ones_none
         list(parse_cve_data(io.BytesIO(b"{}"), Tally(), release="4.0"))
 
 
+@pytest.mark.parametrize("compress", [None, gzip.compress])
+def test_mariner_oval_resolves_each_definition_to_its_source_rpm_and_fixed_evr(compress):
+    rows, tally = _rows(parse_mariner_oval, MARINER2, compress=compress, release="2.0")
+    # Seven definitions read; syslinux's is not patchable (no fix: `less than or equal` its last build), no row.
+    assert (tally.records, tally.skipped) == (7, 0)
+    assert {(r.namespace, r.package, r.advisory_id, r.record.name, r.record.fixed_version, r.record.severity)
+            for r in rows} == {
+        ("mariner:2.0", "openssl", "CVE-2023-5678", "CVE-2023-5678", "1.1.1k-28.cm2", Severity.MEDIUM),
+        ("mariner:2.0", "openssl", "CVE-2023-3817", "CVE-2023-3817", "1.1.1k-26.cm2", Severity.MEDIUM),
+        ("mariner:2.0", "openssl", "CVE-2023-0286", "CVE-2023-0286", "1.1.1k-21.cm2", Severity.HIGH),
+        ("mariner:2.0", "curl", "CVE-2023-38545", "CVE-2023-38545", "8.3.0-2.cm2", Severity.CRITICAL),
+        ("mariner:2.0", "curl", "CVE-2023-46219", "CVE-2023-46219", "8.5.0-1.cm2", Severity.MEDIUM),
+        ("mariner:2.0", "edk2", "CVE-2023-5678", "CVE-2023-5678", "20230301gitf80f052277c8-38.cm2", Severity.MEDIUM),
+    }
+    assert all(r.feed == "mariner" and r.record.severity_source == "mariner" for r in rows)
+
+
+def test_mariner_definitions_with_broken_references_are_counted_as_skipped():
+    oval = (b'<oval_definitions xmlns="http://oval.mitre.org/XMLSchema/oval-definitions-5"><definitions>'
+            b'<definition><metadata><reference source="CVE" ref_id="CVE-2024-1"/><patchable>true</patchable>'
+            b'</metadata><criteria><criterion test_ref="t:missing"/></criteria></definition>'
+            b'<definition><metadata><patchable>true</patchable></metadata><criteria/></definition>'
+            b'</definitions></oval_definitions>')
+    tally = Tally()
+    assert list(parse_mariner_oval(io.BytesIO(oval), tally, release="2.0")) == []
+    assert (tally.records, tally.skipped) == (2, 2)
+    with pytest.raises(FeedError, match="mariner/cbl-mariner-2.0-oval.xml: root element is <updates>"):
+        list(MarinerUpdater("2.0").parse(io.BytesIO(b"<updates/>"), Tally()))
+    with pytest.raises(FeedError, match="not an OVAL definitions XML file"):
+        list(parse_mariner_oval(io.BytesIO(b"<oval_definitions><definitions>"), Tally(), release="2.0"))
+    with pytest.raises(ValueError, match="mariner release '3.0'"):
+        MarinerUpdater("3.0")
+
+
 def test_db_update_from_a_mirror_counts_each_vendor_source(tmp_path):
     mirror = tmp_path / "mirror"
     shutil.copytree(TESTDATA / "feeds", mirror)
@@ -116,6 +153,8 @@ def test_db_update_from_a_mirror_counts_each_vendor_source(tmp_path):
     assert counts["oracle/com.oracle.elsa-all.xml.bz2"] == (6, 1, 33)
     assert counts["photon/cve_data_photon4.0.json"] == (8, 1, 5)
     assert counts["photon/cve_data_photon1.0.json"] == (2, 0, 2)
+    assert counts["photon/cve_data_photon5.0.json"] == (4, 0, 4)
+    assert counts["mariner/cbl-mariner-2.0-oval.xml"] == (7, 0, 6)
     with FeedDB.open(report.path) as db:
         (row,) = [a for a in db.advisories("amazon:2", "kernel") if a.record.name == "CVE-2017-5754"]
         assert row.record == RpmFix("CVE-2017-5754", "4.9.76-38.79.amzn2", "", "", Severity.CRITICAL, "amazon")
@@ -158,11 +197,13 @@ def test_db_status_lists_each_vendor_source_with_its_counts(tmp_path):
     done = crscan("db", "status", "--db", str(db))
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: tuple(int(n) for n in line.split()[1:4]) for line in done.stdout.splitlines()
-            if line.startswith(("amazon/", "oracle/", "photon/"))}
+            if line.startswith(("amazon/", "oracle/", "photon/", "mariner/"))}
     assert rows == {
         "amazon/2/updateinfo.xml": (1, 0, 4),
         "amazon/2023/updateinfo.xml": (3, 0, 12),
         "oracle/com.oracle.elsa-all.xml.bz2": (6, 1, 33),
         "photon/cve_data_photon1.0.json": (2, 0, 2),
         "photon/cve_data_photon4.0.json": (8, 1, 5),
+        "photon/cve_data_photon5.0.json": (4, 0, 4),
+        "mariner/cbl-mariner-2.0-oval.xml": (7, 0, 6),
     }

@@ -1,8 +1,10 @@
-"""The vendor rpm feeds (Amazon ALAS, Oracle ELSA, Photon): per release and binary rpm, the fixed builds.
+"""The vendor rpm feeds (Amazon ALAS, Oracle ELSA, Photon, CBL-Mariner OVAL): per release and binary rpm, the fixed
+builds.
 
 An installed rpm is affected by a fix of its name when its epoch:version-release is older than the fix
-under rpm's own ordering (`crscan.versions` rpm: epoch, `~`/`^`, release). The vendors list binary rpms,
-so the installed package's own name and version are compared, not its source rpm's.
+under rpm's own ordering (`crscan.versions` rpm: epoch, `~`/`^`, release). Amazon, Oracle and Photon list
+binary rpms, so the installed package's own name and version are compared; Mariner's OVAL names source rpms
+only, so there the package's source rpm and its version are.
 
 Oracle's special builds follow Trivy's Oracle rules: a Ksplice build (`.ksplice1.` in the release) is
 compared only with Ksplice fixes and a FIPS build (`_fips`) only with FIPS fixes, since their release
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from crscan.match.findings import make_finding, parsed, unorderable
+from crscan.match.findings import installed_version, make_finding, parsed, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.model import Distro, Ecosystem, Package
 from crscan.vulndb import FeedDB, namespaces
@@ -30,8 +32,9 @@ def _major(version_id: str) -> str:
     return head if head.isdigit() else ""
 
 
-def _photon(version_id: str) -> str:
-    """Photon's files name releases `5.0`; os-release says `5.0` (older images `5`)."""
+def _major_minor(version_id: str) -> str:
+    """Photon's and Mariner's files name releases `5.0`, `2.0`; os-release says `5.0` (older images `5`), and
+    Mariner's vendor file `2.0.20240123`."""
     parts = version_id.split(".")
     if not parts[0].isdigit():
         return ""
@@ -69,12 +72,13 @@ class RpmVendorMatcher(Matcher):
     """One vendor feed: `feed` rows for the distro `distro_id`, the release named by `release_of`."""
 
     def __init__(self, feed: str, distro_id: str, release_of: Callable[[str], str], link: Callable[[str], str],
-                 special_builds: bool = False) -> None:
+                 special_builds: bool = False, by_source: bool = False) -> None:
         self.feed = feed
         self.distro_id = distro_id
         self.release_of = release_of
         self.link = link
         self.special_builds = special_builds  # Oracle's Ksplice/FIPS builds
+        self.by_source = by_source  # the feed names source rpms (Mariner)
 
     def namespaces(self, distro: Distro) -> tuple[str, ...]:
         release = self.release_of(distro.version_id) if distro.id == self.distro_id else ""
@@ -84,14 +88,15 @@ class RpmVendorMatcher(Matcher):
         if distro is None or not (found := self.namespaces(distro)):
             return
         ours = [p for p in packages if p.ecosystem is Ecosystem.RPM]
-        rows = db.advisories_for(found[0], (p.name for p in ours))
+        rows = db.advisories_for(found[0], (self._name(p) for p in ours))
         for package in ours:
-            advisories = rows.get(package.name, ())
-            installed = parsed(_SCHEME, package.version)
+            advisories = rows.get(self._name(package), ())
+            version = installed_version(package) if self.by_source else package.version
+            installed = parsed(_SCHEME, version)
             if installed is None and advisories:
-                yield Unordered(package, _SCHEME, self.feed, unorderable(_SCHEME, package.version))
+                yield Unordered(package, _SCHEME, self.feed, unorderable(_SCHEME, version))
                 continue
-            release = _release_of(package.version)
+            release = _release_of(version)
             for advisory in advisories:
                 fix: RpmFix = advisory.record  # type: ignore[assignment]
                 if not self._applies(package, release, fix):
@@ -111,6 +116,9 @@ class RpmVendorMatcher(Matcher):
                 # Keyed by the CVE alone: one advisory names several, each its own finding.
                 yield Match(package, finding, (fix.name,))
 
+    def _name(self, package: Package) -> str:
+        return package.source_name or package.name if self.by_source else package.name
+
     def _applies(self, package: Package, release: str, fix: RpmFix) -> bool:
         if fix.arch and package.arch not in (fix.arch, "noarch"):
             return False
@@ -128,5 +136,7 @@ def vendor_matchers() -> tuple[RpmVendorMatcher, ...]:
         RpmVendorMatcher("amazon", "amzn", _major, alas_link),
         RpmVendorMatcher("oracle", "ol", _major, "https://linux.oracle.com/errata/{}.html".format,
                          special_builds=True),
-        RpmVendorMatcher("photon", "photon", _photon, "https://nvd.nist.gov/vuln/detail/{}".format),
+        RpmVendorMatcher("photon", "photon", _major_minor, "https://nvd.nist.gov/vuln/detail/{}".format),
+        RpmVendorMatcher("mariner", "mariner", _major_minor, "https://nvd.nist.gov/vuln/detail/{}".format,
+                         by_source=True),
     )

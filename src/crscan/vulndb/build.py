@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, amazon, epss, kev, nvd, nvd_api, osv, photon
+from crscan.vulndb import alpine, amazon, epss, kev, mariner, nvd, nvd_api, osv, photon
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
@@ -43,14 +43,16 @@ class BuildReport:
 
 def default_updaters(location: Location) -> list[Updater]:
     """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
-    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data per release, NVD
-    (upstream: its CVE API, incrementally; a mirror: per year), CISA KEV and FIRST EPSS."""
+    Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data and CBL-Mariner's
+    OVAL per release, NVD (upstream: its CVE API, incrementally; a mirror: per year), CISA KEV and FIRST EPSS."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
+        mariner_releases = mariner.releases_in(location.mirror_dir)
     else:
         releases = alpine.KNOWN_RELEASES
         photon_releases = photon.KNOWN_RELEASES
+        mariner_releases = mariner.KNOWN_RELEASES
     return [
         *(osv.OsvUpdater(ecosystem) for ecosystem in osv.ECOSYSTEMS),
         DebianUpdater(),
@@ -59,6 +61,7 @@ def default_updaters(location: Location) -> list[Updater]:
         *amazon.updaters_for(location.mirror_dir),
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),
+        *(mariner.MarinerUpdater(release) for release in mariner_releases),
         *nvd_updaters(location),
         kev.KevUpdater(),
         epss.EpssUpdater(),

@@ -138,7 +138,7 @@ class SecdbEntry(FeedRecord):
 
 @dataclass(frozen=True, slots=True)
 class RpmFix(FeedRecord):
-    """A vendor advisory's fix of one binary rpm in one release (Amazon ALAS, Oracle ELSA, Photon): installed
+    """A vendor advisory's fix of one binary rpm in one release (Amazon ALAS, Oracle ELSA, Photon, Mariner): installed
     versions older than `fixed_version` are affected. One record per CVE the advisory names."""
 
     name: str  # the CVE; the advisory's own id when it names none
@@ -260,6 +260,7 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "amazon": RpmFix,
     "oracle": RpmFix,
     "photon": RpmFix,
+    "mariner": RpmFix,
     "wolfi": SecdbEntry,
     "chainguard": SecdbEntry,
     "nvd": NvdRecord,

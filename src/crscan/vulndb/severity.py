@@ -49,6 +49,12 @@ VENDOR_WORDS: dict[str, dict[str, Severity]] = {
     # Red Hat's impact words, which Amazon (ALAS) and Oracle (ELSA) rate their advisories with; ALAS also "medium".
     "amazon": {**_RED_HAT_WORDS, "medium": Severity.MEDIUM},
     "oracle": {**_RED_HAT_WORDS, "medium": Severity.MEDIUM},
+    "mariner": {  # CBL-Mariner OVAL's <severity>
+        "critical": Severity.CRITICAL,
+        "high": Severity.HIGH,
+        "medium": Severity.MEDIUM,
+        "low": Severity.LOW,
+    },
 }
 _DEBIAN_URGENCIES = VENDOR_WORDS["debian"]
 
