@@ -1,5 +1,5 @@
-"""The vendor rpm feeds (Amazon ALAS updateinfo, Oracle ELSA OVAL, Photon CVE data, CBL-Mariner OVAL): parsing the upstream
-formats (fixtures in tests/match/testdata, see its README), compressed as upstream serves them, through a
+"""The vendor rpm feeds (Amazon ALAS updateinfo, Oracle ELSA OVAL, Photon CVE data, CBL-Mariner OVAL): parsing the
+upstream formats (fixtures in tests/match/testdata, see its README), compressed as upstream serves them, through a
 mirror directory and through upstream's own indirection (Amazon's repository metadata) over local HTTP."""
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def _local(tag: str) -> str:
 
 
 def parse_oval(reader: IO[bytes], tally: Tally, *, release: str, source: str = "oval") -> Iterator[Advisory]:
-    """One row per fixed (binary rpm, CVE); a record is one `<definition>`."""
+    """One row per fixed (source rpm, CVE); a record is one `<definition>`."""
     definitions: list[_Definition | None] = []
     tests: dict[str, tuple[str, str]] = {}  # test id -> (object id, state id)
     names: dict[str, str] = {}  # object id -> package
