@@ -119,7 +119,8 @@ def test_centos_linux_is_matched_by_red_hats_records_of_its_major_release(fixtur
     assert found(fixture_db, Distro("centos", "8.5.2111"), *packages)[0] == set()
 
 
-@pytest.mark.parametrize("distro", [Distro("sles", "15.3"), Distro("sled", "15.3"), Distro("sle_hpc", "15.3")])
+@pytest.mark.parametrize("distro", [Distro("sles", "15.3"), Distro("sled", "15.3"), Distro("sle_hpc", "15.3"),
+                                    Distro("sles_sap", "15.3")])
 def test_an_sle_image_is_matched_by_records_filed_under_any_sle_product_of_its_release(fixture_db, distro):
     # SUSE-SU-2022:2251-1 files SLE 15 SP3's openssl-1_1 under the Basesystem module, not under the Server.
     packages = (rpm("libopenssl1_1", "1.1.1d-150200.11.47.1", "openssl-1_1"),

@@ -15,6 +15,7 @@ import pytest
 from crscan.model import Severity
 from crscan.vulndb import FeedDB, FeedError, Location, Tally, update
 from crscan.vulndb.amazon import AmazonUpdater, parse_updateinfo
+from crscan.vulndb.build import default_updaters
 from crscan.vulndb.mariner import MarinerUpdater
 from crscan.vulndb.mariner import parse_oval as parse_mariner_oval
 from crscan.vulndb.oracle import parse_oval
@@ -137,6 +138,17 @@ def test_mariner_definitions_with_broken_references_are_counted_as_skipped():
         list(parse_mariner_oval(io.BytesIO(b"<oval_definitions><definitions>"), Tally(), release="2.0"))
     with pytest.raises(ValueError, match="mariner release '3.0'"):
         MarinerUpdater("3.0")
+
+
+def test_mariner_sources_are_each_release_upstream_and_those_a_mirror_holds(tmp_path):
+    upstream = [u for u in default_updaters(Location()) if u.feed == "mariner"]
+    assert [(u.name, u.upstream_url) for u in upstream] == [
+        (f"mariner/cbl-mariner-{r}-oval.xml", "https://raw.githubusercontent.com/microsoft/"
+         f"CBL-MarinerVulnerabilityData/main/cbl-mariner-{r}-oval.xml") for r in ("1.0", "2.0")]
+    shutil.copytree(TESTDATA / "feeds" / "mariner", tmp_path / "mariner")
+    (tmp_path / "mariner" / "cbl-mariner-9.9-oval.xml").write_bytes(b"")  # not a release crscan knows
+    assert [u.name for u in default_updaters(Location(tmp_path)) if u.feed == "mariner"] == [
+        "mariner/cbl-mariner-2.0-oval.xml"]
 
 
 def test_db_update_from_a_mirror_counts_each_vendor_source(tmp_path):
