@@ -42,10 +42,10 @@ def osv(ecosystem: str) -> str:
         ecosystem = ecosystem[: -len(":LTS")]
     elif ecosystem.startswith("Red Hat:"):
         ecosystem = ":".join(ecosystem.split(":")[:3])
-    elif found := _SLE_PRODUCT.match(ecosystem):
+    elif ecosystem.startswith("SUSE:") and (found := _SLE_PRODUCT.match(ecosystem)):
         major, service_pack = found.groups()
         ecosystem = f"SUSE:Linux Enterprise {major}" + (f" SP{service_pack}" if service_pack not in (None, "0") else "")
-    elif found := _LEAP_NON_FREE.match(ecosystem):
+    elif ecosystem.endswith(" NonFree") and (found := _LEAP_NON_FREE.match(ecosystem)):
         ecosystem = found.group(1)
     return f"osv:{ecosystem}"
 
