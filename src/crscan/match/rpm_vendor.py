@@ -1,5 +1,4 @@
-"""The vendor rpm feeds (Amazon ALAS, Oracle ELSA, Photon, CBL-Mariner OVAL): per release and binary rpm, the fixed
-builds.
+"""The vendor rpm feeds (Amazon ALAS, Oracle ELSA, Photon, CBL-Mariner OVAL): per release and rpm, the fixed builds.
 
 An installed rpm is affected by a fix of its name when its epoch:version-release is older than the fix
 under rpm's own ordering (`crscan.versions` rpm: epoch, `~`/`^`, release). Amazon, Oracle and Photon list
