@@ -120,6 +120,10 @@ class DistroFacts:
     osv_format: str = "{osv}:{release}"
     # What advisories name: the source package (deb, and apk's origin) or the binary rpm with its epoch.
     by_binary: bool = False
+    # Its records write versions as rpm file names do, without the epoch: the installed epoch is left out of the
+    # comparison (one package keeps its epoch across a release's builds; `1:` against an epoch-less fix would
+    # otherwise never be affected).
+    epochless_records: bool = False
     # Release (in `osv_release` form) -> the day its vendor stopped publishing fixes ("YYYY-MM-DD").
     end_of_life: Mapping[str, str] = field(default_factory=dict)
     name: str = ""  # how the report names it
@@ -177,8 +181,8 @@ DISTROS: Mapping[str, DistroFacts] = {
                                        by_binary=True, name="openSUSE Tumbleweed"),
     "azurelinux": DistroFacts(_RPM, "Azure Linux", ReleaseKey.MAJOR, by_binary=True, name="Azure Linux"),
     # Mageia's and openEuler's OSV records name the source rpm (OSV's ecosystem definitions say so for openEuler).
-    "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, name="Mageia"),
-    "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, name="openEuler"),
+    "mageia": DistroFacts(_RPM, "Mageia", ReleaseKey.MAJOR, epochless_records=True, name="Mageia"),
+    "openeuler": DistroFacts(_RPM, "openEuler", ReleaseKey.VERSION, epochless_records=True, name="openEuler"),
     # CentOS Linux rebuilt RHEL release by release: its rpms are matched against Red Hat's advisories of the same
     # major release, as Trivy does (Red Hat's fixes reached CentOS as the same builds).
     "centos": DistroFacts(_RPM, "Red Hat", ReleaseKey.MAJOR, osv_format="{osv}:enterprise_linux:{release}",

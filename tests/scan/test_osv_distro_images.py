@@ -6,7 +6,8 @@ The shared mirror holds no record of these distributions (no OSV `Red Hat`, `Alm
 `Azure Linux`, `Chainguard`, `SUSE`, `openSUSE` or `Mageia` bucket, no Chainguard secdb), so the feed is
 tests/match/testdata's records in upstream format (sources in its README), built by `crscan db update`.
 Findings must equal an oracle computed here from those files: rpm's own vercmp for the rpm images, the apk order
-checked against apk-tools' vectors for Chainguard. CentOS 7 is matched by Red Hat's RHEL 7 records; an SLES image
+checked against apk-tools' vectors for Chainguard (Mageia's and openEuler's records write versions without the
+epoch, so theirs is compared without it). CentOS 7 is matched by Red Hat's RHEL 7 records; an SLES image
 by the records SUSE files under any SLE product of its release (its modules: Basesystem). The images of
 distributions without records (CentOS Stream, which no feed covers; openEuler 22.03 LTS SP1 for want of its
 records) must say so above `Total: 0`."""
@@ -48,9 +49,11 @@ OSV_IMAGES = {
     "opensuse-leap-15": ("opensuse-leap", lambda ecosystem: ecosystem == "openSUSE:Leap 15.5"),
     "opensuse-tumbleweed": ("opensuse-tumbleweed", lambda ecosystem: ecosystem == "openSUSE:Tumbleweed"),
     "mageia-9": ("mageia", lambda ecosystem: ecosystem == "Mageia:9"),
+    "openeuler-22.03-lts": ("openeuler", lambda ecosystem: ecosystem == "openEuler:22.03-LTS"),
 }
-# Images whose OSV records name the source rpm, not the binary.
-BY_SOURCE = {"mageia-9"}
+# Images whose OSV records name the source rpm, not the binary, and write its version without the epoch (rpm file
+# names' form): the installed epoch is left out of the comparison.
+BY_SOURCE = {"mageia-9", "openeuler-22.03-lts"}
 # What a scan must say besides its findings.
 WARNINGS = {"centos-7": ["OS CentOS 7.9.2009 reached its end of life on 2024-06-30: its vendor publishes no more "
                          "fixes, so vulnerabilities found since are not reported"]}
@@ -114,6 +117,9 @@ def osv_oracle(image: str) -> set[tuple[str, str, str]]:
                             record.get("summary", "").split():
                         continue
                     candidates.append((binary, evr, record["id"], fixed))
+    if image in BY_SOURCE:
+        candidates = [(binary, evr.partition(":")[2] or evr, advisory, fixed)
+                      for binary, evr, advisory, fixed in candidates]
     verdicts = iter(rpm_vercmp((evr, fixed) for _, evr, _, fixed in candidates if fixed))
     return {(binary, advisory, fixed) for binary, _, advisory, fixed in candidates if not fixed or next(verdicts) < 0}
 

@@ -1,9 +1,9 @@
 """Test images of the rpm distributions, built once per recipe into the test-image cache: those read through a
 vendor feed (Amazon Linux 2 and 2023, Oracle Linux 9, Photon OS 4.0 and 5.0, CBL-Mariner 2), those read through OSV
 (RHEL/UBI 9, CentOS 7 through Red Hat's records, AlmaLinux 9, Rocky Linux 9, Azure Linux 3, SUSE Linux Enterprise
-Server 15 SP3, openSUSE Leap 15.5 and Tumbleweed, Mageia 9) and those the feeds at hand have no record of (CentOS
-Stream 9, which no feed covers; openEuler 22.03 LTS SP1, whose records neither the shared mirror nor the fixtures
-hold).
+Server 15 SP3, openSUSE Leap 15.5 and Tumbleweed, Mageia 9, openEuler 22.03 LTS) and those the feeds at hand have no
+record of (CentOS Stream 9, which no feed covers; openEuler 22.03 LTS SP1, whose records neither the shared mirror
+nor the fixtures hold).
 
 Each is one layer: the distribution's real release files (`os-release`; CentOS 7's vendor files only, as
 slimmed images keep them) and an rpm database (SUSE's: the same headers in rpm's NDB `Packages.db`, where SUSE
@@ -64,6 +64,15 @@ ORACLE_BUGZILLA_PRODUCT="Oracle Linux 9"
 ORACLE_BUGZILLA_PRODUCT_VERSION=9.3
 ORACLE_SUPPORT_PRODUCT="Oracle Linux"
 ORACLE_SUPPORT_PRODUCT_VERSION=9.3
+""",
+    # openEuler 22.03 LTS's (openEuler-release 22.03; its SP1 image's file, tests/catalog/distros, differs only in
+    # the VERSION qualifier).
+    "openeuler-22.03-lts": """NAME="openEuler"
+VERSION="22.03 (LTS)"
+ID="openEuler"
+VERSION_ID="22.03"
+PRETTY_NAME="openEuler 22.03 (LTS)"
+ANSI_COLOR="0;31"
 """,
     "photon-4": """NAME="VMware Photon OS"
 VERSION="4.0"
@@ -176,6 +185,12 @@ SOURCES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...]]]] = {
     "mageia-9": {
         "openssl": ("", "3.0.13", "1.mga9", ("openssl", "lib64openssl3")),
         "python-cryptography": ("", "39.0.1", "1.1.mga9", ("python3-cryptography",)),
+    },
+    # openEuler's openssl carries Epoch 1, its OSV records none: its binaries before OESA-2023-1092's 22.03 LTS fix,
+    # openssl-devel at it.
+    "openeuler-22.03-lts": {
+        "openssl": ("1", "1.1.1m", "15.oe2203", ("openssl", "openssl-libs")),
+        "openssl-new": ("1", "1.1.1m", "18.oe2203", ("openssl-devel",)),
     },
     # No record for 22.03 LTS SP1 at hand (OESA-2023-1092 fixes 22.03 LTS, another release): its scan must say so.
     "openeuler-22.03": {"openssl": ("1", "1.1.1m", "22.oe2203sp1", ("openssl", "openssl-libs"))},

@@ -52,13 +52,17 @@ def installed_version(package: Package) -> str:
 
 def advisory_identity(package: Package, distro: Distro | None) -> tuple[str, str]:
     """The (name, version) a feed's advisories name the package by: the source package and its version for
-    deb and apk (apk's origin), the binary rpm with its epoch where the distro's feeds list binaries."""
+    deb and apk (apk's origin), the binary rpm with its epoch where the distro's feeds list binaries; the version
+    without its epoch where the records write none (Mageia, openEuler)."""
     if not package.ecosystem.is_os:
         return package.name, package.version
     facts = distro.facts if distro is not None else None
     if facts is not None and facts.by_binary:
         return package.name, package.version
-    return package.source_name or package.name, installed_version(package)
+    version = installed_version(package)
+    if facts is not None and facts.epochless_records:
+        version = version.partition(":")[2] or version
+    return package.source_name or package.name, version
 
 
 def make_finding(
