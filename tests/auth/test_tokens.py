@@ -94,6 +94,72 @@ def test_expired_and_revoked_tokens_are_refused(tokens):
     assert states == {expiring.record.id: "expired", revoked.record.id: "revoked"}
 
 
+class CountingRepository(SqlTokenRepository):
+    """The real repository, counting how often a verification reads a token's row."""
+
+    def __init__(self, store: Store):
+        super().__init__(store)
+        self.lookups = 0
+
+    def find(self, token_id):
+        self.lookups += 1
+        return super().find(token_id)
+
+    def find_iam_token(self, iam_token_id):
+        self.lookups += 1
+        return super().find_iam_token(iam_token_id)
+
+
+def revoke_elsewhere(database_url: str, revoke) -> None:
+    """`revoke(TokenService)` on a store of its own (own engine, own connections), like `crscan token revoke`."""
+    other = Store(database_url, OPERATION_CODEC)
+    try:
+        revoke(TokenService(SqlTokenRepository(other)))
+    finally:
+        other.close()
+
+
+def test_a_verified_token_is_not_looked_up_again_until_the_tokens_change(store, database_url):
+    serving = TokenService(CountingRepository(store))
+    secret, other = issue(serving, Role.VIEWER), issue(serving, Role.EDITOR)
+    for _ in range(3):
+        assert serving.verify(secret, NOW).role is Role.VIEWER
+        assert serving.verify(other, NOW).role is Role.EDITOR
+    # SQLite says when any connection committed (PRAGMA data_version); PostgreSQL has no such signal.
+    assert serving.repository.lookups == (2 if store.engine.dialect.name == "sqlite" else 6)
+    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    with pytest.raises(InvalidToken, match="not valid"):  # a near miss is no hit: the whole token is the key
+        serving.verify(wrong, NOW)
+    store.registries.add("alpha", "alpha.example", folder_id="f")  # any commit, here unrelated, voids them all
+    before = serving.repository.lookups
+    assert serving.verify(secret, NOW).role is Role.VIEWER
+    assert serving.repository.lookups == before + 1
+
+
+def test_a_verified_token_is_refused_at_once_when_another_process_revokes_it(store, database_url):
+    serving = TokenService(SqlTokenRepository(store))
+    secret = issue(serving, Role.VIEWER)
+    assert serving.verify(secret, NOW).role is Role.VIEWER
+    revoke_elsewhere(database_url, lambda tokens: tokens.revoke(secret.partition(".")[0], NOW))
+    with pytest.raises(InvalidToken, match="was revoked"):
+        serving.verify(secret, NOW)
+
+
+def test_a_verified_iam_token_is_refused_at_once_when_revoked_elsewhere_and_still_expires(store, database_url):
+    serving = TokenService(SqlTokenRepository(store))
+    holder = issue(serving, Role.VIEWER)
+    kept, dropped = (serving.issue_iam_token(holder, NOW).secret for _ in range(2))
+    ISSUED_SECRETS.extend((kept, dropped))
+    for iam_token in (kept, dropped):
+        assert serving.verify(iam_token, NOW).id == holder.partition(".")[0]
+    revoke_elsewhere(database_url, lambda tokens: tokens.revoke_iam_token(dropped, NOW))
+    with pytest.raises(InvalidToken, match="not valid"):
+        serving.verify(dropped, NOW)
+    assert serving.verify(kept, NOW).id == holder.partition(".")[0]
+    with pytest.raises(InvalidToken, match="expired at 2026-01-02 00:00:00 UTC"):  # checked on every use
+        serving.verify(kept, NOW + dt.timedelta(hours=12))
+
+
 def test_scopes_name_existing_registries_and_round_trip(store, tokens):
     alpha = store.registries.add("alpha", "alpha.example", folder_id="f").id
     beta = store.registries.add("beta", "beta.example", folder_id="f").id

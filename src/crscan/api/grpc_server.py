@@ -163,18 +163,28 @@ class ApiInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc ship
 
     def __init__(self, authenticator: Authenticator):
         self._authenticator = authenticator
+        # gRPC asks for every call; a served method's handler never changes once the server started.
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:  # unknown method: gRPC answers UNIMPLEMENTED itself
-            return None
-        behavior, method = handler.unary_unary, handler_call_details.method
+        method = handler_call_details.method
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            handler = continuation(handler_call_details)
+            if handler is None:  # unknown method: gRPC answers UNIMPLEMENTED itself (and no name is kept)
+                return None
+            guarded = self._guarded[method] = self._guard(handler, method)
+        return guarded
+
+    def _guard(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        behavior = handler.unary_unary
 
         def guarded(request: Message, context: grpc.ServicerContext) -> Message:
-            rid = request_id(context.invocation_metadata())
+            metadata = context.invocation_metadata()
+            rid = request_id(metadata)
             context.set_trailing_metadata(((HEADER, rid),))
             try:
                 return invoke_servicer(
@@ -184,7 +194,7 @@ class ApiInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc ship
                     authenticator=self._authenticator,
                     method=method,
                     transport="grpc",
-                    metadata=context.invocation_metadata(),
+                    metadata=metadata,
                     peer=context.peer(),
                     request_id=rid,
                 )

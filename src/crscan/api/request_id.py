@@ -7,6 +7,7 @@ follows a request through a proxy into crscan's log; anything else is replaced, 
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from collections.abc import Iterable
@@ -28,7 +29,9 @@ def request_id(metadata: Iterable[tuple[str, str | bytes]]) -> str:
             if isinstance(value, str) and _SANE.fullmatch(value):
                 return value
             break
-    return str(uuid.uuid4())
+    # Unique, not unpredictable: `random`'s generator (seeded from the OS, reseeded in a forked child) instead of
+    # `uuid.uuid4`'s getrandom(2) per request, which on a busy server also hands the GIL to another thread.
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def request_info(request_id: str) -> any_pb2.Any:

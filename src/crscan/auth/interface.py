@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import enum
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 
@@ -115,6 +116,13 @@ class TokenRepository(abc.ABC):
 
     @abc.abstractmethod
     def remove_iam_token(self, iam_token_id: str) -> None: ...
+
+    def change_marker(self) -> Hashable | None:
+        """A value that differs once any process may have changed the stored tokens, read without a query: what
+        lets `TokenService` skip the lookup of a token it verified under the same marker (an exact cache: a
+        revocation by any process counts from the next request). None: no such signal here, every verification
+        reads the record."""
+        return None
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import threading
+import weakref
+from collections.abc import Hashable
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy.pool import PoolProxiedConnection
 
 from crscan.auth.interface import AuthError, IamTokenRecord, KeyRecord, Role, TokenRecord, TokenRepository
 from crscan.store import Store, schema
@@ -34,9 +38,39 @@ def _record(row: Any) -> TokenRecord:
     )
 
 
+class SqliteDataVersion:
+    """SQLite's `PRAGMA data_version` on a connection of its own: it changes whenever any other connection, of
+    this process or another (`crscan token revoke`), commits to the database file. A few microseconds, no pool."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.Lock()  # one connection, many request threads
+        self._connection: PoolProxiedConnection | None = None
+
+    def __call__(self) -> int:
+        with self._lock:
+            if self._connection is None:
+                connection = self._engine.raw_connection()
+                connection.detach()  # held for the repository's life, not one of the pool's connections
+                weakref.finalize(self, connection.close)
+                self._connection = connection
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute("PRAGMA data_version")
+                (version,) = cast("tuple[int]", cursor.fetchone())  # the pragma always answers one row
+            finally:
+                cursor.close()
+        return version
+
+
 class SqlTokenRepository(TokenRepository):
     def __init__(self, store: Store):
         self.store = store
+        # PostgreSQL has no such cheap signal: there every verification reads the token's row.
+        self._data_version = SqliteDataVersion(store.engine) if store.engine.dialect.name == "sqlite" else None
+
+    def change_marker(self) -> Hashable | None:
+        return self._data_version() if self._data_version is not None else None
 
     def add(self, record: TokenRecord, secret_hash: bytes) -> None:
         with self.store.sessions.begin() as session:

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,11 +103,51 @@ class IssuedIamToken:
     secret: str  # the whole bearer token
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A presented token whose secret matched: its record, and the IAM token it was presented as (if one)."""
+
+    record: TokenRecord
+    iam: IamTokenRecord | None = None
+
+    def active(self, now: dt.datetime) -> TokenRecord:
+        """The record, unless the IAM token or the token expired or the token was revoked (InvalidToken)."""
+        if self.iam is None:
+            return _active(self.record, now)
+        if self.iam.expires_at <= now:
+            raise InvalidToken(f"IAM token {self.iam.id} expired at {self.iam.expires_at:%Y-%m-%d %H:%M:%S} UTC: "
+                               "ask IamTokenService.Create for a new one")
+        return _active(self.record, now, f"IAM token {self.iam.id} was issued for")
+
+
+class VerifiedTokens:
+    """Tokens whose secret matched, by the SHA-256 of the whole presented token, valid under one change marker:
+    a new marker (some process changed the stored tokens) empties it. Bounded: full, it starts over."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        # (marker, entries) in one attribute, replaced whole: a thread never sees entries under another's marker.
+        self._state: tuple[Hashable, dict[bytes, _Verified]] = (None, {})
+
+    def get(self, key: bytes, marker: Hashable) -> _Verified | None:
+        current, entries = self._state
+        return entries.get(key) if current == marker else None
+
+    def put(self, key: bytes, marker: Hashable, verified: _Verified) -> None:
+        current, entries = self._state
+        if current != marker or len(entries) >= self.MAX_ENTRIES:
+            entries = {}
+            self._state = (marker, entries)
+        entries[key] = verified
+
+
 class TokenService:
     """Creates, verifies, lists and revokes tokens kept in a `TokenRepository`."""
 
     def __init__(self, repository: TokenRepository):
         self.repository = repository
+        self._verified = VerifiedTokens()
 
     def create(
         self,
@@ -162,13 +202,29 @@ class TokenService:
 
     def verify(self, presented: str | None, now: dt.datetime | None = None) -> TokenRecord:
         """The record of a valid token (for an IAM token: of the token it was issued for); InvalidToken
-        otherwise. Expiry and revocation are only disclosed to a caller who holds the right secret."""
+        otherwise. Expiry and revocation are only disclosed to a caller who holds the right secret.
+
+        A token verified before is not looked up again while the repository's change marker stays the same (no
+        process changed the stored tokens since): the check of the secret is then the SHA-256 of the whole
+        presented token, found among those already verified; expiry is still checked against `now`."""
         if not presented:
             raise InvalidToken("this method requires a token: send the header `Authorization: Bearer TOKEN`")
-        token_id, _, secret = presented.partition(".")
         now = now or utcnow()
+        marker = self.repository.change_marker()  # read before the lookup: a change during it voids the entry
+        if marker is None:
+            return self._verify(presented).active(now)
+        key = hashlib.sha256(presented.encode()).digest()
+        verified = self._verified.get(key, marker)
+        if verified is None:
+            verified = self._verify(presented)
+            self._verified.put(key, marker, verified)
+        return verified.active(now)
+
+    def _verify(self, presented: str) -> _Verified:
+        """The presented token's stored record(s) once its secret matches the stored hash; InvalidToken if not."""
+        token_id, _, secret = presented.partition(".")
         if _IAM_TOKEN_ID.fullmatch(token_id) and _SECRET.fullmatch(secret):
-            return self._verify_iam_token(token_id, secret, now)
+            return self._verify_iam_token(token_id, secret)
         if not _TOKEN_ID.fullmatch(token_id) or not _SECRET.fullmatch(secret):
             raise InvalidToken("the bearer token is not a crscan API token or IAM token "
                                "(create one with `crscan token create`)")
@@ -176,19 +232,15 @@ class TokenService:
         stored_hash = found[1] if found is not None else _NO_SUCH_HASH
         if not hmac.compare_digest(hash_secret(secret), stored_hash) or found is None:
             raise InvalidToken("the bearer token is not valid")
-        return _active(found[0], now)
+        return _Verified(found[0])
 
-    def _verify_iam_token(self, iam_token_id: str, secret: str, now: dt.datetime) -> TokenRecord:
+    def _verify_iam_token(self, iam_token_id: str, secret: str) -> _Verified:
         found = self.repository.find_iam_token(iam_token_id)
         stored_hash = found[1] if found is not None else _NO_SUCH_HASH
         if not hmac.compare_digest(hash_secret(secret), stored_hash) or found is None:
             raise InvalidToken("the bearer token is not valid (an IAM token that is unknown, or was revoked "
                                "or expired and forgotten)")
-        iam = found[0]
-        if iam.expires_at <= now:
-            raise InvalidToken(f"IAM token {iam.id} expired at {iam.expires_at:%Y-%m-%d %H:%M:%S} UTC: "
-                               "ask IamTokenService.Create for a new one")
-        return _active(self._issuer(iam.token_id), now, f"IAM token {iam.id} was issued for")
+        return _Verified(self._issuer(found[0].token_id), found[0])
 
     def _issuer(self, token_id: str) -> TokenRecord:
         found = self.repository.find(token_id)
