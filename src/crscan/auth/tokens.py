@@ -213,7 +213,7 @@ class TokenService:
         marker = self.repository.change_marker()  # read before the lookup: a change during it voids the entry
         if marker is None:
             return self._verify(presented).active(now)
-        key = hashlib.sha256(presented.encode()).digest()
+        key = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()  # any str: refused below, not here
         verified = self._verified.get(key, marker)
         if verified is None:
             verified = self._verify(presented)
