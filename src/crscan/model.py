@@ -307,6 +307,19 @@ class Finding:
     # Risk signals, by the finding's CVE or any alias: None when the CVE is not in the KEV catalog / has no EPSS.
     kev: KevFlag | None = None
     epss: EpssScore | None = None
+    # What the vendor says of the vulnerability in this package, in Trivy's words (`FINDING_STATUSES`): "fixed"
+    # when `fixed_by` is set; else the vendor's word for why there is no fix, "affected" when it states none.
+    status: str = ""
+
+
+# A finding's `status`, as Trivy names them (docs/supported-os.md maps each vendor's words onto these); a
+# finding is never "not_affected".
+FINDING_STATUSES = ("fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "under_investigation")
+
+
+def finding_status(fixed_by: str, stated: str = "") -> str:
+    """The status of a finding: "fixed" when it has a fix, else the vendor's stated word, else "affected"."""
+    return "fixed" if fixed_by else (stated or "affected")
 
 
 @dataclass(frozen=True)

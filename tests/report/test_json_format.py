@@ -43,7 +43,7 @@ def test_report_validates_and_carries_every_fact():
     assert admindocs == {
         "name": "CVE-2021-33203", "advisory_id": "GHSA-68w8-qjq3-2gfm",
         "link": "https://github.com/advisories/GHSA-68w8-qjq3-2gfm", "package": "django", "source": "pip",
-        "version": "3.2", "fixed_by": "3.2.4", "origin": "lang", "type": "python", "severity": "MEDIUM",
+        "version": "3.2", "fixed_by": "3.2.4", "status": "fixed", "origin": "lang", "type": "python", "severity": "MEDIUM",
         "severity_source": "ghsa", "feed": "osv", "path": facts.DJANGO_METADATA,
         "layer": {"digest": facts.APP.digest, "diff_id": facts.APP.diff_id},
         "aliases": ["GHSA-68w8-qjq3-2gfm", "PYSEC-2021-98"], "cvss_vector": "", "cvss_score": None,
@@ -57,6 +57,7 @@ def test_report_validates_and_carries_every_fact():
     }
     unrated = next(f for f in document["findings"] if f["name"] == "CVE-2018-3721")
     assert (unrated["aliases"], unrated["cvss_score"], unrated["detail"]) == ([], None, None)
+    assert {(f["fixed_by"] != "", f["status"]) for f in document["findings"]} == {(True, "fixed"), (False, "affected")}
     assert document["warnings"] == list(facts.bookworm_report().warnings)
     assert document["summary"] == {
         "packages": 5, "findings": 8, "fixable": 7,

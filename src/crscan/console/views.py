@@ -381,7 +381,7 @@ def export(api: ConsoleApi, token: str, image: image_pb2.Image, name: str, scan_
 def _finding(row: Row[Any]) -> Finding:
     return Finding(
         name=row.name, advisory_id=row.advisory_id, link=row.link, package=row.package, source=row.source,
-        version=row.version, fixed_by=row.fixed_by, origin=row.origin, type=row.type,
+        version=row.version, fixed_by=row.fixed_by, status=row.status, origin=row.origin, type=row.type,
         severity=Severity(row.severity) if row.severity in {s.value for s in Severity} else Severity.UNDEFINED,
         severity_source=row.severity_source, layer=LayerRef(row.layer_digest, "") if row.layer_digest else None,
         path=row.path, cvss_vector=row.cvss_vector, cvss_score=row.cvss_score,

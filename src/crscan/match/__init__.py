@@ -19,6 +19,7 @@ from crscan.match.interface import Match, Matcher, MatchError, Unordered
 from crscan.match.osv import OsvMatcher
 from crscan.match.rpm_vendor import vendor_matchers
 from crscan.match.severity import absorb, is_cve, merged
+from crscan.match.vendor_status import vendor_status_matchers
 from crscan.model import DISTROS, Distro, Finding, Package
 from crscan.vulndb import FeedDB
 from crscan.vulndb.enrichment import cve_facts
@@ -28,7 +29,7 @@ def default_matchers() -> tuple[Matcher, ...]:
     """A new instance of every matcher (each keeps its own advisory cache). Distro feeds first: for OS
     packages their fixed versions and ratings are the distribution's own word."""
     return (DebianMatcher(), AlpineMatcher(), RollingSecdbMatcher("wolfi"), RollingSecdbMatcher("chainguard"),
-            *vendor_matchers(), OsvMatcher())
+            *vendor_matchers(), *vendor_status_matchers(), OsvMatcher())
 
 
 # For `match` called on its own (tools, benchmarks); a scan.Scanner owns its matchers.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from crscan import versions
-from crscan.model import Distro, Finding, Package, Severity
+from crscan.model import Distro, Finding, Package, Severity, finding_status
 from crscan.vulndb.severity import cvss_base_score
 
 # Packages whose rows a matcher reads and decodes at once, freeing each chunk's before the next: a whole
@@ -78,7 +78,10 @@ def make_finding(
     feed: str,
     cvss_vector: str = "",
     aliases: tuple[str, ...] = (),
+    status: str = "",
 ) -> Finding:
+    """`status` is the vendor's word for an unfixed vulnerability ("will_not_fix"); "fixed" or "affected" by
+    default."""
     if package.ecosystem.is_os:
         origin, kind = "os", distro.id if distro else package.ecosystem.value
     else:
@@ -101,4 +104,5 @@ def make_finding(
         aliases=aliases,
         cvss_vector=cvss_vector,
         cvss_score=_cvss_score(cvss_vector) if cvss_vector else None,
+        status=finding_status(fixed_by, status),
     )

@@ -40,7 +40,8 @@ def replaced(finding: Finding, changes: Mapping[str, object]) -> Finding:
 def absorb(package: Package, kept: Finding, other: Finding) -> Finding:
     """`kept` with a later record of the same vulnerability folded in (records arrive in matcher order, so
     distro feeds first): the first rating in precedence order stays; the CVE names the finding (and its record
-    gives the link); the lowest fix that fixes the installed version is kept."""
+    gives the link); the lowest fix that fixes the installed version is kept, and without one the vendor's
+    stated status."""
     changes: dict[str, object] = {}
     if kept.severity is Severity.UNDEFINED and other.severity is not Severity.UNDEFINED:
         changes.update(severity=other.severity, severity_source=other.severity_source,
@@ -50,7 +51,16 @@ def absorb(package: Package, kept: Finding, other: Finding) -> Finding:
     fix = lowest_fix(package, kept.fixed_by, other.fixed_by)
     if fix != kept.fixed_by:
         changes["fixed_by"] = fix
+    status = "fixed" if fix else stated_status(kept.status, other.status)
+    if status != kept.status:
+        changes["status"] = status
     return replaced(kept, changes) if changes else kept
+
+
+def stated_status(first: str, second: str) -> str:
+    """Of two records without a fix, the vendor's own word ("fix_deferred", "will_not_fix") over the plain
+    "affected" any record without a fix says."""
+    return first if first not in ("", "affected") else (second or first)
 
 
 def merged(finding: Finding, ids: Iterable[str], facts: Mapping[str, CveFacts] | None = None) -> Finding:

@@ -256,12 +256,34 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
                      "crscan:epss:date": epss.score_date})
     if risk:
         vulnerability["properties"] = _properties(risk)
+    analysis = _analysis(pairs)
+    if analysis:
+        vulnerability["analysis"] = analysis
     # One entry per (component, version); unversioned entries last, as the library orders them.
     targets = sorted({(ref, finding.version) for finding, ref in pairs},
                      key=lambda target: (target[0], not target[1], target[1]))
     vulnerability["affects"] = [{"ref": ref, "versions": [{"version": version, "status": "affected"}]}
                                 if version else {"ref": ref} for ref, version in targets]
     return vulnerability
+
+
+# A vendor's stated reason for no fix -> CycloneDX's analysis response (the vulnerability is still exploitable).
+_RESPONSES = {"will_not_fix": "will_not_fix", "fix_deferred": "can_not_fix", "end_of_life": "can_not_fix"}
+
+
+def _analysis(pairs: list[tuple[Finding, str]]) -> Json:
+    """CycloneDX's analysis of what vendors state without a fix (`status`): "in_triage" while every one is under
+    investigation, else exploitable with the responses their words mean; {} when no vendor states a reason."""
+    stated = sorted({(f.package, f.status) for f, _ in pairs if f.status in (*_RESPONSES, "under_investigation")})
+    if not stated:
+        return {}
+    triage = all(f.status == "under_investigation" for f, _ in pairs)
+    analysis: Json = {"state": "in_triage" if triage else "exploitable"}
+    responses = sorted({_RESPONSES[status] for _, status in stated if status in _RESPONSES})
+    if responses:
+        analysis["response"] = responses
+    analysis["detail"] = "Vendor status: " + ", ".join(f"{package} {status}" for package, status in stated)
+    return analysis
 
 
 def canonical_purl(text: str) -> str:

@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any, ClassVar, TextIO
 
-from crscan.model import AdvisoryDetail, Distro, Finding, LayerRef, Package, ScanReport
+from crscan.model import AdvisoryDetail, Distro, Finding, LayerRef, Package, ScanReport, finding_status
 
 from .interface import ReportFormat
 from .severity import severity_counts
@@ -83,6 +83,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "source": f.source,
         "version": f.version,
         "fixed_by": f.fixed_by,
+        "status": f.status or finding_status(f.fixed_by),
         "origin": f.origin,
         "type": f.type,
         "severity": f.severity.name,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TextIO
 from urllib.parse import quote
 
 import crscan
-from crscan.model import Finding, ScanReport, Severity
+from crscan.model import Finding, ScanReport, Severity, finding_status
 
 from .interface import ReportFormat
 
@@ -118,9 +118,10 @@ def _rule(f: Finding) -> dict[str, Any]:
 
 
 def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
-    fix = f"fixed in {f.fixed_by}" if f.fixed_by else "no fixed version is known"
+    status = f.status or finding_status(f.fixed_by)
+    fix = f"fixed in {f.fixed_by}" if f.fixed_by else f"no fixed version is known, status {status}"
     text = (f"Package: {f.package}\nInstalled Version: {f.version}\nVulnerability: {f.name}\n"
-            f"Severity: {f.severity.name}\nFixed Version: {f.fixed_by or 'none'}\nLink: {f.link}")
+            f"Severity: {f.severity.name}\nFixed Version: {f.fixed_by or 'none'}\nStatus: {status}\nLink: {f.link}")
     location = {
         "physicalLocation": {
             "artifactLocation": {"uri": artifact_uri(f.path, image), "uriBaseId": ROOT_BASE_ID},
@@ -130,6 +131,7 @@ def _result(f: Finding, rule_index: int, image: str) -> dict[str, Any]:
         "message": {"text": f"{image}: {f.package}@{f.version} ({fix})"},
     }
     properties: dict[str, Any] = {"package": f.package, "installedVersion": f.version, "fixedVersion": f.fixed_by,
+                                  "status": status,
                                   "severitySource": f.severity_source, "advisoryId": f.advisory_id}
     if f.aliases:
         properties["aliases"] = list(f.aliases)

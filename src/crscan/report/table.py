@@ -204,6 +204,12 @@ def vulnerability_cell(f: Finding) -> str:
     return printable(f.name) + (" [KEV]" if f.kev is not None else "")
 
 
+def fixed_cell(f: Finding) -> str:
+    """The fixed version; without one, the status that says why (Trivy's Status column): "affected",
+    "will_not_fix", "fix_deferred", …"""
+    return printable(f.fixed_by) if f.fixed_by else (f.status or "affected")
+
+
 def epss_cell(f: Finding) -> str:
     """EPSS score and percentile ("0.943 p99"); "" when the CVE has none."""
     return f"{f.epss.score:.3f} p{int(f.epss.percentile * 100)}" if f.epss is not None else ""
@@ -213,7 +219,7 @@ def _wide_row(f: Finding) -> tuple[str, ...]:
     detail = f.detail
     return (printable(f.package), vulnerability_cell(f), f.severity.name, printable(f.severity_source),
             f"{f.cvss_score:.1f}" if f.cvss_score is not None else "", epss_cell(f), printable(f.version),
-            printable(f.fixed_by),
+            fixed_cell(f),
             printable(detail.published[:10]) if detail else "", printable(", ".join(detail.cwes)) if detail else "",
             printable(title(f)), printable(f.link))
 
@@ -246,7 +252,7 @@ def _write_findings_table(findings: list[Finding], console: Console, *, wide: bo
             narrow_first = (0, 1, *(i + 1 for i in _WIDE_NARROW_FIRST[1:]))
     else:
         libraries = library_cells(ordered, with_path=paths)
-        rows = [(library, vulnerability_cell(f), f.severity.name, printable(f.version), printable(f.fixed_by),
+        rows = [(library, vulnerability_cell(f), f.severity.name, printable(f.version), fixed_cell(f),
                  printable(f.link)) for f, library in zip(ordered, libraries, strict=True)]
     severity_column = headers.index("Severity")
     widths = column_widths(rows, console.width, headers, narrow_first, id_column=headers.index("Vulnerability"))

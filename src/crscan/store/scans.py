@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.config import log_event
-from crscan.model import Finding, Severity
+from crscan.model import Finding, Severity, finding_status
 from crscan.store import jobs, operations, schema
 from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
 from crscan.store.interface import (
@@ -357,6 +357,7 @@ def _finding_values(scan_result_id: str, finding: Finding) -> dict[str, Any]:
         "source": finding.source,
         "version": finding.version,
         "fixed_by": finding.fixed_by,
+        "status": finding.status or finding_status(finding.fixed_by),
         "origin": finding.origin,
         "type": finding.type,
         "advisory_id": finding.advisory_id,

@@ -172,6 +172,8 @@ class FindingRow(Base):
     source: Mapped[str] = mapped_column(String(32))
     version: Mapped[str] = mapped_column(String(255))
     fixed_by: Mapped[str] = mapped_column(String(255), default="")
+    # Finding.status: "fixed", or the vendor's word for why there is no fix ("will_not_fix", …, "affected").
+    status: Mapped[str] = mapped_column(String(32), default="")
     origin: Mapped[str] = mapped_column(String(16))
     type: Mapped[str] = mapped_column(String(64))
     advisory_id: Mapped[str] = mapped_column(String(255), default="")

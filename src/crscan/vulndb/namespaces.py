@@ -67,3 +67,8 @@ def rpm_vendor(feed: str, release: str) -> str:
 def rolling(distro: str) -> str:
     """A distribution without releases (Wolfi, Chainguard): `wolfi:`."""
     return f"{distro}:"
+
+
+def vendor_status(feed: str, release: str) -> str:
+    """A vendor status feed's release: `ubuntu:22.04`, `redhat:9`, `wolfi-advisories:` (rolling)."""
+    return f"{feed}:{release}"

@@ -166,6 +166,36 @@ class RpmFix(FeedRecord):
 
 
 @dataclass(frozen=True, slots=True)
+class VendorStatus(FeedRecord):
+    """A vendor's statement on one package and one vulnerability, fixed or not (the Ubuntu CVE tracker, Red
+    Hat's CSAF VEX, the Wolfi and Chainguard advisories): `status` in Trivy's words (`model.FINDING_STATUSES`);
+    a "fixed" statement has the version that fixed it, every other one applies to any installed version."""
+
+    name: str  # the CVE (else the advisory's own id)
+    status: str
+    fixed_version: str  # "" unless status is "fixed"
+    severity: Severity
+    severity_source: str
+    module: str = ""  # Red Hat: "name:stream" when the statement is about a module stream's builds
+    by_source: bool = False  # Red Hat: the row names the source rpm, not a binary one
+
+    def columns(self) -> tuple[str, str | None]:
+        data: dict[str, Any] = {"name": self.name, "status": self.status, "fixed_version": self.fixed_version,
+                                "severity": self.severity.name, "severity_source": self.severity_source}
+        if self.module:
+            data["module"] = self.module
+        if self.by_source:
+            data["by_source"] = True
+        return _compact(data), None
+
+    @classmethod
+    def from_columns(cls, data: str, versions: str | None) -> VendorStatus:
+        d = _loads(data)
+        return cls(d["name"], d["status"], d["fixed_version"], Severity[d["severity"]], d["severity_source"],
+                   d.get("module", ""), d.get("by_source", False))
+
+
+@dataclass(frozen=True, slots=True)
 class CvssScore:
     """One CVSS rating of a CVE: its version ("4.0", "3.1", "3.0", "2.0"), vector, base score and level."""
 
@@ -263,6 +293,10 @@ RECORDS: dict[str, type[FeedRecord]] = {
     "mariner": RpmFix,
     "wolfi": SecdbEntry,
     "chainguard": SecdbEntry,
+    "ubuntu": VendorStatus,
+    "redhat": VendorStatus,
+    "wolfi-advisories": VendorStatus,
+    "chainguard-advisories": VendorStatus,
     "nvd": NvdRecord,
     "kev": KevRecord,
     "epss": EpssRecord,
