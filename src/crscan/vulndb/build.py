@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import alpine, amazon, epss, kev, mariner, nvd, nvd_api, osv, photon
+from crscan.vulndb import advisories, alpine, amazon, epss, kev, mariner, nvd, nvd_api, osv, photon
+from crscan.vulndb.advisories import AdvisoriesUpdater
 from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
 from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
 from crscan.vulndb.oracle import OracleUpdater
 from crscan.vulndb.paths import default_db_path
+from crscan.vulndb.redhat import RedHatVexUpdater
+from crscan.vulndb.ubuntu import UbuntuTrackerUpdater
 
 _TEMP_MARK = ".tmp-"  # `<db name>.tmp-<pid>`: the build in progress of that process
 
@@ -44,7 +47,9 @@ class BuildReport:
 def default_updaters(location: Location) -> list[Updater]:
     """Every source crscan knows: OSV per ecosystem, the Debian tracker, Alpine secdb per release, the
     Wolfi and Chainguard secdbs, Amazon ALAS per release, Oracle's ELSA OVAL, Photon's CVE data and CBL-Mariner's
-    OVAL per release, NVD (upstream: its CVE API, incrementally; a mirror: per year), CISA KEV and FIRST EPSS."""
+    OVAL per release, the vendors' statements of unfixed vulnerabilities (the Ubuntu CVE tracker, Red Hat's CSAF
+    VEX, the Wolfi and Chainguard advisories), NVD (upstream: its CVE API, incrementally; a mirror: per year),
+    CISA KEV and FIRST EPSS."""
     if location.mirror_dir is not None:
         releases = alpine.releases_in(location.mirror_dir)
         photon_releases = photon.releases_in(location.mirror_dir)
@@ -62,6 +67,9 @@ def default_updaters(location: Location) -> list[Updater]:
         OracleUpdater(),
         *(photon.PhotonUpdater(release) for release in photon_releases),
         *(mariner.MarinerUpdater(release) for release in mariner_releases),
+        UbuntuTrackerUpdater(),
+        RedHatVexUpdater(),
+        *(AdvisoriesUpdater(distro) for distro in advisories.REPOSITORIES),
         *nvd_updaters(location),
         kev.KevUpdater(),
         epss.EpssUpdater(),
