@@ -43,8 +43,8 @@ def test_report_validates_and_carries_every_fact():
     assert admindocs == {
         "name": "CVE-2021-33203", "advisory_id": "GHSA-68w8-qjq3-2gfm",
         "link": "https://github.com/advisories/GHSA-68w8-qjq3-2gfm", "package": "django", "source": "pip",
-        "version": "3.2", "fixed_by": "3.2.4", "status": "fixed", "origin": "lang", "type": "python", "severity": "MEDIUM",
-        "severity_source": "ghsa", "feed": "osv", "path": facts.DJANGO_METADATA,
+        "version": "3.2", "fixed_by": "3.2.4", "status": "fixed", "origin": "lang", "type": "python",
+        "severity": "MEDIUM", "severity_source": "ghsa", "feed": "osv", "path": facts.DJANGO_METADATA,
         "layer": {"digest": facts.APP.digest, "diff_id": facts.APP.diff_id},
         "aliases": ["GHSA-68w8-qjq3-2gfm", "PYSEC-2021-98"], "cvss_vector": "", "cvss_score": None,
         "detail": {
