@@ -36,6 +36,8 @@ WOLFI_PACKAGES = (
     ("zlib", "1.2.13-r4", "zlib"),
     ("libcurl-openssl4", "8.4.0-r0", "curl"),
     ("curl", "8.4.0-r0", "curl"),
+    # A subpackage whose origin Wolfi's advisories leave unfixed (samba: pending-upstream-fix, fix-not-planned).
+    ("libauth-samba", "4.20.2-r0", "samba"),
 )
 # (name, version, origin): Chainguard builds on both sides of the fixes its secdb (early 2023) and its OSV record
 # CGA-xcpc-gm23-prj9 (2026) name.
@@ -57,9 +59,11 @@ UBUNTU_PACKAGES = (
     ("openssl", "3.0.2-0ubuntu1.10", "openssl"),
     ("ovmf", "2022.02-3ubuntu0.22.04.1", "edk2"),
     ("zlib1g", "1:1.2.11.dfsg-2ubuntu9.2", "zlib"),
+    # Ubuntu defers CVE-2016-1585 in apparmor for jammy.
+    ("libapparmor1", "3.0.4-2ubuntu2.3", "apparmor"),
 )
 
-RECIPE = {"revision": 2, "wolfi": WOLFI_PACKAGES, "chainguard": CHAINGUARD_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
+RECIPE = {"revision": 3, "wolfi": WOLFI_PACKAGES, "chainguard": CHAINGUARD_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
 
 
 def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
