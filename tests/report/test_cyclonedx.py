@@ -199,3 +199,21 @@ def test_declared_licenses_as_one_expression_or_as_names():
     by_name = {c["name"]: c for c in bom["components"]}
     assert by_name["django"]["licenses"] == [{"expression": "BSD-3-Clause OR MIT"}]
     assert by_name["lodash"]["licenses"] == [{"license": {"name": "BSD License"}}, {"license": {"name": "MIT"}}]
+
+
+def test_a_vendors_reason_for_no_fix_is_the_vulnerabilitys_analysis():
+    base = facts.bookworm_report()
+    unfixed = [f for f in base.findings if not f.fixed_by]
+    assert unfixed
+    stated = tuple(dataclasses.replace(f, status="will_not_fix") if f is unfixed[0] else f for f in base.findings)
+    text, document = rendered(dataclasses.replace(base, findings=stated))
+    assert validation_error(text) is None
+    analysed = {v["id"]: v["analysis"] for v in document["vulnerabilities"] if "analysis" in v}
+    assert analysed == {unfixed[0].name: {"state": "exploitable", "response": ["will_not_fix"],
+                                          "detail": f"Vendor status: {unfixed[0].package} will_not_fix"}}
+    triage = tuple(dataclasses.replace(f, status="under_investigation") if f is unfixed[0] else f
+                   for f in base.findings)
+    text, document = rendered(dataclasses.replace(base, findings=triage))
+    assert validation_error(text) is None
+    assert next(v for v in document["vulnerabilities"] if v["id"] == unfixed[0].name)["analysis"]["state"] == \
+        "in_triage"

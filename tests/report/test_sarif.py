@@ -150,3 +150,14 @@ def test_any_report_is_valid_sarif(sarif_validator, report):
     assert schema_errors(sarif_validator, log) == []
     assert len(log["runs"][0]["results"]) == len(report.findings)
     assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len({f.name for f in report.findings})
+
+
+def test_a_result_says_the_findings_status(sarif_validator):
+    base = facts.bookworm_report()
+    unfixed = next(f for f in base.findings if not f.fixed_by)
+    stated = tuple(dataclasses.replace(f, status="fix_deferred") if f is unfixed else f for f in base.findings)
+    log = rendered(dataclasses.replace(base, findings=stated))
+    assert schema_errors(sarif_validator, log) == []
+    statuses = {(r["properties"]["package"], r["ruleId"], r["properties"]["status"]) for r in log["runs"][0]["results"]}
+    assert (unfixed.package, unfixed.name, "fix_deferred") in statuses
+    assert {s for p, _, s in statuses if (p, _) != (unfixed.package, unfixed.name)} <= {"fixed", "affected"}
