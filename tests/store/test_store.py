@@ -239,6 +239,50 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
         store.close()
 
 
+def test_upgrading_gives_earlier_findings_the_status_crscan_reported_then(database_url):
+    """Findings stored before 0010 become "fixed" with a fixed version and "affected" without; 0010's downgrade
+    drops only the status."""
+    from alembic import command
+    from alembic.config import Config
+
+    store = Store(database_url, OPERATION_CODEC)
+    config = Config()
+    config.set_main_option("script_location", "crscan.store:migrations")
+    try:
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0008")
+            connection.execute(text(
+                "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
+                "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
+            connection.execute(text(
+                "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
+                "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
+                "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
+                "'crpimg', 'crtold', 2, '2026-01-01', 0, 1, 1, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
+            for name, fixed_by in (("CVE-2025-48384", "2"), ("CVE-2016-1585", "")):
+                connection.execute(text(
+                    "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, "
+                    "fixed_by, origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
+                    f"'{name}', '', 'git', 'dpkg', '1', '{fixed_by}', 'os', 'debian', '{name}', 'nvd', '', '')"))
+        store.migrate()
+        with store.sessions() as session:
+            statuses = {r.name: r.status for r in session.scalars(select(schema.FindingRow))}
+        assert statuses == {"CVE-2025-48384": "fixed", "CVE-2016-1585": "affected"}
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0009")
+            columns = {c["name"] for c in inspect(connection).get_columns("findings")}
+            assert "status" not in columns and "kev" in columns
+        store.migrate()
+    finally:
+        store.close()
+
+
 def test_a_scan_finished_without_saying_which_risk_feeds_it_had_records_that_as_unknown(store):
     image = add_image(store)
     scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
