@@ -1,6 +1,6 @@
 """Matching the vendors' statements (tests/match/testdata/vendor-status, see its README): a fixed statement by
 the release's own comparator, any other for every installed version with the vendor's word as the status; Red
-Hat's statements for RHEL only; a module stream's statement for that stream's builds only."""
+Hat's statements for RHEL (and CentOS Linux) only; a module stream's statement for that stream's builds only."""
 
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ def test_ubuntu_deferred_per_release_by_source_package(vendor_db):
     assert found(vendor_db, Distro("ubuntu", "24.04", "noble"), apparmor) == set()  # the tracker names no noble
 
 
-def test_redhat_statements_apply_to_rhel_and_ubi_not_to_its_rebuilds(vendor_db):
-    assert found(vendor_db, RHEL9, OPENSSL_LIBS) == {
-        ("openssl-libs", "CVE-2024-0727", "1:3.0.7-27.el9", "fixed"),
-        *(("openssl-libs", *k) for k in UNFIXED_OPENSSL)}
-    for rebuild in (Distro("almalinux", "9.3"), Distro("rocky", "9.3"), Distro("centos", "9")):
-        assert found(vendor_db, rebuild, OPENSSL_LIBS) == set()
+def test_redhat_statements_apply_to_rhel_ubi_and_centos_not_to_rebuilds_or_stream(vendor_db):
+    expected = {("openssl-libs", "CVE-2024-0727", "1:3.0.7-27.el9", "fixed"),
+                *(("openssl-libs", *k) for k in UNFIXED_OPENSSL)}
+    assert found(vendor_db, RHEL9, OPENSSL_LIBS) == expected
+    # CentOS Linux reads Red Hat's records of its major release (as for Red Hat's OSV errata).
+    assert found(vendor_db, Distro("centos", "9"), OPENSSL_LIBS) == expected
+    for other in (Distro("almalinux", "9.3"), Distro("rocky", "9.3"), Distro("centos-stream", "9")):
+        assert found(vendor_db, other, OPENSSL_LIBS) == set()
     assert found(vendor_db, Distro("rhel", "8.9"), OPENSSL_LIBS) == set()
 
 

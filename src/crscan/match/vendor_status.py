@@ -128,9 +128,9 @@ def vendor_status_matchers() -> tuple[VendorStatusMatcher, ...]:
     return (
         VendorStatusMatcher("ubuntu", ("ubuntu",), _ubuntu_release,
                             lambda advisory_id, record: f"https://ubuntu.com/security/{record.name}"),
-        # Red Hat's statements are about RHEL (UBI is RHEL); AlmaLinux and Rocky Linux rebuild it but state
-        # nothing through Red Hat, so they are not read for them.
-        VendorStatusMatcher("redhat", ("rhel",), _major, _redhat_link),
+        # Red Hat's statements are about RHEL (UBI is RHEL) and, as its OSV records are, CentOS Linux; AlmaLinux,
+        # Rocky Linux and CentOS Stream rebuild or precede RHEL but are not Red Hat's releases: not read for them.
+        VendorStatusMatcher("redhat", ("rhel", "centos"), _major, _redhat_link),
         VendorStatusMatcher("wolfi-advisories", ("wolfi",), _rolling,
                             lambda advisory_id, record: f"https://images.chainguard.dev/security/{advisory_id}"),
         VendorStatusMatcher("chainguard-advisories", ("chainguard",), _rolling,
