@@ -32,6 +32,7 @@ from crscan.api.body import MAX_BODY_BYTES, BodyError, decode_json
 from crscan.api.errors import ApiError, invalid_argument
 from crscan.api.grpc_server import INTERNAL_MESSAGE, SERVICER_THREADS, ServiceBinding, invoke_servicer
 from crscan.api.request_id import HEADER, request_id, rest_details
+from crscan.api.response_cache import ResponseCache
 from crscan.api.routes import HttpRoute, routes_for
 from crscan.api.wire_json import message_to_dict
 from crscan.auth.interface import Authenticator
@@ -256,7 +257,15 @@ def _call_and_render(
     )
     if context.code() not in (None, grpc.StatusCode.OK):
         raise ApiError(context.code(), context.details())
-    return JSONResponse(message_to_dict(response))
+    responses = getattr(route.binding.servicer, "responses", None)
+    if isinstance(responses, ResponseCache):  # a cached answer keeps its body: a hit renders nothing
+        return Response(responses.rendered(response, _json_body), media_type="application/json")
+    return Response(_json_body(response), media_type="application/json")
+
+
+def _json_body(message: Message) -> bytes:
+    """The proto3 JSON body of an answer, as `JSONResponse` prints it."""
+    return JSONResponse(message_to_dict(message)).body
 
 
 def _authenticate_page(authenticator: Authenticator, request: Request) -> None:

@@ -57,6 +57,15 @@ class Setting(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class StoreGeneration(Base):
+    """One row: the counter every write to an API-visible table bumps (triggers of migration 0011;
+    `crscan.store.generation`)."""
+
+    __tablename__ = "store_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class Registry(Base):
     __tablename__ = "registries"
     id: Mapped[str] = mapped_column(ID, primary_key=True)

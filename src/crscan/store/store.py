@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from crscan.store import schema
 from crscan.store.engine import make_engine, upgrade
+from crscan.store.generation import Generation
 from crscan.store.images import Images
 from crscan.store.interface import OperationCodec, StoreError
 from crscan.store.inventories import Inventories
@@ -40,6 +41,7 @@ class Store:
         self.jobs = Jobs(self.sessions)
         self.layer_cache = LayerCache(self.sessions)
         self.inventories = Inventories(self.sessions)
+        self.generation = Generation(self.engine)
         self._page_token_key: bytes | None = None
 
     def migrate(self) -> None:

@@ -9,6 +9,7 @@ from yandex.cloud.operation import operation_pb2
 from crscan.api import messages
 from crscan.api.errors import ApiError, failed_precondition
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.response_cache import ResponseCache, cached_read
 from crscan.api.servicers.common import (
     caller_subject,
     check_access,
@@ -34,10 +35,12 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
     """`box` (the registry credentials' key) enables Delete in the registry itself: without it only crscan's
     rows go, and the next sync brings the image back."""
 
-    def __init__(self, store: Store, box: SecretBox | None = None):
+    def __init__(self, store: Store, box: SecretBox | None = None, responses: ResponseCache | None = None):
         self.store = store
         self.box = box
+        self.responses = responses
 
+    @cached_read
     def Get(self, request: image_service_pb2.GetImageRequest, context: grpc.ServicerContext) -> image_pb2.Image:
         image_id = require_id(request.image_id, "image_id")
         check_access(self.store, "image", image_id)
@@ -79,6 +82,7 @@ class ImageServicer(image_service_pb2_grpc.ImageServiceServicer):
         finally:
             view.close()
 
+    @cached_read
     def List(
         self, request: image_service_pb2.ListImagesRequest, context: grpc.ServicerContext
     ) -> image_service_pb2.ListImagesResponse:

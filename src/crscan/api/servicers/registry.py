@@ -10,6 +10,7 @@ from crscan import ids
 from crscan.api import messages
 from crscan.api.errors import ApiError
 from crscan.api.listing import PageTokens, page_size, parse_filter
+from crscan.api.response_cache import ResponseCache, cached_read
 from crscan.api.servicers.common import (
     check_access,
     for_caller,
@@ -24,9 +25,11 @@ MANAGED_BY_CLI = "registries are managed with the CLI (`crscan registry add`), n
 
 
 class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, responses: ResponseCache | None = None):
         self.store = store
+        self.responses = responses
 
+    @cached_read
     def Get(
         self, request: registry_service_pb2.GetRegistryRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Registry:
@@ -35,6 +38,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         with store_errors():
             return messages.registry(self.store.registries.get(registry_id))
 
+    @cached_read
     def List(
         self, request: registry_service_pb2.ListRegistriesRequest, context: grpc.ServicerContext
     ) -> registry_service_pb2.ListRegistriesResponse:

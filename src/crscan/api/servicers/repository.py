@@ -11,6 +11,7 @@ from crscan import ids
 from crscan.api import messages
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.response_cache import ResponseCache, cached_read
 from crscan.api.servicers.common import (
     check_access,
     for_caller,
@@ -59,9 +60,11 @@ def find_repository_by_name(store: Store, name: str, field: str) -> schema.Repos
 
 
 class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, responses: ResponseCache | None = None):
         self.store = store
+        self.responses = responses
 
+    @cached_read
     def Get(
         self, request: repository_service_pb2.GetRepositoryRequest, context: grpc.ServicerContext
     ) -> repository_pb2.Repository:
@@ -70,6 +73,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
         with store_errors():
             return messages.repository(self.store.repositories.get(repository_id))
 
+    @cached_read
     def GetByName(
         self, request: repository_service_pb2.GetRepositoryByNameRequest, context: grpc.ServicerContext
     ) -> repository_pb2.Repository:
@@ -77,6 +81,7 @@ class RepositoryServicer(repository_service_pb2_grpc.RepositoryServiceServicer):
             raise invalid_argument("repository_name is required")
         return messages.repository(find_repository_by_name(self.store, request.repository_name, "repository_name"))
 
+    @cached_read
     def List(
         self, request: repository_service_pb2.ListRepositoriesRequest, context: grpc.ServicerContext
     ) -> repository_service_pb2.ListRepositoriesResponse:

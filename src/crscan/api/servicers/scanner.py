@@ -13,6 +13,7 @@ from yandex.cloud.operation import operation_pb2
 from crscan.api import messages
 from crscan.api.errors import invalid_argument, not_found
 from crscan.api.listing import OrderBy, PageTokens, page_size, parse_filter, parse_order_by
+from crscan.api.response_cache import ResponseCache, cached_read
 from crscan.api.servicers.common import (
     caller_subject,
     check_access,
@@ -65,9 +66,12 @@ def _name(value: str) -> str:
 
 
 class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
-    def __init__(self, store: Store, on_queued: Callable[[], None] | None = None):
+    def __init__(
+        self, store: Store, on_queued: Callable[[], None] | None = None, responses: ResponseCache | None = None
+    ):
         self.store = store
         self.on_queued = on_queued  # wakes the job queue; None when no worker runs in this process
+        self.responses = responses
 
     def Scan(self, request: scanner_service_pb2.ScanRequest, context: grpc.ServicerContext) -> operation_pb2.Operation:
         """A new scan, or the operation of the image's scan already RUNNING (one running scan per image)."""
@@ -79,6 +83,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             self.on_queued()
         return messages.operation(operation)
 
+    @cached_read
     def Get(
         self, request: scanner_service_pb2.GetScanResultRequest, context: grpc.ServicerContext
     ) -> scanner_pb2.ScanResult:
@@ -87,6 +92,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
         with store_errors():
             return messages.scan_result(self.store.scans.view(scan_result_id))
 
+    @cached_read
     def GetLast(
         self, request: scanner_service_pb2.GetLastScanResultRequest, context: grpc.ServicerContext
     ) -> scanner_pb2.ScanResult:
@@ -98,6 +104,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             raise not_found(f"image {image_id} has no finished scan result")
         return messages.scan_result(row)
 
+    @cached_read
     def List(
         self, request: scanner_service_pb2.ListScanResultsRequest, context: grpc.ServicerContext
     ) -> scanner_service_pb2.ListScanResultsResponse:
@@ -131,6 +138,7 @@ class ScannerServicer(scanner_service_pb2_grpc.ScannerServiceServicer):
             response.next_page_token = tokens.issue(for_caller(request_context), values)
         return response
 
+    @cached_read
     def ListVulnerabilities(
         self, request: scanner_service_pb2.ListVulnerabilitiesRequest, context: grpc.ServicerContext
     ) -> scanner_service_pb2.ListVulnerabilitiesResponse:
