@@ -57,6 +57,12 @@ class ResponseCache:
         self._generation: int | None = None  # the generation every entry was computed at
         self._usable: bool | None = None  # None until the triggers were checked
 
+    @functools.cached_property
+    def inline_reads(self) -> bool:
+        """Whether a lookup may run on an event loop: SQLite reads are local and take microseconds, less than
+        handing a request to a thread; a PostgreSQL read is a network round trip no event loop should wait for."""
+        return self._store.engine.dialect.name == "sqlite"
+
     def usable(self) -> bool:
         """Whether the database bumps the generation on every write; without that, nothing is cached."""
         if self._usable is None:
@@ -121,6 +127,22 @@ class ResponseCache:
         if entry is not None:
             entry.json = body  # a race renders twice, to the same bytes
         return body
+
+    def cached_body(self, method: str, request: Message) -> bytes | None:
+        """The rendered body of the answer the cache holds for `request` now, None when it has none (or has
+        the answer but not yet its body); inside the caller's authenticated call."""
+        if not self.usable():
+            return None
+        key = self.key(method, request)
+        generation = self.generation()
+        with self._lock:
+            if generation != self._generation:
+                return None
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry.json
 
     def call(self, method: str, request: Message, compute: Callable[[], Message]) -> Message:
         """The answer to `request`: cached, or computed by `compute` and kept."""

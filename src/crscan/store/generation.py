@@ -10,7 +10,13 @@ a deferred trigger bumps it once per transaction, at commit, so concurrent write
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+
 from sqlalchemy import Engine, text
+
+from crscan.store.engine import SQLITE_BUSY_TIMEOUT_MS
 
 # Every table an API read shows a column of; a write to any other table (jobs, layer caches, tokens, settings)
 # leaves cached answers valid. Migration 0011 creates the triggers for exactly these.
@@ -25,21 +31,47 @@ class Generation:
 
     def __init__(self, engine: Engine):
         self._engine = engine
+        self._lock = threading.Lock()
+        self._sqlite: sqlite3.Connection | None = None  # SQLite: a connection of its own, see `read`
+        self._sqlite_pid = 0
 
     def read(self) -> int:
-        """The counter now, in its own short transaction (a fresh snapshot on both backends); a raw pooled
-        connection, as this runs once per cached read."""
-        connection = self._engine.raw_connection()
+        """The counter now, in its own short transaction (a fresh snapshot on both backends). This runs once per
+        cached read: on SQLite through a dedicated autocommit connection (a pool checkout and its reset cost
+        more than the read itself), on PostgreSQL through a raw pooled connection."""
+        if self._engine.dialect.name == "sqlite":
+            with self._lock:
+                connection = self._sqlite_connection()
+                rows = connection.execute(_READ).fetchall()  # stepped to the end: no read transaction stays open
+            if not rows:
+                raise LookupError("store_generation has no row")
+            return int(rows[0][0])
+        pooled = self._engine.raw_connection()
         try:
-            cursor = connection.cursor()
+            cursor = pooled.cursor()
             cursor.execute(_READ)
             row = cursor.fetchone()
             cursor.close()
         finally:
-            connection.close()  # the pool rolls back: the next read starts a new snapshot
+            pooled.close()  # the pool rolls back: the next read starts a new snapshot
         if row is None:
             raise LookupError("store_generation has no row")
         return int(row[0])
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        if self._sqlite is None or self._sqlite_pid != os.getpid():  # a forked process opens its own
+            database = self._engine.url.database
+            assert database is not None  # make_engine refuses SQLite URLs without a file
+            self._sqlite = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+            self._sqlite.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            self._sqlite_pid = os.getpid()
+        return self._sqlite
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sqlite is not None and self._sqlite_pid == os.getpid():
+                self._sqlite.close()
+            self._sqlite = None
 
     def missing_triggers(self) -> list[str]:
         """The triggers of `TRACKED_TABLES` this database lacks (a SQLite table rebuilt by a later migration's

@@ -48,6 +48,7 @@ class Store:
         upgrade(self.engine)
 
     def close(self) -> None:
+        self.generation.close()
         self.engine.dispose()
 
     def page_token_key(self) -> bytes:
