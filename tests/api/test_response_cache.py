@@ -218,3 +218,23 @@ def test_a_write_through_one_replica_is_visible_on_the_other(two_servers):
     deleted = first.http.delete(f"{BASE}/images/{image_id}")
     assert deleted.status_code == 200, deleted.text
     assert second.http.get(f"{BASE}/images/{image_id}").status_code == 404
+
+
+def test_the_cache_stays_within_its_bounds_and_forgets_everything_when_the_store_changes():
+    cache = ResponseCache(None, max_entries=2, max_bytes=10_000)  # bookkeeping only: no store is read
+    answers = [scanner_service_pb2.GetLastScanResultRequest(image_id=f"crp{n:017d}") for n in range(3)]
+    for n, answer in enumerate(answers):
+        cache.put(("GetLast", bytes([n]), "", None), 7, answer)
+    assert cache.get(("GetLast", bytes([0]), "", None), 7) is None  # least recently used, evicted
+    assert cache.get(("GetLast", bytes([2]), "", None), 7) is answers[2]
+    assert cache.get(("GetLast", bytes([2]), "", None), 8) is None  # another generation: not served
+
+    body = cache.rendered(answers[2], lambda message: b"x" * 9_970)  # kept with its entry, counted (22 + 9970 bytes)
+    assert cache.rendered(answers[2], lambda message: b"never rendered again") == body
+    assert cache.get(("GetLast", bytes([1]), "", None), 7) is None  # evicted to make room for the body
+    assert cache.rendered(answers[1], lambda message: b"not cached") == b"not cached"
+
+    cache.put(("GetLast", bytes([3]), "", None), 8, answers[0])  # the store changed: all entries go
+    assert cache.get(("GetLast", bytes([2]), "", None), 7) is None
+    assert cache.get(("GetLast", bytes([2]), "", None), 8) is None
+    assert cache.get(("GetLast", bytes([3]), "", None), 8) is answers[0]

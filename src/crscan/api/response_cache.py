@@ -30,7 +30,7 @@ from crscan.store import Store
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 2048
-MAX_BYTES = 64 << 20  # of serialized answers; a page of 1000 findings is ~150 KiB
+MAX_BYTES = 32 << 20  # serialized answers and their JSON bodies; a page of 1000 findings is ~150 KiB + ~400 KiB
 
 Key = tuple[str, bytes, str, frozenset[str] | None]
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -39,7 +39,7 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 @dataclass
 class Entry:
     message: Message
-    size: int
+    size: int  # bytes counted against MAX_BYTES: the serialized message, then its JSON body too
     json: bytes | None = None  # the REST body, rendered on the first REST request that needs it
 
 
@@ -108,8 +108,11 @@ class ResponseCache:
             self._entries[key] = entry
             self._by_message[id(message)] = entry
             self._bytes += size
-            while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
-                self._forget(self._entries.popitem(last=False)[1])
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            self._forget(self._entries.popitem(last=False)[1])
 
     def _forget(self, entry: Entry) -> None:
         del self._by_message[id(entry.message)]
@@ -125,7 +128,12 @@ class ResponseCache:
                 return entry.json
         body = render(message)
         if entry is not None:
-            entry.json = body  # a race renders twice, to the same bytes
+            with self._lock:
+                if entry.json is None and self._by_message.get(id(message)) is entry:  # still held
+                    entry.json = body
+                    entry.size += len(body)
+                    self._bytes += len(body)
+                    self._evict()
         return body
 
     def cached_body(self, method: str, request: Message) -> bytes | None:
