@@ -4,7 +4,8 @@
 
 SQLite: row triggers after insert, update and delete, inside the writing statement's transaction.
 PostgreSQL: a deferred constraint trigger per table, bumping once per transaction at commit time: the counter's
-row lock is the last lock a writer takes, so writers never deadlock on it and wait on it only while committing.
+row lock is the last lock a writer takes, so writers never deadlock on it and wait on it only while committing;
+and a statement trigger for TRUNCATE, which fires no row triggers.
 
 Revision ID: 0011
 Revises: 0009
@@ -55,6 +56,9 @@ def upgrade() -> None:
         for table in TABLES:
             op.execute(f"CREATE CONSTRAINT TRIGGER store_generation_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION store_generation_bump()")
+            # TRUNCATE fires no row triggers (and constraint triggers are row triggers only)
+            op.execute(f"CREATE TRIGGER store_generation_{table}_truncate AFTER TRUNCATE ON {table} "
+                       "FOR EACH STATEMENT EXECUTE FUNCTION store_generation_bump()")
 
 
 def downgrade() -> None:
@@ -65,5 +69,6 @@ def downgrade() -> None:
     else:
         for table in TABLES:
             op.execute(f"DROP TRIGGER store_generation_{table} ON {table}")
+            op.execute(f"DROP TRIGGER store_generation_{table}_truncate ON {table}")
         op.execute("DROP FUNCTION store_generation_bump()")
     op.drop_table('store_generation')
