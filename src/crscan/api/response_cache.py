@@ -68,8 +68,8 @@ class ResponseCache:
         if self._usable is None:
             missing = self._store.generation.missing_triggers()
             if missing:
-                log.warning("response cache off: the store lacks the generation triggers %s (run crscan db migrate)",
-                            ", ".join(missing))
+                log.warning("response cache off: the store lacks the generation triggers %s (migration 0011 made "
+                            "them; a later table rebuild drops a SQLite table's triggers)", ", ".join(missing))
             self._usable = not missing
         return self._usable
 
