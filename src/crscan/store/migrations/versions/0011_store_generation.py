@@ -8,7 +8,7 @@ row lock is the last lock a writer takes, so writers never deadlock on it and wa
 and a statement trigger for TRUNCATE, which fires no row triggers.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
