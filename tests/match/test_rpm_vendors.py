@@ -190,35 +190,65 @@ def test_other_distros_and_non_rpm_packages_are_not_matched(fixture_db):
     assert match([deb], AL2023, fixture_db) == []
 
 
-def _mariner_fixes(source):
-    """(CVE, fixed evr) of the source rpm's patchable definitions, resolved through test, object and state."""
+def mariner_statements(path, source):
+    """(CVE, evr, OVAL operation) of the source rpm's definitions that state a fix (patchable, `less than`) or
+    the last affected build (`less than or equal`), resolved through test, object and state."""
     ns = {"d": "http://oval.mitre.org/XMLSchema/oval-definitions-5",
           "l": "http://oval.mitre.org/XMLSchema/oval-definitions-5#linux"}
-    root = ET.fromstring((TESTDATA / "feeds" / "mariner" / "cbl-mariner-2.0-oval.xml").read_bytes())
+    root = ET.fromstring(path.read_bytes())
     tests = {t.get("id"): t for t in root.iterfind(".//l:rpminfo_test", ns)}
     names = {o.get("id"): o.findtext("l:name", namespaces=ns) for o in root.iterfind(".//l:rpminfo_object", ns)}
     states = {s.get("id"): s.find("l:evr", ns) for s in root.iterfind(".//l:rpminfo_state", ns)}
-    fixes = set()
+    statements = set()
     for definition in root.iterfind(".//d:definition", ns):
         test = tests[definition.find(".//d:criterion", ns).get("test_ref")]
         evr = states[test.find("l:state", ns).get("state_ref")]
-        if (definition.findtext("d:metadata/d:patchable", namespaces=ns) == "true"
-                and names[test.find("l:object", ns).get("object_ref")] == source
-                and evr.get("operation") == "less than"):
-            fixes.add((definition.find("d:metadata/d:reference", ns).get("ref_id"), evr.text.removeprefix("0:")))
-    return sorted(fixes)
+        patchable = definition.findtext("d:metadata/d:patchable", namespaces=ns)
+        operation = evr.get("operation")
+        if names[test.find("l:object", ns).get("object_ref")] == source and (
+                (patchable == "true" and operation == "less than")
+                or (patchable != "not applicable" and operation == "less than or equal")):
+            statements.add((definition.find("d:metadata/d:reference", ns).get("ref_id"),
+                            evr.text.removeprefix("0:"), operation))
+    return sorted(statements)
+
+
+def mariner_oracle(version, statements):
+    """(CVE, fixed_by, status) by rpm's vercmp: older than a fix, or at or below the last affected build."""
+    verdicts = rpm_vercmp((version, evr) for _, evr, _ in statements)
+    return {(cve, evr, "fixed") if operation == "less than" else (cve, "", "affected")
+            for (cve, evr, operation), verdict in zip(statements, verdicts, strict=True)
+            if verdict < 0 or (verdict == 0 and operation == "less than or equal")}
+
+
+MARINER2_OVAL = TESTDATA / "feeds" / "mariner" / "cbl-mariner-2.0-oval.xml"
 
 
 @pytest.mark.parametrize("name, source, version", [
     ("openssl-libs", "openssl", "1.1.1k-27.cm2"), ("openssl", "openssl", "1.1.1k-28.cm2"),
     ("openssl-libs", "openssl", "1.1.1k-20.cm2"), ("curl-libs", "curl", "8.3.0-1.cm2"),
     ("curl", "curl", "8.4.0-1.cm2"), ("syslinux", "syslinux", "6.04-9.cm2"),
+    ("syslinux", "syslinux", "6.04-10.cm2"),  # the last affected build itself
+    ("syslinux", "syslinux", "6.04-10.cm2.1"), ("syslinux", "syslinux", "6.04-11.cm2"),  # past it
+    ("syslinux", "syslinux", "6.04-10.cm2~rc1"),  # '~' sorts before: still affected
 ])
 def test_mariner_findings_equal_rpm_vercmp_against_the_fixes_of_the_source_rpm(fixture_db, name, source, version):
     package = Package(Ecosystem.RPM, name, version, arch="x86_64", source_name=source, source_version=version)
     findings = match([package], MARINER2, fixture_db)
-    assert {(f.name, f.fixed_by) for f in findings} == _expected(package, _mariner_fixes(source))
+    assert {(f.name, f.fixed_by, f.status) for f in findings} == mariner_oracle(
+        version, mariner_statements(MARINER2_OVAL, source))
     assert all(f.feed == "mariner" and f.type == "mariner" and f.advisory_id == f.name for f in findings)
+
+
+def test_mariner_not_patchable_definitions_are_unfixed_findings_at_or_below_the_last_affected_build(fixture_db):
+    def syslinux(version):
+        return Package(Ecosystem.RPM, "syslinux", version, arch="x86_64", source_name="syslinux",
+                       source_version=version)
+
+    (finding,) = match([syslinux("6.04-10.cm2")], MARINER2, fixture_db)
+    assert (finding.name, finding.fixed_by, finding.status, finding.severity) == (
+        "CVE-2022-3857", "", "affected", Severity.MEDIUM)
+    assert match([syslinux("6.04-11.cm2")], MARINER2, fixture_db) == []
 
 
 def test_mariner_release_is_read_from_os_release_or_the_vendor_file_and_others_are_apart(fixture_db):

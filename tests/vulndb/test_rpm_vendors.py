@@ -8,6 +8,7 @@ import bz2
 import gzip
 import io
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -107,18 +108,20 @@ def test_photon_fixed_entries_give_rows_and_not_affected_or_unresolved_ones_none
 
 
 @pytest.mark.parametrize("compress", [None, gzip.compress])
-def test_mariner_oval_resolves_each_definition_to_its_source_rpm_and_fixed_evr(compress):
+def test_mariner_oval_resolves_each_definition_to_its_source_rpm_and_fixed_or_last_affected_evr(compress):
     rows, tally = _rows(parse_mariner_oval, MARINER2, compress=compress, release="2.0")
-    # Seven definitions read; syslinux's is not patchable (no fix: `less than or equal` its last build), no row.
+    # Seven definitions read; syslinux's is not patchable: no fix, `less than or equal` its last affected build.
     assert (tally.records, tally.skipped) == (7, 0)
-    assert {(r.namespace, r.package, r.advisory_id, r.record.name, r.record.fixed_version, r.record.severity)
-            for r in rows} == {
-        ("mariner:2.0", "openssl", "CVE-2023-5678", "CVE-2023-5678", "1.1.1k-28.cm2", Severity.MEDIUM),
-        ("mariner:2.0", "openssl", "CVE-2023-3817", "CVE-2023-3817", "1.1.1k-26.cm2", Severity.MEDIUM),
-        ("mariner:2.0", "openssl", "CVE-2023-0286", "CVE-2023-0286", "1.1.1k-21.cm2", Severity.HIGH),
-        ("mariner:2.0", "curl", "CVE-2023-38545", "CVE-2023-38545", "8.3.0-2.cm2", Severity.CRITICAL),
-        ("mariner:2.0", "curl", "CVE-2023-46219", "CVE-2023-46219", "8.5.0-1.cm2", Severity.MEDIUM),
-        ("mariner:2.0", "edk2", "CVE-2023-5678", "CVE-2023-5678", "20230301gitf80f052277c8-38.cm2", Severity.MEDIUM),
+    assert {(r.namespace, r.package, r.advisory_id, r.record.name, r.record.fixed_version, r.record.last_affected,
+             r.record.severity) for r in rows} == {
+        ("mariner:2.0", "openssl", "CVE-2023-5678", "CVE-2023-5678", "1.1.1k-28.cm2", "", Severity.MEDIUM),
+        ("mariner:2.0", "openssl", "CVE-2023-3817", "CVE-2023-3817", "1.1.1k-26.cm2", "", Severity.MEDIUM),
+        ("mariner:2.0", "openssl", "CVE-2023-0286", "CVE-2023-0286", "1.1.1k-21.cm2", "", Severity.HIGH),
+        ("mariner:2.0", "curl", "CVE-2023-38545", "CVE-2023-38545", "8.3.0-2.cm2", "", Severity.CRITICAL),
+        ("mariner:2.0", "curl", "CVE-2023-46219", "CVE-2023-46219", "8.5.0-1.cm2", "", Severity.MEDIUM),
+        ("mariner:2.0", "edk2", "CVE-2023-5678", "CVE-2023-5678", "20230301gitf80f052277c8-38.cm2", "",
+         Severity.MEDIUM),
+        ("mariner:2.0", "syslinux", "CVE-2022-3857", "CVE-2022-3857", "", "6.04-10.cm2", Severity.MEDIUM),
     }
     assert all(r.feed == "mariner" and r.record.severity_source == "mariner" for r in rows)
 
@@ -132,6 +135,10 @@ def test_mariner_definitions_with_broken_references_are_counted_as_skipped():
     tally = Tally()
     assert list(parse_mariner_oval(io.BytesIO(oval), tally, release="2.0")) == []
     assert (tally.records, tally.skipped) == (2, 2)
+    not_applicable = MARINER2.read_bytes().replace(b"<patchable>false</patchable>",
+                                                   b"<patchable>not applicable</patchable>")
+    rows = list(parse_mariner_oval(io.BytesIO(not_applicable), Tally(), release="2.0"))
+    assert "syslinux" not in {r.package for r in rows}, "a CVE the vendor says does not apply gives no row"
     with pytest.raises(FeedError, match="mariner/cbl-mariner-2.0-oval.xml: root element is <updates>"):
         list(MarinerUpdater("2.0").parse(io.BytesIO(b"<updates/>"), Tally()))
     with pytest.raises(FeedError, match="not an OVAL definitions XML file"):
@@ -166,10 +173,30 @@ def test_db_update_from_a_mirror_counts_each_vendor_source(tmp_path):
     assert counts["photon/cve_data_photon4.0.json"] == (8, 1, 5)
     assert counts["photon/cve_data_photon1.0.json"] == (2, 0, 2)
     assert counts["photon/cve_data_photon5.0.json"] == (4, 0, 4)
-    assert counts["mariner/cbl-mariner-2.0-oval.xml"] == (7, 0, 6)
+    assert counts["mariner/cbl-mariner-2.0-oval.xml"] == (7, 0, 7)
     with FeedDB.open(report.path) as db:
         (row,) = [a for a in db.advisories("amazon:2", "kernel") if a.record.name == "CVE-2017-5754"]
         assert row.record == RpmFix("CVE-2017-5754", "4.9.76-38.79.amzn2", "", "", Severity.CRITICAL, "amazon")
+        (unfixed,) = db.advisories("mariner:2.0", "syslinux")
+        assert unfixed.record == RpmFix("CVE-2022-3857", "", "", "", Severity.MEDIUM, "mariner",
+                                        last_affected="6.04-10.cm2")
+
+
+def test_a_db_of_the_previous_schema_is_rebuilt_not_reused_so_unfixed_rows_appear(tmp_path):
+    """A DB an older crscan wrote (schema 1: Mariner's rows stated fixes only) must not lend its rows to the
+    next update, though the source file is unchanged."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(TESTDATA / "feeds" / "mariner", mirror / "mariner")
+    path = tmp_path / "feeds.db"
+    update(path, mirror)
+    with sqlite3.connect(path) as connection:  # as schema 1 left it: no unfixed row
+        connection.execute("DELETE FROM advisories WHERE package = 'syslinux'")
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.close()
+    report = update(path, mirror)
+    assert report.rebuilt and report.reused == ()
+    with FeedDB.open(path) as db:
+        assert [a.record.last_affected for a in db.advisories("mariner:2.0", "syslinux")] == ["6.04-10.cm2"]
 
 
 def test_amazon_upstream_is_found_through_mirror_list_and_repomd(server, tmp_path):  # noqa: F811
@@ -217,5 +244,5 @@ def test_db_status_lists_each_vendor_source_with_its_counts(tmp_path):
         "photon/cve_data_photon1.0.json": (2, 0, 2),
         "photon/cve_data_photon4.0.json": (8, 1, 5),
         "photon/cve_data_photon5.0.json": (4, 0, 4),
-        "mariner/cbl-mariner-2.0-oval.xml": (7, 0, 6),
+        "mariner/cbl-mariner-2.0-oval.xml": (7, 0, 7),
     }

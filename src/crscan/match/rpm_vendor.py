@@ -1,7 +1,9 @@
 """The vendor rpm feeds (Amazon ALAS, Oracle ELSA, Photon, CBL-Mariner OVAL): per release and rpm, the fixed builds.
 
 An installed rpm is affected by a fix of its name when its epoch:version-release is older than the fix
-under rpm's own ordering (`crscan.versions` rpm: epoch, `~`/`^`, release). Amazon, Oracle and Photon list
+under rpm's own ordering (`crscan.versions` rpm: epoch, `~`/`^`, release), and by a row with no fix (Mariner's
+not-patchable definitions) when it is at or below the last affected build: a finding with an empty `fixed_by`
+and status "affected", which `--ignore-unfixed` hides. Amazon, Oracle and Photon list
 binary rpms, so the installed package's own name and version are compared; Mariner's OVAL names source rpms
 only, so there the package's source rpm and its version are.
 
@@ -100,16 +102,17 @@ class RpmVendorMatcher(Matcher):
                 fix: RpmFix = advisory.record  # type: ignore[assignment]
                 if not self._applies(package, release, fix):
                     continue
-                fixed = parsed(_SCHEME, fix.fixed_version)
-                if fixed is None:
-                    yield Unordered(package, _SCHEME, self.feed, unorderable(_SCHEME, fix.fixed_version),
-                                    advisory.advisory_id)
+                bound = fix.last_affected or fix.fixed_version
+                limit = parsed(_SCHEME, bound)
+                if limit is None:
+                    yield Unordered(package, _SCHEME, self.feed, unorderable(_SCHEME, bound), advisory.advisory_id)
                     continue
-                if installed is None or not installed < fixed:
+                if installed is None or not (installed <= limit if fix.last_affected else installed < limit):
                     continue
                 finding = make_finding(
                     package, distro, name=fix.name, advisory_id=advisory.advisory_id,
                     link=self.link(advisory.advisory_id), fixed_by=fix.fixed_version,
+                    status="affected" if fix.last_affected else "",
                     severity=fix.severity, severity_source=fix.severity_source, feed=self.feed,
                 )
                 # Keyed by the CVE alone: one advisory names several, each its own finding.

@@ -12,7 +12,9 @@ from pathlib import Path
 from crscan.vulndb.interface import Advisory, FeedDBError
 from crscan.vulndb.records import decode
 
-SCHEMA_VERSION = 1
+# Raised whenever rows change meaning, so a DB an older crscan wrote is rebuilt rather than read or reused
+# (`crscan db update` copies unchanged sources' rows from the previous DB). 2: Mariner's unfixed rows.
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -13,8 +13,9 @@ package and whose state the version:
 
 The state is read rather than the criterion's comment ("earlier than 1.1.1k-28"), which drops the release's
 `.cm2` dist tag. A `patchable` definition with a `less than` state is a fix: installed builds older than
-its evr are affected. Definitions not patchable (`less than or equal` the last affected build, no fix yet)
-give no row: the vendor rpm rows state fixes only; they are counted as read. The file lists definitions
+its evr are affected. A `less than or equal` state (`<patchable>false</patchable>`: "No patch is available
+currently") names the last affected build: a row with no fix whose `last_affected` is that evr, as Trivy
+reads it. A definition `not applicable` to Mariner gives no row. The file lists definitions
 first, then tests, objects and states, so definitions are kept (small) until the references resolve.
 A mirror holds each release as `mariner/cbl-mariner-<release>-oval.xml`.
 """
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import IO
 
 from crscan.model import Severity
-from crscan.vulndb import severity
+from crscan.vulndb import namespaces, severity
 from crscan.vulndb.interface import Advisory, FeedError, Tally, Updater
+from crscan.vulndb.records import RpmFix
 from crscan.vulndb.rpm_vendor import decompressed, fix_rows
 
 UPSTREAM = "https://raw.githubusercontent.com/microsoft/CBL-MarinerVulnerabilityData/main"
@@ -78,7 +80,7 @@ def _local(tag: str) -> str:
 
 
 def parse_oval(reader: IO[bytes], tally: Tally, *, release: str, source: str = "oval") -> Iterator[Advisory]:
-    """One row per fixed (source rpm, CVE); a record is one `<definition>`."""
+    """One row per (source rpm, CVE) with a fix or a last affected build; a record is one `<definition>`."""
     definitions: list[_Definition | None] = []
     tests: dict[str, tuple[str, str]] = {}  # test id -> (object id, state id)
     names: dict[str, str] = {}  # object id -> package
@@ -118,12 +120,18 @@ def parse_oval(reader: IO[bytes], tally: Tally, *, release: str, source: str = "
         if not package or not evr or operation not in ("less than", "less than or equal"):
             tally.skipped += 1
             continue
-        if definition.patchable != "true" or operation != "less than":
-            continue  # no fix stated (not patchable, or not applicable to Mariner)
+        if definition.patchable == "not applicable":
+            continue  # the vendor says the CVE does not apply to Mariner's build
         # "0:1.1.1k-28.cm2" is "1.1.1k-28.cm2" (rpm's missing epoch is 0): shown as the package's own version is.
-        yield from fix_rows("mariner", release, definition.cve, [definition.cve],
-                            [(package, "", evr.removeprefix("0:"), "")], definition.level,
-                            "mariner" if definition.level is not Severity.UNDEFINED else "none")
+        version = evr.removeprefix("0:")
+        source_of_severity = "mariner" if definition.level is not Severity.UNDEFINED else "none"
+        if operation == "less than or equal":
+            yield Advisory("mariner", namespaces.rpm_vendor("mariner", release), package, definition.cve,
+                           RpmFix(definition.cve, "", "", "", definition.level, source_of_severity,
+                                  last_affected=version))
+        elif definition.patchable == "true":
+            yield from fix_rows("mariner", release, definition.cve, [definition.cve], [(package, "", version, "")],
+                                definition.level, source_of_severity)
 
 
 def _definition(element: ET.Element) -> _Definition | None:

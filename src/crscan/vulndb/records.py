@@ -139,30 +139,37 @@ class SecdbEntry(FeedRecord):
 @dataclass(frozen=True, slots=True)
 class RpmFix(FeedRecord):
     """A vendor advisory's fix of one binary rpm in one release (Amazon ALAS, Oracle ELSA, Photon, Mariner): installed
-    versions older than `fixed_version` are affected. One record per CVE the advisory names."""
+    versions older than `fixed_version` are affected. One record per CVE the advisory names.
+
+    A vendor that states no fix yet but the last affected build (Mariner's not-patchable definitions) gives
+    `last_affected` and an empty `fixed_version`: installed versions at or below it are affected, unfixed."""
 
     name: str  # the CVE; the advisory's own id when it names none
-    fixed_version: str  # [epoch:]version-release
+    fixed_version: str  # [epoch:]version-release; "" when no fix is stated (see `last_affected`)
     arch: str  # "" when the fix is the same on every architecture
     module: str  # "name:stream" when the fix is for a module stream's build (Oracle 8+), else ""
     severity: Severity
     severity_source: str
+    last_affected: str = ""  # [epoch:]version-release of the newest affected build when no fix is stated
 
     def columns(self) -> tuple[str, str | None]:
-        return _compact({
+        data: dict[str, Any] = {
             "name": self.name,
             "fixed_version": self.fixed_version,
             "arch": self.arch,
             "module": self.module,
             "severity": self.severity.name,
             "severity_source": self.severity_source,
-        }), None
+        }
+        if self.last_affected:
+            data["last_affected"] = self.last_affected
+        return _compact(data), None
 
     @classmethod
     def from_columns(cls, data: str, versions: str | None) -> RpmFix:
         decoded = _loads(data)
         return cls(decoded["name"], decoded["fixed_version"], decoded["arch"], decoded["module"],
-                   Severity[decoded["severity"]], decoded["severity_source"])
+                   Severity[decoded["severity"]], decoded["severity_source"], decoded.get("last_affected", ""))
 
 
 @dataclass(frozen=True, slots=True)
