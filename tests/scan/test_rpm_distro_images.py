@@ -10,14 +10,13 @@ import json
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from crscan.jobs import ScanRunner
 from tests.jobs.conftest import store  # noqa: F401  (the service's store fixture)
-from tests.match.test_rpm_vendors import TESTDATA, _alas_fixes, _oval_fixes, _photon_fixes
+from tests.match.test_rpm_vendors import TESTDATA, _alas_fixes, _oval_fixes, _photon_fixes, mariner_statements
 from tests.scan.test_distro_images import cli_findings, push, service_findings
 from tests.support.rpm_images import build_rpm_images, installed, installed_with_source
 from tests.support.rpmvercmp import rpm_vercmp
@@ -34,36 +33,25 @@ def _photon5_fixes(name):
                   if e["pkg"] == name and e["status"] == "Fixed")
 
 
-def _mariner_fixes(source):
-    """(CVE, fixed evr) of every patchable definition of the source rpm: its `less than` state, as the OVAL
-    resolves definition -> test -> object (the package) and state (the evr)."""
-    ns = {"d": "http://oval.mitre.org/XMLSchema/oval-definitions-5",
-          "l": "http://oval.mitre.org/XMLSchema/oval-definitions-5#linux"}
-    root = ET.parse(MARINER2).getroot()
-    tests = {t.get("id"): (t.find("l:object", ns).get("object_ref"), t.find("l:state", ns).get("state_ref"))
-             for t in root.iterfind(".//l:rpminfo_test", ns)}
-    names = {o.get("id"): o.findtext("l:name", namespaces=ns) for o in root.iterfind(".//l:rpminfo_object", ns)}
-    states = {s.get("id"): s.find("l:evr", ns) for s in root.iterfind(".//l:rpminfo_state", ns)}
-    fixes = []
-    for definition in root.iterfind(".//d:definition", ns):
-        if definition.findtext("d:metadata/d:patchable", namespaces=ns) != "true":
-            continue
-        object_ref, state_ref = tests[definition.find(".//d:criterion", ns).get("test_ref")]
-        evr = states[state_ref]
-        if names[object_ref] == source and evr.get("operation") == "less than":
-            cve = definition.find("d:metadata/d:reference", ns).get("ref_id")
-            fixes.append((cve, evr.text.removeprefix("0:")))
-    return sorted(fixes)
+def _mariner_statements(source):
+    """(CVE, evr, OVAL operation): Mariner's fixes (`less than`) and last affected builds (`less than or equal`,
+    no fix yet) of the source rpm."""
+    return mariner_statements(MARINER2, source)
 
 
-# image -> (os-release ID, the fixes of a binary rpm in the image's release, per the fixture feed files)
+def _fixes(fixes_of):
+    """The (CVE, evr, operation) statements of a feed that states fixes only."""
+    return lambda name: [(cve, fixed, "less than") for cve, fixed in fixes_of(name)]
+
+
+# image -> (os-release ID, what the fixture feed files state about a binary rpm in the image's release)
 FIXES = {
-    "amzn-2": ("amzn", lambda name: _alas_fixes(name, "2")),
-    "amzn-2023": ("amzn", _alas_fixes),
-    "ol-9": ("ol", lambda name: _oval_fixes("9", name, "x86_64")),
-    "photon-4": ("photon", _photon_fixes),
-    "photon-5": ("photon", _photon5_fixes),
-    "mariner-2": ("mariner", _mariner_fixes),
+    "amzn-2": ("amzn", _fixes(lambda name: _alas_fixes(name, "2"))),
+    "amzn-2023": ("amzn", _fixes(_alas_fixes)),
+    "ol-9": ("ol", _fixes(lambda name: _oval_fixes("9", name, "x86_64"))),
+    "photon-4": ("photon", _fixes(_photon_fixes)),
+    "photon-5": ("photon", _fixes(_photon5_fixes)),
+    "mariner-2": ("mariner", _mariner_statements),
 }
 # Feeds that name source rpms: the fixes are looked up by the package's source.
 BY_SOURCE = {"mariner-2"}
@@ -96,14 +84,16 @@ def feeds(tmp_path_factory) -> Path:
     return path
 
 
-def oracle(image: str) -> set[tuple[str, str, str]]:
-    """(package, CVE, fixed) for every fix rpm's vercmp orders above the installed version."""
-    _, fixes_of = FIXES[image]
-    candidates = [(name, evr, cve, fixed) for name, evr, source in installed_with_source(image)
-                  for cve, fixed in fixes_of(source if image in BY_SOURCE else name)]
-    verdicts = rpm_vercmp((evr, fixed) for _, evr, _, fixed in candidates)
-    return {(name, cve, fixed) for (name, _, cve, fixed), verdict in zip(candidates, verdicts, strict=True)
-            if verdict < 0}
+def oracle(image: str) -> set[tuple[str, str, str, str]]:
+    """(package, CVE, fixed_by, status) for every fix rpm's vercmp orders above the installed version, and every
+    last affected build at or above it (no fix: fixed_by empty, status "affected")."""
+    _, statements_of = FIXES[image]
+    candidates = [(name, evr, cve, bound, operation) for name, evr, source in installed_with_source(image)
+                  for cve, bound, operation in statements_of(source if image in BY_SOURCE else name)]
+    verdicts = rpm_vercmp((evr, bound) for _, evr, _, bound, _ in candidates)
+    return {(name, cve, bound, "fixed") if operation == "less than" else (name, cve, "", "affected")
+            for (name, _, cve, bound, operation), verdict in zip(candidates, verdicts, strict=True)
+            if verdict < 0 or (verdict == 0 and operation == "less than or equal")}
 
 
 @pytest.mark.parametrize("image", sorted(FIXES))
@@ -111,17 +101,27 @@ def test_the_cli_finds_what_rpm_vercmp_finds(pushed, feeds, tmp_path, image):
     report = cli_findings(pushed[image].tag_ref, feeds, tmp_path)
     assert report["distro"]["id"] == FIXES[image][0]
     assert {(p["name"], p["version"]) for p in report["packages"]} == set(installed(image))
-    got = {(f["package"], f["name"], f["fixed_by"]) for f in report["findings"]}
+    got = {(f["package"], f["name"], f["fixed_by"], f["status"]) for f in report["findings"]}
     expected = oracle(image)
-    assert expected, "the image must hold vulnerable packages"
-    assert {name for name, _ in installed(image)} - {name for name, _, _ in expected}, \
+    assert {key for key in expected if key[3] == "fixed"}, "the image must hold vulnerable packages"
+    assert {name for name, _ in installed(image)} - {name for name, _, _, _ in expected}, \
         "and packages at or past their fix"
     assert got == expected
     assert report["warnings"] == WARNINGS.get(image, [])
 
 
+def test_mariner_unfixed_findings_are_reported_and_hidden_by_ignore_unfixed(pushed, feeds, tmp_path):
+    expected = oracle("mariner-2")
+    # syslinux is at the last build the not-patchable CVE-2022-3857 affects.
+    assert ("syslinux", "CVE-2022-3857", "", "affected") in expected
+    fixed_only = cli_findings(pushed["mariner-2"].tag_ref, feeds, tmp_path, "--ignore-unfixed")
+    got = {(f["package"], f["name"], f["fixed_by"], f["status"]) for f in fixed_only["findings"]}
+    assert got == {key for key in expected if key[2]}
+
+
 def test_the_service_finds_what_rpm_vercmp_finds(store, local_registry, pushed, feeds):
     runner = ScanRunner(store, feeds)
     for name in sorted(FIXES):
-        got = service_findings(store, local_registry, runner, pushed[name], lambda r: (r.package, r.name, r.fixed_by))
+        got = service_findings(store, local_registry, runner, pushed[name],
+                               lambda r: (r.package, r.name, r.fixed_by, r.status))
         assert got == oracle(name), name
