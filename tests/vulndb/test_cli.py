@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from crscan.vulndb import FeedDB, namespaces
+from crscan.vulndb import SCHEMA_VERSION, FeedDB, namespaces
 from tests.vulndb.support import CRSCAN, crscan, write_mirror
 
 
@@ -46,7 +46,7 @@ def test_update_from_shared_mirror_reads_every_record_the_readme_lists(feed_db_p
     assert status["wolfi/security.json"] == readme["wolfi/security.json"]  # one record per package entry
     with FeedDB.open(feed_db_path) as db:
         assert re.search(rf"^build id: {db.build_id}$", done.stdout, re.M)
-        assert re.search(r"^schema version: 1$", done.stdout, re.M)
+        assert re.search(rf"^schema version: {SCHEMA_VERSION}$", done.stdout, re.M)
         assert all(s.fetched_at and s.fingerprint.startswith("sha256:") for s in db.sources)
 
 

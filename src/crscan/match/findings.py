@@ -1,11 +1,13 @@
-"""What every matcher shares: cached version parsing and filling a Finding from a package."""
+"""What every matcher shares: cached version parsing (the feed DB's compiling's, so both share one cache) and
+filling a Finding from a package."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from crscan import versions
 from crscan.model import Distro, Finding, Package, Severity, finding_status
+from crscan.vulndb.compiled import parsed as parsed
+from crscan.vulndb.compiled import unorderable as unorderable
 from crscan.vulndb.severity import cvss_base_score
 
 # Packages whose rows a matcher reads and decodes at once, freeing each chunk's before the next: a whole
@@ -14,27 +16,8 @@ ROWS_AT_ONCE = 250
 
 
 @lru_cache(maxsize=1 << 16)
-def parsed(scheme: str, text: str) -> versions.Version | None:
-    """The parsed version, or None when it is not valid in the scheme (the advisory then cannot apply)."""
-    try:
-        return versions.parse(scheme, text)
-    except versions.InvalidVersion:
-        return None
-
-
-@lru_cache(maxsize=1 << 16)
 def _cvss_score(vector: str) -> float | None:
     return cvss_base_score(vector)
-
-
-@lru_cache(maxsize=1 << 16)
-def unorderable(scheme: str, text: str) -> str:
-    """Why `text` is not a version of the scheme ("" when it is one): the warning's reason."""
-    try:
-        versions.parse(scheme, text)
-    except versions.InvalidVersion as exc:
-        return str(exc)
-    return ""
 
 
 def identity(scheme: str, text: str) -> tuple[object, ...] | str:
