@@ -9,7 +9,6 @@ feed's enumeration, or an ecosystem without lists) is decided by the ranges.
 from __future__ import annotations
 
 import bisect
-import marshal
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,7 @@ from crscan.vulndb.compiled import (
     CompiledRange,
     Key,
     compile_osv,
+    pack,
     sort_key,
     unpack,
 )
@@ -152,7 +152,7 @@ class OsvMatcher(Matcher):
                     loaded[key] = hit
         for namespace, namespace_keys in missing.items():
             ordered = sorted(namespace_keys)
-            for start in range(0, len(ordered), ROWS_AT_ONCE):  # a chunk's rows, each package's freed once compiled
+            for start in range(0, len(ordered), ROWS_AT_ONCE):  # a chunk's rows at once, each package's then dropped
                 chunk = ordered[start:start + ROWS_AT_ONCE]
                 rows = db.compiled_for(namespace, (package for _, _, package in chunk))
                 for key in chunk:
@@ -181,8 +181,8 @@ def compile_advisory(scheme: str, advisory: Advisory) -> CompiledOsv:
 def _row(scheme: str, row: CompiledRow | Advisory) -> tuple[bytes, str]:
     """A row as `FeedDB.compiled_for` reads it, as the build stores it: compiled, and its `versions` column."""
     if isinstance(row, Advisory):
-        return marshal.dumps(compile_advisory(scheme, row)), "\n".join(row.record.versions)  # type: ignore[attr-defined]
-    _, blob, versions = row
+        return pack(compile_advisory(scheme, row)), "\n".join(row.record.versions)  # type: ignore[attr-defined]
+    blob, versions = row
     return blob, versions or ""
 
 

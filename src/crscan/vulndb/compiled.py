@@ -162,11 +162,15 @@ def column(advisory: Advisory) -> bytes | None:
     """The stored compiled form of a row: OSV rows of a scheme crscan knows; None for any other."""
     if not isinstance(advisory.record, OsvRecord) or not (scheme := scheme_of(advisory.namespace)):
         return None
-    return marshal.dumps(compile_osv(scheme, advisory.advisory_id, advisory.record))
+    return pack(compile_osv(scheme, advisory.advisory_id, advisory.record))
+
+
+def pack(compiled: CompiledOsv) -> bytes:
+    return marshal.dumps(compiled)
 
 
 def unpack(blob: bytes) -> CompiledOsv:
-    """What `column` stored."""
+    """What `pack` stored."""
     compiled: CompiledOsv = marshal.loads(blob)
     return compiled
 

@@ -34,8 +34,8 @@ SOURCE_KEY_PREFIX = "source/"
 _BATCH = 500  # packages per query: well under SQLite's bound-parameter limit
 COMPILED_FORMAT_KEY = "compiled_format"
 
-# A row as matching reads it: (advisory id, `compiled.column`'s bytes, the versions column).
-CompiledRow = tuple[str, bytes, str | None]
+# A row as matching reads it: (`compiled.column`'s bytes, the versions column).
+CompiledRow = tuple[bytes, str | None]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class FeedDB:
                 ).fetchall()
             for package, feed, advisory_id, versions, blob, data in rows:
                 found.setdefault(package, []).append(
-                    (advisory_id, blob, versions) if blob is not None
+                    (blob, versions) if blob is not None
                     else Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions)))
         return found
 
