@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from crscan.model import Distro, Finding, Package, Severity, finding_status
+from crscan.vulndb.compiled import key_of
 from crscan.vulndb.compiled import parsed as parsed
 from crscan.vulndb.compiled import unorderable as unorderable
 from crscan.vulndb.severity import cvss_base_score
@@ -22,10 +23,9 @@ def _cvss_score(vector: str) -> float | None:
 
 def identity(scheme: str, text: str) -> tuple[object, ...] | str:
     """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
-    "2.3.0"); the text itself when it does not parse. Not cached apart from `parsed`: a second cache
-    of every listed version would hold as many entries again, each a long-lived object for the collector."""
-    version = parsed(scheme, text)
-    return text if version is None else version.key
+    "2.3.0"); the text itself when it does not parse."""
+    key = key_of(scheme, text)
+    return text if key is None else key
 
 
 def installed_version(package: Package) -> str:

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from urllib.parse import unquote
 
-from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, identity, make_finding, parsed, unorderable
+from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, identity, make_finding, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.match.severity import merged_link
 from crscan.model import Distro, Package, Severity
@@ -37,8 +37,8 @@ from crscan.vulndb.compiled import (
     CompiledRange,
     Key,
     compile_osv,
+    key_of,
     pack,
-    sort_key,
     unpack,
 )
 from crscan.vulndb.db import CompiledRow
@@ -108,15 +108,14 @@ class OsvMatcher(Matcher):
         for package, key in zip(wanted, keys, strict=True):
             scheme = key[0]
             _, text = advisory_identity(package, distro)
-            version = parsed(scheme, text)
-            version_key = sort_key(version) if version is not None else None
+            version_key = key_of(scheme, text)
             blobs, texts = loaded[key]
             advisories = [unpack(blob) for blob in blobs]
             # The build compiles a namespace's rows under the scheme of its packages (`compiled.scheme_of`).
             assert all(c[SCHEME] == scheme for c in advisories), f"{key} compiled under another scheme"
             lists = [listed.split("\n") if listed else () for listed in texts]
             named = spellings(scheme, lists, text)
-            if version is None and any(c[RANGES] and not (listed and named)
+            if version_key is None and any(c[RANGES] and not (listed and named)
                                        for c, listed in zip(advisories, lists, strict=True)):
                 yield Unordered(package, scheme, self.feed, unorderable(scheme, text))
             for compiled, listed in zip(advisories, lists, strict=True):
@@ -125,7 +124,7 @@ class OsvMatcher(Matcher):
                 fixed_by = affected(compiled, listed, version_key, named)
                 advisory_id = compiled[IDS][0]
                 if fixed_by is None:
-                    if compiled[UNREADABLE] and version is not None and not (listed and named):
+                    if compiled[UNREADABLE] and version_key is not None and not (listed and named):
                         yield Unordered(package, scheme, self.feed, compiled[UNREADABLE], advisory_id)
                     continue
                 # Named and linked as `merge` would leave a finding no other record joins: no copy of it there.

@@ -94,6 +94,14 @@ def unorderable(scheme: str, text: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=1 << 16)
+def key_of(scheme: str, text: str) -> Key | None:
+    """The `sort_key` of `text`; None when it is not a version of the scheme. Cached: keys are plain tuples, which
+    the cyclic collector stops tracking, and matching compares each listed version's."""
+    version = parsed(scheme, text)
+    return None if version is None else sort_key(version)
+
+
 def sort_key(version: versions.Version) -> Key:
     """`version.key` as plain tuples, which marshal can store and C compares: a PEP 440 version's key holds a
     `packaging` Version, whose comparison is Python code. Orders as `version.key` does."""
@@ -210,10 +218,8 @@ def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> Compiled
     for kind, text in events:
         if _is_unbounded(kind, text):
             key = None
-        elif (version := parsed(scheme, text)) is None:
+        elif (key := key_of(scheme, text)) is None:
             return None
-        else:
-            key = sort_key(version)
         if kind == "limit":
             limits.append(key)
             continue
