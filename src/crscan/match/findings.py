@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from crscan.model import Distro, Finding, Package, Severity, finding_status
-from crscan.vulndb.compiled import key_of
 from crscan.vulndb.compiled import parsed as parsed
 from crscan.vulndb.compiled import unorderable as unorderable
 from crscan.vulndb.severity import cvss_base_score
@@ -19,13 +18,6 @@ ROWS_AT_ONCE = 250
 @lru_cache(maxsize=1 << 16)
 def _cvss_score(vector: str) -> float | None:
     return cvss_base_score(vector)
-
-
-def identity(scheme: str, text: str) -> tuple[object, ...] | str:
-    """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
-    "2.3.0"); the text itself when it does not parse."""
-    key = key_of(scheme, text)
-    return text if key is None else key
 
 
 def installed_version(package: Package) -> str:

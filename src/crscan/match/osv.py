@@ -12,9 +12,12 @@ import bisect
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from functools import partial
+from itertools import compress, repeat
+from operator import eq
 from urllib.parse import unquote
 
-from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, identity, make_finding, unorderable
+from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, make_finding, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.match.severity import merged_link
 from crscan.model import Distro, Package, Severity
@@ -75,8 +78,12 @@ def spellings(scheme: str, lists: Sequence[Sequence[str]], text: str) -> frozens
     The lists decide for those versions; spellings of one version ("2.3", "2.3.0") are the same release."""
     if not any(lists):
         return _NONE
-    key = identity(scheme, text)
-    return frozenset(listed for listed in frozenset().union(*lists) if identity(scheme, listed) == key) or _NONE
+    listed = tuple(frozenset().union(*lists))
+    key = key_of(scheme, text)
+    if key is None:  # not a version: named only as written
+        return frozenset((text,)) if text in listed else _NONE
+    # Each listed string's key compared with the installed one's, iterating in C: packages list hundreds.
+    return frozenset(compress(listed, map(eq, repeat(key), map(partial(key_of, scheme), listed)))) or _NONE
 
 
 class OsvMatcher(Matcher):
