@@ -26,7 +26,7 @@ from pathlib import Path
 
 from crscan.match import MATCHERS, findings, match
 from crscan.model import Distro, Ecosystem, Package
-from crscan.vulndb import FeedDB, update
+from crscan.vulndb import FeedDB, compiled, update
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MIRROR = Path(os.environ.get("CRSCAN_SHARED_DATA", HERE.parent.parent / "shared" / "data")) / "feeds"
@@ -110,6 +110,7 @@ def timed_match(packages: list[Package], db: FeedDB) -> tuple[float, float, int]
     for matcher in MATCHERS:
         getattr(matcher, "_cache", {}).clear()
     findings.parsed.cache_clear()
+    compiled.key_of.cache_clear()
     wall, cpu = time.perf_counter(), time.process_time()
     found = match(packages, BOOKWORM, db)
     return time.perf_counter() - wall, time.process_time() - cpu, len(found)

@@ -11,6 +11,7 @@ from crscan.match.findings import parsed
 from crscan.match.osv import OsvMatcher, affected, compile_advisory
 from crscan.model import Ecosystem, LayerRef, Package, Severity
 from crscan.vulndb import Advisory
+from crscan.vulndb.compiled import sort_key
 from crscan.vulndb.records import OsvRange, OsvRecord
 
 
@@ -97,7 +98,7 @@ def test_event_order_in_the_feed_does_not_change_the_verdict(order, version):
         record = OsvRecord("X", (), (OsvRange("ECOSYSTEM", tuple(map(tuple, events))),), (), Severity.UNDEFINED,
                            "none")
         advisory = Advisory("osv", "osv:PyPI", "p", "X", record)
-        return affected(compile_advisory("pypi", advisory), parsed("pypi", version), frozenset())
+        return affected(compile_advisory("pypi", advisory), (), sort_key(parsed("pypi", version)), frozenset())
 
     expected = {"0.1": "1.0", "2.0": "", "2.5": "", "3.0": "3.2", "3.0.5": "3.2"}.get(version)
     assert verdict(EVENTS) == expected

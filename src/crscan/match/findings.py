@@ -1,11 +1,13 @@
-"""What every matcher shares: cached version parsing and filling a Finding from a package."""
+"""What every matcher shares: cached version parsing (the feed DB's compiling's, so both share one cache) and
+filling a Finding from a package."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from crscan import versions
 from crscan.model import Distro, Finding, Package, Severity, finding_status
+from crscan.vulndb.compiled import parsed as parsed
+from crscan.vulndb.compiled import unorderable as unorderable
 from crscan.vulndb.severity import cvss_base_score
 
 # Packages whose rows a matcher reads and decodes at once, freeing each chunk's before the next: a whole
@@ -14,35 +16,8 @@ ROWS_AT_ONCE = 250
 
 
 @lru_cache(maxsize=1 << 16)
-def parsed(scheme: str, text: str) -> versions.Version | None:
-    """The parsed version, or None when it is not valid in the scheme (the advisory then cannot apply)."""
-    try:
-        return versions.parse(scheme, text)
-    except versions.InvalidVersion:
-        return None
-
-
-@lru_cache(maxsize=1 << 16)
 def _cvss_score(vector: str) -> float | None:
     return cvss_base_score(vector)
-
-
-@lru_cache(maxsize=1 << 16)
-def unorderable(scheme: str, text: str) -> str:
-    """Why `text` is not a version of the scheme ("" when it is one): the warning's reason."""
-    try:
-        versions.parse(scheme, text)
-    except versions.InvalidVersion as exc:
-        return str(exc)
-    return ""
-
-
-def identity(scheme: str, text: str) -> tuple[object, ...] | str:
-    """What the version `text` means, as a hashable: equal for spellings of one version ("2.3",
-    "2.3.0"); the text itself when it does not parse. Not cached apart from `parsed`: a second cache
-    of every listed version would hold as many entries again, each a long-lived object for the collector."""
-    version = parsed(scheme, text)
-    return text if version is None else version.key
 
 
 def installed_version(package: Package) -> str:

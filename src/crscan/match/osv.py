@@ -13,21 +13,45 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from itertools import compress, repeat
+from operator import eq
 from urllib.parse import unquote
 
-from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, identity, make_finding, parsed, unorderable
+from crscan.match.findings import ROWS_AT_ONCE, advisory_identity, make_finding, unorderable
 from crscan.match.interface import Match, Matcher, Unordered
 from crscan.match.severity import merged_link
 from crscan.model import Distro, Package, Severity
-from crscan.versions import Version
 from crscan.vulndb import Advisory, FeedDB, namespaces
+from crscan.vulndb.compiled import (
+    ALIASES,
+    CVSS_VECTOR,
+    FIX_KEYS,
+    FIXES,
+    IDS,
+    MODULE,
+    NAME,
+    RANGES,
+    SCHEME,
+    SEVERITY,
+    SEVERITY_SOURCE,
+    STREAMS,
+    UNREADABLE,
+    CompiledOsv,
+    CompiledRange,
+    Key,
+    compile_osv,
+    key_of,
+    pack,
+    unpack,
+)
+from crscan.vulndb.db import CompiledRow
 from crscan.vulndb.osv import MODULE_BUILD
 from crscan.vulndb.records import OsvRecord
 
 LINK = "https://osv.dev/vulnerability/{}"
 _PACKAGES_CACHED = 4096
 _NONE: frozenset[str] = frozenset()
+_SEVERITIES = {int(level): level for level in Severity}
 
 
 def osv_ecosystem(package: Package, distro: Distro | None) -> str:
@@ -41,72 +65,25 @@ def osv_ecosystem(package: Package, distro: Distro | None) -> str:
     return facts.osv_ecosystem(distro.version_id)
 
 
-# A version's comparison key (`Version.key`): versions of one scheme order as their keys do, and comparing keys
-# directly is a tuple comparison in C instead of a Python method call per comparison.
-Key = tuple[Any, ...]
+# A package's advisories as the DB stores them: each one's compiled form (`crscan.vulndb.compiled`, marshalled) and,
+# parallel, its explicit `versions` list as written, newline-separated. Bytes and strings, which the cyclic collector
+# never tracks, however many are cached: each advisory is unpacked while its package is matched, and freed after.
+# (Unpacked tuples kept alive would be tracked until a collection of their generation untracks them, nesting level
+# by nesting level: on a full-size DB, over a hundred thousand of them, walked by every full collection.)
+PackageAdvisories = tuple[tuple[bytes, ...], tuple[str, ...]]
 
 
-# A range's events in version order ("introduced 0" first), as parallel tuples:
-#   (kinds: introduced, fixed or last_affected;
-#    keys: the events' version keys, None only for "introduced 0";
-#    limits: the `limit` events' version keys, None for "limit *";
-#    fix_from: per event position, the fix of the interval open there, "" if none).
-# A plain tuple rather than a NamedTuple: the cyclic collector stops tracking a plain tuple of strings, None and
-# keys after one pass (unless a key holds an object, as PyPI's do), where tens of thousands of cached ranges
-# would otherwise be walked on every full collection.
-CompiledRange = tuple[tuple[str, ...], tuple[Key | None, ...], tuple[Key | None, ...], tuple[str, ...]]
-
-
-class CompiledAdvisory(NamedTuple):
-    """An advisory row with its versions parsed once, however many installed versions it is checked against.
-    Only what matching reads is kept: the row and its decoded record are freed once compiled, so the cache
-    holds (and the cyclic collector walks) about half as many objects."""
-
-    advisory_id: str
-    name: str  # the record's: its CVE when it has one
-    severity: Severity
-    severity_source: str
-    cvss_vector: str
-    streams: tuple[str, ...]  # the module streams an advisory of module builds is about
-    ranges: tuple[CompiledRange, ...]  # unreadable ranges dropped
-    listed: frozenset[str]  # the explicit `versions`, as written
-    fixes: tuple[str, ...]  # every `fixed` version of every range as written, lowest first
-    fix_keys: tuple[Key, ...]  # their version keys, for bisection
-    ids: tuple[str, ...]  # the advisory's id, its display name and aliases, distinct: what dedup compares
-    aliases: tuple[str, ...]  # `ids` but the name, sorted: the finding's aliases unless other records join it
-    link: str
-    unreadable: str = ""  # why a range was dropped (a version the scheme cannot order); "" if none was
-    module: bool = False  # its versions are rpm module builds (`.module+el9…`): it applies to module packages only
-
-
-class PackageAdvisories:
-    """A package's compiled advisories, and every version string any of their lists names.
-
-    The lists decide for those versions; spellings of one version ("2.3", "2.3.0") are the same release.
-    Telling spellings apart needs each string's identity, grouped only when a package has variants.
-    """
-
-    __slots__ = ("advisories", "_scheme", "_listed", "_identities", "_by_identity")
-
-    def __init__(self, scheme: str, advisories: tuple[CompiledAdvisory, ...]) -> None:
-        self.advisories = advisories
-        self._scheme = scheme
-        self._listed: frozenset[str] = frozenset().union(*(a.listed for a in advisories)) or _NONE
-        self._identities = frozenset(map(partial(identity, scheme), self._listed)) or _NONE
-        self._by_identity: dict[tuple[object, ...] | str, set[str]] | None = None
-
-    def spellings(self, text: str) -> set[str] | frozenset[str]:
-        """The listed strings naming the installed version; empty if no list names it."""
-        if text in self._listed and len(self._identities) == len(self._listed):
-            return frozenset((text,))  # no version is spelled two ways here
-        key = identity(self._scheme, text)
-        if key not in self._identities:
-            return _NONE
-        if self._by_identity is None:
-            self._by_identity = {}
-            for listed in self._listed:
-                self._by_identity.setdefault(identity(self._scheme, listed), set()).add(listed)
-        return self._by_identity[key]
+def spellings(scheme: str, lists: Sequence[Sequence[str]], text: str) -> frozenset[str]:
+    """The strings of a package's version lists naming the installed version `text`; empty if no list names it.
+    The lists decide for those versions; spellings of one version ("2.3", "2.3.0") are the same release."""
+    if not any(lists):
+        return _NONE
+    listed = tuple(frozenset().union(*lists))
+    key = key_of(scheme, text)
+    if key is None:  # not a version: named only as written
+        return frozenset((text,)) if text in listed else _NONE
+    # Each listed string's key compared with the installed one's, iterating in C: packages list hundreds.
+    return frozenset(compress(listed, map(eq, repeat(key), map(partial(key_of, scheme), listed)))) or _NONE
 
 
 class OsvMatcher(Matcher):
@@ -138,26 +115,35 @@ class OsvMatcher(Matcher):
         for package, key in zip(wanted, keys, strict=True):
             scheme = key[0]
             _, text = advisory_identity(package, distro)
-            version = parsed(scheme, text)
-            known = loaded[key]
-            spellings = known.spellings(text)
-            if version is None and any(c.ranges and not (c.listed and spellings) for c in known.advisories):
+            version_key = key_of(scheme, text)
+            blobs, texts = loaded[key]
+            advisories = [unpack(blob) for blob in blobs]
+            # The build compiles a namespace's rows under the scheme of its packages (`compiled.scheme_of`).
+            assert all(c[SCHEME] == scheme for c in advisories), f"{key} compiled under another scheme"
+            lists = [listed.split("\n") if listed else () for listed in texts]
+            named = spellings(scheme, lists, text)
+            if version_key is None and any(c[RANGES] and not (listed and named)
+                                       for c, listed in zip(advisories, lists, strict=True)):
                 yield Unordered(package, scheme, self.feed, unorderable(scheme, text))
-            for compiled in known.advisories:
+            for compiled, listed in zip(advisories, lists, strict=True):
                 if scheme == "rpm" and other_stream(package, compiled):
                     continue
-                fixed_by = affected(compiled, version, spellings)
+                fixed_by = affected(compiled, listed, version_key, named)
+                advisory_id = compiled[IDS][0]
                 if fixed_by is None:
-                    if compiled.unreadable and version is not None and not (compiled.listed and spellings):
-                        yield Unordered(package, scheme, self.feed, compiled.unreadable, compiled.advisory_id)
+                    if compiled[UNREADABLE] and version_key is not None and not (listed and named):
+                        yield Unordered(package, scheme, self.feed, compiled[UNREADABLE], advisory_id)
                     continue
                 # Named and linked as `merge` would leave a finding no other record joins: no copy of it there.
+                name = compiled[NAME]
                 finding = make_finding(
-                    package, distro, name=compiled.name, advisory_id=compiled.advisory_id, link=compiled.link,
-                    fixed_by=fixed_by, severity=compiled.severity, severity_source=compiled.severity_source,
-                    feed=self.feed, cvss_vector=compiled.cvss_vector, aliases=compiled.aliases,
+                    package, distro, name=name, advisory_id=advisory_id,
+                    link=merged_link(self.feed, name, advisory_id) or LINK.format(advisory_id),
+                    fixed_by=fixed_by, severity=_SEVERITIES[compiled[SEVERITY]],
+                    severity_source=compiled[SEVERITY_SOURCE], feed=self.feed, cvss_vector=compiled[CVSS_VECTOR],
+                    aliases=compiled[ALIASES],
                 )
-                yield Match(package, finding, compiled.ids)
+                yield Match(package, finding, compiled[IDS])
 
     def _load(self, db: FeedDB, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], PackageAdvisories]:
         """Compiled advisories per (scheme, namespace, package): from the cache, the rest in bulk from the DB."""
@@ -172,13 +158,17 @@ class OsvMatcher(Matcher):
                     loaded[key] = hit
         for namespace, namespace_keys in missing.items():
             ordered = sorted(namespace_keys)
-            for start in range(0, len(ordered), ROWS_AT_ONCE):  # a chunk's rows, each package's freed once compiled
+            for start in range(0, len(ordered), ROWS_AT_ONCE):  # a chunk's rows at once, each package's then dropped
                 chunk = ordered[start:start + ROWS_AT_ONCE]
-                rows = db.advisories_for(namespace, (package for _, _, package in chunk))
+                rows = db.compiled_for(namespace, (package for _, _, package in chunk))
                 for key in chunk:
                     scheme, _, package = key
-                    advisories = tuple(compile_advisory(scheme, a) for a in rows.pop(package, ()))
-                    loaded[key] = PackageAdvisories(scheme, advisories)
+                    blobs, lists = [], []
+                    for row in rows.pop(package, ()):
+                        blob, listed = _row(scheme, row)
+                        blobs.append(blob)
+                        lists.append(listed)
+                    loaded[key] = (tuple(blobs), tuple(lists))
         with self._lock:
             for namespace_keys in missing.values():
                 for key in namespace_keys:
@@ -188,30 +178,18 @@ class OsvMatcher(Matcher):
         return loaded
 
 
-def compile_advisory(scheme: str, advisory: Advisory) -> CompiledAdvisory:
+def compile_advisory(scheme: str, advisory: Advisory) -> CompiledOsv:
+    """An OSV row compiled here, for rows the DB holds no current compiled form of."""
     record: OsvRecord = advisory.record  # type: ignore[assignment]  # OSV namespaces hold only OSV rows
-    ranges = []
-    unreadable = ""
-    for osv_range in record.ranges:
-        compiled = _compile_range(scheme, osv_range.events)
-        if compiled is not None:
-            ranges.append(compiled)
-        elif not unreadable:
-            unreadable = _unreadable(scheme, osv_range.events)
-    # Most advisories list no versions: one shared empty set, not thousands of (collector-tracked) ones.
-    listed = frozenset(record.versions) if record.versions else _NONE
-    # Only a version matched through the list looks its fix up across ranges (`_next_fix`).
-    # A `fixed` event's own text is the fix of the interval open at it.
-    fixes = sorted(((v, t) for kinds, keys, _, fix_from in ranges for k, v, t in zip(kinds, keys, fix_from, strict=True)
-                    if k == "fixed" and v is not None), key=_first) if listed else []
-    ids = tuple(dict.fromkeys((advisory.advisory_id, record.name, *record.aliases)))
-    aliases = tuple(sorted(i for i in ids if i != record.name))
-    link = merged_link(OsvMatcher.feed, record.name, advisory.advisory_id) or LINK.format(advisory.advisory_id)
-    module = scheme == "rpm" and any(MODULE_BUILD in text for r in record.ranges for _, text in r.events)
-    return CompiledAdvisory(advisory.advisory_id, record.name, record.severity, record.severity_source,
-                            record.cvss_vector, record.streams, tuple(ranges), listed,
-                            tuple(text for _, text in fixes), tuple(key for key, _ in fixes), ids,
-                            aliases, link, unreadable, module)
+    return compile_osv(scheme, advisory.advisory_id, record)
+
+
+def _row(scheme: str, row: CompiledRow | Advisory) -> tuple[bytes, str]:
+    """A row as `FeedDB.compiled_for` reads it, as the build stores it: compiled, and its `versions` column."""
+    if isinstance(row, Advisory):
+        return pack(compile_advisory(scheme, row)), "\n".join(row.record.versions)  # type: ignore[attr-defined]
+    blob, versions = row
+    return blob, versions or ""
 
 
 def module_stream(package: Package) -> str:
@@ -221,98 +199,41 @@ def module_stream(package: Package) -> str:
     return ":".join(label.split(":")[:2]) if label.count(":") >= 1 else ""
 
 
-def other_stream(package: Package, compiled: CompiledAdvisory) -> bool:
+def other_stream(package: Package, compiled: CompiledOsv) -> bool:
     """Whether the advisory is about another build line than the installed rpm: module builds and plain
     builds of one name are separate packages, and a module advisory naming its streams applies to those
     streams only (versions of different streams do not order against each other)."""
-    if compiled.module != (MODULE_BUILD in package.version):
+    if compiled[MODULE] != (MODULE_BUILD in package.version):
         return True
-    stream = module_stream(package) if compiled.module and compiled.streams else ""
-    return bool(stream) and stream not in compiled.streams
+    stream = module_stream(package) if compiled[MODULE] and compiled[STREAMS] else ""
+    return bool(stream) and stream not in compiled[STREAMS]
 
 
-def _first(pair: tuple[Key, str]) -> Key:
-    return pair[0]
+def affected(compiled: CompiledOsv, listed: Sequence[str], key: Key | None,
+             spellings: set[str] | frozenset[str]) -> str | None:
+    """None if the installed version (its `sort_key`; None when unreadable) is not affected; else the version
+    that fixes it ("" if none known).
 
-
-def _is_unbounded(kind: str, text: str) -> bool:
-    """ "introduced 0" (before everything) and "limit *" (after everything) name no version."""
-    return (text == "0" and kind == "introduced") or (text == "*" and kind == "limit")
-
-
-def _unreadable(scheme: str, events: tuple[tuple[str, str], ...]) -> str:
-    """Why the first unreadable version of a range cannot be ordered."""
-    return next(problem for kind, text in events if not _is_unbounded(kind, text) and (problem := unorderable(scheme, text)))
-
-
-def _compile_range(scheme: str, events: tuple[tuple[str, str], ...]) -> CompiledRange | None:
-    """The range's events in version order ("introduced 0" first); None if any version is unreadable,
-    since a range we cannot read cannot be trusted either way."""
-    kinds: list[str] = []
-    texts: list[str] = []
-    keys: list[Key | None] = []
-    limits: list[Key | None] = []
-    in_order = True
-    last: Key | None = None  # the key of the event walked last
-    for kind, text in events:
-        if _is_unbounded(kind, text):
-            key = None
-        elif (version := parsed(scheme, text)) is None:
-            return None
-        else:
-            key = version.key
-        if kind == "limit":
-            limits.append(key)
-            continue
-        if in_order and kinds and (key is None or (last is not None and key < last)):
-            in_order = False
-        kinds.append(kind)
-        texts.append(text)
-        keys.append(key)
-        last = key
-    if not in_order:  # feeds almost always list events in order already
-        walked = [e for e in zip(kinds, texts, keys, strict=True) if e[2] is None] + sorted(
-            (e for e in zip(kinds, texts, keys, strict=True) if e[2] is not None), key=_walked_key)
-        kinds, texts, keys = [e[0] for e in walked], [e[1] for e in walked], [e[2] for e in walked]
-    # The event closing the affected interval a version falls in names its fix; last_affected names none.
-    fix_from = [""] * len(kinds)
-    upcoming = ""
-    for position in range(len(kinds) - 1, -1, -1):
-        kind = kinds[position]
-        if kind != "introduced":
-            upcoming = texts[position] if kind == "fixed" else ""
-        fix_from[position] = upcoming
-    return tuple(kinds), tuple(keys), tuple(limits), tuple(fix_from)
-
-
-def _walked_key(event: tuple[str, str, Key | None]) -> Key:
-    assert event[2] is not None, "only 'introduced 0' has no version"
-    return event[2]
-
-
-def affected(compiled: CompiledAdvisory, version: Version | None, spellings: set[str] | frozenset[str]) -> str | None:
-    """None if the installed version is not affected; else the version that fixes it ("" if none known).
-
-    `spellings`: how the package's version lists write the installed version (empty: none lists it).
+    `listed`: the advisory's explicit `versions`; `spellings`: how the package's version lists write the installed
+    version (empty: none lists it).
     """
-    if compiled.listed and spellings:
-        return None if compiled.listed.isdisjoint(spellings) else _next_fix(compiled, version)
-    if version is None:
+    if listed and spellings:
+        return None if spellings.isdisjoint(listed) else _next_fix(compiled, key)
+    if key is None:
         return None
-    for compiled_range in compiled.ranges:
-        fixed_by = in_range(compiled_range, version)
+    for compiled_range in compiled[RANGES]:
+        fixed_by = in_range(compiled_range, key)
         if fixed_by is not None:
             return fixed_by
     return None
 
 
-def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
+def in_range(compiled_range: CompiledRange, key: Key) -> str | None:
     """OSV's evaluation of one range: walk the events in version order, affected from an `introduced`
     at or below the version until a `fixed` at or below it or a `last_affected` below it; `limit`s cap
     the range from above. None if not affected, else the `fixed` closing the version's interval ("" when
     the interval ends with last_affected or stays open)."""
     kinds, keys, limits, fix_from = compiled_range
-    key = version.key
     if limits and not any(limit is None or key < limit for limit in limits):
         return None
     vulnerable = False
@@ -336,9 +257,10 @@ def in_range(compiled_range: CompiledRange, version: Version) -> str | None:
     return "" if vulnerable else None
 
 
-def _next_fix(compiled: CompiledAdvisory, version: Version | None) -> str:
+def _next_fix(compiled: CompiledOsv, key: Key | None) -> str:
     """For a version matched by the explicit list: the lowest `fixed` above it in any range."""
-    if version is None:
+    if key is None:
         return ""
-    position = bisect.bisect_right(compiled.fix_keys, version.key)
-    return compiled.fixes[position] if position < len(compiled.fixes) else ""
+    fixes = compiled[FIXES]
+    position = bisect.bisect_right(compiled[FIX_KEYS], key)
+    return fixes[position] if position < len(fixes) else ""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crscan.vulndb import advisories, alpine, amazon, epss, kev, mariner, nvd, nvd_api, osv, photon
+from crscan.vulndb import advisories, alpine, amazon, compiled, epss, kev, mariner, nvd, nvd_api, osv, photon
 from crscan.vulndb.advisories import AdvisoriesUpdater
-from crscan.vulndb.db import INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
+from crscan.vulndb.db import COMPILED_FORMAT_KEY, INDEX, SCHEMA, SCHEMA_VERSION, SOURCE_KEY_PREFIX, FeedDB, SourceInfo
 from crscan.vulndb.debian import DebianUpdater
 from crscan.vulndb.fetch import Fetched, Location
 from crscan.vulndb.interface import FeedDBError, FeedError, Tally, Updater
@@ -112,6 +112,8 @@ def build(
     previous = _open_previous(path)
     try:
         known = {s.name: s for s in previous.sources} if previous and not force else {}
+        if previous is not None and not previous.compiled_current:  # its compiled OSV rows are another code's
+            known = {name: info for name, info in known.items() if not name.startswith("osv/")}
         with tempfile.TemporaryDirectory(prefix="crscan-feeds-") as scratch:
             fetched: list[tuple[Updater, Fetched]] = []
             missing = []
@@ -190,7 +192,7 @@ def _write(
                     old = known[updater.name]
                     low, high = spans.get(old.id, (0, -1))
                     rows = connection.execute(
-                        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions "
+                        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions, compiled "
                         "FROM previous.advisories WHERE rowid BETWEEN ? AND ? AND source_id = ?",
                         (source_id, low, high, old.id),
                     ).rowcount
@@ -216,6 +218,7 @@ def _write(
                 "schema_version": str(SCHEMA_VERSION),
                 "build_id": build_id,
                 "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                COMPILED_FORMAT_KEY: compiled.fingerprint(),
                 **{SOURCE_KEY_PREFIX + info.name: info.to_json() for info in infos},
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -237,7 +240,7 @@ def _keep_unchanged_rows(connection: sqlite3.Connection, source_id: int, old: So
     """A merged (incremental) source: the previous build's rows of the packages its changes (the attached
     `part`) do not replace, copied over."""
     return connection.execute(
-        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions "
+        "INSERT INTO advisories SELECT namespace, package, feed, advisory_id, ?, data, versions, compiled "
         "FROM previous.advisories WHERE source_id = ? AND package NOT IN (SELECT package FROM part.advisories)",
         (source_id, old.id),
     ).rowcount
@@ -288,9 +291,9 @@ def parse_source(updater: Updater, path: Path, source_id: int, part: Path) -> tu
         connection.execute("PRAGMA synchronous = OFF")
         connection.executescript(SCHEMA)
         connection.executemany(
-            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns())
+                (a.namespace, a.package, a.feed, a.advisory_id, source_id, *a.record.columns(), compiled.column(a))
                 for a in updater.read(path, tally)
             ),
         )

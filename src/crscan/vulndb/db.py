@@ -9,12 +9,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from crscan.vulndb import compiled
 from crscan.vulndb.interface import Advisory, FeedDBError
 from crscan.vulndb.records import decode
 
 # Raised whenever rows change meaning, so a DB an older crscan wrote is rebuilt rather than read or reused
-# (`crscan db update` copies unchanged sources' rows from the previous DB). 2: Mariner's unfixed rows.
-SCHEMA_VERSION = 2
+# (`crscan db update` copies unchanged sources' rows from the previous DB). 2: Mariner's unfixed rows; 3: OSV rows
+# compiled for matching (`compiled`).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,13 +27,18 @@ CREATE TABLE advisories (
     advisory_id TEXT NOT NULL,
     source_id INTEGER NOT NULL,
     data TEXT NOT NULL,
-    versions TEXT  -- OSV's explicit version list, newline-separated: splits faster than JSON decodes
+    versions TEXT,  -- OSV's explicit version list, newline-separated: splits faster than JSON decodes
+    compiled BLOB  -- OSV rows: `crscan.vulndb.compiled`'s form, under the meta table's compiled_format
 );
 """
 # Created after the bulk insert: building the index once is faster than maintaining it row by row.
 INDEX = "CREATE INDEX advisories_by_package ON advisories (namespace, package)"
 SOURCE_KEY_PREFIX = "source/"
 _BATCH = 500  # packages per query: well under SQLite's bound-parameter limit
+COMPILED_FORMAT_KEY = "compiled_format"
+
+# A row as matching reads it: (`compiled.column`'s bytes, the versions column).
+CompiledRow = tuple[bytes, str | None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class FeedDB:
         self.schema_version = int(meta["schema_version"])
         self.build_id = meta["build_id"]
         self.built_at = meta.get("built_at", "")
+        # Whether the rows' compiled forms were made by this crscan's code (else matching compiles rows itself).
+        self.compiled_current = meta.get(COMPILED_FORMAT_KEY) == compiled.fingerprint()
         self.sources = tuple(
             sorted(
                 (SourceInfo(**json.loads(v)) for k, v in meta.items() if k.startswith(SOURCE_KEY_PREFIX)),
@@ -122,6 +131,27 @@ class FeedDB:
             for package, feed, advisory_id, data, versions in rows:
                 found.setdefault(package, []).append(
                     Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions)))
+        return found
+
+    def compiled_for(self, namespace: str, packages: Iterable[str]) -> dict[str, list[CompiledRow | Advisory]]:
+        """Like `advisories_for`, each row as its compiled form where it has a current one (see
+        `crscan.vulndb.compiled`), else decoded."""
+        wanted = sorted(set(packages))
+        found: dict[str, list[CompiledRow | Advisory]] = {}
+        # The data column is read only for rows without a usable compiled form.
+        columns = ("compiled, CASE WHEN compiled IS NULL THEN data END" if self.compiled_current else "NULL, data")
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start:start + _BATCH]
+            with self._lock:
+                rows = self._connection.execute(
+                    f"SELECT package, feed, advisory_id, versions, {columns} FROM advisories WHERE namespace = ? AND "
+                    f"package IN ({','.join('?' * len(chunk))}) ORDER BY rowid",
+                    (namespace, *chunk),
+                ).fetchall()
+            for package, feed, advisory_id, versions, blob, data in rows:
+                found.setdefault(package, []).append(
+                    (blob, versions) if blob is not None
+                    else Advisory(feed, namespace, package, advisory_id, decode(feed, data, versions)))
         return found
 
     def has_namespace(self, namespace: str) -> bool:
