@@ -1,4 +1,4 @@
-"""The Wolfi and Ubuntu test images (tests/support/distro_images.py) pushed to the local registry and scanned
+"""The Wolfi, Alpine and Ubuntu test images (tests/support/distro_images.py) pushed to the local registry and scanned
 through the CLI and through the scanning service. Their findings must equal an oracle computed here from the
 fixture packages and the feed files with each family's own comparator: `dpkg --compare-versions` for Ubuntu,
 and for apk an ordering checked against every apk-tools test vector of the versions' form."""
@@ -22,12 +22,13 @@ from crscan.jobs import ScanRunner
 from crscan.store import schema
 from tests.jobs.conftest import register, store  # noqa: F401  (the service's store fixture)
 from tests.jobs.test_runner import run_one
-from tests.support.distro_images import UBUNTU_PACKAGES, WOLFI_PACKAGES, build_distro_images
+from tests.support.distro_images import ALPINE_PACKAGES, UBUNTU_PACKAGES, WOLFI_PACKAGES, build_distro_images
 from tests.support.images import SyntheticImage
 from tests.support.registry import skopeo_copy
 
 CRSCAN = Path(sys.executable).with_name("crscan")
 UBUNTU_OSV = Path(__file__).resolve().parents[1] / "match" / "testdata" / "osv" / "Ubuntu"
+ALPINE_RELEASE = "v3.11"
 pytestmark = pytest.mark.registry
 
 
@@ -48,10 +49,13 @@ def pushed(local_registry):
 
 @pytest.fixture(scope="module")
 def feeds(tmp_path_factory, shared_data) -> Path:
-    """A mirror with the shared Wolfi secdb and the Ubuntu OSV fixture records, built by `crscan db update`."""
+    """A mirror with the shared Wolfi secdb, the shared Alpine v3.11 secdb and the Ubuntu OSV fixture records,
+    built by `crscan db update`."""
     mirror = tmp_path_factory.mktemp("distro-mirror")
     (mirror / "wolfi").mkdir()
     (mirror / "wolfi" / "security.json").symlink_to(shared_data / "feeds" / "wolfi" / "security.json")
+    (mirror / "alpine").mkdir()
+    (mirror / "alpine" / ALPINE_RELEASE).symlink_to(shared_data / "feeds" / "alpine" / ALPINE_RELEASE)
     (mirror / "osv" / "Ubuntu").mkdir(parents=True)
     with zipfile.ZipFile(mirror / "osv" / "Ubuntu" / "all.zip", "w") as archive:
         for record in UBUNTU_OSV.glob("*.json"):
@@ -96,6 +100,20 @@ def wolfi_oracle(shared_data) -> set[tuple[str, str, str]]:
     return expected
 
 
+def alpine_oracle(shared_data) -> set[tuple[str, str, str]]:
+    """By origin, every fix of the release's secdb repositories above the installed version."""
+    secfixes: dict[str, dict[str, list[str]]] = {}
+    for repository in sorted((shared_data / "feeds" / "alpine" / ALPINE_RELEASE).glob("*.json")):
+        for package in json.loads(repository.read_text())["packages"]:
+            secfixes.setdefault(package["pkg"]["name"], {}).update(package["pkg"]["secfixes"])
+    expected = set()
+    for name, version, origin in ALPINE_PACKAGES:
+        for fixed, ids in secfixes.get(origin, {}).items():
+            if fixed != "0" and apk_key(version) < apk_key(fixed):
+                expected |= {(name, i.split()[0], fixed) for i in ids or ()}
+    return expected
+
+
 def dpkg_lt(a: str, b: str) -> bool:
     return subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
 
@@ -130,6 +148,18 @@ def test_wolfi_through_the_cli_matches_the_oracle_by_origin(pushed, feeds, share
     got = {(f["package"], f["advisory_id"], f["fixed_by"]) for f in report["findings"]}
     expected = wolfi_oracle(shared_data)
     assert {p for p, _, _ in expected} >= {"libssl3", "libcrypto3", "ld-linux", "libcurl-openssl4"}
+    assert got == expected
+    assert report["warnings"] == []
+
+
+def test_alpine_through_the_cli_matches_the_secdb_by_origin(pushed, feeds, shared_data, tmp_path):
+    report = cli_findings(pushed["alpine"].tag_ref, feeds, tmp_path)
+    assert report["distro"]["id"] == "alpine"
+    assert {(p["name"], p["version"]) for p in report["packages"]} == {(n, v) for n, v, _ in ALPINE_PACKAGES}
+    got = {(f["package"], f["advisory_id"], f["fixed_by"]) for f in report["findings"]}
+    expected = alpine_oracle(shared_data)
+    # Subpackages are matched by their origin; musl, busybox, nghttp2 and expat are past every fix.
+    assert {p for p, _, _ in expected} == {"sqlite-libs", "libsasl", "libcom_err"}
     assert got == expected
     assert report["warnings"] == []
 
@@ -178,7 +208,8 @@ def service_findings(store, local_registry, runner: ScanRunner, pushed_image: Si
 
 def test_the_service_finds_what_the_oracles_find(store, local_registry, pushed, feeds, shared_data):
     runner = ScanRunner(store, feeds)
-    for name, expected in (("wolfi", wolfi_oracle(shared_data)), ("ubuntu", ubuntu_oracle())):
+    for name, expected in (("wolfi", wolfi_oracle(shared_data)), ("ubuntu", ubuntu_oracle()),
+                           ("alpine", alpine_oracle(shared_data))):
         got = service_findings(store, local_registry, runner, pushed[name],
                                lambda r: (r.package, r.advisory_id, r.fixed_by))
         assert got == expected, name

@@ -8,6 +8,8 @@ package database in its tool's real format, with the distribution's real package
     chainguard  Chainguard's os-release and an apk `installed` database of the same form, with 2023 builds
             whose versions sit on both sides of the fixes in the Chainguard fixtures (tests/match/testdata)
     ubuntu  Ubuntu 22.04's os-release and a dpkg `var/lib/dpkg/status` whose binaries name their `Source:`
+    alpine  Alpine 3.11.0's os-release and an apk `installed` database of its packages, subpackages (ssl_client,
+            sqlite-libs, libsasl, libcom_err, …) with their origin, versions on both sides of the v3.11 secdb's fixes
 
 Cached under ${CRSCAN_TEST_CACHE:-~/.cache/crscan-tests}/distros-<hash of RECIPE>; bump "revision" when the
 build changes.
@@ -63,10 +65,35 @@ UBUNTU_PACKAGES = (
     ("libapparmor1", "3.0.4-2ubuntu2.3", "apparmor"),
 )
 
-RECIPE = {"revision": 3, "wolfi": WOLFI_PACKAGES, "chainguard": CHAINGUARD_PACKAGES, "ubuntu": UBUNTU_PACKAGES}
+# (name, version, origin): Alpine 3.11 (aports 3.11-stable) packages; sqlite, cyrus-sasl and e2fsprogs builds
+# before the v3.11 secdb's fixes for CVE-2019-19242, CVE-2019-19906 and CVE-2019-5188, the others past theirs.
+ALPINE_PACKAGES = (
+    ("alpine-baselayout", "3.2.0-r3", "alpine-baselayout"),
+    ("musl", "1.1.24-r0", "musl"),
+    ("busybox", "1.31.1-r8", "busybox"),
+    ("ssl_client", "1.31.1-r8", "busybox"),
+    ("zlib", "1.2.11-r3", "zlib"),
+    ("sqlite-libs", "3.30.1-r0", "sqlite"),
+    ("libsasl", "2.1.27-r4", "cyrus-sasl"),
+    ("libcom_err", "1.45.4-r0", "e2fsprogs"),
+    ("nghttp2-libs", "1.40.0-r0", "nghttp2"),
+    ("expat", "2.2.9-r1", "expat"),
+)
+# /etc/os-release of alpine:3.11.0.
+ALPINE_OS_RELEASE = """NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.11.0
+PRETTY_NAME="Alpine Linux v3.11"
+HOME_URL="https://alpinelinux.org/"
+BUG_REPORT_URL="https://bugs.alpinelinux.org/"
+"""
+
+RECIPE = {"revision": 4, "wolfi": WOLFI_PACKAGES, "chainguard": CHAINGUARD_PACKAGES, "ubuntu": UBUNTU_PACKAGES,
+          "alpine": [ALPINE_PACKAGES, ALPINE_OS_RELEASE]}
 
 
-def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
+def apk_installed(packages: tuple[tuple[str, str, str], ...], url: str = "https://wolfi.dev",
+                  maintainer: str = "Wolfi Maintainers") -> bytes:
     """An apk `installed` database: one stanza per package with the fields apk writes (C: is the Q1-prefixed
     base64 SHA-1 of the control data)."""
     stanzas = []
@@ -75,8 +102,8 @@ def apk_installed(packages: tuple[tuple[str, str, str], ...]) -> bytes:
         checksum = "Q1" + base64.b64encode(hashlib.sha1(f"{name}-{version}".encode()).digest()).decode()
         stanzas.append("\n".join((
             f"C:{checksum}", f"P:{name}", f"V:{version}", "A:x86_64", "S:123456", "I:456789",
-            f"T:{name} ({origin})", "U:https://wolfi.dev", "L:Apache-2.0", f"o:{origin}",
-            "m:Wolfi Maintainers", "t:1695052466", "c:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
+            f"T:{name} ({origin})", f"U:{url}", "L:Apache-2.0", f"o:{origin}",
+            f"m:{maintainer}", "t:1695052466", "c:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
             f"D:{baselayout}" if name != baselayout else "D:", f"F:usr/share/doc/{name}",
             "R:README", "a:0:0:644", "Z:" + checksum,
         )))
@@ -100,6 +127,10 @@ def _files(name: str, _scratch: Path) -> dict[str, bytes]:
     if name in ("wolfi", "chainguard"):
         return {"etc/os-release": (RELEASE_FILES / name / "etc/os-release").read_bytes(),
                 "lib/apk/db/installed": apk_installed(WOLFI_PACKAGES if name == "wolfi" else CHAINGUARD_PACKAGES)}
+    if name == "alpine":
+        return {"etc/os-release": ALPINE_OS_RELEASE.encode(), "etc/alpine-release": b"3.11.0\n",
+                "lib/apk/db/installed": apk_installed(ALPINE_PACKAGES, "https://alpinelinux.org",
+                                                      "Natanael Copa <ncopa@alpinelinux.org>")}
     return {"etc/os-release": (RELEASE_FILES / "ubuntu-22.04/etc/os-release").read_bytes(),
             "etc/debian_version": (RELEASE_FILES / "ubuntu-22.04/etc/debian_version").read_bytes(),
             "var/lib/dpkg/status": dpkg_status(UBUNTU_PACKAGES)}
@@ -107,4 +138,5 @@ def _files(name: str, _scratch: Path) -> dict[str, bytes]:
 
 def build_distro_images(cache_root: Path = CACHE_ROOT) -> dict[str, SyntheticImage]:
     """The images, built unless the cache holds them; safe to call from parallel processes."""
-    return build_synthetic_images("distros", RECIPE, ("wolfi", "chainguard", "ubuntu"), _files, cache_root)
+    return build_synthetic_images("distros", RECIPE, ("wolfi", "chainguard", "ubuntu", "alpine"), _files,
+                                  cache_root)
