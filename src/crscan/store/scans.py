@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from crscan import ids
 from crscan.config import log_event
 from crscan.model import Finding, Severity, finding_status
-from crscan.store import jobs, operations, schema
+from crscan.store import inventories, jobs, operations, schema
 from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
 from crscan.store.interface import (
+    InventoryRecord,
     NotFound,
     OperationCodec,
     OperationError,
@@ -136,6 +137,7 @@ class Scans(OperationWriter, ScanSink):
         build_id: str,
         warnings: Sequence[str],
         missing_risk_feeds: Sequence[str] | None = None,
+        inventory: InventoryRecord | None = None,
     ) -> None:
         with self.sessions.begin() as session:
             result = _leave_running(
@@ -154,6 +156,9 @@ class Scans(OperationWriter, ScanSink):
                 )
             operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
             jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
+            if inventory is not None:
+                inventories.replace(session, result.image_id, inventory.cache_key, inventory.reference,
+                                    inventory.layer_digests)
 
     def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
         with self.sessions.begin() as session:
@@ -335,10 +340,12 @@ def _leave_running(session: Session, scan_result_id: str, **values: Any) -> sche
         .values(scanned_at=utcnow(), **values)
         .execution_options(synchronize_session=False),
     )
-    result = get_row(session, model, scan_result_id, "scan result")
+    # populate_existing: a copy the session loaded before the UPDATE is overwritten, not returned stale
+    result = session.get(model, scan_result_id, populate_existing=True)
+    if result is None:
+        raise NotFound("scan result", scan_result_id)
     if not claimed:
         raise ScanNotRunning(f"scan result {scan_result_id} is {ScanStatus(result.status).name}, not RUNNING")
-    session.refresh(result)
     return result
 
 
