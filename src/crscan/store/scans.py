@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, select, update
+from sqlalchemy import Row, Select, Table, Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from crscan import ids
 from crscan.config import log_event
 from crscan.model import Finding, Severity, finding_status
 from crscan.store import inventories, jobs, operations, schema
-from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
+from crscan.store.base import OperationWriter, first_line, get_row, require_row
 from crscan.store.interface import (
     InventoryRecord,
     NotFound,
@@ -70,7 +70,7 @@ class Scans(OperationWriter, ScanSink):
         """A new RUNNING scan of the image, its Operation and a queued job, in one transaction; raises
         ScanAlreadyRunning when the image has one (see `enqueue` to join it instead)."""
         try:
-            return self._start(image_id, created_by, rematch=False)
+            return self._start(image_id, created_by, rematch=False, join=False)[0]
         except IntegrityError:
             raise ScanAlreadyRunning(f"image {image_id} already has a running scan") from None
 
@@ -91,10 +91,9 @@ class Scans(OperationWriter, ScanSink):
         """
         for _ in range(_ENQUEUE_ATTEMPTS):
             try:
-                running = self._running(image_id)
-                if running is not None:
-                    return running, False
-                operation = self._start(image_id, created_by, rematch)
+                operation, started = self._start(image_id, created_by, rematch, join=True)
+                if not started:
+                    return operation, False
                 log_event(log, "scan.queued", scan_result_id=operation.resource_id, operation_id=operation.id,
                           image_id=image_id, rematch=rematch)
                 return operation, True
@@ -104,13 +103,9 @@ class Scans(OperationWriter, ScanSink):
                 raise StoreUnavailable(f"cannot queue the scan: {first_line(exc.orig or exc)}") from None
         raise StoreError(f"image {image_id}: scans keep starting and ending concurrently; try again")
 
-    def _running(self, image_id: str) -> schema.Operation | None:
-        with self.sessions() as session:
-            if session.scalar(select(schema.Image.id).where(schema.Image.id == image_id)) is None:
-                raise NotFound("image", image_id)
-            return _running_operation(session, image_id)
-
-    def _start(self, image_id: str, created_by: str, rematch: bool) -> schema.Operation:
+    def _start(self, image_id: str, created_by: str, rematch: bool, *, join: bool) -> tuple[schema.Operation, bool]:
+        """(the new scan's operation, True); with `join`, (the running scan's operation, False) when the image
+        has one. One transaction: queueing a hundred images is a hundred of them."""
         now = utcnow()
         with self.sessions.begin() as session:
             # On PostgreSQL the row lock also keeps the image from being deleted under the new scan.
@@ -119,6 +114,10 @@ class Scans(OperationWriter, ScanSink):
             )
             if repository_id is None:
                 raise NotFound("image", image_id)
+            if join:
+                running = _running_operation(session, image_id)
+                if running is not None:
+                    return running, False
             result, operation = _new_scan(session, self.codec, image_id, repository_id, created_by, now)
             job = schema.Job(
                 kind=jobs.SCAN_JOB, payload={"scan_result_id": result.id, "image_id": image_id, "rematch": rematch},
@@ -127,7 +126,7 @@ class Scans(OperationWriter, ScanSink):
             session.add(job)
             session.flush()
             jobs.defer_to_procrastinate(session.connection(), job.id)
-            return operation
+            return operation, True
 
     def finish(
         self,
@@ -333,13 +332,11 @@ def _leave_running(session: Session, scan_result_id: str, **values: Any) -> sche
     """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
     one winner on both backends; the loser gets ScanNotRunning."""
     model = schema.ScanResult
-    claimed = rows_changed(
-        session,
-        update(model)
-        .where(model.id == scan_result_id, model.status == RUNNING)
-        .values(scanned_at=utcnow(), **values)
-        .execution_options(synchronize_session=False),
-    )
+    statement = _leave_running_statement(tuple(sorted(values)))
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    claimed = session.connection().execute(
+        statement, {"scan_result_id": scan_result_id, "new_scanned_at": utcnow(), **parameters}
+    ).rowcount
     # populate_existing: a copy the session loaded before the UPDATE is overwritten, not returned stale
     result = session.get(model, scan_result_id, populate_existing=True)
     if result is None:
@@ -347,6 +344,18 @@ def _leave_running(session: Session, scan_result_id: str, **values: Any) -> sche
     if not claimed:
         raise ScanNotRunning(f"scan result {scan_result_id} is {ScanStatus(result.status).name}, not RUNNING")
     return result
+
+
+@functools.cache
+def _leave_running_statement(columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE of `_leave_running` setting `columns` (and scanned_at), built once per shape:
+    building it costs more than running it."""
+    table = cast(Table, schema.ScanResult.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("scan_result_id"), table.c.status == RUNNING)
+        .values({name: bindparam(f"new_{name}") for name in ("scanned_at", *columns)})
+    )
 
 
 def _end_scan(session: Session, scan_result_id: str, error: bytes, message: str) -> None:
