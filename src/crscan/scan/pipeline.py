@@ -160,7 +160,10 @@ class Scanner:
         shadows = [i.contents.shadow for i in indexes]
         per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
         warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
-        return Inventory(system.distro, merge_packages([*system.packages, *per_file]), tuple(warnings))
+        # catalog_image merged the system packages already (merge_packages is idempotent): with no per-file
+        # package, as on images whose top layers add only application files, there is nothing to merge
+        packages = merge_packages([*system.packages, *per_file]) if per_file else system.packages
+        return Inventory(system.distro, packages, tuple(warnings))
 
     def report_for(
         self, image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()
