@@ -79,6 +79,30 @@ def test_1000_queued_scans_survive_a_restart_of_the_workers_none_lost_or_duplica
     assert all(store.operations.get(o.id).done for o in operations[::50])
 
 
+def test_a_scan_queued_while_a_claim_finds_nothing_starts_at_once_not_after_the_poll_interval(store, monkeypatch):
+    image = add_image(store)
+    recorder = Recorder(store)
+    queue = EmbeddedQueue(store, recorder, poll_interval=60.0)
+    claim, looks = store.jobs.claim, []
+
+    def racing_claim(lease_seconds):
+        looks.append(lease_seconds)
+        found = claim(lease_seconds)
+        if len(looks) == 1:  # between this empty look and the worker's sleep, a scan is queued and wakes it
+            assert found is None
+            store.scans.enqueue(image.id)
+            queue.wake()
+        return found
+
+    monkeypatch.setattr(store.jobs, "claim", racing_claim)
+    queue.start()
+    try:
+        wait_for(lambda: scan_statuses(store).get(READY) == 1, timeout=10.0)
+    finally:
+        queue.stop()
+    assert len(recorder.calls) == 1
+
+
 def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(store):
     image = add_image(store)
     operation = store.scans.enqueue(image.id)

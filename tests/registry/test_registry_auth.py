@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from crscan.registry import AuthError, Credentials, RegistryClient, RegistryUnavailable, open_source
+from crscan.registry import (
+    AuthError,
+    ByteCounter,
+    ClientPool,
+    Credentials,
+    RegistryClient,
+    RegistryUnavailable,
+    open_source,
+)
 from crscan.registry.reference import parse_reference
 from crscan.registry.sources import RegistryImageSource
 from tests.support.registry import TokenServer, skopeo_copy, start_registry
@@ -67,6 +75,31 @@ def test_token_flow_fetches_one_token_per_repository_and_reuses_it(token_registr
     assert asked == [["repository:team/one:pull"], ["repository:team/two:pull"]]
     assert all(r["account"] == ["crscan"] and r["service"] == ["crscan-test-registry"]
                for r in server.requests[before:])
+
+
+def test_pulls_through_a_pool_share_the_token_and_count_their_bytes_apart(token_registry, token_images):
+    server = token_registry.token_server
+    credentials = Credentials(token_registry.username, token_registry.password)
+    pool = ClientPool()
+    try:
+        before = len(server.requests)
+        counters, layers = [ByteCounter(), ByteCounter()], []
+        for counter in counters:  # two scans of one image, each with its own byte counter
+            with open_source(token_images[0], credentials=credentials, platform="linux/arm64", counter=counter,
+                             pool=pool) as source:
+                layers.append(read_all_layers(source))
+        # the second pull used the challenge and token the first one learned: one token request in all
+        assert [r["scope"] for r in server.requests[before:]] == [["repository:team/one:pull"]]
+        assert counters[0].total == counters[1].total > layers[0] == layers[1] > 0  # + manifest and config
+        # the source did not close the pooled client: it pulls the next image
+        client = pool.client(token_registry.host, credentials=credentials)
+        with RegistryImageSource(client, parse_reference(token_images[1]), platform="linux/arm64") as source:
+            assert read_all_layers(source) == layers[0]
+        assert pool.client(token_registry.host, credentials=credentials) is client
+        # changed credentials never ride on the old client's connections and tokens
+        assert pool.client(token_registry.host, credentials=Credentials(token_registry.username, "new")) is not client
+    finally:
+        pool.close()
 
 
 def test_anonymous_token_for_a_public_registry(token_registry, token_images, monkeypatch):

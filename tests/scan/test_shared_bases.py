@@ -27,11 +27,16 @@ def bookworm_indexes(test_images):
 
 
 def _top_layer(name: str, entries: dict[str, bytes]):
-    """An uncompressed layer of regular files (a name starting `.wh.` is a whiteout), indexed."""
+    """An uncompressed layer of regular files (a name starting `.wh.` is a whiteout; one ending `/` a
+    directory), indexed."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, data in entries.items():
-            entry = tarfile.TarInfo(path)
+            entry = tarfile.TarInfo(path.rstrip("/"))
+            if path.endswith("/"):
+                entry.type = tarfile.DIRTYPE
+                tar.addfile(entry)
+                continue
             entry.size = len(data)
             tar.addfile(entry, io.BytesIO(data))
     digest = f"sha256:{name:0>64}"
@@ -60,6 +65,11 @@ def _dpkg_names(inventory):
         ("a2", {"var/lib/dpkg/.wh.status": b""}),  # deletes the package database the base catalog came from
         ("a3", {"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.0\n", "usr/lib/.wh.os-release": b""}),  # new release
         ("a4", {"var/lib/dpkg/status": b"Package: only\nStatus: install ok installed\nVersion: 1.0\n\n"}),
+        # no whiteout, nothing picked, yet hiding what the base catalog read: a file where a directory of the
+        # package database was, a directory over its status file, a directory over a release file's symlink
+        ("a5", {"var/lib/dpkg": b"not a directory any more"}),
+        ("a6", {"var/lib/dpkg/status/": b""}),
+        ("a7", {"etc/os-release/": b"", "srv/app/readme.txt": b"hello"}),
     ],
 )
 def test_an_image_on_a_shared_base_assembles_as_from_scratch(bookworm_indexes, name, entries, scanner):
@@ -75,6 +85,8 @@ def test_an_image_on_a_shared_base_assembles_as_from_scratch(bookworm_indexes, n
         assert base.distro.id == "debian" and reused.distro.id == "alpine"
     if name == "a4":
         assert _dpkg_names(reused) == {"only"}
+    if name in ("a5", "a6"):
+        assert not _dpkg_names(reused)
 
 
 def test_a_layer_read_differently_under_the_same_digest_is_not_taken_from_the_memo(bookworm_indexes, scanner):

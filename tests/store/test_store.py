@@ -16,7 +16,17 @@ from yandex.cloud.containerregistry.v1 import image_service_pb2, scanner_pb2, sc
 from crscan.api import messages
 from crscan.api.messages import OPERATION_CODEC
 from crscan.model import EpssScore, KevFlag, Severity
-from crscan.store import Layer, NotFound, Order, ScanNotRunning, Store, StoreError, scan_sort_values, schema
+from crscan.store import (
+    InventoryRecord,
+    Layer,
+    NotFound,
+    Order,
+    ScanNotRunning,
+    Store,
+    StoreError,
+    scan_sort_values,
+    schema,
+)
 from tests.store.seeding import FOLDER, add_image, finding, migrated_store
 
 ID_SHAPE = re.compile(r"[0-9a-v]{17}")
@@ -169,6 +179,35 @@ def test_finish_scan_stores_findings_and_completes_the_operation(store):
         store.scans.finish(scan_id, [], {}, "build-8", [])
     with pytest.raises(ScanNotRunning):
         store.scans.fail(scan_id, "late failure")
+
+
+def test_finish_replaces_the_image_inventory_with_the_result_and_not_when_the_scan_ended_meanwhile(store):
+    image = add_image(store)
+    store.inventories.save(image.id, "key-1", "old/ref@sha256:1", ["sha256:old"])
+    scan_id = store.operations.get(store.scans.start(image.id).id).resource_id
+    pulled = InventoryRecord("key-2", "host/app@sha256:2", ("sha256:base", "sha256:top"))
+    store.scans.finish(scan_id, [], {}, "b", [], inventory=pulled)
+    stored = store.inventories.get(image.id)
+    assert (stored.cache_key, stored.reference, stored.layer_digests) == ("key-2", "host/app@sha256:2",
+                                                                          ["sha256:base", "sha256:top"])
+
+    cancelled = store.scans.start(image.id)
+    store.scans.cancel(cancelled.id)
+    with pytest.raises(ScanNotRunning):  # one transaction: a late result leaves the inventory as it was
+        store.scans.finish(cancelled.resource_id, [], {}, "b", [],
+                           inventory=InventoryRecord("key-3", "host/app@sha256:3", ("sha256:x",)))
+    assert store.inventories.get(image.id).cache_key == "key-2"
+
+
+def test_scan_target_reads_image_repository_and_registry_at_once(store):
+    image = add_image(store, repository="team/app", tags=["1.0"])
+    target = store.images.scan_target(image.id)
+    registry = store.registries.get(store.repositories.get(image.repository_id).registry_id)
+    assert (target.image_id, target.digest, target.tags, target.repository_name) == (image.id, image.digest,
+                                                                                      ["1.0"], "team/app")
+    assert (target.registry.id, target.registry.url) == (registry.id, registry.url)
+    with pytest.raises(NotFound, match="image crpnothere not found"):
+        store.images.scan_target("crpnothere")
 
 
 def test_finish_keeps_each_findings_kev_epss_and_cvss_and_the_risk_feeds_the_build_lacked(store):

@@ -82,6 +82,7 @@ class EmbeddedQueue(JobQueue):
         self.poll_interval = poll_interval
         self._stopping = threading.Event()
         self._work = threading.Condition()
+        self._wakes = 0  # counts wake() calls, so one that lands while a worker is claiming is not lost
         self._running: set[int] = set()
         self._threads: list[threading.Thread] = []
 
@@ -102,11 +103,14 @@ class EmbeddedQueue(JobQueue):
 
     def wake(self) -> None:
         with self._work:
+            self._wakes += 1
             self._work.notify_all()
 
     def _work_loop(self) -> None:
         failing = Backoff(self.poll_interval, MAX_BACKOFF_SECONDS)
         while not self._stopping.is_set():
+            with self._work:
+                wakes = self._wakes
             try:
                 job = self.store.jobs.claim(self.lease_seconds)
             except Exception as exc:  # disk full, database unreachable: keep the worker alive, wait longer
@@ -119,7 +123,8 @@ class EmbeddedQueue(JobQueue):
                 log.warning("claiming jobs again")
             if job is None:
                 with self._work:
-                    self._work.wait(self.poll_interval)
+                    if self._wakes == wakes:  # nothing queued since the claim looked: sleep until woken
+                        self._work.wait(self.poll_interval)
                 continue
             self._run(job)
 

@@ -24,6 +24,7 @@ from crscan.registry import (
     AuthError,
     BlobUnknown,
     ByteCounter,
+    ClientPool,
     Credentials,
     DigestMismatch,
     ManifestUnknown,
@@ -36,7 +37,8 @@ from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex
 from crscan.scan.pipeline import Scanner
 from crscan.secrets import SecretBox, SecretError
-from crscan.store import NotFound, OperationError, ScanNotRunning, ScanStatus, Store, schema
+from crscan.store import InventoryRecord, NotFound, OperationError, ScanNotRunning, ScanStatus, Store, schema
+from crscan.store.images import ScanTarget
 from crscan.store.jobs import ClaimedJob
 from crscan.vulndb import FeedDB
 from crscan.vulndb.interface import VulnDBError
@@ -74,6 +76,9 @@ class JobByteCounter(ByteCounter):
     def add(self, n: int) -> None:
         super().add(n)
         self.shared.add(n)
+        self.check_cancelled_if_due()
+
+    def check_cancelled_if_due(self) -> None:
         if time.monotonic() - self._checked >= CANCEL_CHECK_SECONDS:
             self.check_cancelled()
 
@@ -84,14 +89,16 @@ class JobByteCounter(ByteCounter):
 
 
 class CancellableCache(LayerIndexCache):
-    """The shared layer-index cache, checking before each layer that the scan is still RUNNING."""
+    """The shared layer-index cache, checking before each layer (at most once per CANCEL_CHECK_SECONDS, like
+    the byte counter) that the scan is still RUNNING: a scan of cached layers takes milliseconds per layer, and
+    a store read per layer was most of that."""
 
     def __init__(self, cache: LayerIndexCache, counter: JobByteCounter) -> None:
         self.cache = cache
         self.counter = counter
 
     def get(self, digest: str, key: str) -> LayerIndex | None:
-        self.counter.check_cancelled()
+        self.counter.check_cancelled_if_due()
         return self.cache.get(digest, key)
 
     def put(self, digest: str, key: str, index: LayerIndex) -> None:
@@ -117,6 +124,7 @@ class ScanRunner:
         self.scanner = scanner or Scanner()
         self.cache_key = self.scanner.cache_key
         self.cache = StoreCache(store)
+        self.clients = ClientPool()  # connections and registry tokens outlive one scan
         self._db_lock = threading.Lock()
         self._db: FeedDB | None = None
         self._db_stamp: tuple[int, int] | None = None
@@ -136,7 +144,7 @@ class ScanRunner:
                       bytes_pulled=pulled.total, **fields)
 
         try:
-            report = self._scan(job, pulled)
+            report, inventory = self._scan(job, pulled)
         except ScanCancelled:
             ended("scan.cancelled")
             metrics.record_scan("cancelled", time.monotonic() - started)
@@ -154,7 +162,7 @@ class ScanRunner:
         try:
             self.store.scans.finish(
                 job.scan_result_id, report.findings, severity_counts(report.findings), report.feed_build_id,
-                report.warnings, report.missing_risk_feeds,
+                report.warnings, report.missing_risk_feeds, inventory=inventory,
             )
         except ScanNotRunning:
             ended("scan.cancelled")  # cancelled or its image deleted before it finished
@@ -176,27 +184,32 @@ class ScanRunner:
         metrics.record_scan("error", time.monotonic() - started)
         return "error"
 
-    def _scan(self, job: ClaimedJob, counter: JobByteCounter) -> ScanReport:
+    def close(self) -> None:
+        """Close the registry connections kept for the next scan."""
+        self.clients.close()
+
+    def _scan(self, job: ClaimedJob, counter: JobByteCounter) -> tuple[ScanReport, InventoryRecord | None]:
+        """The report, and the inventory to store with it (None for a re-match of the stored one)."""
         try:
             return self._scan_image(job, counter)
         finally:
             self.cache.release()  # layers this thread meant to index but did not: others may index them now
 
-    def _scan_image(self, job: ClaimedJob, counter: JobByteCounter) -> ScanReport:
+    def _scan_image(self, job: ClaimedJob, counter: JobByteCounter) -> tuple[ScanReport, InventoryRecord | None]:
         db = self.feed_db()
         try:
-            image = self.store.images.get(job.image_id)
+            image = self.store.images.scan_target(job.image_id)
         except NotFound:
             raise ScanFailed(f"image {job.image_id} no longer exists") from None
         if job.rematch:
             report = self._rematch(image, db)
             if report is not None:
-                return report
+                return report, None
         return self._pull_and_scan(image, db, counter)
 
-    def _rematch(self, image: schema.Image, db: FeedDB) -> ScanReport | None:
+    def _rematch(self, image: ScanTarget, db: FeedDB) -> ScanReport | None:
         """The stored inventory re-matched, or None when it is missing or a layer index is no longer cached."""
-        inventory = self.store.inventories.get(image.id)
+        inventory = self.store.inventories.get(image.image_id)
         if inventory is None or inventory.cache_key != self.cache_key:
             return None
         indexes = []
@@ -209,15 +222,16 @@ class ScanRunner:
         return self.scanner.report_for(inventory.reference, image.digest, packages, db,
                                        layers=tuple(i.layer for i in indexes))
 
-    def _pull_and_scan(self, image: schema.Image, db: FeedDB, counter: JobByteCounter) -> ScanReport:
-        repository = self.store.repositories.get(image.repository_id)
-        registry = self.store.registries.get(repository.registry_id)
+    def _pull_and_scan(self, image: ScanTarget, db: FeedDB, counter: JobByteCounter
+                       ) -> tuple[ScanReport, InventoryRecord]:
+        registry = image.registry
         address = urlsplit(registry.url if "://" in registry.url else f"https://{registry.url}")
-        reference = f"{address.netloc}/{repository.name}@{image.digest}"
+        reference = f"{address.netloc}/{image.repository_name}@{image.digest}"
         try:
             with open_source(
                 reference, credentials=self._credentials(registry), insecure=address.scheme == "http" or None,
                 ca_file=registry.ca_file or None, auth_realm_hosts=registry.auth_realm_hosts, counter=counter,
+                pool=self.clients,
             ) as source:
                 report = self.scanner.scan(source, db, cache=CancellableCache(self.cache, counter))
         except (ManifestUnknown, BlobUnknown) as exc:
@@ -225,8 +239,8 @@ class ScanRunner:
             log.warning("image %s is gone from its registry: %s", reference, exc)
             tags = f" (tag {', '.join(image.tags)})" if image.tags else ""
             what = "manifest unknown:" if isinstance(exc, ManifestUnknown) else "blob unknown: a layer or config of"
-            raise ScanFailed(f"{what} {repository.name}@{image.digest}{tags}: no longer in registry {registry.name!r}",
-                             OperationError.NOT_FOUND) from None
+            raise ScanFailed(f"{what} {image.repository_name}@{image.digest}{tags}: no longer in registry "
+                             f"{registry.name!r}", OperationError.NOT_FOUND) from None
         except DigestMismatch as exc:
             raise ScanFailed(f"layer digest mismatch in {reference}: {exc}; the registry's blob is corrupt") from None
         except AuthError as exc:
@@ -240,9 +254,7 @@ class ScanRunner:
             raise ScanFailed(f"{reference} is over a scan limit: {exc}") from None
         except LayerError as exc:
             raise ScanFailed(f"cannot read a layer of {reference}: {exc}") from None
-        layer_digests = [layer.digest for layer in report.layers]
-        self.store.inventories.save(image.id, self.cache_key, reference, layer_digests)
-        return report
+        return report, InventoryRecord(self.cache_key, reference, tuple(layer.digest for layer in report.layers))
 
     def _credentials(self, registry: schema.Registry) -> Credentials | None:
         if not registry.username:

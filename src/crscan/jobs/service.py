@@ -30,6 +30,7 @@ from crscan.store import Store
 class Background:
     queue: JobQueue
     scheduler: Scheduler | None
+    runner: ScanRunner
 
     def wake(self) -> None:
         self.queue.wake()
@@ -38,6 +39,7 @@ class Background:
         if self.scheduler is not None:
             self.scheduler.stop()
         self.queue.stop(timeout)
+        self.runner.close()
 
 
 N = TypeVar("N", int, float)
@@ -83,4 +85,4 @@ def start_background(
     if with_scheduler:
         scheduler = Scheduler(store, interval=interval, wake=queue.wake)
         scheduler.start()
-    return Background(queue, scheduler)
+    return Background(queue, scheduler, runner)

@@ -20,11 +20,13 @@ from crscan.registry.interface import (
     RegistryUnavailable,
     UnsupportedMediaType,
 )
+from crscan.registry.pool import ClientPool
 from crscan.registry.reference import ImageReference, parse_reference
 from crscan.registry.sources import open_source
 
 __all__ = [
-    "AuthError", "BlobUnknown", "ByteCounter", "Credentials", "DigestMismatch", "ImageLayer", "ImageReference",
+    "AuthError", "BlobUnknown", "ByteCounter", "ClientPool", "Credentials", "DigestMismatch", "ImageLayer",
+    "ImageReference",
     "ImageSource", "InvalidManifest", "InvalidReference", "ManifestUnknown",
     "OperationRefused", "PlatformNotFound", "RegistryClient",
     "RegistryError", "RegistryUnavailable", "RetryNotice", "UnsupportedMediaType", "open_source", "parse_reference",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import email.utils
 import functools
 import io
@@ -155,12 +156,19 @@ class RegistryClient:
             transport=transport,
             headers={"User-Agent": "crscan"},
         )
-        self._challenge: Challenge | None = None
-        self._tokens = TokenCache()
+        self._auth = _AuthState()
 
     @property
     def bytes_pulled(self) -> int:
         return self.counter.total
+
+    def view(self, *, counter: ByteCounter, on_retry: Callable[[RetryNotice], None] | None = None) -> RegistryClient:
+        """This client with its own byte counter and retry callback, on the same connections and auth state
+        (a challenge or token either learns serves both): one long-lived client, each scan's bytes counted
+        apart. Close only the original."""
+        view = copy.copy(self)
+        view.counter, view._on_retry = counter, on_retry
+        return view
 
     def close(self) -> None:
         self._http.close()
@@ -341,7 +349,7 @@ class RegistryClient:
             raise self._error_for(response, _error_detail(_small_body(response)), what, blob=offsite_redirects)
 
     def _auth_headers(self, scope: str) -> dict[str, str]:
-        challenge = self._challenge
+        challenge = self._auth.challenge
         if challenge is None:
             return {}
         if challenge.scheme == "basic" and self.credentials:
@@ -349,10 +357,10 @@ class RegistryClient:
             return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         if challenge.scheme == "bearer":
             key = (challenge.realm, challenge.params.get("service", ""), scope)
-            token = self._tokens.get(key)
+            token = self._auth.tokens.get(key)
             if token is None:
                 token, lifetime = self._fetch_token(challenge, scope)
-                self._tokens.put(key, token, lifetime)
+                self._auth.tokens.put(key, token, lifetime)
             return {"Authorization": f"Bearer {token}"}
         return {}
 
@@ -378,10 +386,10 @@ class RegistryClient:
                 raise AuthError(f"{what}: {self.registry} requires credentials (Basic auth)")
         elif challenge.scheme == "bearer":
             # a token we held was refused (expired early, revoked): forget it and get a fresh one
-            self._tokens.drop((challenge.realm, challenge.params.get("service", ""), scope))
+            self._auth.tokens.drop((challenge.realm, challenge.params.get("service", ""), scope))
         else:
             raise AuthError(f"{what}: {self.registry} asks for unsupported auth scheme {challenge.scheme!r}")
-        self._challenge = challenge
+        self._auth.challenge = challenge
 
     def _who(self) -> str:
         return f"the credentials of user {self.credentials.username!r}" if self.credentials else "anonymous access"
@@ -428,6 +436,14 @@ class RegistryClient:
             raise RegistryUnavailable(f"{what}: transfer from {self.registry} failed: {exc}") from exc
         finally:
             response.close()
+
+
+class _AuthState:
+    """The registry's last auth challenge and the tokens it led to; shared with `counting_into` views."""
+
+    def __init__(self) -> None:
+        self.challenge: Challenge | None = None
+        self.tokens = TokenCache()
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:

@@ -26,6 +26,8 @@ from crscan.catalog import (
 from crscan.catalog.interface import Cataloger
 from crscan.layers import ImageTooLarge, LayerContents, Limits, visible
 from crscan.layers.merge import MergedLayers, final_files, merge_onto
+from crscan.layers.paths import ancestors, path_key
+from crscan.layers.shadow import LayerShadow
 from crscan.match import MatchResult, default_matchers, match_with_warnings
 from crscan.match.interface import Matcher
 from crscan.model import ImageFile, LayerRef, ScanReport
@@ -126,6 +128,10 @@ class Scanner:
         # package database or release file and shadow none re-uses its base's catalog (the dpkg status parse
         # dominates).
         self._whole_view_inventories: _LRU[Any, Inventory] = _LRU(16)
+        # By merged state object (held, so its id stays its own): its whole-view inventory, and the path keys
+        # of its files and symlinks and of their ancestors (what `_hides_any` intersects a layer's entries with).
+        self._state_inventories: _LRU[int, tuple[MergedLayers, Inventory]] = _LRU(16)
+        self._state_keys: _LRU[int, tuple[MergedLayers, frozenset[int], frozenset[int]]] = _LRU(16)
         # (feed DB, distro, packages) → findings: images on one base with top layers that add no package share
         # them. Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path
         # or build id.
@@ -154,13 +160,14 @@ class Scanner:
         Package databases and release files are read from the merged filesystem; a per-file package survives
         unless a higher layer deletes or replaces the file it was found in.
         """
-        _, whole_view = split_catalogers(self.catalogers)
-        files = final_files(self._merged([i.contents for i in indexes]), self.limits)
-        system = self._catalog_whole_view(files, whole_view)
+        system = self._whole_view_inventory(self._merged([i.contents for i in indexes]))
         shadows = [i.contents.shadow for i in indexes]
         per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
         warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
-        return Inventory(system.distro, merge_packages([*system.packages, *per_file]), tuple(warnings))
+        # catalog_image merged the system packages already (merge_packages is idempotent): with no per-file
+        # package, as on images whose top layers add only application files, there is nothing to merge
+        packages = merge_packages([*system.packages, *per_file]) if per_file else system.packages
+        return Inventory(system.distro, packages, tuple(warnings))
 
     def report_for(
         self, image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()
@@ -186,9 +193,45 @@ class Scanner:
                 state, start = cached[1], n
                 break
         for n in range(start, len(layers)):
-            state = merge_onto(state, layers[n], limits)
+            state = self._merge_onto(state, layers[n])
             self._prefix_states.put(keys[n], (tuple(layers[: n + 1]), state))
         return state
+
+    def _merge_onto(self, below: MergedLayers, contents: LayerContents) -> MergedLayers:
+        """`merge_onto`, or `below` itself when the layer adds nothing picked and hides nothing below (an
+        application layer on a shared base): then the base's files, and their catalog, serve as they are."""
+        if contents.files or contents.symlinks or contents.picked_links or self._hides_any(below, contents.shadow):
+            return merge_onto(below, contents, self.limits)
+        return below
+
+    def _hides_any(self, below: MergedLayers, shadow: LayerShadow) -> bool:
+        """Whether `shadow.shadows(path)` holds for any file or symlink of `below`, by set intersection: a
+        layer without whiteouts hides a lower path exactly when it has an entry at that path, or a
+        non-directory entry at one of its ancestors (LayerShadow.shadows, with the same path keys)."""
+        if shadow.whiteouts or shadow.opaque_dirs:
+            return True  # rare on top layers; merge_onto decides path by path
+        cached = self._state_keys.get(id(below))
+        if cached is None or cached[0] is not below:
+            paths = [*below.files, *below.symlinks]
+            keys = frozenset(path_key(p) for p in paths)
+            ancestor_keys = frozenset(path_key(a) for p in paths for a in ancestors(p))
+            cached = (below, keys, ancestor_keys)
+            self._state_keys.put(id(below), cached)
+        _, keys, ancestor_keys = cached
+        non_dirs = shadow.non_dirs.keys()
+        return not (keys.isdisjoint(shadow.dirs.keys()) and keys.isdisjoint(non_dirs)
+                    and ancestor_keys.isdisjoint(non_dirs))
+
+    def _whole_view_inventory(self, state: MergedLayers) -> Inventory:
+        """The whole-view catalogers' inventory of a merged state; the same state object (images whose top
+        layers `_merge_onto` passed through) is cataloged once."""
+        cached = self._state_inventories.get(id(state))
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        _, whole_view = split_catalogers(self.catalogers)
+        inventory = self._catalog_whole_view(final_files(state, self.limits), whole_view)
+        self._state_inventories.put(id(state), (state, inventory))
+        return inventory
 
     def _catalog_whole_view(self, files: dict[str, ImageFile], catalogers: Sequence[Cataloger]) -> Inventory:
         # ImageFile compares by value; the same bytes objects make equal keys cheap to compare.

@@ -18,6 +18,7 @@ from crscan.store import console as _console  # noqa: F401  registers the consol
 from crscan.store import tokens as _tokens  # noqa: F401  registers the token tables on the metadata
 from crscan.store.images import Layer
 from crscan.store.interface import (
+    InventoryRecord,
     NotFound,
     OperationCodec,
     OperationError,
@@ -34,6 +35,7 @@ from crscan.store.scans import scan_sort_values
 from crscan.store.store import Store
 
 __all__ = [
+    "InventoryRecord",
     "Layer",
     "NotFound",
     "OperationCodec",

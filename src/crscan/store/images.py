@@ -29,6 +29,26 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class ScanTarget:
+    """What a scan job needs to pull an image: its digest and tags, its repository's name and its registry."""
+
+    image_id: str
+    digest: str
+    tags: list[str]
+    repository_name: str
+    registry: schema.Registry
+
+
+_SCAN_TARGET = (
+    select(schema.Image.digest, schema.Image.tags, schema.Repository.name, schema.Registry)
+    .select_from(schema.Image)
+    .join(schema.Repository, schema.Repository.id == schema.Image.repository_id)
+    .join(schema.Registry, schema.Registry.id == schema.Repository.registry_id)
+    .where(schema.Image.id == bindparam("image_id"))
+)
+
+
+@dataclass(frozen=True)
 class ImageView:
     """An image as the API shows it, read with column selects: a listing builds a hundred of these, and ORM
     entities (identity map, a joined repository, a selectin of layers) cost several times more."""
@@ -139,6 +159,16 @@ class Images(OperationWriter):
     def get(self, image_id: str) -> schema.Image:
         with self.sessions() as session:
             return get_row(session, schema.Image, image_id, "image")
+
+    def scan_target(self, image_id: str) -> ScanTarget:
+        """The image with its repository's name and its registry, in one query (a worker asks once per scan);
+        NotFound when there is no such image."""
+        with self.sessions() as session:
+            row = session.execute(_SCAN_TARGET, {"image_id": image_id}).one_or_none()
+        if row is None:
+            raise NotFound("image", image_id)
+        digest, tags, repository_name, registry = row
+        return ScanTarget(image_id, digest, list(tags), repository_name, registry)
 
     def view(self, image_id: str) -> ImageView:
         """The image as the API shows it; NotFound when there is none."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crscan.model import Finding, Severity
@@ -65,6 +66,16 @@ class OperationError(enum.Enum):
     NOT_FOUND = "not_found"  # the image is gone from its registry
 
 
+@dataclass(frozen=True)
+class InventoryRecord:
+    """What a pull read, kept as the image's inventory so a re-match needs no registry: the catalogers' cache
+    key, the reference pulled and its layer digests, bottom first."""
+
+    cache_key: str
+    reference: str
+    layer_digests: tuple[str, ...]
+
+
 class ScanSink(abc.ABC):
     """Where the pipeline reports the outcome of a queued scan; each call is one transaction."""
 
@@ -77,10 +88,12 @@ class ScanSink(abc.ABC):
         build_id: str,
         warnings: Sequence[str],
         missing_risk_feeds: Sequence[str] | None = None,
+        inventory: InventoryRecord | None = None,
     ) -> None:
         """Store the findings, mark the result READY and complete its Operation with the packed ScanResult.
 
-        `missing_risk_feeds` names the risk feeds (KEV, EPSS) the feed build lacked; None when not known."""
+        `missing_risk_feeds` names the risk feeds (KEV, EPSS) the feed build lacked; None when not known.
+        `inventory`, when given, replaces the image's stored inventory in the same transaction."""
 
     @abc.abstractmethod
     def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:

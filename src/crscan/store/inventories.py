@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Table, bindparam, delete, insert, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crscan.store import schema
 from crscan.store.base import Resource
@@ -27,16 +28,23 @@ class ImageInventory(schema.Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+def replace(session: Session, image_id: str, cache_key: str, reference: str, layer_digests: Sequence[str]) -> None:
+    """Make this the image's stored inventory (in the caller's transaction)."""
+    connection = session.connection()
+    connection.execute(_DELETE, {"of_image": image_id})
+    connection.execute(_INSERT, {"image_id": image_id, "cache_key": cache_key, "reference": reference,
+                                 "layer_digests": list(layer_digests), "updated_at": utcnow()})
+
+
+_TABLE = cast(Table, ImageInventory.__table__)
+_DELETE = delete(_TABLE).where(_TABLE.c.image_id == bindparam("of_image"))
+_INSERT = insert(_TABLE)
+
+
 class Inventories(Resource):
     def save(self, image_id: str, cache_key: str, reference: str, layer_digests: Sequence[str]) -> None:
         with self.sessions.begin() as session:
-            session.execute(delete(ImageInventory).where(ImageInventory.image_id == image_id))
-            session.add(
-                ImageInventory(
-                    image_id=image_id, cache_key=cache_key, reference=reference, layer_digests=list(layer_digests),
-                    updated_at=utcnow(),
-                )
-            )
+            replace(session, image_id, cache_key, reference, layer_digests)
 
     def get(self, image_id: str) -> ImageInventory | None:
         with self.sessions() as session:

@@ -11,8 +11,9 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -84,25 +85,14 @@ class Jobs(Resource):
     def claim(self, lease_seconds: float) -> ClaimedJob | None:
         """The oldest queued job, or a running one whose lease expired, now leased to the caller."""
         now = utcnow()
-        claimable = _claimable(now)
+        times = {"now": now, "new_lease": now + dt.timedelta(seconds=lease_seconds)}
         for _ in range(20):  # another worker may win each candidate; try the next one
             with self.sessions.begin() as session:
-                row = session.scalars(
-                    select(schema.Job).where(claimable, schema.Job.kind == SCAN_JOB).order_by(schema.Job.id).limit(1)
-                ).one_or_none()
+                connection = session.connection()
+                row = connection.execute(_OLDEST_CLAIMABLE, times).one_or_none()
                 if row is None:
                     return None
-                claimed = rows_changed(
-                    session,
-                    update(schema.Job)
-                    .where(schema.Job.id == row.id, claimable)
-                    .values(
-                        status=schema.JOB_RUNNING,
-                        attempts=schema.Job.attempts + 1,
-                        lease_until=now + dt.timedelta(seconds=lease_seconds),
-                    )
-                    .execution_options(synchronize_session=False),
-                )
+                claimed = connection.execute(_CLAIM, {**times, "job_id": row.id}).rowcount
                 if claimed:
                     payload = row.payload
                     return ClaimedJob(
@@ -155,15 +145,36 @@ class Jobs(Resource):
 
 
 def set_status_of(session: Session, resource_id: str, status: str) -> None:
-    """End the open (queued or running) jobs of a resource with `status`."""
-    session.execute(
-        update(schema.Job)
-        .where(
-            schema.Job.resource_id == resource_id,
-            schema.Job.status.in_((schema.JOB_QUEUED, schema.JOB_RUNNING)),
-        )
-        .values(status=status, lease_until=None)
-    )
+    """End the open (queued or running) jobs of a resource with `status` (a Core statement: a Job the session
+    holds is not updated in memory)."""
+    session.connection().execute(_SET_STATUS_OF, {"about": resource_id, "new_status": status})
+
+
+_JOBS = cast(Table, schema.Job.__table__)
+_SET_STATUS_OF = (
+    update(_JOBS)
+    .where(_JOBS.c.resource_id == bindparam("about"),
+           _JOBS.c.status.in_((schema.JOB_QUEUED, schema.JOB_RUNNING)))
+    .values(status=bindparam("new_status"), lease_until=None)
+)
+
+
+# Core statements built once: a worker claims a job per scan, and building them cost more than running them.
+_CLAIMABLE = or_(
+    _JOBS.c.status == schema.JOB_QUEUED,
+    and_(_JOBS.c.status == schema.JOB_RUNNING, _JOBS.c.lease_until < bindparam("now")),
+)
+_OLDEST_CLAIMABLE = (
+    select(_JOBS.c.id, _JOBS.c.payload, _JOBS.c.attempts, _JOBS.c.status)
+    .where(_CLAIMABLE, _JOBS.c.kind == SCAN_JOB)
+    .order_by(_JOBS.c.id)
+    .limit(1)
+)
+_CLAIM = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"), _CLAIMABLE)
+    .values(status=schema.JOB_RUNNING, attempts=_JOBS.c.attempts + 1, lease_until=bindparam("new_lease"))
+)
 
 
 def _claimable(now: dt.datetime) -> ColumnElement[bool]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from crscan.store import schema
@@ -17,9 +19,17 @@ class Operations(Resource):
 
 
 def complete(session: Session, resource_id: str, *, response: bytes | None = None, error: bytes | None = None) -> None:
-    """Mark the open operation about `resource_id` done with its response or error."""
-    session.execute(
-        update(schema.Operation)
-        .where(schema.Operation.resource_id == resource_id, schema.Operation.done.is_(False))
-        .values(done=True, modified_at=utcnow(), response_any=response, error_status=error)
+    """Mark the open operation about `resource_id` done with its response or error (a Core statement: an
+    Operation the session holds is not updated in memory; refresh it)."""
+    session.connection().execute(
+        _COMPLETE, {"about": resource_id, "now": utcnow(), "response": response, "error": error}
     )
+
+
+_OPERATIONS = cast(Table, schema.Operation.__table__)
+_COMPLETE = (
+    update(_OPERATIONS)
+    .where(_OPERATIONS.c.resource_id == bindparam("about"), _OPERATIONS.c.done.is_(False))
+    .values(done=True, modified_at=bindparam("now"), response_any=bindparam("response"),
+            error_status=bindparam("error"))
+)

@@ -9,16 +9,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from crscan import ids
 from crscan.config import log_event
 from crscan.model import Finding, Severity, finding_status
-from crscan.store import jobs, operations, schema
-from crscan.store.base import OperationWriter, first_line, get_row, require_row, rows_changed
+from crscan.store import inventories, jobs, operations, schema
+from crscan.store.base import OperationWriter, first_line, get_row, require_row
 from crscan.store.interface import (
+    InventoryRecord,
     NotFound,
     OperationCodec,
     OperationError,
@@ -69,7 +70,7 @@ class Scans(OperationWriter, ScanSink):
         """A new RUNNING scan of the image, its Operation and a queued job, in one transaction; raises
         ScanAlreadyRunning when the image has one (see `enqueue` to join it instead)."""
         try:
-            return self._start(image_id, created_by, rematch=False)
+            return self._start(image_id, created_by, rematch=False, join=False)[0]
         except IntegrityError:
             raise ScanAlreadyRunning(f"image {image_id} already has a running scan") from None
 
@@ -90,10 +91,9 @@ class Scans(OperationWriter, ScanSink):
         """
         for _ in range(_ENQUEUE_ATTEMPTS):
             try:
-                running = self._running(image_id)
-                if running is not None:
-                    return running, False
-                operation = self._start(image_id, created_by, rematch)
+                operation, started = self._start(image_id, created_by, rematch, join=True)
+                if not started:
+                    return operation, False
                 log_event(log, "scan.queued", scan_result_id=operation.resource_id, operation_id=operation.id,
                           image_id=image_id, rematch=rematch)
                 return operation, True
@@ -103,30 +103,22 @@ class Scans(OperationWriter, ScanSink):
                 raise StoreUnavailable(f"cannot queue the scan: {first_line(exc.orig or exc)}") from None
         raise StoreError(f"image {image_id}: scans keep starting and ending concurrently; try again")
 
-    def _running(self, image_id: str) -> schema.Operation | None:
-        with self.sessions() as session:
-            if session.scalar(select(schema.Image.id).where(schema.Image.id == image_id)) is None:
-                raise NotFound("image", image_id)
-            return _running_operation(session, image_id)
-
-    def _start(self, image_id: str, created_by: str, rematch: bool) -> schema.Operation:
+    def _start(self, image_id: str, created_by: str, rematch: bool, *, join: bool) -> tuple[schema.Operation, bool]:
+        """(the new scan's operation, True); with `join`, (the running scan's operation, False) when the image
+        has one. One transaction: queueing a hundred images is a hundred of them."""
         now = utcnow()
         with self.sessions.begin() as session:
+            connection = session.connection()
             # On PostgreSQL the row lock also keeps the image from being deleted under the new scan.
-            repository_id = session.scalar(
-                select(schema.Image.repository_id).where(schema.Image.id == image_id).with_for_update()
-            )
+            repository_id = connection.scalar(_IMAGE_REPOSITORY, {"image_id": image_id})
             if repository_id is None:
                 raise NotFound("image", image_id)
-            result, operation = _new_scan(session, self.codec, image_id, repository_id, created_by, now)
-            job = schema.Job(
-                kind=jobs.SCAN_JOB, payload={"scan_result_id": result.id, "image_id": image_id, "rematch": rematch},
-                resource_id=result.id, status=schema.JOB_QUEUED, created_at=now,
-            )
-            session.add(job)
-            session.flush()
-            jobs.defer_to_procrastinate(session.connection(), job.id)
-            return operation
+            if join and connection.scalar(_RUNNING_SCAN, {"image_id": image_id}) is not None:
+                running = _running_operation(session, image_id)
+                if running is not None:
+                    return running, False
+            operation = _new_scan(connection, self.codec, image_id, repository_id, created_by, now, rematch)
+            return operation, True
 
     def finish(
         self,
@@ -136,6 +128,7 @@ class Scans(OperationWriter, ScanSink):
         build_id: str,
         warnings: Sequence[str],
         missing_risk_feeds: Sequence[str] | None = None,
+        inventory: InventoryRecord | None = None,
     ) -> None:
         with self.sessions.begin() as session:
             result = _leave_running(
@@ -154,6 +147,9 @@ class Scans(OperationWriter, ScanSink):
                 )
             operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
             jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
+            if inventory is not None:
+                inventories.replace(session, result.image_id, inventory.cache_key, inventory.reference,
+                                    inventory.layer_digests)
 
     def fail(self, scan_result_id: str, message: str, kind: OperationError = OperationError.INTERNAL) -> None:
         with self.sessions.begin() as session:
@@ -278,18 +274,17 @@ def _finding_page(by_severity: bool, by_name: bool, order: Order, after: bool) -
 
 
 def _new_scan(
-    session: Session, codec: OperationCodec, image_id: str, repository_id: str, created_by: str, now: dt.datetime
-) -> tuple[schema.ScanResult, schema.Operation]:
-    """A RUNNING scan result of the image and the open Operation about it, added to the session."""
-    result = schema.ScanResult(
-        id=ids.new_id(ids.SCAN_RESULT),
-        image_id=image_id,
-        repository_id=repository_id,
-        status=RUNNING,
-        scanned_at=now,
-        created_at=now,
-        warnings=[],
-    )
+    connection: Connection, codec: OperationCodec, image_id: str, repository_id: str, created_by: str,
+    now: dt.datetime, rematch: bool,
+) -> schema.Operation:
+    """A RUNNING scan result of the image, the open Operation about it and its queued job (handed to
+    procrastinate too, where it runs); returns the Operation (not in any session). Core inserts: a push of a
+    hundred images queues a hundred scans, and the ORM's unit of work cost more than the inserts."""
+    scan_result_id = ids.new_id(ids.SCAN_RESULT)
+    connection.execute(_INSERT_RESULT, {
+        "id": scan_result_id, "image_id": image_id, "repository_id": repository_id, "status": RUNNING,
+        "scanned_at": now, "created_at": now, "warnings": [],
+    })
     operation = schema.Operation(
         id=ids.new_id(ids.OPERATION),
         description="Scan image",
@@ -297,11 +292,30 @@ def _new_scan(
         created_by=created_by,
         modified_at=now,
         done=False,
-        metadata_any=codec.scan_metadata(result.id),
-        resource_id=result.id,
+        metadata_any=codec.scan_metadata(scan_result_id),
+        response_any=None,
+        error_status=None,
+        resource_id=scan_result_id,
     )
-    session.add_all([result, operation])
-    return result, operation
+    connection.execute(_INSERT_OPERATION, {column.key: getattr(operation, column.key) for column in
+                                           cast(Table, schema.Operation.__table__).columns})
+    job_key = connection.execute(_INSERT_JOB, {
+        "kind": jobs.SCAN_JOB, "payload": {"scan_result_id": scan_result_id, "image_id": image_id, "rematch": rematch},
+        "resource_id": scan_result_id, "status": schema.JOB_QUEUED, "created_at": now,
+    }).inserted_primary_key
+    job_id = cast("Row[Any]", job_key)[0]  # a single-row insert always has its key
+    jobs.defer_to_procrastinate(connection, job_id)
+    return operation
+
+
+_IMAGES, _RESULTS = cast(Table, schema.Image.__table__), cast(Table, schema.ScanResult.__table__)
+_IMAGE_REPOSITORY = select(_IMAGES.c.repository_id).where(_IMAGES.c.id == bindparam("image_id")).with_for_update()
+_RUNNING_SCAN = (
+    select(_RESULTS.c.id).where(_RESULTS.c.image_id == bindparam("image_id"), _RESULTS.c.status == RUNNING).limit(1)
+)
+_INSERT_RESULT = insert(_RESULTS)
+_INSERT_OPERATION = insert(cast(Table, schema.Operation.__table__))
+_INSERT_JOB = insert(cast(Table, schema.Job.__table__))
 
 
 def _running_operation(session: Session, image_id: str) -> schema.Operation | None:
@@ -328,18 +342,30 @@ def _leave_running(session: Session, scan_result_id: str, **values: Any) -> sche
     """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
     one winner on both backends; the loser gets ScanNotRunning."""
     model = schema.ScanResult
-    claimed = rows_changed(
-        session,
-        update(model)
-        .where(model.id == scan_result_id, model.status == RUNNING)
-        .values(scanned_at=utcnow(), **values)
-        .execution_options(synchronize_session=False),
-    )
-    result = get_row(session, model, scan_result_id, "scan result")
+    statement = _leave_running_statement(tuple(sorted(values)))
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    claimed = session.connection().execute(
+        statement, {"scan_result_id": scan_result_id, "new_scanned_at": utcnow(), **parameters}
+    ).rowcount
+    # populate_existing: a copy the session loaded before the UPDATE is overwritten, not returned stale
+    result = session.get(model, scan_result_id, populate_existing=True)
+    if result is None:
+        raise NotFound("scan result", scan_result_id)
     if not claimed:
         raise ScanNotRunning(f"scan result {scan_result_id} is {ScanStatus(result.status).name}, not RUNNING")
-    session.refresh(result)
     return result
+
+
+@functools.cache
+def _leave_running_statement(columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE of `_leave_running` setting `columns` (and scanned_at), built once per shape:
+    building it costs more than running it."""
+    table = cast(Table, schema.ScanResult.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("scan_result_id"), table.c.status == RUNNING)
+        .values({name: bindparam(f"new_{name}") for name in ("scanned_at", *columns)})
+    )
 
 
 def _end_scan(session: Session, scan_result_id: str, error: bytes, message: str) -> None:

@@ -9,6 +9,7 @@ from crscan.registry.auth import Credentials
 from crscan.registry.client import ByteCounter, RegistryClient, RetryNotice
 from crscan.registry.interface import ImageSource, InvalidReference
 from crscan.registry.manifest import DEFAULT_PLATFORM, Platform
+from crscan.registry.pool import ClientPool
 from crscan.registry.reference import parse_reference
 from crscan.registry.sources.docker_archive import DockerArchiveSource
 from crscan.registry.sources.oci_layout import OciLayoutSource
@@ -29,11 +30,13 @@ def open_source(
     timeout: float = 30.0,
     counter: ByteCounter | None = None,
     on_retry: Callable[[RetryNotice], None] | None = None,
+    pool: ClientPool | None = None,
 ) -> ImageSource:
     """Open `docker-archive:PATH[:name:tag]`, `oci:PATH[:tag]` or `host[:port]/repo[:tag|@digest]`.
 
-    Registry options (credentials, insecure, ca_file, auth_realm_hosts, timeout, counter, on_retry) are ignored
-    for local sources.
+    Registry options (credentials, insecure, ca_file, auth_realm_hosts, timeout, counter, on_retry, pool) are
+    ignored for local sources. With `pool`, a registry image is pulled through the pool's client for its
+    settings (kept open for the next image) instead of a client of its own.
     """
     if not isinstance(reference, str) or not reference:
         raise InvalidReference("empty image reference")
@@ -44,6 +47,11 @@ def open_source(
         path, tag = split_path(reference.removeprefix(OCI), reference)
         return OciLayoutSource(path, tag, platform=platform, reference=reference)
     image = parse_reference(reference)
+    if pool is not None:
+        shared = pool.client(image.registry, credentials=credentials, insecure=insecure, ca_file=ca_file,
+                             auth_realm_hosts=auth_realm_hosts, timeout=timeout)
+        return RegistryImageSource(shared.view(counter=counter or ByteCounter(), on_retry=on_retry), image,
+                                   platform=platform)
     client = RegistryClient(image.registry, credentials=credentials, insecure=insecure, ca_file=ca_file,
                             auth_realm_hosts=auth_realm_hosts, timeout=timeout, counter=counter,
                             on_retry=on_retry)
