@@ -247,22 +247,7 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
         with store.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0008")
-            connection.execute(text(
-                "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
-                "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
-            connection.execute(text(
-                "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
-                "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
-                "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
-                "'crpimg', 'crtold', 2, '2026-01-01', 0, 1, 0, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, fixed_by, "
-                "origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
-                "'CVE-2025-48384', '', 'git', 'dpkg', '1', '2', 'os', 'debian', 'CVE-2025-48384', 'nvd', '', '')"))
+            _insert_old_scan(connection, {"CVE-2025-48384": "2"})
         store.migrate()
         with store.sessions() as session:
             row = session.scalars(select(schema.FindingRow)).one()
@@ -291,23 +276,7 @@ def test_upgrading_gives_earlier_findings_the_status_crscan_reported_then(databa
         with store.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0008")
-            connection.execute(text(
-                "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
-                "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
-            connection.execute(text(
-                "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
-                "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
-                "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
-                "'crpimg', 'crtold', 2, '2026-01-01', 0, 1, 1, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
-            for name, fixed_by in (("CVE-2025-48384", "2"), ("CVE-2016-1585", "")):
-                connection.execute(text(
-                    "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, "
-                    "fixed_by, origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
-                    f"'{name}', '', 'git', 'dpkg', '1', '{fixed_by}', 'os', 'debian', '{name}', 'nvd', '', '')"))
+            _insert_old_scan(connection, {"CVE-2025-48384": "2", "CVE-2016-1585": ""})
         store.migrate()
         with store.sessions() as session:
             statuses = {r.name: r.status for r in session.scalars(select(schema.FindingRow))}
@@ -320,6 +289,27 @@ def test_upgrading_gives_earlier_findings_the_status_crscan_reported_then(databa
         store.migrate()
     finally:
         store.close()
+
+
+def _insert_old_scan(connection, fixed_by: dict[str, str]) -> None:
+    """A READY scan result `cheold` of one image, stored by migration 0008's schema, with a finding per CVE (and
+    its fixed version) of `fixed_by`."""
+    connection.execute(text(
+        "INSERT INTO registries (id, folder_id, name, url, insecure, username, ca_file, auth_realm_hosts, "
+        "labels, created_at) VALUES ('crpold', 'f', 'r', 'u', false, '', '', '[]', '{}', '2026-01-01')"))
+    connection.execute(text("INSERT INTO repositories (id, registry_id, name) VALUES ('crtold', 'crpold', 'x')"))
+    connection.execute(text(
+        "INSERT INTO images (id, repository_id, digest, tags, config_digest, config_size, compressed_size, "
+        "created_at) VALUES ('crpimg', 'crtold', 'sha256:0', '[]', '', 0, 0, '2026-01-01')"))
+    connection.execute(text(
+        "INSERT INTO scan_results (id, image_id, repository_id, status, scanned_at, critical, high, medium, "
+        "low, negligible, undefined, feed_build_id, warnings, error_message, created_at) VALUES ('cheold', "
+        f"'crpimg', 'crtold', 2, '2026-01-01', 0, {len(fixed_by)}, 0, 0, 0, 0, 'b', '[]', '', '2026-01-01')"))
+    for name, fixed in fixed_by.items():
+        connection.execute(text(
+            "INSERT INTO findings (scan_result_id, severity, name, link, package, source, version, fixed_by, "
+            "origin, type, advisory_id, severity_source, layer_digest, path) VALUES ('cheold', 2, "
+            f"'{name}', '', 'git', 'dpkg', '1', '{fixed}', 'os', 'debian', '{name}', 'nvd', '', '')"))
 
 
 def test_a_scan_finished_without_saying_which_risk_feeds_it_had_records_that_as_unknown(store):

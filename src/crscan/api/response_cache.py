@@ -82,14 +82,17 @@ class ResponseCache:
 
     def get(self, key: Key, generation: int) -> Message | None:
         """The answer computed at `generation` for `key`, if the cache holds it."""
+        entry = self._entry(key, generation)
+        return entry.message if entry is not None else None
+
+    def _entry(self, key: Key, generation: int) -> Entry | None:
         with self._lock:
             if generation != self._generation:
                 return None
             entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            return entry.message
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
 
     def put(self, key: Key, generation: int, message: Message) -> None:
         """Keep `message`, computed from data read after `generation` was read."""
@@ -141,16 +144,8 @@ class ResponseCache:
         the answer but not yet its body); inside the caller's authenticated call."""
         if not self.usable():
             return None
-        key = self.key(method, request)
-        generation = self.generation()
-        with self._lock:
-            if generation != self._generation:
-                return None
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            return entry.json
+        entry = self._entry(self.key(method, request), self.generation())
+        return entry.json if entry is not None else None
 
     def call(self, method: str, request: Message, compute: Callable[[], Message]) -> Message:
         """The answer to `request`: cached, or computed by `compute` and kept."""
