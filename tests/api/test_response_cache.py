@@ -8,12 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from yandex.cloud.containerregistry.v1 import (
     image_service_pb2,
     image_service_pb2_grpc,
@@ -25,7 +23,7 @@ from crscan.api.response_cache import ResponseCache
 from crscan.model import Severity
 from crscan.store import Store
 from crscan.store.generation import postgresql_trigger_name, sqlite_trigger_name
-from tests.store.seeding import FOLDER, add_image, finding, migrated_store
+from tests.store.seeding import FOLDER, add_image, finding, migrated_store, statements
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "/container-registry/v1"
@@ -60,21 +58,6 @@ def in_another_process(script: str, *args: str) -> str:
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
-
-
-@contextmanager
-def statements(store: Store) -> Iterator[list[str]]:
-    """The SQL statements run through the store's engine meanwhile (the generation read bypasses it)."""
-    seen: list[str] = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", record)
 
 
 def scanned_image(store: Store) -> tuple[str, str]:

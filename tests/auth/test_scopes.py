@@ -4,13 +4,10 @@ argument, and cannot use a page token another caller was given. Both backends, b
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 
 import grpc
 import pytest
-from sqlalchemy import event
 from yandex.cloud.containerregistry.v1 import (
     image_service_pb2,
     registry_service_pb2,
@@ -22,6 +19,7 @@ from yandex.cloud.operation import operation_service_pb2
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
 from tests.auth.conftest import FOLDER, Failure, issue, start_auth_api
+from tests.store.seeding import statements
 
 CR = "/yandex.cloud.containerregistry.v1."
 
@@ -210,21 +208,6 @@ def test_a_scoped_token_works_inside_its_registries(scoped_api, transport):
     assert got.id == operation.id
     deleted = call(CR + "ImageService/Delete", image_service_pb2.DeleteImageRequest(image_id=world.fresh_image()))
     assert deleted.done
-
-
-@contextlib.contextmanager
-def statements(store: Store) -> Iterator[list[str]]:
-    """The SQL text of every statement the store's engine runs meanwhile (parameters, i.e. ids, left out)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", record)
 
 
 GETS = {  # method → (request factory, the beta resource it asks for)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from crscan import ids
 from crscan.api.messages import OPERATION_CODEC
@@ -88,3 +90,19 @@ def scanned_image(store: Store) -> tuple[schema.Image, str, list[Finding]]:
     ]
     store.scans.finish(scan_id, findings, {Severity.HIGH: 1, Severity.CRITICAL: 1}, "build-1", [])
     return image, scan_id, findings
+
+
+@contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """The SQL text of every statement the store's engine runs meanwhile (parameters, i.e. ids, left out; the
+    store generation's read bypasses the engine)."""
+    seen: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
