@@ -114,3 +114,17 @@ def test_findings_are_reused_only_for_the_same_packages_and_feed_db(bookworm_ind
     without = scanner.report_for("c", "sha256:c", fewer, feed_db)
     assert vulnerable not in {f.package for f in without.findings}
     assert without.findings == tuple(match(fewer.packages, fewer.distro, feed_db))
+
+
+def test_images_on_one_base_share_one_inventory_until_a_top_layer_adds_a_package(bookworm_indexes, scanner):
+    """The assembled inventory is memoised by the identity of what it is made of: app-only top layers get the
+    very object (so matching it again is a lookup), a top layer with a package of its own a new one."""
+    first = scanner.assemble([*bookworm_indexes, _top_layer("b1", {"srv/app/one.txt": b"1"})])
+    second = scanner.assemble([*bookworm_indexes, _top_layer("b2", {"srv/app/two.txt": b"2"})])
+    assert second is first
+    metadata = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\n"
+    image = [*bookworm_indexes, _top_layer("b3", {"srv/app/requests-2.19.0.dist-info/METADATA": metadata})]
+    with_package = scanner.assemble(image)
+    assert with_package is not first
+    assert with_package == _from_scratch(image)
+    assert ("requests", "2.19.0") in {(p.name, p.version) for p in with_package.packages}

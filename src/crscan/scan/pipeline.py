@@ -30,7 +30,7 @@ from crscan.layers.paths import ancestors, path_key
 from crscan.layers.shadow import LayerShadow
 from crscan.match import MatchResult, default_matchers, match_with_warnings
 from crscan.match.interface import Matcher
-from crscan.model import ImageFile, LayerRef, ScanReport
+from crscan.model import ImageFile, LayerRef, Package, ScanReport
 from crscan.registry.interface import ImageSource
 from crscan.scan.cache import LayerIndexCache
 from crscan.scan.layer_index import LayerIndex, cache_key, index_layer
@@ -132,10 +132,17 @@ class Scanner:
         # of its files and symlinks and of their ancestors (what `_hides_any` intersects a layer's entries with).
         self._state_inventories: _LRU[int, tuple[MergedLayers, Inventory]] = _LRU(16)
         self._state_keys: _LRU[int, tuple[MergedLayers, frozenset[int], frozenset[int]]] = _LRU(16)
+        # (whole-view inventory, visible per-file packages, warnings), by the identity of the objects (held) →
+        # the image's inventory: images on one base get the very same object, so matching it again is a
+        # lookup by identity instead of hashing a few hundred packages.
+        self._assembled: _LRU[Any, tuple[Inventory, tuple[Package, ...], Inventory]] = _LRU(16)
         # (feed DB, distro, packages) → findings: images on one base with top layers that add no package share
         # them. Keyed by the DB object itself (held weakly, so a replaced DB is closed as before), not its path
         # or build id.
         self._findings: _LRU[Any, tuple[weakref.ReferenceType[FeedDB], MatchResult]] = _LRU(16)
+        # The same, by the identity of the packages tuple (held): what `assemble` hands images on one base.
+        self._findings_by_identity: _LRU[Any, tuple[tuple[Package, ...], weakref.ReferenceType[FeedDB],
+                                                    MatchResult]] = _LRU(16)
 
     def scan(
         self,
@@ -162,12 +169,19 @@ class Scanner:
         """
         system = self._whole_view_inventory(self._merged([i.contents for i in indexes]))
         shadows = [i.contents.shadow for i in indexes]
-        per_file = [p for i, index in enumerate(indexes) for p in index.packages if visible(p.path, i, shadows)]
-        warnings = [w for index in indexes for w in index.warnings] + list(system.warnings)
+        per_file = tuple(p for i, index in enumerate(indexes) for p in index.packages
+                         if visible(p.path, i, shadows))
+        warnings = (*(w for index in indexes for w in index.warnings), *system.warnings)
+        key = (id(system), tuple(map(id, per_file)), warnings)
+        cached = self._assembled.get(key)
+        if cached is not None and cached[0] is system:
+            return cached[2]
         # catalog_image merged the system packages already (merge_packages is idempotent): with no per-file
         # package, as on images whose top layers add only application files, there is nothing to merge
         packages = merge_packages([*system.packages, *per_file]) if per_file else system.packages
-        return Inventory(system.distro, packages, tuple(warnings))
+        inventory = Inventory(system.distro, packages, warnings)
+        self._assembled.put(key, (system, per_file, inventory))
+        return inventory
 
     def report_for(
         self, image: str, digest: str, inventory: Inventory, db: FeedDB, layers: tuple[LayerRef, ...] = ()
@@ -243,10 +257,17 @@ class Scanner:
         return inventory
 
     def _match(self, inventory: Inventory, db: FeedDB) -> MatchResult:
-        key = (id(db), db.build_id, inventory.distro, tuple(inventory.packages))
+        packages = inventory.packages
+        same = (id(db), id(packages), inventory.distro)
+        held = self._findings_by_identity.get(same)
+        if held is not None and held[0] is packages and held[1]() is db:
+            return held[2]
+        key = (id(db), db.build_id, inventory.distro, packages)
         cached = self._findings.get(key)
         if cached is not None and cached[0]() is db:
-            return cached[1]
-        matched = match_with_warnings(inventory.packages, inventory.distro, db, self.matchers)
-        self._findings.put(key, (weakref.ref(db), matched))
+            matched = cached[1]
+        else:
+            matched = match_with_warnings(packages, inventory.distro, db, self.matchers)
+            self._findings.put(key, (weakref.ref(db), matched))
+        self._findings_by_identity.put(same, (packages, weakref.ref(db), matched))
         return matched
