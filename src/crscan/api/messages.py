@@ -142,7 +142,7 @@ class WireOperationCodec(OperationCodec):
     def scan_metadata(self, scan_result_id: str) -> bytes:
         return pack(scanner_service_pb2.ScanMetadata(scan_result_id=scan_result_id))
 
-    def scan_response(self, result: schema.ScanResult) -> bytes:
+    def scan_response(self, result: Row[Any]) -> bytes:
         return pack(scan_result(result))
 
     def delete_image_metadata(self, image_id: str) -> bytes:

@@ -11,12 +11,12 @@ import abc
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crscan.model import Finding, Severity
 
 if TYPE_CHECKING:
-    from crscan.store.schema import ScanResult
+    from sqlalchemy import Row
 
 
 class StoreError(Exception):
@@ -109,8 +109,9 @@ class OperationCodec(abc.ABC):
         """The metadata of a Scan operation."""
 
     @abc.abstractmethod
-    def scan_response(self, result: ScanResult) -> bytes:
-        """The response of a Scan operation that finished: the scan result as it is now."""
+    def scan_response(self, result: Row[Any]) -> bytes:
+        """The response of a Scan operation that finished: the scan result as it is now (a row of
+        `store.scans.SCAN_LIST_COLUMNS`)."""
 
     @abc.abstractmethod
     def delete_image_metadata(self, image_id: str) -> bytes:

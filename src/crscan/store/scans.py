@@ -338,17 +338,17 @@ def running_scan_ids(session: Session, image_id: str) -> list[str]:
     )
 
 
-def _leave_running(session: Session, scan_result_id: str, **values: Any) -> schema.ScanResult:
+def _leave_running(session: Session, scan_result_id: str, **values: Any) -> Row[Any]:
     """Move a scan out of RUNNING with one conditional UPDATE, so a finish racing a cancel has exactly
-    one winner on both backends; the loser gets ScanNotRunning."""
-    model = schema.ScanResult
+    one winner on both backends; the loser gets ScanNotRunning. Returns the result as it is now (a row of
+    `SCAN_LIST_COLUMNS`)."""
     statement = _leave_running_statement(tuple(sorted(values)))
     parameters = {f"new_{name}": value for name, value in values.items()}
-    claimed = session.connection().execute(
+    connection = session.connection()
+    claimed = connection.execute(
         statement, {"scan_result_id": scan_result_id, "new_scanned_at": utcnow(), **parameters}
     ).rowcount
-    # populate_existing: a copy the session loaded before the UPDATE is overwritten, not returned stale
-    result = session.get(model, scan_result_id, populate_existing=True)
+    result = connection.execute(_VIEW, {"scan_result_id": scan_result_id}).one_or_none()
     if result is None:
         raise NotFound("scan result", scan_result_id)
     if not claimed:
