@@ -135,6 +135,7 @@ class RegistryClient:
         self.registry = registry
         self.insecure = is_loopback(registry_host(registry)) if insecure is None else insecure
         self.base_url = f"{'http' if self.insecure else 'https'}://{registry_endpoint(registry)}"
+        self._origin = httpx.URL(self.base_url)  # redirects are checked against it
         self.credentials = credentials
         self.realm_policy = RealmPolicy(registry, self.insecure, validate_realm_hosts(auth_realm_hosts))
         self.counter = counter or ByteCounter()
@@ -286,7 +287,6 @@ class RegistryClient:
         """Send with auth, retries and redirects (off the registry's origin only if `offsite_redirects`, and
         then without credentials); returns a streaming 2xx response or raises a RegistryError."""
         url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base_url + path)
-        origin = httpx.URL(self.base_url)
         offsite = False  # once redirected off the registry, nothing identifies us any more
         redirects = 0
         attempt = 0
@@ -319,7 +319,7 @@ class RegistryClient:
                     raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects (last to {target.host})")
                 if target.scheme not in ("http", "https"):
                     raise RegistryError(f"{what}: {self.registry} redirected to a {target.scheme!r} URL")
-                if not _same_origin(target, origin):
+                if not _same_origin(target, self._origin):
                     if not offsite_redirects:
                         raise RegistryError(f"{what}: {self.registry} redirected to another host, "
                                             f"{_origin_text(target)}; only blob downloads may leave the registry's "
