@@ -141,9 +141,8 @@ class Scans(OperationWriter, ScanSink):
                 **{severity.name.lower(): int(counts.get(severity, 0)) for severity in Severity},
             )
             if findings:
-                session.execute(
-                    cast(Table, schema.FindingRow.__table__).insert(),
-                    [_finding_values(scan_result_id, finding) for finding in findings],
+                session.connection().execute(
+                    _INSERT_FINDINGS, [_finding_values(scan_result_id, finding) for finding in findings]
                 )
             operations.complete(session, scan_result_id, response=self.codec.scan_response(result))
             jobs.set_status_of(session, scan_result_id, schema.JOB_DONE)
@@ -243,6 +242,7 @@ class Scans(OperationWriter, ScanSink):
             return page
 
 
+_INSERT_FINDINGS = insert(cast(Table, schema.FindingRow.__table__))
 _LISTED = select(*SCAN_LIST_COLUMNS)
 _VIEW = _LISTED.where(schema.ScanResult.id == bindparam("scan_result_id"))
 _LAST_FINISHED = (
