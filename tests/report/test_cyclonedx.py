@@ -94,6 +94,14 @@ def test_vulnerability_keeps_advisory_id_rating_and_fix():
     assert "recommendation" not in unfixed and unfixed["ratings"][0]["severity"] == "info"
 
 
+def test_only_cwe_numbers_the_schema_allows_are_kept():
+    detail = dataclasses.replace(facts.ADMINDOCS_DETAIL, cwes=("CWE-0", "NVD-CWE-Other", "CWE-79", "CWE-22"))
+    finding = dataclasses.replace(facts.bookworm_report().findings[0], detail=detail)
+    text, bom = rendered(dataclasses.replace(facts.bookworm_report(), findings=(finding,)))
+    assert validation_error(text) is None
+    assert bom["vulnerabilities"][0]["cwes"] == [22, 79]
+
+
 def test_a_cvss_rating_carries_its_score_vector_and_method():
     rated = dataclasses.replace(facts.LODASH_UNRATED, severity=Severity.MEDIUM, severity_source="nvd",
                                 cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", cvss_score=5.9)

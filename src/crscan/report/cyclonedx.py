@@ -230,7 +230,8 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, str]]) -> Json:
     vulnerability["ratings"] = sorted(ratings, key=_rating_order)
     detail = next((f.detail for f, _ in pairs if f.detail is not None), None)
     if detail is not None:
-        cwes = sorted({int(m.group(1)) for cwe in detail.cwes if (m := _CWE.match(cwe))})  # a set, as the library
+        # A set, as the library; numbers below 1 (a "CWE-0" in the data) are not CWE ids and fail the schema.
+        cwes = sorted({n for cwe in detail.cwes if (m := _CWE.match(cwe)) and (n := int(m.group(1))) > 0})
         if cwes:
             vulnerability["cwes"] = cwes
         if detail.description:
