@@ -189,8 +189,9 @@ def main() -> None:
                 f"{one:.2f} s: ratio {ratio:.2f} (target <= {SCAN_TARGET}) "
                 f"{'OK' if ratio <= SCAN_TARGET else 'MISSED'}; per further image {per_image * 1000:.1f} ms vs "
                 f"its floor ({trips} round trips) {floor / args.images * 1000:.1f} ms: "
-                f"{per_image * args.images / floor:.1f}x [embedded queue, concurrency {args.concurrency}, "
-                f"SQLite, {env}]")
+                f"{per_image * args.images / floor:.1f}x; the floor alone would give ratio "
+                f"{(one + floor / args.images * (args.images - 1)) / one:.2f} [embedded queue, concurrency "
+                f"{args.concurrency}, SQLite, {env}]")
             print(lines[-1])
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
         if args.no_rematch:
