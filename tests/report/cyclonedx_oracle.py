@@ -199,7 +199,8 @@ def _vulnerability(name: str, pairs: list[tuple[Finding, Component]]) -> Vulnera
                     for advisory in advisories],
         ratings=ratings.values(),
         description=detail.description or None if detail else None,
-        cwes=[int(m.group(1)) for cwe in detail.cwes if (m := _CWE.match(cwe))] if detail else None,
+        # CWE numbers below 1 fail the schema: dropped, as by the writer (the renderer frozen here kept them)
+        cwes=[n for cwe in detail.cwes if (m := _CWE.match(cwe)) and (n := int(m.group(1))) > 0] if detail else None,
         published=_published(detail.published) if detail else None,
         updated=_published(detail.modified) if detail else None,
         advisories=[VulnerabilityAdvisory(url=uri) for url in detail.references if (uri := _uri(url))]
