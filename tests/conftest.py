@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import ThrowawayPostgres
+from tests.support.postgres import ThrowawayPostgres, backend_url
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -41,7 +40,4 @@ def postgres():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """A fresh, empty database on each backend the store supports."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'crscan.db'}"
-    pg = request.getfixturevalue("postgres")
-    return pg.create_database("t_" + uuid.uuid4().hex[:16])
+    return backend_url(request, tmp_path)

@@ -4,14 +4,13 @@ own page tokens. Both backends, both transports."""
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 import pytest
 from yandex.cloud.containerregistry.v1 import image_service_pb2
 
 from crscan.auth import Role, SqlTokenRepository, TokenService
 from tests.auth.conftest import FOLDER, Failure, issue, start_auth_api
+from tests.support.postgres import backend_url
 
 CR = "/yandex.cloud.containerregistry.v1."
 
@@ -19,11 +18,7 @@ CR = "/yandex.cloud.containerregistry.v1."
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def cached_api(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp("cached")
-    if request.param == "sqlite":
-        url = f"sqlite:///{directory / 'crscan.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database("c_" + uuid.uuid4().hex[:16])
-    yield from start_auth_api(directory / "data", url)
+    yield from start_auth_api(directory / "data", backend_url(request, directory))
 
 
 @pytest.fixture(params=["grpc", "rest"])

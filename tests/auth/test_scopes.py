@@ -20,6 +20,7 @@ from crscan.auth import Role, SqlTokenRepository, TokenService
 from crscan.store import Layer, Store
 from tests.auth.conftest import FOLDER, Failure, issue, start_auth_api
 from tests.store.seeding import statements
+from tests.support.postgres import backend_url
 
 CR = "/yandex.cloud.containerregistry.v1."
 
@@ -28,11 +29,7 @@ CR = "/yandex.cloud.containerregistry.v1."
 def scoped_api(request, tmp_path_factory):
     """The seeded world plus a third registry; registries alpha and gamma get 3 repositories of 2 images."""
     directory = tmp_path_factory.mktemp("scopes")
-    if request.param == "sqlite":
-        url = f"sqlite:///{directory / 'crscan.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database("a_" + uuid.uuid4().hex[:16])
-    for api in start_auth_api(directory / "data", url):
+    for api in start_auth_api(directory / "data", backend_url(request, directory)):
         world = api.world
         gamma = api.store.registries.add("gamma", "gamma.example", folder_id=FOLDER).id
         for registry_id in (world.alpha, world.beta, gamma):

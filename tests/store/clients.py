@@ -9,7 +9,6 @@ JSON body). gRPC goes through the official SDK's stubs; REST through httpx at th
 from __future__ import annotations
 
 import re
-import uuid
 from urllib.parse import quote
 
 import grpc
@@ -32,6 +31,7 @@ from crscan.api.messages import OPERATION_CODEC
 from crscan.api.servicers import build_servicers
 from crscan.store import Store
 from tests.api.conftest import TOKEN, running_api
+from tests.support.postgres import backend_url
 
 SERVICES = {
     "scanner": (scanner_service_pb2_grpc.ScannerServiceStub, scanner_service_pb2, "ScannerService"),
@@ -113,11 +113,7 @@ def served(request, tmp_path_factory):
     """Both transports (tests/api/conftest.py's `running_api`) on one migrated store per module and backend;
     starting servers per test would dominate the run, so tests isolate themselves by seeding their own rows."""
     directory = tmp_path_factory.mktemp("served")
-    if request.param == "sqlite":
-        url = f"sqlite:///{directory / 'crscan.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database("m_" + uuid.uuid4().hex[:16])
-    store = Store(url, OPERATION_CODEC)
+    store = Store(backend_url(request, directory), OPERATION_CODEC)
     store.migrate()
     try:
         with running_api(directory / "data", build_servicers(store), store) as running:

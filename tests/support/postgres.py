@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("CRSCAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -61,3 +62,11 @@ class ThrowawayPostgres:
         finally:
             time.sleep(0.1)
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def backend_url(request, directory: Path) -> str:
+    """A fresh database on the backend a `params=["sqlite", "postgresql"]` fixture's `request` names: a SQLite
+    file in `directory`, or a new database in the session's throwaway cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{directory / 'crscan.db'}"
+    return request.getfixturevalue("postgres").create_database("t_" + uuid.uuid4().hex[:16])
