@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from google.rpc import status_pb2
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
 from yandex.cloud.containerregistry.v1 import image_service_pb2, scanner_pb2, scanner_service_pb2
 
 from crscan.api import messages
@@ -59,13 +64,25 @@ def test_migrate_twice_is_a_no_op(store):
     assert before == _head()
 
 
-def _head() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
+def _migrations() -> Config:
     config = Config()
     config.set_main_option("script_location", "crscan.store:migrations")
-    return ScriptDirectory.from_config(config).get_current_head()
+    return config
+
+
+@contextlib.contextmanager
+def _moved_to(store: Store, move: Callable[[Config, str], None], revision: str) -> Iterator[Connection]:
+    """A transaction in which the schema was first moved (`command.upgrade` / `command.downgrade`) to
+    `revision`."""
+    config = _migrations()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        move(config, revision)
+        yield connection
+
+
+def _head() -> str:
+    return ScriptDirectory.from_config(_migrations()).get_current_head()
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
@@ -237,16 +254,9 @@ def test_finish_keeps_each_findings_kev_epss_and_cvss_and_the_risk_feeds_the_bui
 
 def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(database_url):
     """Findings stored before 0009 read as not in KEV, unscored and unrated, and their scan as 'not known'."""
-    from alembic import command
-    from alembic.config import Config
-
     store = Store(database_url, OPERATION_CODEC)
-    config = Config()
-    config.set_main_option("script_location", "crscan.store:migrations")
     try:
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0008")
+        with _moved_to(store, command.upgrade, "0008") as connection:
             _insert_old_scan(connection, {"CVE-2025-48384": "2"})
         store.migrate()
         with store.sessions() as session:
@@ -254,9 +264,7 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
         assert (row.kev, row.kev_date_added, row.epss_score, row.cvss_score, row.cvss_vector) == (
             False, "", None, None, "")
         assert store.scans.get("cheold").missing_risk_feeds is None
-        with store.engine.begin() as connection:  # and back: the downgrade drops exactly what 0009 added
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008")
+        with _moved_to(store, command.downgrade, "0008") as connection:  # and back: drops exactly what 0009 added
             assert "kev" not in {c["name"] for c in inspect(connection).get_columns("findings")}
         store.migrate()
     finally:
@@ -266,24 +274,15 @@ def test_upgrading_keeps_earlier_findings_and_marks_their_risk_signals_unknown(d
 def test_upgrading_gives_earlier_findings_the_status_crscan_reported_then(database_url):
     """Findings stored before 0010 become "fixed" with a fixed version and "affected" without; 0010's downgrade
     drops only the status."""
-    from alembic import command
-    from alembic.config import Config
-
     store = Store(database_url, OPERATION_CODEC)
-    config = Config()
-    config.set_main_option("script_location", "crscan.store:migrations")
     try:
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0008")
+        with _moved_to(store, command.upgrade, "0008") as connection:
             _insert_old_scan(connection, {"CVE-2025-48384": "2", "CVE-2016-1585": ""})
         store.migrate()
         with store.sessions() as session:
             statuses = {r.name: r.status for r in session.scalars(select(schema.FindingRow))}
         assert statuses == {"CVE-2025-48384": "fixed", "CVE-2016-1585": "affected"}
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0009")
+        with _moved_to(store, command.downgrade, "0009") as connection:
             columns = {c["name"] for c in inspect(connection).get_columns("findings")}
             assert "status" not in columns and "kev" in columns
         store.migrate()
